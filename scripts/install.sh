@@ -1,0 +1,12 @@
+#!/bin/bash
+# Installs dpwizard from this checkout and runs it. As root on a fresh Debian 12:
+#   ./scripts/install.sh            # installs, then runs `dpwizard detect`
+#   ./scripts/install.sh audit      # any dpwizard arguments instead of `detect`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v cargo >/dev/null; then
+  echo "install: cargo is needed (apt-get install cargo, or rustup)" >&2
+  exit 2
+fi
+cargo install --locked --path . --root /usr/local
+if (($#)); then exec /usr/local/bin/dpwizard "$@"; else exec /usr/local/bin/dpwizard detect; fi

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Installs, from Debian packages, every program the test suite runs for real.
+# Idempotent; safe to re-run. Needs root (apt-get).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  nginx apache2 caddy certbot python3-certbot-nginx pebble openssl tmux curl
+  docker.io docker-compose busybox-static systemd-container iproute2 util-linux
+  ca-certificates
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "test-deps: installing ${missing[*]}"
+  apt-get update -qq
+  # --no-install-recommends: systemd-container would pull libnss-mymachines (edits nsswitch).
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's packages may start services on install; tests run servers only in their own
+# namespaces, so make sure nothing is left running on the host.
+for svc in nginx apache2 caddy docker containerd; do
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl stop "$svc" >/dev/null 2>&1 || true
+  fi
+done
+pkill -x nginx 2>/dev/null || true
+pkill -x apache2 2>/dev/null || true
+pkill -x caddy 2>/dev/null || true
+echo "test-deps: ok"

@@ -1,0 +1,143 @@
+//! The command line: global options every subcommand honours, and the subcommands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::detect;
+use crate::exit::{self, Exit};
+use crate::host::{Clock, Host};
+use crate::ui::style::Style;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dpwizard",
+    version,
+    about = "Makes a Drawpile server reachable from the browser client at web.drawpile.net",
+    after_help = "Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
+)]
+pub struct Cli {
+    /// The machine's filesystem root: dpwizard reads and writes every path under it.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Print machine-readable JSON instead of the human report.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to use colours (NO_COLOR in the environment means never, unless `always`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Say more: show every probe and where each fact came from.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Timeout for each external command, in seconds (e.g. 3 or 0.5).
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "3", value_parser = parse_seconds)]
+    pub timeout: Duration,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports.
+    Detect {
+        /// A docker-compose file to inspect besides the usual places (repeatable).
+        #[arg(long, value_name = "FILE")]
+        compose_file: Vec<PathBuf>,
+    },
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 600.0) {
+        return Err(format!("'{s}' must be more than 0 and at most 600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses the command line and runs it; returns the exit code.
+pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and errors to stderr (exit 2).
+            let _ = e.print();
+            return Ok(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let root = check_root(&cli.root)?;
+    let style = Style::choose(cli.color);
+    let mut host = Host::new(root.clone(), cli.timeout, Clock::from_env());
+    if host.is_live() {
+        // On the live machine the caller's PATH counts too (e.g. /snap/bin, ~/.local/bin).
+        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        for d in host.search_path() {
+            if !dirs.contains(d) {
+                dirs.push(d.clone());
+            }
+        }
+        host = host.with_search_path(dirs);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("starting the async runtime: {e}")))?;
+
+    match cli.command {
+        Some(Command::Detect { compose_file }) => {
+            let opts = detect::Options {
+                compose_files: compose_file,
+            };
+            let facts = runtime.block_on(detect::detect(host, opts));
+            if cli.json {
+                let text = serde_json::to_string_pretty(&facts)
+                    .map_err(|e| Exit::Internal(anyhow::anyhow!("serialising facts: {e}")))?;
+                println!("{text}");
+            } else {
+                print!(
+                    "{}",
+                    crate::ui::report::detect_report(&facts, &style, cli.verbose)
+                );
+            }
+            Ok(exit::OK)
+        }
+        None => Err(Exit::usage(
+            "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
+        )),
+    }
+}
+
+/// `--root` must be an existing directory; it is made absolute so paths in reports are too.
+fn check_root(root: &std::path::Path) -> Result<PathBuf, Exit> {
+    let meta = std::fs::metadata(root)
+        .map_err(|e| Exit::usage(format!("--root {}: {e}", root.display())))?;
+    if !meta.is_dir() {
+        return Err(Exit::usage(format!(
+            "--root {}: not a directory",
+            root.display()
+        )));
+    }
+    std::fs::canonicalize(root).map_err(|e| Exit::usage(format!("--root {}: {e}", root.display())))
+}

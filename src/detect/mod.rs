@@ -1,0 +1,114 @@
+//! Detection: reads the machine once, through the host seam, and returns [`Facts`].
+//!
+//! Each area is one module with a `detect` function. They run concurrently on tokio;
+//! every external command is bounded by a timeout and recorded as a [`ProbeReport`], so a
+//! hung or broken tool shows up as a fact in the report instead of stalling detection.
+
+pub mod apache;
+pub mod args;
+pub mod caddy;
+pub mod docker;
+pub mod drawpile;
+pub mod network;
+pub mod nginx;
+pub mod os;
+pub mod probe;
+pub mod runtime;
+pub mod systemd;
+pub mod tls;
+pub mod webserver;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::host::Host;
+pub use probe::{ProbeLog, ProbeReport, ProbeStatus};
+
+/// Version of the `--json` schema (docs/detect-schema.md). Bump on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything dpwizard learned about the machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub schema_version: u32,
+    /// The `--root` the facts were read from.
+    pub root: PathBuf,
+    pub os: os::OsFacts,
+    pub drawpile: drawpile::DrawpileFacts,
+    pub runtime: runtime::RuntimeFacts,
+    pub web_servers: Vec<webserver::WebServer>,
+    pub nginx: nginx::NginxFacts,
+    pub apache: apache::ApacheFacts,
+    pub caddy: caddy::CaddyFacts,
+    pub tls: tls::TlsFacts,
+    pub network: network::NetworkFacts,
+    pub probes: Vec<ProbeReport>,
+}
+
+/// What a detection run may be told beyond the host itself.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Compose files named with `--compose-file`, in addition to the usual places.
+    pub compose_files: Vec<PathBuf>,
+}
+
+/// Shared by every detector: the host seam, the options, and the probe log.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub host: Host,
+    pub opts: Options,
+    pub probes: ProbeLog,
+}
+
+impl Ctx {
+    pub fn new(host: Host, opts: Options) -> Self {
+        Ctx {
+            host,
+            opts,
+            probes: ProbeLog::default(),
+        }
+    }
+}
+
+/// Runs every detector and assembles the facts.
+pub async fn detect(host: Host, opts: Options) -> Facts {
+    let ctx = Ctx::new(host, opts);
+
+    // Unit files are plain reads and several detectors need them (drawpile binaries come
+    // from ExecStart=, the runtime from units and sockets), so read them first.
+    let os = os::detect(&ctx);
+    let unit_files = systemd::read_units(&ctx);
+
+    let (systemd, docker, compose, drawpile, web_servers, nginx, apache, caddy, tls, network) = tokio::join!(
+        systemd::detect(&ctx, unit_files.clone(), os.systemd_running),
+        docker::detect(&ctx),
+        docker::detect_compose(&ctx),
+        drawpile::detect(&ctx, &unit_files),
+        webserver::detect(&ctx),
+        nginx::detect(&ctx),
+        apache::detect(&ctx),
+        caddy::detect(&ctx),
+        tls::detect(&ctx),
+        network::detect(&ctx),
+    );
+
+    let mut web_servers = web_servers;
+    webserver::attribute_listeners(&mut web_servers, &network, &nginx, &apache, &caddy);
+    let runtime = runtime::RuntimeFacts::assemble(systemd, docker, compose);
+
+    Facts {
+        schema_version: SCHEMA_VERSION,
+        root: ctx.host.root().to_path_buf(),
+        os,
+        drawpile,
+        runtime,
+        web_servers,
+        nginx,
+        apache,
+        caddy,
+        tls,
+        network,
+        probes: ctx.probes.take(),
+    }
+}

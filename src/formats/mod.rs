@@ -1,0 +1,1 @@
+//! Readers and editors for config formats that keep every byte they do not change.

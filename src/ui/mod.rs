@@ -1,0 +1,4 @@
+//! Everything that knows a terminal or a reader exists: text reports and styling.
+
+pub mod report;
+pub mod style;

@@ -1,0 +1,7 @@
+//! CLI and end-to-end tests. One test binary (fewer links, faster CI); each area is a module.
+//! Fake machines are built by `support::FakeMachine`, never copied trees.
+
+mod support;
+
+mod cli;
+mod os;
