@@ -9,6 +9,7 @@ pub mod exit;
 pub mod formats;
 pub mod host;
 pub mod ui;
+pub mod verify;
 
 pub use exit::Exit;
 
