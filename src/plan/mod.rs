@@ -1,0 +1,105 @@
+//! The plan: Facts + Answers → the exact file changes and commands apply would make.
+//! Computing a plan has no side effects, so `plan`, `apply --dry-run`, the TUI review screen
+//! and the tests all see the same thing. Renderers for each file kind live in submodules.
+
+pub mod diff;
+pub mod selfsigned;
+
+use serde::Serialize;
+
+/// Who owns a file and its permission bits, as apply must leave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FileMode {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+impl FileMode {
+    /// root:root 0644, the default for configuration files.
+    pub const CONFIG: FileMode = FileMode {
+        uid: 0,
+        gid: 0,
+        mode: 0o644,
+    };
+    /// root:root 0600, for private keys.
+    pub const SECRET: FileMode = FileMode {
+        uid: 0,
+        gid: 0,
+        mode: 0o600,
+    };
+}
+
+/// One change to the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Change {
+    /// Create or replace a file. `old` is `None` for a new file.
+    Write {
+        path: String,
+        #[serde(skip)]
+        old: Option<Vec<u8>>,
+        #[serde(skip)]
+        new: Vec<u8>,
+        mode: FileMode,
+        /// Secrets are never printed (diffs show only that the key changes).
+        secret: bool,
+        why: String,
+    },
+    /// Create a symlink (`sites-enabled/x -> ../sites-available/x`).
+    Symlink {
+        path: String,
+        target: String,
+        why: String,
+    },
+    /// Remove a file (a leftover socket unit).
+    Remove {
+        path: String,
+        #[serde(skip)]
+        old: Vec<u8>,
+        why: String,
+    },
+}
+
+impl Change {
+    pub fn path(&self) -> &str {
+        match self {
+            Change::Write { path, .. }
+            | Change::Symlink { path, .. }
+            | Change::Remove { path, .. } => path,
+        }
+    }
+
+    /// True when applying this change would leave the file as it already is.
+    pub fn is_noop(&self) -> bool {
+        matches!(self, Change::Write { old: Some(old), new, .. } if old == new)
+    }
+}
+
+/// A command apply runs, in order, after the files are written and validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    pub argv: Vec<String>,
+    pub why: String,
+}
+
+/// Everything apply would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub actions: Vec<Action>,
+    /// Things the admin must know or do by hand (e.g. DNS, a firewall rule).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// Drops file changes that change nothing; a plan with nothing left is a no-op.
+    pub fn without_noops(mut self) -> Plan {
+        self.changes.retain(|c| !c.is_noop());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.actions.is_empty()
+    }
+}
