@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod nginx;
 pub mod selfsigned;
+pub mod systemd;
 
 use serde::Serialize;
 
