@@ -5,4 +5,5 @@ mod support;
 
 mod cli;
 mod os;
+mod plan_nginx_live;
 mod plan_units;
