@@ -7,3 +7,4 @@ mod cli;
 mod os;
 mod plan_nginx_live;
 mod plan_units;
+mod standin;

@@ -6,6 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+pub mod drawpile;
+
 pub use serde_json::Value;
 
 /// A throwaway machine: a temp dir laid out like a root filesystem.
