@@ -240,16 +240,8 @@ pub async fn run(cmd: Cmd) -> CmdOutput {
     {
         command.uid(user.uid).gid(user.gid);
         command.env("HOME", "/").env("USER", &user.name);
-        // SAFETY: setgroups is async-signal-safe; it drops root's supplementary groups,
-        // which uid/gid alone would keep.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::setgroups(0, std::ptr::null()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // std drops root's supplementary groups (setgroups(0)) before setuid when the
+        // parent is root, so uid/gid alone leave no privileged group behind.
         ran_as = Some(user.name.clone());
     }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod drawpile;
 mod os;
 mod plan_nginx_live;
 mod plan_units;
