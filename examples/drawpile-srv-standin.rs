@@ -349,6 +349,8 @@ fn known_options(p: &Profile) -> Vec<(&'static str, Option<char>, bool)> {
         v.push(("websocket-listen", None, true));
     }
     if p.gui {
+        // The AppImage is the desktop app; `--server` turns it into drawpile-srv.
+        v.push(("server", None, false));
         v.push(("gui", None, false));
         if p.at_least(2, 3, 0) {
             v.push(("no-gui", None, false));

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The drawpile-srv options found in an argument list (program name excluded).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DrawpileArgs {
     pub port: Option<String>,
     pub listen: Option<String>,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct DockerFacts {
     /// Path of the docker CLI, `null` when not installed.
     pub cli: Option<String>,
@@ -15,19 +15,19 @@ pub struct DockerFacts {
     pub containers: Vec<Container>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Container {
     pub name: String,
     pub image: String,
     pub state: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ComposeFacts {
     pub files: Vec<ComposeFile>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ComposeFile {
     pub path: String,
 }

@@ -29,7 +29,7 @@ pub use probe::{ProbeLog, ProbeReport, ProbeStatus};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything dpwizard learned about the machine.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Facts {
     pub schema_version: u32,
     /// The `--root` the facts were read from.

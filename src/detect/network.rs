@@ -6,14 +6,14 @@ use serde::Serialize;
 
 use super::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct NetworkFacts {
     /// False when the listeners cannot be seen (another root, /proc unreadable).
     pub visible: bool,
     pub listeners: Vec<Listener>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Listener {
     pub address: String,
     pub port: u16,

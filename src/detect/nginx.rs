@@ -6,14 +6,14 @@ use serde::Serialize;
 
 use super::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct NginxFacts {
     /// nginx.conf on the target machine, `null` when nginx is not configured.
     pub conf_path: Option<String>,
     pub servers: Vec<NginxServer>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct NginxServer {
     pub file: String,
     pub line: usize,

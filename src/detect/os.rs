@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct OsFacts {
     /// `ID=` from os-release, e.g. `debian`.
     pub id: Option<String>,

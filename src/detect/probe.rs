@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::host::{CmdOutput, CmdStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeStatus {
     Ok,
@@ -16,7 +16,7 @@ pub enum ProbeStatus {
     Skipped,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProbeReport {
     /// What was probed, e.g. `drawpile-srv --version (/usr/bin/drawpile-srv)`.
     pub name: String,

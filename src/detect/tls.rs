@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use super::Ctx;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct TlsFacts {
     pub lineages: Vec<Lineage>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Lineage {
     pub name: String,
     pub names: Vec<String>,

@@ -10,7 +10,7 @@ use super::caddy::CaddyFacts;
 use super::network::NetworkFacts;
 use super::nginx::NginxFacts;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct WebServer {
     /// `nginx`, `apache`, `caddy`, `lighttpd`, `haproxy`, `traefik`.
     pub name: String,

@@ -1,1 +1,2 @@
 //! Readers and editors for config formats that keep every byte they do not change.
+pub mod systemd_unit;

@@ -9,3 +9,4 @@ mod os;
 mod plan_nginx_live;
 mod plan_units;
 mod standin;
+mod systemd;
