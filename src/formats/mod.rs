@@ -1,2 +1,3 @@
 //! Readers and editors for config formats that keep every byte they do not change.
+pub mod nginx;
 pub mod systemd_unit;

@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod drawpile;
+mod nginx;
 mod os;
 mod plan_nginx_live;
 mod plan_units;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub mod drawpile;
+pub mod nginx;
 pub mod systemd;
 
 pub use serde_json::Value;
