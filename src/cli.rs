@@ -99,8 +99,9 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
         host = host.with_search_path(dirs);
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread is enough: probes wait on child processes and sockets, which tokio
+    // multiplexes; the one CPU-heavy step (parsing many config files) uses its own threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Exit::Internal(anyhow::anyhow!("starting the async runtime: {e}")))?;
@@ -112,21 +113,34 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             };
             let facts = runtime.block_on(detect::detect(host, opts));
             if cli.json {
-                let text = serde_json::to_string_pretty(&facts)
-                    .map_err(|e| Exit::Internal(anyhow::anyhow!("serialising facts: {e}")))?;
-                println!("{text}");
+                print_json(&facts)?;
             } else {
                 print!(
                     "{}",
                     crate::ui::report::detect_report(&facts, &style, cli.verbose)
                 );
             }
+            // The process ends here: freeing every small string of a large tree one by one
+            // costs more than the exit does (measured by benches/detect.rs).
+            std::mem::forget(facts);
             Ok(exit::OK)
         }
         None => Err(Exit::usage(
             "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
         )),
     }
+}
+
+/// Streams pretty JSON to stdout (large trees give megabytes: no intermediate string).
+fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Exit> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))?;
+    writeln!(out)
+        .and_then(|_| out.flush())
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))
 }
 
 /// `--root` must be an existing directory; it is made absolute so paths in reports are too.

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -137,13 +138,26 @@ fn configure_arg(text: &str, name: &str) -> Option<String> {
 /// can come from several files.
 #[derive(Debug, Clone)]
 struct Located {
-    file: String,
+    file: Arc<str>,
     name: String,
     args: Vec<String>,
     line: usize,
     has_block: bool,
     /// Children with includes resolved.
     children: Vec<Located>,
+}
+
+/// A file read and parsed (or why not), before its includes are followed.
+enum Loaded {
+    Parsed(Result<Config, crate::formats::nginx::ParseError>),
+    Unreadable(std::io::Error),
+}
+
+fn load(ctx: &Ctx, path: &Path) -> Loaded {
+    match ctx.host.read_to_string(path) {
+        Ok(text) => Loaded::Parsed(Config::parse_owned(text)),
+        Err(e) => Loaded::Unreadable(e),
+    }
 }
 
 struct Reader<'a> {
@@ -165,6 +179,46 @@ impl Reader<'_> {
 
     /// Reads a file and returns its directives with includes resolved.
     fn read_file(&mut self, path: &Path, depth: usize) -> Vec<Located> {
+        let loaded = load(self.ctx, path);
+        self.read_loaded(path, loaded, depth)
+    }
+
+    /// Reads many files (a glob include): loading and parsing run on worker threads, the
+    /// includes are then resolved in order, so the result is as if read one by one.
+    fn read_files(&mut self, paths: Vec<PathBuf>, depth: usize) -> Vec<Located> {
+        const PARALLEL_FROM: usize = 32;
+        if paths.len() < PARALLEL_FROM {
+            return paths
+                .iter()
+                .flat_map(|p| self.read_file(p, depth))
+                .collect();
+        }
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let chunk = paths.len().div_ceil(workers);
+        let ctx = self.ctx;
+        let loaded: Vec<Loaded> = std::thread::scope(|scope| {
+            let handles: Vec<_> = paths
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|p| load(ctx, p)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let mut out = Vec::new();
+        for (p, l) in paths.iter().zip(loaded) {
+            out.extend(self.read_loaded(p, l, depth));
+        }
+        out
+    }
+
+    fn read_loaded(&mut self, path: &Path, loaded: Loaded, depth: usize) -> Vec<Located> {
         let name = path.display().to_string();
         if depth > MAX_INCLUDE_DEPTH {
             self.errors.push(format!(
@@ -172,9 +226,16 @@ impl Reader<'_> {
             ));
             return Vec::new();
         }
-        let text = match self.ctx.host.read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
+        let parsed = match loaded {
+            Loaded::Parsed(r) => r,
+            // A glob can match a directory; nginx would fail on it, say so plainly.
+            Loaded::Unreadable(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+                self.errors.push(format!(
+                    "{name}: is a directory, matched by an include glob"
+                ));
+                return Vec::new();
+            }
+            Loaded::Unreadable(e) => {
                 self.errors.push(format!("{name}: cannot read: {e}"));
                 return Vec::new();
             }
@@ -182,8 +243,11 @@ impl Reader<'_> {
         if self.seen.insert(name.clone()) {
             self.files.push(name.clone());
         }
-        match Config::parse(&text) {
-            Ok(cfg) => self.resolve_nodes(&name, &cfg.nodes, depth),
+        match parsed {
+            Ok(cfg) => {
+                let file: Arc<str> = Arc::from(name.as_str());
+                self.resolve_nodes(&file, cfg.nodes, depth)
+            }
             Err(e) => {
                 self.errors
                     .push(format!("{name}:{}:{}: {}", e.line, e.column, e.message));
@@ -192,7 +256,8 @@ impl Reader<'_> {
         }
     }
 
-    fn resolve_nodes(&mut self, file: &str, nodes: &[Node], depth: usize) -> Vec<Located> {
+    /// Follows includes; consumes the parsed nodes so their strings move, not copy.
+    fn resolve_nodes(&mut self, file: &Arc<str>, nodes: Vec<Node>, depth: usize) -> Vec<Located> {
         let mut out = Vec::new();
         for n in nodes {
             let Node::Directive(d) = n else { continue };
@@ -205,11 +270,8 @@ impl Reader<'_> {
                 let target = self.resolve(arg);
                 let pattern = target.display().to_string();
                 if pattern.contains(['*', '?', '[']) {
-                    for p in self.ctx.host.glob(&pattern) {
-                        if self.ctx.host.is_file(&p) {
-                            out.extend(self.read_file(&p, depth + 1));
-                        }
-                    }
+                    let paths = self.ctx.host.glob(&pattern);
+                    out.extend(self.read_files(paths, depth + 1));
                 } else if self.ctx.host.is_file(&target) {
                     out.extend(self.read_file(&target, depth + 1));
                 } else {
@@ -220,16 +282,17 @@ impl Reader<'_> {
                 }
                 continue;
             }
-            let children = match &d.block {
-                Some(b) if !b.raw => self.resolve_nodes(file, &b.children, depth),
+            let has_block = d.block.is_some();
+            let children = match d.block {
+                Some(b) if !b.raw => self.resolve_nodes(file, b.children, depth),
                 _ => Vec::new(),
             };
             out.push(Located {
-                file: file.to_string(),
-                name: d.name.value.clone(),
-                args: d.args.iter().map(|a| a.value.clone()).collect(),
+                file: file.clone(),
+                name: d.name.value,
+                args: d.args.into_iter().map(|a| a.value).collect(),
                 line: d.line,
-                has_block: d.block.is_some(),
+                has_block,
                 children,
             });
         }
@@ -237,13 +300,14 @@ impl Reader<'_> {
     }
 }
 
-fn to_directive(l: &Located) -> NginxDirective {
+/// Converts (consuming: the strings move) a resolved directive into its reported form.
+fn to_directive(l: Located) -> NginxDirective {
     NginxDirective {
-        name: l.name.clone(),
-        args: l.args.clone(),
-        file: l.file.clone(),
+        name: l.name,
+        args: l.args,
+        file: l.file.to_string(),
         line: l.line,
-        block: l.children.iter().map(to_directive).collect(),
+        block: l.children.into_iter().map(to_directive).collect(),
     }
 }
 
@@ -284,7 +348,7 @@ pub fn parse_listen(args: &[String]) -> (Option<String>, Option<u16>, bool, bool
 }
 
 fn server_facts(
-    s: &Located,
+    s: Located,
     http_cert: Option<(String, String)>,
     http_key: Option<String>,
     conf_dir: &Path,
@@ -297,13 +361,21 @@ fn server_facts(
         }
     };
     let mut srv = NginxServer {
-        file: s.file.clone(),
+        file: s.file.to_string(),
         line: s.line,
         ..Default::default()
     };
     let mut ssl_on = false;
-    for c in &s.children {
-        let args = c.args.clone();
+    for c in s.children {
+        if c.name == "location" {
+            srv.locations.extend(locations(c));
+            continue;
+        }
+        if c.name.starts_with("proxy_") {
+            srv.proxy_directives.push(to_directive(c));
+            continue;
+        }
+        let args = c.args;
         match c.name.as_str() {
             "listen" => {
                 let (address, port, ssl, http2, default_server) = parse_listen(&args);
@@ -314,7 +386,7 @@ fn server_facts(
                     ssl,
                     http2,
                     default_server,
-                    file: c.file.clone(),
+                    file: c.file.to_string(),
                     line: c.line,
                 });
             }
@@ -325,8 +397,6 @@ fn server_facts(
             }
             "ssl_certificate_key" => srv.ssl_certificate_key = args.first().map(|p| abs(p)),
             "ssl" => ssl_on = args.first().is_some_and(|a| a == "on"),
-            "location" => srv.locations.extend(locations(c)),
-            name if name.starts_with("proxy_") => srv.proxy_directives.push(to_directive(c)),
             _ => {}
         }
     }
@@ -336,7 +406,7 @@ fn server_facts(
             raw: "(none: *:80)".into(),
             address: None,
             port: Some(80),
-            file: s.file.clone(),
+            file: s.file.to_string(),
             line: s.line,
             ..Default::default()
         });
@@ -360,24 +430,28 @@ fn server_facts(
 }
 
 /// A location and the locations nested in it.
-fn locations(l: &Located) -> Vec<NginxLocation> {
-    let args = &l.args;
-    let (modifier, path) = match args.as_slice() {
+fn locations(l: Located) -> Vec<NginxLocation> {
+    let (modifier, path) = match l.args.as_slice() {
         [m, p, ..] if ["=", "~", "~*", "^~"].contains(&m.as_str()) => (m.clone(), p.clone()),
         [p, ..] => (String::new(), p.clone()),
         [] => (String::new(), String::new()),
     };
+    // Nested locations are reported twice: inside their parent and on their own.
+    let nested: Vec<Located> = l
+        .children
+        .iter()
+        .filter(|c| c.name == "location")
+        .cloned()
+        .collect();
     let mut out = vec![NginxLocation {
         modifier,
         path,
-        file: l.file.clone(),
+        file: l.file.to_string(),
         line: l.line,
-        directives: l.children.iter().map(to_directive).collect(),
+        directives: l.children.into_iter().map(to_directive).collect(),
     }];
-    for c in &l.children {
-        if c.name == "location" {
-            out.extend(locations(c));
-        }
+    for c in nested {
+        out.extend(locations(c));
     }
     out
 }
@@ -399,10 +473,19 @@ pub async fn detect(ctx: &Ctx) -> NginxFacts {
         errors: Vec::new(),
     };
     let top = reader.read_file(&conf, 0);
-    for http in top.iter().filter(|d| d.name == "http" && d.has_block) {
+    for http in top.into_iter().filter(|d| d.name == "http" && d.has_block) {
         let mut http_cert = None;
         let mut http_key = None;
-        for c in &http.children {
+        let mut servers = Vec::new();
+        for c in http.children {
+            if c.name == "server" && c.has_block {
+                servers.push(c);
+                continue;
+            }
+            if c.name.starts_with("proxy_") {
+                facts.http_proxy_directives.push(to_directive(c));
+                continue;
+            }
             match c.name.as_str() {
                 "ssl_certificate" => {
                     http_cert = c
@@ -411,17 +494,12 @@ pub async fn detect(ctx: &Ctx) -> NginxFacts {
                         .map(|p| (p.clone(), format!("{}:{}", c.file, c.line)))
                 }
                 "ssl_certificate_key" => http_key = c.args.first().cloned(),
-                name if name.starts_with("proxy_") => {
-                    facts.http_proxy_directives.push(to_directive(c))
-                }
                 _ => {}
             }
         }
-        for s in http
-            .children
-            .iter()
-            .filter(|c| c.name == "server" && c.has_block)
-        {
+        // Servers come after the http-level scan: a certificate set at http level after a
+        // server block is still inherited by it.
+        for s in servers {
             facts.servers.push(server_facts(
                 s,
                 http_cert.clone(),

@@ -267,13 +267,15 @@ impl<'a> Lexer<'a> {
 
 impl Config {
     pub fn parse(text: &str) -> Result<Config, ParseError> {
-        let mut lx = Lexer::new(text);
+        Self::parse_owned(text.to_string())
+    }
+
+    /// Like [`Config::parse`], taking the text without copying it.
+    pub fn parse_owned(text: String) -> Result<Config, ParseError> {
+        let mut lx = Lexer::new(&text);
         let (nodes, end) = parse_block(&mut lx, None)?;
         debug_assert!(end.is_none());
-        Ok(Config {
-            text: text.to_string(),
-            nodes,
-        })
+        Ok(Config { text, nodes })
     }
 
     /// 1-based (line, column) of a byte offset.
