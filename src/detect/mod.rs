@@ -95,6 +95,8 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
 
     let mut web_servers = web_servers;
     webserver::attribute_listeners(&mut web_servers, &network, &nginx, &apache, &caddy);
+    let mut compose = compose;
+    docker::add_files_from_containers(&ctx, &mut compose, &docker);
     let runtime = runtime::RuntimeFacts::assemble(systemd, docker, compose);
 
     Facts {

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod docker;
 mod drawpile;
 mod nginx;
 mod os;

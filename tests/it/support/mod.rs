@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+pub mod dockerd;
 pub mod drawpile;
 pub mod nginx;
 pub mod systemd;

@@ -1,0 +1,192 @@
+//! A real, private Docker daemon for tests (test-rig.md): its own data and exec roots in a
+//! temp dir, no iptables, nothing written to /etc; torn down on drop, also on panic.
+//! Also builds the drawpile/drawpile-srv image locally (no registry is reachable): static
+//! busybox, a `drawpile` user, and the stand-in server as /bin/drawpile-srv.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Dockerd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub host: String,
+}
+
+impl Dockerd {
+    pub fn start() -> Dockerd {
+        let dir = tempfile::Builder::new()
+            .prefix("dpw-dockerd-")
+            .tempdir()
+            .expect("tempdir");
+        let d = dir.path();
+        std::fs::write(
+            d.join("daemon.json"),
+            format!("{{\"deprecated-key-path\":\"{}/key.json\"}}", d.display()),
+        )
+        .expect("daemon.json");
+        let sock = d.join("docker.sock");
+        let child = Command::new("dockerd")
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-forward=false",
+                "--ip-masq=false",
+            ])
+            .args(["--bip=172.31.250.1/24", "--storage-driver=overlay2"])
+            .arg(format!("--data-root={}/data", d.display()))
+            .arg(format!("--exec-root={}/exec", d.display()))
+            .arg(format!("--pidfile={}/dockerd.pid", d.display()))
+            .arg(format!("-H=unix://{}", sock.display()))
+            .arg(format!("--config-file={}/daemon.json", d.display()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(d.join("dockerd.log")).expect("log"))
+            .spawn()
+            .expect("start dockerd");
+        let host = format!("unix://{}", sock.display());
+        let daemon = Dockerd { child, dir, host };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ok = daemon.docker(&["version"]).status.success();
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dockerd did not come up: {}",
+                std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
+    /// Runs the host's docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
+            .output()
+            .expect("docker CLI")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Builds `drawpile/drawpile-srv:TAG` from busybox and `server` (+ its libraries).
+    pub fn build_image(&self, tag: &str, server: &Path, profile: &str) {
+        let root = self.dir.path().join(format!("rootfs-{tag}"));
+        for d in [
+            "bin",
+            "etc",
+            "home/drawpile",
+            "tmp",
+            "lib",
+            "lib64",
+            "usr/lib",
+        ] {
+            std::fs::create_dir_all(root.join(d)).expect("mkdir");
+        }
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+        for applet in ["sh", "sleep", "cat", "ls"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("link");
+        }
+        std::fs::copy(server, root.join("bin/drawpile-srv")).expect("copy server");
+        std::fs::write(root.join("bin/drawpile-srv.standin"), profile).expect("profile");
+        for lib in shared_libraries(server) {
+            let dest = root.join(lib.strip_prefix("/").expect("absolute"));
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(&lib, &dest).expect("copy lib");
+        }
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\ndrawpile:x:1000:1000::/home/drawpile:/bin/sh\n",
+        )
+        .expect("passwd");
+        std::fs::write(root.join("etc/group"), "root:x:0:\ndrawpile:x:1000:\n").expect("group");
+        let tar = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .args(["-cf", "-", "."])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("tar");
+        let out = Command::new("docker")
+            .env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
+            .args([
+                "import",
+                "--change",
+                "ENTRYPOINT [\"/bin/drawpile-srv\"]",
+                "--change",
+                "USER drawpile",
+                "--change",
+                "EXPOSE 27750/tcp",
+                "--change",
+                "WORKDIR /home/drawpile",
+                "-",
+            ])
+            .arg(format!("drawpile/drawpile-srv:{tag}"))
+            .stdin(tar.stdout.expect("tar stdout"))
+            .output()
+            .expect("docker import");
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Libraries a dynamically linked binary needs, from `ldd`.
+fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().expect("ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let t = l.trim();
+            let path = t.split("=>").nth(1).unwrap_or(t).trim().split(' ').next()?;
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let exec = self.dir.path().join("exec");
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "grep -o ' {0}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l; \
+                 grep -o ' {1}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l",
+                exec.display(),
+                self.dir.path().join("data").display()
+            ))
+            .status();
+        let _ = Command::new("ip").args(["link", "del", "docker0"]).status();
+    }
+}
