@@ -265,26 +265,17 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     d.ok(&["run", "-d", "--name", "dp-paused", img]);
     d.ok(&["pause", "dp-paused"]);
     d.ok(&["create", "--name", "dp-host", "--network", "host", img]);
-    d.ok(&[
-        "create",
-        "--name",
-        "not-drawpile",
-        "--entrypoint",
-        "/bin/sh",
-        img.replace("drawpile/drawpile-srv", "drawpile/drawpile-srv")
-            .as_str(),
-    ]);
 
     let m = FakeMachine::debian12();
     let cli = which_host("docker").unwrap();
     m.exec(
         "/usr/bin/docker",
-        &format!("#!/bin/sh\nexec {} \"$@\"\n", cli.display()),
+        format!("#!/bin/sh\nexec {} \"$@\"\n", cli.display()),
     );
     if let Some(compose) = which_host("docker-compose") {
         m.exec(
             "/usr/bin/docker-compose",
-            &format!("#!/bin/sh\nexec {} \"$@\"\n", compose.display()),
+            format!("#!/bin/sh\nexec {} \"$@\"\n", compose.display()),
         );
     }
     // Compose v1 (Debian's docker-compose) on the same daemon, from a file in the fake root.

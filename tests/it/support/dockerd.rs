@@ -112,13 +112,16 @@ impl Dockerd {
         )
         .expect("passwd");
         std::fs::write(root.join("etc/group"), "root:x:0:\ndrawpile:x:1000:\n").expect("group");
-        let tar = Command::new("tar")
+        let tarball = self.dir.path().join(format!("rootfs-{tag}.tar"));
+        let st = Command::new("tar")
             .arg("-C")
             .arg(&root)
-            .args(["-cf", "-", "."])
-            .stdout(Stdio::piped())
-            .spawn()
+            .arg("-cf")
+            .arg(&tarball)
+            .arg(".")
+            .status()
             .expect("tar");
+        assert!(st.success(), "tar of the image rootfs failed");
         let out = Command::new("docker")
             .env("DOCKER_HOST", &self.host)
             .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
@@ -132,10 +135,9 @@ impl Dockerd {
                 "EXPOSE 27750/tcp",
                 "--change",
                 "WORKDIR /home/drawpile",
-                "-",
             ])
+            .arg(&tarball)
             .arg(format!("drawpile/drawpile-srv:{tag}"))
-            .stdin(tar.stdout.expect("tar stdout"))
             .output()
             .expect("docker import");
         assert!(
