@@ -71,6 +71,45 @@ impl Ctx {
     }
 }
 
+/// (certificate, key, file:line) for every certificate a web server config points at.
+fn referenced_certificates(
+    nginx: &nginx::NginxFacts,
+    apache: &apache::ApacheFacts,
+    caddy: &caddy::CaddyFacts,
+) -> Vec<(String, Option<String>, String)> {
+    let mut out = Vec::new();
+    for s in &nginx.servers {
+        if let Some(c) = &s.ssl_certificate {
+            let at = s
+                .ssl_certificate_at
+                .clone()
+                .unwrap_or_else(|| format!("{}:{}", s.file, s.line));
+            out.push((c.clone(), s.ssl_certificate_key.clone(), at));
+        }
+    }
+    for v in &apache.vhosts {
+        if let Some(c) = &v.ssl_certificate_file {
+            out.push((
+                c.clone(),
+                v.ssl_certificate_key_file.clone(),
+                format!("{}:{}", v.file, v.line),
+            ));
+        }
+    }
+    for s in &caddy.sites {
+        if let Some([cert, key]) = s.tls.as_deref()
+            && cert.starts_with('/')
+        {
+            out.push((
+                cert.clone(),
+                Some(key.clone()),
+                format!("{}:{}", s.file, s.line),
+            ));
+        }
+    }
+    out
+}
+
 /// Runs every detector and assembles the facts.
 pub async fn detect(host: Host, opts: Options) -> Facts {
     let ctx = Ctx::new(host, opts);
@@ -95,6 +134,12 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
 
     let mut web_servers = web_servers;
     webserver::attribute_listeners(&mut web_servers, &network, &nginx, &apache, &caddy);
+    let mut tls = tls;
+    tls::add_referenced(
+        &mut tls,
+        &ctx,
+        &referenced_certificates(&nginx, &apache, &caddy),
+    );
     let mut compose = compose;
     docker::add_files_from_containers(&ctx, &mut compose, &docker);
     let runtime = runtime::RuntimeFacts::assemble(systemd, docker, compose);

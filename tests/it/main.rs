@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod docker;
 mod drawpile;
+mod hostnet;
 mod nginx;
 mod os;
 mod plan_nginx_live;

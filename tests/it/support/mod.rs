@@ -10,6 +10,7 @@ pub mod dockerd;
 pub mod drawpile;
 pub mod nginx;
 pub mod systemd;
+pub mod vps;
 
 pub use serde_json::Value;
 

@@ -1,0 +1,90 @@
+//! A throwaway VPS (test-rig.md, level 3): private mount, network and pid namespaces, an
+//! overlay of `/` with writes going to a tmpfs, a private loopback, then chroot. Files are
+//! staged in before the scenario runs; `/results` hands files back. When the scenario ends
+//! the kernel kills everything it started; nothing on the host changes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub struct Vps {
+    stage: tempfile::TempDir,
+    results: tempfile::TempDir,
+}
+
+impl Default for Vps {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Vps {
+    pub fn new() -> Vps {
+        Vps {
+            stage: tempfile::tempdir().expect("stage"),
+            results: tempfile::tempdir().expect("results"),
+        }
+    }
+
+    /// A file placed at `target` inside the VPS before the scenario starts.
+    pub fn file(&self, target: &str, content: impl AsRef<[u8]>, mode: u32) -> &Self {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.stage.path().join(target.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, content).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        self
+    }
+
+    /// A file the scenario wrote to /results.
+    pub fn result(&self, name: &str) -> String {
+        std::fs::read_to_string(self.results.path().join(name)).unwrap_or_default()
+    }
+
+    pub fn results_dir(&self) -> &Path {
+        self.results.path()
+    }
+
+    /// Runs `script` (bash) as root inside the VPS; returns its output.
+    pub fn run(&self, script: &str) -> Output {
+        self.file("/scenario.sh", script, 0o755);
+        let setup = r#"
+set -e
+STAGE="$1"; RESULTS="$2"; T="$3"
+ip link set lo up
+mount -t tmpfs tmpfs "$T"
+mkdir -p "$T"/upper "$T"/work "$T"/m
+mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/m"
+mount -t proc proc "$T/m/proc"
+mount --rbind /dev "$T/m/dev"
+mount --rbind /sys "$T/m/sys"
+mount -t tmpfs tmpfs "$T/m/run"
+mkdir -p "$T/m/run/lock" "$T/m/results"
+mount -t tmpfs tmpfs "$T/m/tmp"
+cp -r --preserve=mode "$STAGE"/. "$T/m/"
+mount --bind "$RESULTS" "$T/m/results"
+exec chroot "$T/m" /bin/bash /scenario.sh
+"#;
+        let scratch = tempfile::Builder::new()
+            .prefix("dpw-vps-")
+            .tempdir()
+            .expect("scratch");
+        let out = Command::new("unshare")
+            .args([
+                "-m",
+                "-n",
+                "-p",
+                "-f",
+                "--kill-child",
+                "--propagation",
+                "private",
+            ])
+            .args(["bash", "-c", setup, "vps"])
+            .arg(self.stage.path())
+            .arg(self.results.path())
+            .arg(scratch.path())
+            .output()
+            .expect("unshare");
+        drop(scratch);
+        out
+    }
+}
