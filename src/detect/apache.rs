@@ -3,7 +3,6 @@
 //! `Include`/`IncludeOptional` tree as Apache does (globs sorted, paths relative to
 //! ServerRoot). Checked against the real `apache2 -S` in the tests.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -128,9 +127,7 @@ fn logical_lines(text: &str) -> Vec<(usize, String)> {
 struct Reader<'a> {
     ctx: &'a Ctx,
     root: PathBuf,
-    files: Vec<String>,
-    seen: HashSet<String>,
-    errors: Vec<String>,
+    log: super::IncludeLog,
     modules: Vec<String>,
     vhosts: Vec<ApacheVhost>,
     /// The vhost being read, if inside `<VirtualHost>`.
@@ -149,21 +146,9 @@ impl Reader<'_> {
 
     fn read(&mut self, path: &Path, depth: usize) {
         let name = path.display().to_string();
-        if depth > 32 {
-            self.errors
-                .push(format!("{name}: includes nested too deep (a loop?)"));
+        let Some(text) = self.log.read(self.ctx, path, depth, 32) else {
             return;
-        }
-        let text = match self.ctx.host.read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                self.errors.push(format!("{name}: {e}"));
-                return;
-            }
         };
-        if self.seen.insert(name.clone()) {
-            self.files.push(name.clone());
-        }
         for (line, l) in logical_lines(&text) {
             let words = split_words(&l);
             let Some(first) = words.first() else { continue };
@@ -188,7 +173,7 @@ impl Reader<'_> {
                         } else if self.ctx.host.is_file(&target) {
                             self.read(&target, depth + 1);
                         } else if !optional {
-                            self.errors.push(format!(
+                            self.log.errors.push(format!(
                                 "{name}:{line}: Include {pattern}: no such file (apache2 -t fails)"
                             ));
                         }
@@ -254,7 +239,7 @@ impl Reader<'_> {
             }
         }
         if let Some(v) = self.current.take() {
-            self.errors.push(format!(
+            self.log.errors.push(format!(
                 "{}:{}: <VirtualHost> is not closed in the same file",
                 v.file, v.line
             ));
@@ -277,9 +262,7 @@ pub async fn detect(ctx: &Ctx) -> ApacheFacts {
     let mut r = Reader {
         ctx,
         root: root.clone(),
-        files: Vec::new(),
-        seen: HashSet::new(),
-        errors: Vec::new(),
+        log: super::IncludeLog::default(),
         modules: Vec::new(),
         vhosts: Vec::new(),
         current: None,
@@ -287,7 +270,7 @@ pub async fn detect(ctx: &Ctx) -> ApacheFacts {
     r.read(&conf, 0);
     facts.config_root = Some(root.display().to_string());
     facts.conf_path = Some(conf.display().to_string());
-    facts.files = r.files;
+    facts.files = r.log.files;
     facts.modules = r.modules;
     facts.missing_modules = NEEDED_MODULES
         .iter()
@@ -295,7 +278,7 @@ pub async fn detect(ctx: &Ctx) -> ApacheFacts {
         .map(|m| m.to_string())
         .collect();
     facts.vhosts = r.vhosts;
-    facts.errors = r.errors;
+    facts.errors = r.log.errors;
     if facts.errors.is_empty() {
         ctx.probes.ok("apache configuration", start.elapsed());
     } else {

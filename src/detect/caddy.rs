@@ -1,7 +1,6 @@
 //! Caddy: the Caddyfile's site blocks (addresses, file:line, `tls` lines, `reverse_proxy`
 //! targets), following `import` of files and globs. Checked against `caddy adapt`.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -83,29 +82,16 @@ fn words(line: &str) -> Vec<String> {
 
 struct Reader<'a> {
     ctx: &'a Ctx,
-    files: Vec<String>,
-    seen: HashSet<String>,
+    log: super::IncludeLog,
     sites: Vec<CaddySite>,
-    errors: Vec<String>,
 }
 
 impl Reader<'_> {
     fn read(&mut self, path: &Path, depth: usize) {
         let name = path.display().to_string();
-        if depth > 16 {
-            self.errors.push(format!("{name}: imports nested too deep"));
+        let Some(text) = self.log.read(self.ctx, path, depth, 16) else {
             return;
-        }
-        let text = match self.ctx.host.read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                self.errors.push(format!("{name}: {e}"));
-                return;
-            }
         };
-        if self.seen.insert(name.clone()) {
-            self.files.push(name.clone());
-        }
         let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         let mut level = 0usize;
         let mut site: Option<CaddySite> = None;
@@ -199,7 +185,8 @@ impl Reader<'_> {
             }
         }
         if level != 0 {
-            self.errors
+            self.log
+                .errors
                 .push(format!("{name}: unbalanced braces (caddy would refuse it)"));
         }
     }
@@ -214,16 +201,14 @@ pub async fn detect(ctx: &Ctx) -> CaddyFacts {
     }
     let mut r = Reader {
         ctx,
-        files: Vec::new(),
-        seen: HashSet::new(),
+        log: super::IncludeLog::default(),
         sites: Vec::new(),
-        errors: Vec::new(),
     };
     r.read(Path::new(CADDYFILE), 0);
     facts.caddyfile = Some(CADDYFILE.into());
-    facts.files = r.files;
+    facts.files = r.log.files;
     facts.sites = r.sites;
-    facts.errors = r.errors;
+    facts.errors = r.log.errors;
     facts
 }
 

@@ -71,6 +71,47 @@ impl Ctx {
     }
 }
 
+/// Bookkeeping shared by the config readers that follow includes (Apache, Caddy): the
+/// files read in order, and the errors met.
+#[derive(Debug, Default)]
+pub struct IncludeLog {
+    pub files: Vec<String>,
+    seen: std::collections::HashSet<String>,
+    pub errors: Vec<String>,
+}
+
+impl IncludeLog {
+    /// Reads an included file, recording it; None (with the error recorded) when it cannot
+    /// be read or includes nest deeper than `max_depth` (a loop).
+    pub fn read(
+        &mut self,
+        ctx: &Ctx,
+        path: &std::path::Path,
+        depth: usize,
+        max_depth: usize,
+    ) -> Option<String> {
+        let name = path.display().to_string();
+        if depth > max_depth {
+            self.errors.push(format!(
+                "{name}: includes nested more than {max_depth} deep (a loop?)"
+            ));
+            return None;
+        }
+        match ctx.host.read_to_string(path) {
+            Ok(t) => {
+                if self.seen.insert(name.clone()) {
+                    self.files.push(name);
+                }
+                Some(t)
+            }
+            Err(e) => {
+                self.errors.push(format!("{name}: {e}"));
+                None
+            }
+        }
+    }
+}
+
 /// (certificate, key, file:line) for every certificate a web server config points at.
 fn referenced_certificates(
     nginx: &nginx::NginxFacts,
