@@ -137,7 +137,7 @@ fn walk(
                         .get("description")
                         .and_then(Value::as_str)
                 })
-                .unwrap_or("")
+                .unwrap_or_else(|| common_meaning(key))
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -159,6 +159,29 @@ fn walk(
     }
     if let Some(name) = def_name {
         stack.remove(&name);
+    }
+}
+
+/// What fields with these names mean wherever they appear, so every row says something.
+fn common_meaning(key: &str) -> &'static str {
+    match key {
+        "file" => "File on the target machine.",
+        "line" => "1-based line number in `file`.",
+        "errors" => "Problems met while reading, each naming the file (and line where known).",
+        "args" => "Arguments as written, quotes removed.",
+        "name" => "Name as written.",
+        "path" => "Path on the target machine.",
+        "files" => "Files read, in order.",
+        "directives" => "The directives inside, with file and line.",
+        "block" => "The directives of its block, if it has one.",
+        "notes" => "Remarks explaining the facts above.",
+        "found_via" => "How it was found.",
+        "port" => "Port number.",
+        "address" | "addresses" => "Address as written.",
+        "other" => "Options dpwizard does not interpret, kept verbatim in order.",
+        "repeated" => "Options given more than once (the last one wins).",
+        "live" => "What systemd reports (only when systemd runs on the live machine).",
+        _ => "",
     }
 }
 

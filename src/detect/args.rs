@@ -7,18 +7,31 @@ use serde::Serialize;
 /// The drawpile-srv options found in an argument list (program name excluded).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DrawpileArgs {
+    /// `--port`/`-p` (drawpile's default 27750 when absent).
     pub port: Option<String>,
+    /// `--listen`/`-l` (all addresses when absent).
     pub listen: Option<String>,
+    /// `--websocket-port` (0 or absent: no WebSocket listener).
     pub websocket_port: Option<String>,
+    /// `--websocket-listen` (all addresses when absent).
     pub websocket_listen: Option<String>,
+    /// `--web-admin-port` (absent: no web admin).
     pub web_admin_port: Option<String>,
+    /// `--web-admin-access` (loopback only when absent).
     pub web_admin_access: Option<String>,
+    /// `--local-host`.
     pub local_host: Option<String>,
+    /// `--database`/`-d`.
     pub database: Option<String>,
+    /// `--config`/`-c`.
     pub config: Option<String>,
+    /// `--sessions`/`-s`.
     pub sessions: Option<String>,
+    /// `--templates`/`-t`.
     pub templates: Option<String>,
+    /// `--ssl-cert` (TLS for the TCP protocol only, never WebSockets).
     pub ssl_cert: Option<String>,
+    /// `--ssl-key`.
     pub ssl_key: Option<String>,
     /// Options dpwizard does not interpret, kept verbatim (flags and their values).
     pub other: Vec<String>,

@@ -31,18 +31,29 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Everything dpwizard learned about the machine.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Facts {
+    /// Version of this schema (docs/detect-schema.md).
     pub schema_version: u32,
     /// The `--root` the facts were read from.
     pub root: PathBuf,
+    /// The operating system and what dpwizard can see of it.
     pub os: os::OsFacts,
+    /// drawpile-srv binaries.
     pub drawpile: drawpile::DrawpileFacts,
+    /// How drawpile-srv runs: systemd units and sockets, containers, compose files.
     pub runtime: runtime::RuntimeFacts,
+    /// Installed web servers and who serves :80 and :443.
     pub web_servers: Vec<webserver::WebServer>,
+    /// nginx's configuration, read as nginx reads it.
     pub nginx: nginx::NginxFacts,
+    /// Apache's modules and virtual hosts.
     pub apache: apache::ApacheFacts,
+    /// Caddy's sites.
     pub caddy: caddy::CaddyFacts,
+    /// Certificates, certbot and renewal.
     pub tls: tls::TlsFacts,
+    /// Listening sockets and firewalls.
     pub network: network::NetworkFacts,
+    /// Every probe run (commands and notable reads), sorted by name.
     pub probes: Vec<ProbeReport>,
 }
 

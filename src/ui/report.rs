@@ -1,107 +1,503 @@
-//! The human-readable detect report. Pure: Facts in, text out.
+//! The human-readable detect report. Pure: Facts in, text out (the JSON is the complete
+//! view; this one says what matters for putting drawpile-srv behind a WebSocket proxy).
 
 use std::fmt::Write;
 
 use super::style::Style;
 use crate::detect::{Facts, ProbeStatus};
 
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "unknown",
+    }
+}
+
+struct Out<'a> {
+    text: String,
+    s: &'a Style,
+}
+
+impl Out<'_> {
+    fn section(&mut self, title: &str) {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        let _ = writeln!(self.text, "{}", self.s.bold(title));
+    }
+    fn line(&mut self, indent: usize, text: impl AsRef<str>) {
+        let _ = writeln!(self.text, "{}{}", "  ".repeat(indent), text.as_ref());
+    }
+    fn warn(&mut self, indent: usize, text: impl AsRef<str>) {
+        let mark = self.s.warn("!");
+        self.line(indent, format!("{mark} {}", text.as_ref()));
+    }
+}
+
 pub fn detect_report(f: &Facts, s: &Style, verbose: u8) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", s.bold("System"));
+    let mut o = Out {
+        text: String::new(),
+        s,
+    };
+    system(&mut o, f);
+    drawpile(&mut o, f);
+    runtime(&mut o, f);
+    web(&mut o, f);
+    tls(&mut o, f);
+    network(&mut o, f);
+    probes(&mut o, f, verbose);
+    o.text
+}
+
+fn system(o: &mut Out, f: &Facts) {
     let os = &f.os;
-    let _ = writeln!(
-        out,
-        "  {}{}",
-        os.pretty_name.as_deref().unwrap_or("unknown distribution"),
-        os.package_manager
-            .as_deref()
-            .map(|p| format!(", package manager {p}"))
-            .unwrap_or_default()
+    o.section("System");
+    o.line(
+        1,
+        format!(
+            "{}{}",
+            os.pretty_name.as_deref().unwrap_or("unknown distribution"),
+            os.package_manager
+                .as_deref()
+                .map(|p| format!(", package manager {p}"))
+                .unwrap_or_default()
+        ),
     );
-    let _ = writeln!(
-        out,
-        "  systemd {}{}",
-        if os.systemd_running {
-            "running (PID 1)"
-        } else {
-            "not running"
-        },
-        os.container
-            .as_deref()
-            .map(|c| format!(", inside a {c} container"))
-            .unwrap_or_default()
+    o.line(
+        1,
+        format!(
+            "systemd {}{}",
+            if os.systemd_running {
+                "running (PID 1)"
+            } else {
+                "not running"
+            },
+            os.container
+                .as_deref()
+                .map(|c| format!(", inside a {c} container"))
+                .unwrap_or_default()
+        ),
     );
     for l in &os.limits {
-        let _ = writeln!(out, "  {} {l}", s.warn("!"));
+        o.warn(1, l);
     }
+}
 
-    let _ = writeln!(out, "\n{}", s.bold("drawpile-srv"));
+fn drawpile(o: &mut Out, f: &Facts) {
+    o.section("drawpile-srv");
     if f.drawpile.binaries.is_empty() {
-        let _ = writeln!(out, "  not found");
+        o.line(1, "not found");
     }
     for b in &f.drawpile.binaries {
         let ws = match b.websocket.supported {
-            Some(true) => s.good("WebSocket: yes"),
-            Some(false) => s.bad("WebSocket: no"),
-            None => s.warn("WebSocket: unknown"),
+            Some(true) => o.s.good("WebSocket: yes"),
+            Some(false) => o.s.bad("WebSocket: no"),
+            None => o.s.warn("WebSocket: unknown"),
         };
-        let _ = writeln!(
-            out,
-            "  {} {} — {} ({})",
-            b.path,
-            b.version.as_deref().unwrap_or("(version unknown)"),
-            ws,
-            b.websocket.reason
+        o.line(
+            1,
+            format!(
+                "{} {}{}",
+                b.path,
+                b.version.as_deref().unwrap_or("(version unknown)"),
+                if b.appimage { " (AppImage)" } else { "" }
+            ),
+        );
+        o.line(2, format!("{ws} — {}", b.websocket.reason));
+        o.line(
+            2,
+            format!(
+                "web admin: {}, found via {}, probed as {}",
+                yes_no(b.web_admin),
+                b.found_via.join(", "),
+                b.probed_as.as_deref().unwrap_or("?")
+            ),
+        );
+        if let Some(e) = &b.error {
+            o.warn(2, e);
+        }
+    }
+}
+
+fn runtime(o: &mut Out, f: &Facts) {
+    let r = &f.runtime;
+    o.section(&format!("How it runs: {}", r.kind.as_str()));
+    for n in &r.notes {
+        o.warn(1, n);
+    }
+    for u in &r.units {
+        o.line(
+            1,
+            format!(
+                "{} ({}{}{})",
+                u.name,
+                u.path,
+                if u.masked { ", masked" } else { "" },
+                if u.enabled { ", enabled" } else { "" }
+            ),
+        );
+        for d in &u.dropins {
+            o.line(2, format!("drop-in {d}"));
+        }
+        if let Some(argv) = &u.exec_start {
+            o.line(2, format!("ExecStart: {}", argv.join(" ")));
+        }
+        o.line(
+            2,
+            format!(
+                "WebSocket port {}, listen {}; Type={}, User={}",
+                u.options.websocket_port.as_deref().unwrap_or("not set"),
+                u.options.websocket_listen.as_deref().unwrap_or("all"),
+                u.type_.as_deref().unwrap_or("simple"),
+                u.user.as_deref().unwrap_or("(root)")
+            ),
+        );
+        if let Some(l) = &u.live {
+            o.line(
+                2,
+                format!(
+                    "systemd: {} ({})",
+                    l.active_state.as_deref().unwrap_or("?"),
+                    l.sub_state.as_deref().unwrap_or("?")
+                ),
+            );
+            if l.differs_from_files {
+                o.warn(
+                    2,
+                    "the files differ from what systemd runs: a daemon-reload is due",
+                );
+            }
+        }
+        for e in &u.errors {
+            o.warn(2, e);
+        }
+    }
+    for sk in &r.sockets {
+        o.line(
+            1,
+            format!(
+                "{} ({}{}): {}",
+                sk.name,
+                sk.path,
+                if sk.enabled { ", enabled" } else { "" },
+                sk.listen_stream.join(", ")
+            ),
+        );
+        for n in &sk.notes {
+            o.warn(2, n);
+        }
+    }
+    let d = &r.docker;
+    if let Some(cli) = &d.cli {
+        let daemon = match d.daemon_reachable {
+            Some(true) => format!("daemon {}", d.server_version.as_deref().unwrap_or("up")),
+            Some(false) => format!(
+                "daemon not reachable: {}",
+                d.daemon_error.as_deref().unwrap_or("?")
+            ),
+            None => "daemon not asked".into(),
+        };
+        o.line(1, format!("docker {cli}: {daemon}"));
+    }
+    for c in &d.containers {
+        let ports: Vec<String> = c
+            .ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}:{}->{}",
+                    if p.host_ip.is_empty() {
+                        "*"
+                    } else {
+                        &p.host_ip
+                    },
+                    p.host_port.map(|x| x.to_string()).unwrap_or_default(),
+                    p.container_port
+                )
+            })
+            .collect();
+        o.line(
+            2,
+            format!(
+                "container {} ({}, {}) ports {} args {}",
+                c.name,
+                c.image,
+                c.state,
+                if ports.is_empty() {
+                    "none".into()
+                } else {
+                    ports.join(" ")
+                },
+                c.args.join(" ")
+            ),
         );
     }
+    for cf in &r.compose.files {
+        for sv in &cf.services {
+            o.line(
+                1,
+                format!(
+                    "compose {}:{} service {} ({}) command {}",
+                    cf.path,
+                    sv.line.unwrap_or(0),
+                    sv.name,
+                    sv.image,
+                    sv.command.join(" ")
+                ),
+            );
+        }
+    }
+    for e in &r.compose.errors {
+        o.warn(1, e);
+    }
+}
 
-    let _ = writeln!(out, "\n{}", s.bold("Runtime"));
-    let _ = writeln!(
-        out,
-        "  {}",
-        serde_json::to_string(&f.runtime.kind)
-            .unwrap_or_default()
-            .trim_matches('"')
-    );
-
-    let _ = writeln!(out, "\n{}", s.bold("Web servers"));
+fn web(o: &mut Out, f: &Facts) {
+    o.section("Web servers");
     if f.web_servers.is_empty() {
-        let _ = writeln!(out, "  none found");
+        o.line(1, "none found");
     }
     for w in &f.web_servers {
-        let _ = writeln!(
-            out,
-            "  {} {}",
-            w.name,
-            w.version.as_deref().unwrap_or("(version unknown)")
+        let live = |v: Option<bool>, by: bool| match v {
+            Some(true) => "listening".to_string(),
+            Some(false) if by => "configured, not listening".into(),
+            Some(false) => "no".into(),
+            None if by => "configured".into(),
+            None => "no".into(),
+        };
+        o.line(
+            1,
+            format!(
+                "{} {} — :80 {}, :443 {}",
+                w.name,
+                match (&w.version, &w.binary) {
+                    (Some(v), _) => v.as_str(),
+                    (None, None) => "(configured, binary not found)",
+                    (None, Some(_)) => "(version unknown)",
+                },
+                live(w.listens_80, w.serves_80_by_config),
+                live(w.listens_443, w.serves_443_by_config)
+            ),
         );
     }
+    let n = &f.nginx;
+    if let Some(conf) = &n.conf_path {
+        o.line(
+            1,
+            format!(
+                "nginx: {conf}, {} files, {} server blocks",
+                n.files.len(),
+                n.servers.len()
+            ),
+        );
+        for srv in n.servers.iter().filter(|x| x.ssl) {
+            o.line(
+                2,
+                format!(
+                    "TLS server {} at {}:{} (certificate {})",
+                    srv.server_names.join(" "),
+                    srv.file,
+                    srv.line,
+                    srv.ssl_certificate.as_deref().unwrap_or("none")
+                ),
+            );
+            if let Some(loc) = srv.locations.iter().find(|l| l.path == "/drawpile-web/ws") {
+                o.line(
+                    3,
+                    format!("location /drawpile-web/ws at {}:{}", loc.file, loc.line),
+                );
+            }
+        }
+        for e in &n.errors {
+            o.warn(2, e);
+        }
+    }
+    for v in f.apache.vhosts.iter().filter(|v| v.port == Some(443)) {
+        o.line(
+            1,
+            format!(
+                "apache vhost {} at {}:{}",
+                v.server_name.as_deref().unwrap_or("(no ServerName)"),
+                v.file,
+                v.line
+            ),
+        );
+    }
+    if f.apache.conf_path.is_some() && !f.apache.missing_modules.is_empty() {
+        o.warn(
+            1,
+            format!(
+                "apache modules not enabled: {}",
+                f.apache.missing_modules.join(", ")
+            ),
+        );
+    }
+    for site in &f.caddy.sites {
+        o.line(
+            1,
+            format!(
+                "caddy site {} at {}:{}",
+                site.addresses.join(", "),
+                site.file,
+                site.line
+            ),
+        );
+    }
+}
 
-    let failed: Vec<_> = f
+fn tls(o: &mut Out, f: &Facts) {
+    let t = &f.tls;
+    o.section("TLS");
+    o.line(
+        1,
+        match &t.certbot {
+            Some(p) => format!(
+                "certbot {} ({p}); renewal {}",
+                t.certbot_version.as_deref().unwrap_or("?"),
+                match t.renewal_scheduled {
+                    Some(true) => t.renewal_schedule.join("; "),
+                    Some(false) => "not scheduled".into(),
+                    None => "schedule not visible".into(),
+                }
+            ),
+            None => "certbot not installed".into(),
+        },
+    );
+    for l in &t.lineages {
+        let days = l
+            .certificate
+            .as_ref()
+            .map(|c| format!("{} days left", c.days_left))
+            .unwrap_or_default();
+        o.line(
+            1,
+            format!(
+                "lineage {}: {} until {} ({days})",
+                l.name,
+                l.names.join(", "),
+                l.not_after.as_deref().unwrap_or("?")
+            ),
+        );
+        for e in &l.errors {
+            o.warn(2, e);
+        }
+    }
+    for r in &t.referenced {
+        match (&r.certificate, &r.error) {
+            (Some(c), _) => {
+                let mut notes = Vec::new();
+                if c.expired {
+                    notes.push("EXPIRED".to_string());
+                }
+                if c.key_matches == Some(false) {
+                    notes.push("key does not match".into());
+                }
+                if c.self_signed {
+                    notes.push("self-signed".into());
+                }
+                o.line(
+                    1,
+                    format!(
+                        "{} for {} until {}{} (used at {})",
+                        r.path,
+                        c.names.join(", "),
+                        c.not_after,
+                        if notes.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" — {}", notes.join(", "))
+                        },
+                        r.referenced_by
+                    ),
+                );
+            }
+            (None, Some(e)) => o.warn(1, format!("{e} (used at {})", r.referenced_by)),
+            (None, None) => {}
+        }
+    }
+}
+
+fn network(o: &mut Out, f: &Facts) {
+    let n = &f.network;
+    o.section("Network");
+    if !n.visible {
+        o.line(
+            1,
+            format!(
+                "listening sockets: unknown ({})",
+                n.not_visible_because.as_deref().unwrap_or("not visible")
+            ),
+        );
+    }
+    for p in &n.interesting {
+        o.line(
+            1,
+            format!(
+                ":{} {}: {}",
+                p.port,
+                p.purpose,
+                if p.listeners.is_empty() {
+                    "free".into()
+                } else {
+                    p.listeners.join(", ")
+                }
+            ),
+        );
+    }
+    let fw = &n.firewall;
+    if let Some(enabled) = fw.ufw_enabled {
+        o.line(
+            1,
+            format!(
+                "ufw {}{}",
+                if enabled { "enabled" } else { "disabled" },
+                if fw.ufw_rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", fw.ufw_rules.join("; "))
+                }
+            ),
+        );
+    }
+    if fw.firewalld_present {
+        o.line(1, format!("firewalld: {}", fw.firewalld_allows.join("; ")));
+    }
+    if fw.nftables_conf {
+        o.line(1, "nftables: /etc/nftables.conf present");
+    }
+}
+
+fn probes(o: &mut Out, f: &Facts, verbose: u8) {
+    let shown: Vec<_> = f
         .probes
         .iter()
         .filter(|p| verbose > 0 || matches!(p.status, ProbeStatus::Failed | ProbeStatus::Timeout))
         .collect();
-    if !failed.is_empty() {
-        let _ = writeln!(out, "\n{}", s.bold("Probes"));
-        for p in failed {
-            let mark = match p.status {
-                ProbeStatus::Ok => s.good("ok"),
-                ProbeStatus::Skipped => s.dim("skipped"),
-                ProbeStatus::Timeout => s.bad("timeout"),
-                ProbeStatus::Failed => s.bad("failed"),
-            };
-            let _ = writeln!(
-                out,
-                "  {mark:>8} {} ({} ms){}",
-                p.name,
-                p.duration_ms,
-                p.error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            );
-        }
+    if shown.is_empty() {
+        return;
     }
-    out
+    o.section("Probes");
+    for p in shown {
+        let mark = match p.status {
+            ProbeStatus::Ok => o.s.good("ok"),
+            ProbeStatus::Skipped => o.s.dim("skipped"),
+            ProbeStatus::Timeout => o.s.bad("timeout"),
+            ProbeStatus::Failed => o.s.bad("failed"),
+        };
+        let line = format!(
+            "{mark} {} ({} ms){}{}",
+            p.name,
+            p.duration_ms,
+            p.ran_as
+                .as_deref()
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default(),
+            p.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        o.line(1, line);
+    }
 }

@@ -11,5 +11,6 @@ mod nginx;
 mod os;
 mod plan_nginx_live;
 mod plan_units;
+mod schema;
 mod standin;
 mod systemd;
