@@ -7,6 +7,7 @@ mod cli;
 mod docker;
 mod drawpile;
 mod hostnet;
+mod live_systemd;
 mod nginx;
 mod os;
 mod plan_nginx_live;

@@ -9,6 +9,7 @@ use std::process::Output;
 pub mod dockerd;
 pub mod drawpile;
 pub mod nginx;
+pub mod nspawn;
 pub mod systemd;
 pub mod vps;
 

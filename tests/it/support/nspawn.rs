@@ -1,0 +1,157 @@
+//! A real systemd as PID 1 (test-rig.md): an overlay of `/` booted with systemd-nspawn in a
+//! private mount namespace, driven with nsenter. The host's enabled services do not start
+//! inside, nothing is written to the host, and the machine is powered off on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Machine {
+    nspawn: Child,
+    pub init: u32,
+    name: String,
+    _scratch: tempfile::TempDir,
+}
+
+const LAUNCH: &str = r#"set -e
+NAME="$1"; T="$2"
+for h in unified systemd; do mkdir -p /sys/fs/cgroup/$h/$NAME; echo $$ > /sys/fs/cgroup/$h/$NAME/cgroup.procs; done
+exec unshare -m --propagation private bash -c '
+set -e; NAME="$1"; T="$2"
+mount -t tmpfs tmpfs "$T"; mkdir -p "$T"/upper "$T"/work "$T"/root
+mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/root"
+mount -t tmpfs tmpfs /run
+rm -f "$T"/root/etc/systemd/system/*.target.wants/*
+: > "$T/root/etc/machine-id"
+exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME"
+' inner "$NAME" "$T""#;
+
+impl Machine {
+    pub fn boot(name: &str) -> Machine {
+        let scratch = tempfile::Builder::new()
+            .prefix("dpw-nspawn-")
+            .tempdir()
+            .expect("tempdir");
+        let nspawn = Command::new("bash")
+            .args(["-c", LAUNCH, "launch", name])
+            .arg(scratch.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("systemd-nspawn");
+        let mut m = Machine {
+            init: 0,
+            nspawn,
+            name: name.to_string(),
+            _scratch: scratch,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // nspawn's first child is transient; the container's init is the child
+            // running systemd (reparented to nspawn, a subreaper).
+            m.init = child_of(m.nspawn.id()).unwrap_or(0);
+            if m.init != 0
+                && PathBuf::from(format!("/proc/{}/root/run/systemd/private", m.init)).exists()
+            {
+                break;
+            }
+            if let Ok(Some(st)) = m.nspawn.try_wait() {
+                panic!("systemd-nspawn exited early: {st}");
+            }
+            assert!(Instant::now() < deadline, "the container did not boot");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Wait for systemd to finish starting (degraded is fine: some units need hardware).
+        let _ = m.sh("systemctl is-system-running --wait >/dev/null 2>&1 || true");
+        m
+    }
+
+    /// Runs a bash script inside the machine, as root.
+    pub fn sh(&self, script: &str) -> Output {
+        Command::new("nsenter")
+            .args(["-t", &self.init.to_string(), "-a", "bash", "-c", script])
+            .output()
+            .expect("nsenter")
+    }
+
+    /// Runs a script that must succeed; returns its stdout.
+    pub fn ok(&self, script: &str) -> String {
+        let out = self.sh(script);
+        assert!(
+            out.status.success(),
+            "{script}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes a file inside the machine (parents created).
+    pub fn write(&self, path: &str, content: impl AsRef<[u8]>) {
+        let p = PathBuf::from(format!("/proc/{}/root{path}", self.init));
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, content).expect("write into the machine");
+    }
+}
+
+/// The child of `pid` that runs systemd (the container's init).
+fn child_of(pid: u32) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // Fields after the `(comm)`: state, ppid, ...
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+        if ppid == pid && comm.trim() == "systemd" {
+            return Some(p);
+        }
+    }
+    None
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        if self.init != 0 {
+            // SIGRTMIN+4 asks systemd to power off.
+            let sig = libc::SIGRTMIN() + 4;
+            unsafe {
+                libc::kill(self.init as i32, sig);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.nspawn.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if !matches!(self.nspawn.try_wait(), Ok(Some(_))) {
+            let _ = self.nspawn.kill();
+            let _ = std::fs::write(
+                format!("/sys/fs/cgroup/unified/{}/cgroup.kill", self.name),
+                "1",
+            );
+            let _ = self.nspawn.wait();
+        }
+        // Remove the cgroups made for the launch, deepest first.
+        for h in ["unified", "systemd"] {
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "find /sys/fs/cgroup/{h}/{} -depth -type d -exec rmdir {{}} \\; 2>/dev/null",
+                    self.name
+                ))
+                .status();
+        }
+    }
+}
