@@ -9,4 +9,13 @@ cargo clippy --locked --all-targets -- -D warnings
 # Builds the binary, the examples (the drawpile-srv stand-in) and the tests first, so the
 # test run itself measures only tests.
 cargo build --locked --all-targets
-cargo test --locked --all-targets -- --test-threads "${TEST_THREADS:-4}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked -- --test-threads "${TEST_THREADS:-4}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (several test binaries each print their own).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"

@@ -43,7 +43,7 @@ pub struct NginxFacts {
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct NginxServer {
     /// The file the `server {` is in.
-    pub file: String,
+    pub file: Arc<str>,
     /// Its line number.
     pub line: usize,
     pub server_names: Vec<String>,
@@ -72,7 +72,7 @@ pub struct NginxListen {
     pub ssl: bool,
     pub http2: bool,
     pub default_server: bool,
-    pub file: String,
+    pub file: Arc<str>,
     pub line: usize,
 }
 
@@ -82,7 +82,7 @@ pub struct NginxLocation {
     pub modifier: String,
     /// The path or regex (or `@name`).
     pub path: String,
-    pub file: String,
+    pub file: Arc<str>,
     pub line: usize,
     /// The directives inside, nested blocks (`if`, inner `location`) included.
     pub directives: Vec<NginxDirective>,
@@ -93,9 +93,10 @@ pub struct NginxDirective {
     pub name: String,
     /// Arguments with quotes removed.
     pub args: Vec<String>,
-    pub file: String,
+    pub file: Arc<str>,
     pub line: usize,
-    /// The directives of its block, if it has one.
+    /// The directives of its block; absent when the directive has no block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block: Vec<NginxDirective>,
 }
 
@@ -305,7 +306,7 @@ fn to_directive(l: Located) -> NginxDirective {
     NginxDirective {
         name: l.name,
         args: l.args,
-        file: l.file.to_string(),
+        file: l.file.clone(),
         line: l.line,
         block: l.children.into_iter().map(to_directive).collect(),
     }
@@ -361,7 +362,7 @@ fn server_facts(
         }
     };
     let mut srv = NginxServer {
-        file: s.file.to_string(),
+        file: s.file.clone(),
         line: s.line,
         ..Default::default()
     };
@@ -386,7 +387,7 @@ fn server_facts(
                     ssl,
                     http2,
                     default_server,
-                    file: c.file.to_string(),
+                    file: c.file.clone(),
                     line: c.line,
                 });
             }
@@ -406,7 +407,7 @@ fn server_facts(
             raw: "(none: *:80)".into(),
             address: None,
             port: Some(80),
-            file: s.file.to_string(),
+            file: s.file.clone(),
             line: s.line,
             ..Default::default()
         });
@@ -446,7 +447,7 @@ fn locations(l: Located) -> Vec<NginxLocation> {
     let mut out = vec![NginxLocation {
         modifier,
         path,
-        file: l.file.to_string(),
+        file: l.file.clone(),
         line: l.line,
         directives: l.children.into_iter().map(to_directive).collect(),
     }];

@@ -12,6 +12,7 @@ mod nginx;
 mod os;
 mod plan_nginx_live;
 mod plan_units;
+mod readonly;
 mod schema;
 mod standin;
 mod systemd;

@@ -190,5 +190,10 @@ impl Drop for Dockerd {
             ))
             .status();
         let _ = Command::new("ip").args(["link", "del", "docker0"]).status();
+        // dockerd's cgroups (empty once its containers are gone); rmdir leaves busy ones.
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg("for h in /sys/fs/cgroup/*/docker; do find \"$h\" -depth -type d -exec rmdir {} \\; ; done 2>/dev/null")
+            .status();
     }
 }
