@@ -8,6 +8,7 @@ pub mod detect;
 pub mod exit;
 pub mod formats;
 pub mod host;
+pub mod model;
 pub mod plan;
 pub mod schema_doc;
 pub mod ui;
