@@ -3,6 +3,7 @@
 //! The shape is a pure core between thin edges: `detect` reads the machine (through `host`)
 //! into Facts; later stages turn Facts + Answers into a Plan, and only `apply` writes.
 
+pub mod answers;
 pub mod cli;
 pub mod detect;
 pub mod exit;

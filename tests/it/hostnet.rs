@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::drawpile::{Build, standin_binary};
+use crate::support::drawpile::Build;
 use crate::support::vps::Vps;
 use crate::support::*;
 
@@ -416,8 +416,8 @@ setpriv --reuid 65534 --regid 65534 --clear-groups /opt/dp/drawpile-srv --listen
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/27751) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.05; done
 {bin} --root / detect --json > /results/detect.json
 "#,
-        standin = standin_binary().display(),
-        bin = dpwizard_bin().display()
+        standin = standin_in_machine(),
+        bin = dpwizard_in_machine()
     );
     let out = vps.run(&script);
     assert!(

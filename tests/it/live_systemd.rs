@@ -2,7 +2,7 @@
 //! ExecStart from `systemctl show`, a pending daemon-reload, and 2.2.x socket activation
 //! passing the three sockets to the stand-in.
 
-use crate::support::drawpile::{Build, standin_binary};
+use crate::support::drawpile::Build;
 use crate::support::nspawn::Machine;
 use crate::support::systemd::{upstream_service, upstream_socket};
 use crate::support::*;
@@ -15,7 +15,7 @@ fn detect_reads_live_systemd_state() {
     let m = Machine::boot("dpw-detect-live");
     m.ok(&format!(
         "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
-        standin_binary().display()
+        standin_in_machine()
     ));
     m.write(
         "/usr/local/bin/drawpile-srv.standin",
@@ -30,7 +30,7 @@ fn detect_reads_live_systemd_state() {
         "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --listen 127.0.0.1 --websocket-port 27751 --websocket-listen 127.0.0.1\n",
     );
     m.ok("systemctl daemon-reload && systemctl enable --now drawpile-srv.service");
-    let detect = format!("{} --root / detect --json", dpwizard_bin().display());
+    let detect = format!("{} --root / detect --json", dpwizard_in_machine());
     let v: Value = serde_json::from_str(&m.ok(&detect)).unwrap();
     assert_eq!(jget(&v, "os.systemd_running"), true);
     let u = jget(&v, "runtime.units.0");
@@ -61,7 +61,7 @@ fn detect_reads_live_systemd_state() {
     assert_eq!(jget(&v, "runtime.units.0.live.differs_from_files"), true);
     let text = m.ok(&format!(
         "{} --root / --color never detect",
-        dpwizard_bin().display()
+        dpwizard_in_machine()
     ));
     assert!(text.contains("daemon-reload is due"), "{text}");
 

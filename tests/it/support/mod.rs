@@ -183,6 +183,20 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where throwaway machines (VPS, nspawn) see this build's target directory, read-only.
+/// (The build may live under /tmp, which those machines replace with their own tmpfs.)
+pub const TARGET_IN_MACHINE: &str = "/opt/dpw-target";
+
+/// The dpwizard binary as seen inside a throwaway machine.
+pub fn dpwizard_in_machine() -> String {
+    format!("{TARGET_IN_MACHINE}/dpwizard")
+}
+
+/// The drawpile-srv stand-in as seen inside a throwaway machine.
+pub fn standin_in_machine() -> String {
+    format!("{TARGET_IN_MACHINE}/examples/drawpile-srv-standin")
+}
+
 /// True when running as root. Tests that need root (namespaces, dropping privileges)
 /// call this and return early with a printed reason otherwise; CI runs as root.
 pub fn is_root() -> bool {

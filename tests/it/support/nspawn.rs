@@ -14,17 +14,17 @@ pub struct Machine {
 }
 
 const LAUNCH: &str = r#"set -e
-NAME="$1"; T="$2"
+NAME="$1"; T="$2"; BIND="$3"
 for h in unified systemd; do mkdir -p /sys/fs/cgroup/$h/$NAME; echo $$ > /sys/fs/cgroup/$h/$NAME/cgroup.procs; done
 exec unshare -m --propagation private bash -c '
-set -e; NAME="$1"; T="$2"
+set -e; NAME="$1"; T="$2"; BIND="$3"
 mount -t tmpfs tmpfs "$T"; mkdir -p "$T"/upper "$T"/work "$T"/root
 mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/root"
 mount -t tmpfs tmpfs /run
 rm -f "$T"/root/etc/systemd/system/*.target.wants/*
 : > "$T/root/etc/machine-id"
-exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME"
-' inner "$NAME" "$T""#;
+exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND"
+' inner "$NAME" "$T" "$BIND""#;
 
 impl Machine {
     pub fn boot(name: &str) -> Machine {
@@ -35,9 +35,14 @@ impl Machine {
         let nspawn = Command::new("bash")
             .args(["-c", LAUNCH, "launch", name])
             .arg(scratch.path())
+            .arg(format!(
+                "{}:{}",
+                super::target_dir().display(),
+                super::TARGET_IN_MACHINE
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(log_path(name)).expect("nspawn log"))
             .spawn()
             .expect("systemd-nspawn");
         let mut m = Machine {
@@ -57,7 +62,10 @@ impl Machine {
                 break;
             }
             if let Ok(Some(st)) = m.nspawn.try_wait() {
-                panic!("systemd-nspawn exited early: {st}");
+                panic!(
+                    "systemd-nspawn exited early: {st}: {}",
+                    std::fs::read_to_string(log_path(name)).unwrap_or_default()
+                );
             }
             assert!(Instant::now() < deadline, "the container did not boot");
             std::thread::sleep(Duration::from_millis(50));
@@ -93,6 +101,10 @@ impl Machine {
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(&p, content).expect("write into the machine");
     }
+}
+
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{name}.nspawn.log"))
 }
 
 /// The child of `pid` that runs systemd (the container's init).

@@ -49,7 +49,7 @@ impl Vps {
         self.file("/scenario.sh", script, 0o755);
         let setup = r#"
 set -e
-STAGE="$1"; RESULTS="$2"; T="$3"
+STAGE="$1"; RESULTS="$2"; T="$3"; TARGET="$4"; TARGET_IN="$5"
 ip link set lo up
 mount -t tmpfs tmpfs "$T"
 mkdir -p "$T"/upper "$T"/work "$T"/m
@@ -62,6 +62,7 @@ mkdir -p "$T/m/run/lock" "$T/m/results"
 mount -t tmpfs tmpfs "$T/m/tmp"
 cp -r --preserve=mode "$STAGE"/. "$T/m/"
 mount --bind "$RESULTS" "$T/m/results"
+mkdir -p "$T/m$TARGET_IN" && mount --bind "$TARGET" "$T/m$TARGET_IN"
 exec chroot "$T/m" /bin/bash /scenario.sh
 "#;
         let scratch = tempfile::Builder::new()
@@ -82,6 +83,8 @@ exec chroot "$T/m" /bin/bash /scenario.sh
             .arg(self.stage.path())
             .arg(self.results.path())
             .arg(scratch.path())
+            .arg(super::target_dir())
+            .arg(super::TARGET_IN_MACHINE)
             .output()
             .expect("unshare");
         drop(scratch);

@@ -1,0 +1,545 @@
+//! The answers file (TOML): what the admin wants, as typed values. Loading reports every
+//! problem at once, each as `FILE:LINE:COLUMN: [key] message`; nothing unvalidated gets out.
+//! What needs the machine (busy ports, defaults from the existing setup) is decided later,
+//! when the plan is made from Facts + Answers.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::*;
+
+/// The commented template (`dpwizard answers --template`).
+pub const TEMPLATE: &str = include_str!("../assets/answers-template.toml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runtime {
+    SystemdService,
+    Docker,
+    Compose,
+    Appimage,
+    NewService,
+    NewContainer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    Certbot,
+    Existing,
+    SelfSigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyServer {
+    Nginx,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum SiteFile {
+    Auto,
+    Path(AbsPath),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DrawpileAnswers {
+    pub binary: Option<AbsPath>,
+    pub runtime: Option<Runtime>,
+    pub image: Option<ImageRef>,
+    pub unit: Option<UnitName>,
+    pub user: Option<UserName>,
+    pub websocket_port: Option<Port>,
+    pub websocket_listen: Option<ListenAddress>,
+    pub tcp_port: Option<Port>,
+    pub web_admin_port: Option<Port>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SiteAnswers {
+    pub domain: DomainName,
+    pub email: Option<EmailAddress>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TlsAnswers {
+    pub mode: Option<TlsMode>,
+    pub certificate: Option<AbsPath>,
+    pub key: Option<AbsPath>,
+    pub acme_server: Option<HttpsUrl>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ProxyAnswers {
+    pub server: Option<ProxyServer>,
+    pub site_file: Option<SiteFile>,
+    pub extra_origins: Vec<Origin>,
+}
+
+/// A validated answers file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Answers {
+    pub drawpile: DrawpileAnswers,
+    pub site: SiteAnswers,
+    pub tls: TlsAnswers,
+    pub proxy: ProxyAnswers,
+}
+
+/// One problem in an answers file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerError {
+    pub line: usize,
+    pub column: usize,
+    /// `section.key`, empty when the problem is not about one key.
+    pub key: String,
+    pub message: String,
+}
+
+/// All the problems of a file, printable as `FILE:LINE:COL: [key] message` lines.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct AnswerErrors {
+    pub file: String,
+    pub errors: Vec<AnswerError>,
+}
+
+impl AnswerErrors {
+    pub fn render(&self) -> String {
+        self.errors
+            .iter()
+            .map(|e| {
+                let key = if e.key.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}] ", e.key)
+                };
+                format!("{}:{}:{}: {key}{}", self.file, e.line, e.column, e.message)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    drawpile: Option<RawDrawpile>,
+    site: Option<Spanned<RawSite>>,
+    tls: Option<RawTls>,
+    proxy: Option<RawProxy>,
+}
+
+type S<T> = Option<Spanned<T>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDrawpile {
+    binary: S<String>,
+    runtime: S<String>,
+    image: S<String>,
+    unit: S<String>,
+    user: S<String>,
+    websocket_port: S<i64>,
+    websocket_listen: S<String>,
+    tcp_port: S<i64>,
+    web_admin_port: S<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    domain: S<String>,
+    email: S<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    mode: S<String>,
+    certificate: S<String>,
+    key: S<String>,
+    acme_server: S<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProxy {
+    server: S<String>,
+    site_file: S<String>,
+    extra_origins: S<Vec<Spanned<String>>>,
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+struct Collector<'a> {
+    text: &'a str,
+    errors: Vec<AnswerError>,
+}
+
+impl Collector<'_> {
+    fn push(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(AnswerError {
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Validates an optional spanned value with `parse`, recording the error at its span.
+    fn take<R, T>(
+        &mut self,
+        v: S<R>,
+        key: &str,
+        parse: impl Fn(&R) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        let v = v?;
+        let span = v.span();
+        match parse(v.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.push(span, key, e.0);
+                None
+            }
+        }
+    }
+}
+
+fn choice<T: Copy>(options: &[(&str, T)], what: &str) -> impl Fn(&String) -> Result<T, Invalid> {
+    let names: Vec<String> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let options: Vec<(String, T)> = options.iter().map(|(n, t)| (n.to_string(), *t)).collect();
+    let what = what.to_string();
+    move |s: &String| {
+        options
+            .iter()
+            .find(|(n, _)| n == s)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| Invalid(format!("{what} {s:?} is not one of {}", names.join(", "))))
+    }
+}
+
+/// Parses and validates an answers file's text. `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
+    let fail = |errors: Vec<AnswerError>| AnswerErrors {
+        file: file.to_string(),
+        errors,
+    };
+    let raw: Raw = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            let message = e.message().trim().replace('\n', " ");
+            return Err(fail(vec![AnswerError {
+                line,
+                column,
+                key: String::new(),
+                message,
+            }]));
+        }
+    };
+    let mut c = Collector {
+        text,
+        errors: Vec::new(),
+    };
+    let port = |n: &i64| Port::new(*n);
+    let text_of = |s: &String| Ok::<String, Invalid>(s.clone());
+    let _ = text_of;
+
+    let drawpile = match raw.drawpile {
+        None => DrawpileAnswers::default(),
+        Some(d) => DrawpileAnswers {
+            binary: c.take(d.binary, "drawpile.binary", |s| AbsPath::parse(s)),
+            runtime: c.take(
+                d.runtime,
+                "drawpile.runtime",
+                choice(
+                    &[
+                        ("systemd-service", Runtime::SystemdService),
+                        ("docker", Runtime::Docker),
+                        ("compose", Runtime::Compose),
+                        ("appimage", Runtime::Appimage),
+                        ("new-service", Runtime::NewService),
+                        ("new-container", Runtime::NewContainer),
+                    ],
+                    "runtime",
+                ),
+            ),
+            image: c.take(d.image, "drawpile.image", |s| ImageRef::parse(s)),
+            unit: c.take(d.unit, "drawpile.unit", |s| UnitName::parse(s)),
+            user: c.take(d.user, "drawpile.user", |s| UserName::parse(s)),
+            websocket_port: c.take(d.websocket_port, "drawpile.websocket_port", port),
+            websocket_listen: c.take(d.websocket_listen, "drawpile.websocket_listen", |s| {
+                ListenAddress::parse(s)
+            }),
+            tcp_port: c.take(d.tcp_port, "drawpile.tcp_port", port),
+            web_admin_port: c.take(d.web_admin_port, "drawpile.web_admin_port", port),
+        },
+    };
+
+    let (site_span, raw_site) = match raw.site {
+        Some(s) => {
+            let span = s.span();
+            (span, Some(s.into_inner()))
+        }
+        None => (0..0, None),
+    };
+    let (domain_field, email_field) = match raw_site {
+        Some(s) => (s.domain, s.email),
+        None => (None, None),
+    };
+    if domain_field.is_none() {
+        c.push(
+            site_span,
+            "site.domain",
+            "site.domain is required: the host name people use for your server",
+        );
+    }
+    let domain = c.take(domain_field, "site.domain", |s| DomainName::parse(s));
+    let email = c.take(email_field, "site.email", |s| EmailAddress::parse(s));
+
+    let mut cert_span = None;
+    let tls = match raw.tls {
+        None => TlsAnswers::default(),
+        Some(t) => {
+            let mode_span = t.mode.as_ref().map(|m| m.span());
+            cert_span = t
+                .certificate
+                .as_ref()
+                .map(|x| x.span())
+                .or_else(|| t.key.as_ref().map(|x| x.span()));
+            let answers = TlsAnswers {
+                mode: c.take(
+                    t.mode,
+                    "tls.mode",
+                    choice(
+                        &[
+                            ("certbot", TlsMode::Certbot),
+                            ("existing", TlsMode::Existing),
+                            ("self-signed", TlsMode::SelfSigned),
+                        ],
+                        "TLS mode",
+                    ),
+                ),
+                certificate: c.take(t.certificate, "tls.certificate", |s| AbsPath::parse(s)),
+                key: c.take(t.key, "tls.key", |s| AbsPath::parse(s)),
+                acme_server: c.take(t.acme_server, "tls.acme_server", |s| HttpsUrl::parse(s)),
+            };
+            let _ = mode_span;
+            answers
+        }
+    };
+
+    let proxy = match raw.proxy {
+        None => ProxyAnswers::default(),
+        Some(p) => {
+            let server = c.take(p.server, "proxy.server", |s: &String| match s.as_str() {
+                "nginx" => Ok(ProxyServer::Nginx),
+                "apache" | "caddy" => Err(Invalid(format!(
+                    "proxy server {s:?} is not supported yet (nginx is; Apache and Caddy are planned)"
+                ))),
+                other => Err(Invalid(format!("proxy server {other:?} is not one of \"nginx\""))),
+            });
+            let site_file = c.take(p.site_file, "proxy.site_file", |s: &String| {
+                if s == "auto" {
+                    Ok(SiteFile::Auto)
+                } else {
+                    AbsPath::parse(s).map(SiteFile::Path)
+                }
+            });
+            let mut extra = Vec::new();
+            if let Some(list) = p.extra_origins {
+                for o in list.into_inner() {
+                    let span = o.span();
+                    match Origin::parse(o.get_ref()) {
+                        Ok(origin) if origin.is_official() => c.push(
+                            span,
+                            "proxy.extra_origins",
+                            format!("{origin} is always allowed: leave it out"),
+                        ),
+                        Ok(origin) if extra.contains(&origin) => c.push(
+                            span,
+                            "proxy.extra_origins",
+                            format!("{origin} is listed twice"),
+                        ),
+                        Ok(origin) => extra.push(origin),
+                        Err(e) => c.push(span, "proxy.extra_origins", e.0),
+                    }
+                }
+            }
+            ProxyAnswers {
+                server,
+                site_file,
+                extra_origins: extra,
+            }
+        }
+    };
+
+    // Cross-field rules that need no machine.
+    if tls.certificate.is_some() != tls.key.is_some() {
+        c.push(
+            cert_span.clone().unwrap_or(0..0),
+            "tls.certificate",
+            "tls.certificate and tls.key go together: give both or neither",
+        );
+    }
+    if tls.certificate.is_some() && matches!(tls.mode, Some(TlsMode::Certbot | TlsMode::SelfSigned))
+    {
+        c.push(
+            cert_span.unwrap_or(0..0),
+            "tls.certificate",
+            "tls.certificate and tls.key are only used with tls.mode = \"existing\"",
+        );
+    }
+    let ports = [
+        ("drawpile.websocket_port", drawpile.websocket_port),
+        ("drawpile.tcp_port", drawpile.tcp_port),
+        ("drawpile.web_admin_port", drawpile.web_admin_port),
+    ];
+    for (i, (a, pa)) in ports.iter().enumerate() {
+        for (b, pb) in &ports[i + 1..] {
+            if let (Some(x), Some(y)) = (pa, pb)
+                && x == y
+            {
+                let (line, column) = find_key(text, b.rsplit('.').next().unwrap_or(b));
+                c.errors.push(AnswerError {
+                    line,
+                    column,
+                    key: b.to_string(),
+                    message: format!("{b} = {y} is the same port as {a}: each needs its own"),
+                });
+            }
+        }
+    }
+
+    if !c.errors.is_empty() {
+        c.errors.sort_by_key(|e| (e.line, e.column));
+        return Err(fail(c.errors));
+    }
+    let Some(domain) = domain else {
+        return Err(fail(c.errors));
+    };
+    Ok(Answers {
+        drawpile,
+        site: SiteAnswers { domain, email },
+        tls,
+        proxy,
+    })
+}
+
+/// Where `key =` is written (for errors about a combination of keys).
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_start();
+        if t.starts_with(key) && t[key.len()..].trim_start().starts_with('=') {
+            return (i + 1, line.len() - t.len() + 1);
+        }
+    }
+    (1, 1)
+}
+
+/// Reads and validates an answers file from the filesystem (the admin's own path, not a
+/// path under `--root`).
+pub fn load(path: &std::path::Path) -> Result<Answers, AnswerErrors> {
+    let file = path.display().to_string();
+    let one = |message: String| AnswerErrors {
+        file: file.clone(),
+        errors: vec![AnswerError {
+            line: 1,
+            column: 1,
+            key: String::new(),
+            message,
+        }],
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| one(format!("cannot read the answers file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        one(format!(
+            "not UTF-8 text (invalid byte at offset {}): save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(&file, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_with_a_domain_is_valid_and_names_every_key() {
+        let a = parse("t.toml", TEMPLATE).unwrap();
+        assert_eq!(a.site.domain.as_str(), "draw.example.com");
+        // Every key of the public interface appears in the template (commented or not).
+        for key in [
+            "binary",
+            "runtime",
+            "image",
+            "unit",
+            "user",
+            "websocket_port",
+            "websocket_listen",
+            "tcp_port",
+            "web_admin_port",
+            "domain",
+            "email",
+            "mode",
+            "certificate",
+            "key",
+            "acme_server",
+            "server",
+            "site_file",
+            "extra_origins",
+        ] {
+            assert!(
+                TEMPLATE
+                    .lines()
+                    .any(|l| l.trim_start_matches("# ").starts_with(&format!("{key} ="))),
+                "{key} missing from the template"
+            );
+        }
+        // Uncommenting every example still validates (with mode "existing", since the
+        // example certificate and key only go with that mode).
+        let is_example = |l: &str| {
+            l.strip_prefix("# ").is_some_and(|r| {
+                let k = r.split(" = ").next().unwrap_or("");
+                r.contains(" = ") && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+        };
+        let all: String = TEMPLATE
+            .lines()
+            .map(|l| if is_example(l) { &l[2..] } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("mode = \"certbot\"", "mode = \"existing\"");
+        let a = parse("all.toml", &all).unwrap_or_else(|e| panic!("{e}\n{all}"));
+        assert_eq!(a.drawpile.websocket_port.map(Port::get), Some(27751));
+        assert_eq!(a.proxy.extra_origins.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_key() {
+        let text = "[site]\ndomain = \"203.0.113.9\"\n[drawpile]\nwebsocket_port = 70000\n";
+        let e = parse("a.toml", text).unwrap_err();
+        let r = e.render();
+        assert!(r.contains("a.toml:2:10: [site.domain]"), "{r}");
+        assert!(
+            r.contains("a.toml:4:18: [drawpile.websocket_port] port 70000"),
+            "{r}"
+        );
+    }
+}
