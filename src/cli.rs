@@ -51,6 +51,15 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Answers files: print the commented template, or check a file.
+    Answers {
+        /// Print a fully commented answers file.
+        #[arg(long, conflicts_with = "check")]
+        template: bool,
+        /// Validate FILE and print every problem as FILE:LINE:COLUMN: [key] message.
+        #[arg(long, value_name = "FILE")]
+        check: Option<PathBuf>,
+    },
     /// Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports.
     Detect {
         /// A docker-compose file to inspect besides the usual places (repeatable).
@@ -125,9 +134,36 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             std::mem::forget(facts);
             Ok(exit::OK)
         }
+        Some(Command::Answers { template, check }) => answers_command(template, check, cli.json),
         None => Err(Exit::usage(
             "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
         )),
+    }
+}
+
+fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result<i32, Exit> {
+    if template {
+        print!("{}", crate::answers::TEMPLATE);
+        return Ok(exit::OK);
+    }
+    let Some(path) = check else {
+        return Err(Exit::usage(
+            "answers: say --template or --check FILE (see dpwizard answers --help)",
+        ));
+    };
+    match crate::answers::load(&path) {
+        Ok(a) => {
+            if json {
+                print_json(&a)?;
+            } else {
+                println!("{}: ok", path.display());
+            }
+            Ok(exit::OK)
+        }
+        Err(errors) => {
+            eprintln!("{}", errors.render());
+            Ok(exit::USAGE)
+        }
     }
 }
 
