@@ -190,13 +190,13 @@ fn every_bad_answers_file_is_refused_with_its_position() {
             .position(|l| l.contains("#<"))
             .map(|i| i + 1)
             .unwrap_or(2);
-        let out = std::process::Command::new(dpwizard_bin())
-            .args(["answers", "--check"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        let out = dpw([
+            std::ffi::OsStr::new("answers"),
+            "--check".as_ref(),
+            path.as_os_str(),
+        ]);
+        let err = out.stderr.clone();
+        assert_eq!(Some(out.code), Some(2), "{what}: {err}");
         let prefix = format!("{}:{marked}:", path.display());
         assert!(err.contains(&prefix), "{what}: expected {prefix} in {err}");
         if !key.is_empty() {
@@ -215,12 +215,12 @@ fn all_problems_are_reported_at_once() {
         "[site]\ndomain = \"1.2.3.4\"\n[drawpile]\nwebsocket_port = 0\n[tls]\nmode = \"x\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(dpwizard_bin())
-        .args(["answers", "--check"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = dpw([
+        std::ffi::OsStr::new("answers"),
+        "--check".as_ref(),
+        path.as_os_str(),
+    ]);
+    let err = out.stderr.clone();
     assert_eq!(err.lines().count(), 3, "{err}");
 }
 
@@ -229,60 +229,45 @@ fn unreadable_and_non_utf8_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("latin1.toml");
     std::fs::write(&path, b"[site]\ndomain = \"caf\xe9.example.com\"\n").unwrap();
-    let out = std::process::Command::new(dpwizard_bin())
-        .args(["answers", "--check"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
-    let out = std::process::Command::new(dpwizard_bin())
-        .args(["answers", "--check", "/nonexistent/a.toml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/a.toml"));
+    let out = dpw([
+        std::ffi::OsStr::new("answers"),
+        "--check".as_ref(),
+        path.as_os_str(),
+    ]);
+    assert_eq!(Some(out.code), Some(2));
+    assert!(out.stderr.clone().contains("not UTF-8"));
+    let out = dpw(["answers", "--check", "/nonexistent/a.toml"]);
+    assert_eq!(Some(out.code), Some(2));
+    assert!(out.stderr.clone().contains("/nonexistent/a.toml"));
 }
 
 #[test]
 fn good_files_and_the_template_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let t = std::process::Command::new(dpwizard_bin())
-        .args(["answers", "--template"])
-        .output()
-        .unwrap();
-    assert_eq!(t.status.code(), Some(0));
+    let t = dpw(["answers", "--template"]);
+    assert_eq!(Some(t.code), Some(0));
     let path = dir.path().join("template.toml");
     std::fs::write(&path, &t.stdout).unwrap();
-    let out = std::process::Command::new(dpwizard_bin())
-        .args(["answers", "--check"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = dpw([
+        std::ffi::OsStr::new("answers"),
+        "--check".as_ref(),
+        path.as_os_str(),
+    ]);
+    assert_eq!(Some(out.code), Some(0), "{}", out.stderr.clone());
     let path = dir.path().join("good.toml");
     std::fs::write(
         &path,
         "[site]\ndomain = \"Draw.Example.com\"\nemail = \"admin@example.com\"\n[drawpile]\nwebsocket_port = 27755\nwebsocket_listen = \"127.0.0.1\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n[proxy]\nextra_origins = [\"https://paint.example.org:8443\"]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(dpwizard_bin())
-        .args(["--json", "answers", "--check"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = dpw([
+        std::ffi::OsStr::new("--json"),
+        "answers".as_ref(),
+        "--check".as_ref(),
+        path.as_os_str(),
+    ]);
+    assert_eq!(Some(out.code), Some(0), "{}", out.stderr.clone());
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(jget(&v, "site.domain"), "draw.example.com");
     assert_eq!(jget(&v, "drawpile.websocket_port"), 27755);
     assert_eq!(jget(&v, "tls.mode"), "certbot");

@@ -171,6 +171,20 @@ impl From<Output> for Run {
     }
 }
 
+/// Runs dpwizard (no `--root`) with these arguments.
+pub fn dpw<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Run::from(
+        std::process::Command::new(dpwizard_bin())
+            .args(args)
+            .output()
+            .expect("running dpwizard"),
+    )
+}
+
 pub fn dpwizard_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dpwizard"))
 }
