@@ -51,6 +51,14 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Undo a run of `apply`: restore every file it changed (default: the last run).
+    Rollback {
+        /// The run to undo (a directory name under /var/lib/dpwizard/runs).
+        run_id: Option<String>,
+        /// Restore files even if they were changed after the run.
+        #[arg(long)]
+        force: bool,
+    },
     /// Answers files: print the commented template, or check a file.
     Answers {
         /// Print a fully commented answers file.
@@ -134,10 +142,41 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             std::mem::forget(facts);
             Ok(exit::OK)
         }
+        Some(Command::Rollback { run_id, force }) => {
+            rollback_command(&host, run_id, force, cli.json)
+        }
         Some(Command::Answers { template, check }) => answers_command(template, check, cli.json),
         None => Err(Exit::usage(
             "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
         )),
+    }
+}
+
+fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {
+    use crate::apply::journal::{self, JournalError};
+    match journal::rollback(host, id.as_deref(), force) {
+        Ok(report) => {
+            if json {
+                print_json(&report)?;
+            } else if report.already_rolled_back {
+                println!("run {} was already rolled back: nothing to do", report.id);
+            } else {
+                println!("rolled back run {}", report.id);
+                for p in &report.restored {
+                    println!("  restored {p}");
+                }
+                for p in &report.removed {
+                    println!("  removed {p} (the run had created it)");
+                }
+            }
+            Ok(exit::OK)
+        }
+        Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns)) => Err(Exit::usage(e)),
+        Err(e @ JournalError::ChangedSince { .. }) => {
+            eprintln!("dpwizard: {e}");
+            Ok(exit::FINDINGS)
+        }
+        Err(e) => Err(Exit::Internal(anyhow::anyhow!("{e}"))),
     }
 }
 

@@ -4,6 +4,7 @@
 //! into Facts; later stages turn Facts + Answers into a Plan, and only `apply` writes.
 
 pub mod answers;
+pub mod apply;
 pub mod cli;
 pub mod detect;
 pub mod exit;

@@ -10,7 +10,7 @@ pub mod systemd;
 use serde::Serialize;
 
 /// Who owns a file and its permission bits, as apply must leave them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FileMode {
     pub uid: u32,
     pub gid: u32,

@@ -4,6 +4,7 @@
 mod support;
 
 mod answers;
+mod apply;
 mod cli;
 mod docker;
 mod drawpile;
