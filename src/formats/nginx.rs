@@ -169,9 +169,14 @@ impl<'a> Lexer<'a> {
                     }
                     value.push(b);
                 }
-                // A quoted word must be followed by a separator.
+                // A quoted word must be followed by a separator; nginx also allows `)`
+                // (the end of an `if (...)` condition), which then starts the next word.
                 if let Some(&n) = self.src.get(self.pos)
-                    && !(n.is_ascii_whitespace() || n == b';' || n == b'{' || n == b'}')
+                    && !(n.is_ascii_whitespace()
+                        || n == b';'
+                        || n == b'{'
+                        || n == b'}'
+                        || n == b')')
                 {
                     return Err(self.err(self.pos, "unexpected character after a quoted string"));
                 }
@@ -441,7 +446,7 @@ pub fn insertion_point(text: &str, d: &Directive) -> Option<usize> {
 mod tests {
     use super::*;
 
-    const SITE: &str = "# certbot-managed\nserver {\n    listen 443 ssl http2; # main\n    server_name paint.example.com www.paint.example.com;\n\n    ssl_certificate /etc/letsencrypt/live/paint.example.com/fullchain.pem;\n    include /etc/letsencrypt/options-ssl-nginx.conf;\n    location / {\n        root \"/var/www/my site\";\n        set $x \"a\\\"b\";\n        return 200 '${x}ok';\n    }\n    location ~* \\.(png|jpg)$ { expires 1d; }\n    content_by_lua_block {\n        ngx.say(\"}\") -- }\n    }\n}\n";
+    const SITE: &str = "# certbot-managed\nserver {\n    listen 443 ssl http2; # main\n    server_name paint.example.com www.paint.example.com;\n\n    ssl_certificate /etc/letsencrypt/live/paint.example.com/fullchain.pem;\n    include /etc/letsencrypt/options-ssl-nginx.conf;\n    location / {\n        root \"/var/www/my site\";\n        set $x \"a\\\"b\";\n        if ($http_origin !~ \"^(https://web\\.drawpile\\.net)?$\") { return 403; }\n        return 200 '${x}ok';\n    }\n    location ~* \\.(png|jpg)$ { expires 1d; }\n    content_by_lua_block {\n        ngx.say(\"}\") -- }\n    }\n}\n";
 
     #[test]
     fn parses_a_realistic_site_and_keeps_positions() {
@@ -471,7 +476,11 @@ mod tests {
         assert_eq!(&SITE[root.args[0].span.clone()], "\"/var/www/my site\"");
         let set = loc.children().nth(1).unwrap();
         assert_eq!(set.arg(1), Some("a\"b"));
-        let ret = loc.children().nth(2).unwrap();
+        let cond = loc.children().nth(2).unwrap();
+        assert_eq!(cond.name.value, "if");
+        assert_eq!(cond.arg(2), Some(r"^(https://web\.drawpile\.net)?$"));
+        assert_eq!(cond.arg(3), Some(")"));
+        let ret = loc.children().nth(3).unwrap();
         assert_eq!(ret.arg(1), Some("${x}ok"));
         let regex_loc = server.children().nth(5).unwrap();
         assert_eq!(regex_loc.arg(1), Some(r"\.(png|jpg)$"));

@@ -1,0 +1,754 @@
+//! Facts + Answers (+ the bytes of the files to edit, read once at the edge) → Plan.
+//! Pure: it reads nothing, so `plan`, `apply --dry-run` and the tests see the same thing.
+//! Covered so far: drawpile-srv as a systemd service behind nginx, with an existing or a
+//! self-signed certificate. Other runtimes, proxies and certbot say so plainly.
+
+use std::collections::BTreeMap;
+
+use super::nginx::{BEGIN_MARKER, END_MARKER, LocationSpec, REVERTIBLE_SWITCHES, render_location};
+use super::{Action, Change, FileMode, Plan};
+use crate::answers::{Answers, Runtime, SiteFile, TlsMode};
+use crate::detect::Facts;
+use crate::detect::nginx::NginxServer;
+use crate::detect::runtime::RuntimeKind;
+use crate::detect::systemd::ServiceUnit;
+use crate::formats::nginx::{Config, Node, child_indent, insertion_point, line_start};
+
+/// The current bytes of the files a plan may change (absent: the file does not exist).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Snapshot {
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Missing(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Where self-signed certificates go.
+pub fn self_signed_paths(domain: &str) -> (String, String) {
+    (
+        format!("/etc/ssl/dpwizard/{domain}.crt"),
+        format!("/etc/ssl/dpwizard/{domain}.key"),
+    )
+}
+
+/// The decisions a plan rests on, each from an answer or from detection.
+#[derive(Debug, Clone)]
+struct Decisions<'a> {
+    unit: &'a ServiceUnit,
+    ws_port: u16,
+    ws_listen: String,
+    domain: String,
+    server: Option<&'a NginxServer>,
+    cert: String,
+    key: String,
+    self_signed: bool,
+}
+
+fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit, PlanError> {
+    let runtime = answers.drawpile.runtime;
+    match (runtime, facts.runtime.kind) {
+        (Some(Runtime::SystemdService) | None, RuntimeKind::SystemdService) => {}
+        (Some(Runtime::SystemdService), RuntimeKind::SystemdSocket)
+        | (None, RuntimeKind::SystemdSocket) => {
+            return Err(PlanError::Unsupported(
+                "drawpile-srv is socket-activated (a drawpile-srv.socket is enabled): migrating \
+                 sockets is not supported by this version yet; see `dpwizard detect`"
+                    .into(),
+            ));
+        }
+        (Some(other), _) if other != Runtime::SystemdService => {
+            return Err(PlanError::Unsupported(format!(
+                "drawpile.runtime = {:?} is not supported by this version yet (systemd-service is)",
+                serde_json::to_string(&other)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            )));
+        }
+        (_, RuntimeKind::None) => {
+            return Err(PlanError::Missing(
+                "no drawpile-srv service found: install drawpile-srv (https://drawpile.net/download) \
+                 and its systemd unit, then run dpwizard again; nothing was changed"
+                    .into(),
+            ));
+        }
+        (_, other) => {
+            return Err(PlanError::Unsupported(format!(
+                "drawpile-srv runs as {}: not supported by this version yet (systemd-service is)",
+                other.as_str()
+            )));
+        }
+    }
+    let units: Vec<&ServiceUnit> = facts.runtime.units.iter().filter(|u| !u.masked).collect();
+    let unit = match &answers.drawpile.unit {
+        Some(name) => units
+            .iter()
+            .find(|u| u.name == name.as_str())
+            .copied()
+            .ok_or_else(|| {
+                PlanError::Missing(format!("drawpile.unit = {name}: no such unit found"))
+            })?,
+        None => match units.as_slice() {
+            [one] => *one,
+            [] => return Err(PlanError::Missing("no drawpile systemd unit found".into())),
+            many => {
+                return Err(PlanError::Conflict(format!(
+                    "several drawpile units ({}): say which one with drawpile.unit",
+                    many.iter()
+                        .map(|u| u.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        },
+    };
+    if unit.exec_start.is_none() {
+        return Err(PlanError::Missing(format!(
+            "{} has no ExecStart= to extend",
+            unit.name
+        )));
+    }
+    Ok(unit)
+}
+
+fn check_binary(facts: &Facts, unit: &ServiceUnit) -> Result<(), PlanError> {
+    let program = unit
+        .exec_start
+        .as_ref()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or_default();
+    let bin = facts.drawpile.binaries.iter().find(|b| {
+        b.path == program
+            || b.canonical == program
+            || b.found_via
+                .iter()
+                .any(|v| v == &format!("unit {}", unit.name))
+    });
+    match bin.map(|b| {
+        (
+            b.websocket.supported,
+            &b.websocket.reason,
+            b.version.as_deref(),
+        )
+    }) {
+        Some((Some(true), _, _)) => Ok(()),
+        Some((Some(false), reason, v)) => Err(PlanError::Conflict(format!(
+            "{program} ({}) has no WebSocket support ({reason}): install drawpile-srv 2.3 or a build \
+             with QtWebSockets; nothing was changed",
+            v.unwrap_or("unknown version")
+        ))),
+        Some((None, reason, _)) => Err(PlanError::Conflict(format!(
+            "cannot tell whether {program} supports WebSockets ({reason})"
+        ))),
+        None => Err(PlanError::Missing(format!(
+            "{program} (from {}) was not found",
+            unit.name
+        ))),
+    }
+}
+
+fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
+    let unit = pick_unit(facts, answers)?;
+    check_binary(facts, unit)?;
+    let ws_port = answers
+        .drawpile
+        .websocket_port
+        .map(|p| p.get())
+        .or_else(|| unit.options.websocket_port_number().filter(|p| *p != 0))
+        .unwrap_or(27751);
+    let tcp_port: u16 = unit
+        .options
+        .port
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(27750);
+    let admin: Option<u16> = unit
+        .options
+        .web_admin_port
+        .as_deref()
+        .and_then(|p| p.parse().ok());
+    if ws_port == tcp_port || Some(ws_port) == admin {
+        return Err(PlanError::Conflict(format!(
+            "WebSocket port {ws_port} is already drawpile's TCP or web admin port: choose another"
+        )));
+    }
+    if facts.network.visible
+        && let Some(l) = facts.network.listeners.iter().find(|l| {
+            l.port == ws_port && l.process.as_deref().is_some_and(|p| p != "drawpile-srv")
+        })
+    {
+        return Err(PlanError::Conflict(format!(
+            "port {ws_port} is busy ({} listens on {}): choose another drawpile.websocket_port",
+            l.process.as_deref().unwrap_or("?"),
+            l.address
+        )));
+    }
+    let ws_listen = answers
+        .drawpile
+        .websocket_listen
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let domain = answers.site.domain.to_string();
+
+    if facts.nginx.conf_path.is_none() {
+        return Err(PlanError::Missing(
+            "nginx is not configured on this machine (apt-get install nginx), or choose another \
+             proxy when supported; nothing was changed"
+                .into(),
+        ));
+    }
+    let server = match &answers.proxy.site_file {
+        Some(SiteFile::Path(p)) => facts.nginx.servers.iter().find(|s| {
+            &*s.file == p.as_str() && s.ssl && s.server_names.iter().any(|n| n == &domain)
+        }),
+        _ => facts.nginx.servers.iter().find(|s| {
+            s.ssl
+                && s.listen.iter().any(|l| l.port == Some(443))
+                && s.server_names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&domain))
+        }),
+    };
+    let lineage = facts
+        .tls
+        .lineages
+        .iter()
+        .find(|l| l.names.iter().any(|n| n == &domain));
+    let mode = answers.tls.mode.unwrap_or(
+        if server.is_some_and(|s| s.ssl_certificate.is_some())
+            || lineage.is_some()
+            || answers.tls.certificate.is_some()
+        {
+            TlsMode::Existing
+        } else {
+            TlsMode::Certbot
+        },
+    );
+    let (cert, key, self_signed) =
+        match mode {
+            TlsMode::Certbot => {
+                return Err(PlanError::Unsupported(
+                "tls.mode = \"certbot\" is not supported by this version yet: use \"existing\" \
+                 with your certificate, or \"self-signed\""
+                    .into(),
+            ));
+            }
+            TlsMode::SelfSigned => {
+                let (c, k) = self_signed_paths(&domain);
+                (c, k, true)
+            }
+            TlsMode::Existing => {
+                let from_answers = answers
+                    .tls
+                    .certificate
+                    .as_ref()
+                    .zip(answers.tls.key.as_ref())
+                    .map(|(c, k)| (c.to_string(), k.to_string()));
+                let from_server = server
+                    .and_then(|s| s.ssl_certificate.clone().zip(s.ssl_certificate_key.clone()));
+                let from_lineage = lineage.map(|l| (l.fullchain_path.clone(), l.key_path.clone()));
+                let (c, k) = from_answers.or(from_server).or(from_lineage).ok_or_else(|| {
+                PlanError::Missing(format!(
+                    "tls.mode = \"existing\" but no certificate for {domain} was found: give \
+                     tls.certificate and tls.key, or use \"self-signed\""
+                ))
+            })?;
+                check_certificate(facts, &c, &domain)?;
+                (c, k, false)
+            }
+        };
+    Ok(Decisions {
+        unit,
+        ws_port,
+        ws_listen,
+        domain,
+        server,
+        cert,
+        key,
+        self_signed,
+    })
+}
+
+fn check_certificate(facts: &Facts, cert: &str, domain: &str) -> Result<(), PlanError> {
+    let info = facts
+        .tls
+        .referenced
+        .iter()
+        .find(|r| r.path == cert)
+        .and_then(|r| r.certificate.clone())
+        .or_else(|| {
+            facts
+                .tls
+                .lineages
+                .iter()
+                .find(|l| l.fullchain_path == cert)
+                .and_then(|l| l.certificate.clone())
+        });
+    let Some(info) = info else {
+        return Ok(()); // not read by detection (e.g. given only in the answers): nginx -t checks it
+    };
+    let covers = info.names.iter().any(|n| {
+        n.eq_ignore_ascii_case(domain)
+            || n.strip_prefix("*.").is_some_and(|w| {
+                domain
+                    .split_once('.')
+                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(w))
+            })
+    });
+    if !covers {
+        return Err(PlanError::Conflict(format!(
+            "{cert} is for {} and does not cover {domain}",
+            info.names.join(", ")
+        )));
+    }
+    if info.expired {
+        return Err(PlanError::Conflict(format!(
+            "{cert} expired on {}",
+            info.not_after
+        )));
+    }
+    if info.key_matches == Some(false) {
+        return Err(PlanError::Conflict(format!(
+            "the key does not match {cert}"
+        )));
+    }
+    Ok(())
+}
+
+/// Quotes an argument for ExecStart= when it needs it (systemd.service(5), Command lines).
+fn exec_quote(arg: &str) -> String {
+    let escaped = arg.replace('%', "%%");
+    if escaped.is_empty()
+        || escaped
+            .chars()
+            .any(|c| c.is_whitespace() || "\"'\\;$".contains(c))
+    {
+        format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        escaped
+    }
+}
+
+/// The unit's effective argv with the WebSocket options set exactly once.
+pub fn with_websocket(argv: &[String], port: u16, listen: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let a = &argv[i];
+        let (name, inline) = match a.split_once('=') {
+            Some((n, _)) if n.starts_with("--") => (n, true),
+            _ => (a.as_str(), false),
+        };
+        if i > 0 && (name == "--websocket-port" || name == "--websocket-listen") {
+            i += if inline { 1 } else { 2 };
+            continue;
+        }
+        out.push(a.clone());
+        i += 1;
+    }
+    out.push("--websocket-port".into());
+    out.push(port.to_string());
+    if let Some(l) = listen {
+        out.push("--websocket-listen".into());
+        out.push(l.to_string());
+    }
+    out
+}
+
+/// A drop-in name that sorts after every existing drop-in of the unit.
+fn dropin_name(unit: &ServiceUnit) -> String {
+    let mut name = "zz-dpwizard.conf".to_string();
+    while unit
+        .dropins
+        .iter()
+        .filter_map(|d| d.rsplit('/').next())
+        .any(|existing| existing > name.as_str() && !existing.ends_with(&name))
+    {
+        name.insert(0, 'z');
+    }
+    name
+}
+
+fn render_dropin(unit: &ServiceUnit, d: &Decisions, notify_ok: bool) -> String {
+    let argv = with_websocket(
+        unit.exec_start.as_deref().unwrap_or(&[]),
+        d.ws_port,
+        Some(&d.ws_listen),
+    );
+    let mut text = format!(
+        "# Written by dpwizard: drawpile-srv's WebSocket listener for the reverse proxy at\n\
+         # https://{}/drawpile-web/ws. Remove this file and run `systemctl daemon-reload` to undo.\n\
+         [Service]\nExecStart=\nExecStart={}{}\n",
+        d.domain,
+        unit.exec_start_prefixes,
+        argv.iter()
+            .map(|a| exec_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    if !notify_ok && unit.type_.as_deref() == Some("notify") {
+        text.push_str(
+            "# This build never reports readiness: Type=notify would hang at start.\nType=simple\n",
+        );
+    }
+    if unit.user.as_deref().is_none_or(|u| u == "root" || u == "0") {
+        text.push_str("# drawpile-srv refuses to run as root.\nUser=nobody\n");
+    }
+    text
+}
+
+/// Inserts or replaces the marked location inside the server block at `line` of `text`.
+pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result<String, String> {
+    let cfg = Config::parse(text).map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))?;
+    fn find(nodes: &[Node], line: usize) -> Option<&crate::formats::nginx::Directive> {
+        for n in nodes {
+            if let Node::Directive(d) = n {
+                if d.name.value == "server" && d.line == line && d.block.is_some() {
+                    return Some(d);
+                }
+                if let Some(b) = &d.block
+                    && let Some(found) = find(&b.children, line)
+                {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    let server = find(&cfg.nodes, line).ok_or_else(|| format!("no server block at line {line}"))?;
+    let indent = child_indent(text, server);
+    let block = render_location(spec, &indent);
+    let body = &text[server.span.clone()];
+    if let (Some(b), Some(e)) = (body.find(BEGIN_MARKER), body.find(END_MARKER)) {
+        // Replace our earlier block, whole lines from the BEGIN line to the END line.
+        let start = line_start(text, server.span.start + b);
+        let end_marker = server.span.start + e;
+        let end = text[end_marker..]
+            .find('\n')
+            .map(|i| end_marker + i + 1)
+            .unwrap_or(text.len());
+        return Ok(format!("{}{}{}", &text[..start], block, &text[end..]));
+    }
+    if let Some(other) = server.children().find(|c| {
+        c.name.value == "location" && c.args.iter().any(|a| a.value == "/drawpile-web/ws")
+    }) {
+        return Err(format!(
+            "a location /drawpile-web/ws not written by dpwizard is already there (line {}): \
+             remove it, or let `dpwizard audit` judge it",
+            other.line
+        ));
+    }
+    let at = insertion_point(text, server).ok_or("the server block has no body")?;
+    let mut out = String::with_capacity(text.len() + block.len() + 1);
+    out.push_str(&text[..at]);
+    if !text[..at].ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&block);
+    out.push_str(&text[at..]);
+    Ok(out)
+}
+
+fn new_site(d: &Decisions, spec: &LocationSpec) -> String {
+    format!(
+        "# Written by dpwizard for {domain}: the Drawpile WebSocket proxy.\n\
+         server {{\n    listen 80;\n    listen [::]:80;\n    server_name {domain};\n\
+         \n    # Certificate renewals (ACME http-01) keep working over plain HTTP.\n\
+         \x20   location /.well-known/acme-challenge/ {{\n        root /var/www/dpwizard-acme;\n    }}\n\
+         \x20   location / {{\n        return 301 https://$host$request_uri;\n    }}\n}}\n\n\
+         server {{\n    listen 443 ssl;\n    listen [::]:443 ssl;\n    server_name {domain};\n\
+         \x20   ssl_certificate {cert};\n    ssl_certificate_key {key};\n\n{location}\n\
+         \x20   location / {{\n        return 404;\n    }}\n}}\n",
+        domain = d.domain,
+        cert = d.cert,
+        key = d.key,
+        location = render_location(spec, "    ")
+    )
+}
+
+/// Builds the plan. `now_unix` decides validity of a generated certificate.
+pub fn make(
+    facts: &Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+    now_unix: i64,
+) -> Result<Plan, PlanError> {
+    let d = decide(facts, answers)?;
+    let mut plan = Plan::default();
+    let notify_ok = facts
+        .drawpile
+        .binaries
+        .iter()
+        .find(|b| {
+            b.found_via
+                .iter()
+                .any(|v| v == &format!("unit {}", d.unit.name))
+        })
+        .is_some_and(|b| b.systemd_support.supported != Some(false));
+
+    // 1. The drop-in.
+    let dropin = format!(
+        "/etc/systemd/system/{}.d/{}",
+        d.unit.name,
+        dropin_name(d.unit)
+    );
+    let dropin_text = render_dropin(d.unit, &d, notify_ok);
+    plan.changes.push(Change::Write {
+        old: snap.get(&dropin).map(<[u8]>::to_vec),
+        path: dropin,
+        new: dropin_text.into_bytes(),
+        mode: FileMode::CONFIG,
+        secret: false,
+        why: format!(
+            "makes {} listen for WebSockets on {}:{} (sorts after every other drop-in, so its \
+             ExecStart is the effective one)",
+            d.unit.name, d.ws_listen, d.ws_port
+        ),
+    });
+
+    // 2. TLS material.
+    if d.self_signed {
+        let have = snap
+            .get(&d.cert)
+            .zip(snap.get(&d.key))
+            .is_some_and(|(c, _)| {
+                crate::detect::tls::parse_cert_pem(c, now_unix).is_ok_and(|i| {
+                    !i.expired && i.days_left > 30 && i.names.iter().any(|n| n == &d.domain)
+                })
+            });
+        if !have {
+            let s = super::selfsigned::generate(&d.domain, now_unix, 365)
+                .map_err(|e| PlanError::Conflict(format!("cannot make a certificate: {e:#}")))?;
+            plan.changes.push(Change::Write {
+                path: d.cert.clone(),
+                old: snap.get(&d.cert).map(<[u8]>::to_vec),
+                new: s.cert_pem.into_bytes(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: "a self-signed certificate (browsers need an exception for it)".into(),
+            });
+            plan.changes.push(Change::Write {
+                path: d.key.clone(),
+                old: snap.get(&d.key).map(<[u8]>::to_vec),
+                new: s.key_pem.into_bytes(),
+                mode: FileMode::SECRET,
+                secret: true,
+                why: "its private key (0600)".into(),
+            });
+            plan.notes.push(format!(
+                "{} is self-signed: browsers show a warning until users add an exception, and \
+                 the web client cannot connect before that. Use a real certificate for a public server.",
+                d.cert
+            ));
+        }
+    }
+
+    // 3. nginx.
+    let revert: Vec<String> = d
+        .server
+        .map(|s| {
+            s.proxy_directives
+                .iter()
+                .filter(|x| {
+                    REVERTIBLE_SWITCHES.contains(&x.name.as_str())
+                        && x.args.first().is_some_and(|a| a == "off")
+                })
+                .map(|x| x.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let spec = LocationSpec {
+        upstream_host: if d.ws_listen == "0.0.0.0" || d.ws_listen == "::" {
+            "127.0.0.1".into()
+        } else {
+            d.ws_listen.clone()
+        },
+        upstream_port: d.ws_port,
+        extra_origins: answers
+            .proxy
+            .extra_origins
+            .iter()
+            .map(|o| o.to_string())
+            .collect(),
+        revert_switches: revert,
+    };
+    match d.server {
+        Some(s) => {
+            let old = snap
+                .get(&s.file)
+                .ok_or_else(|| PlanError::Missing(format!("{} could not be read", s.file)))?;
+            let text = String::from_utf8_lossy(old);
+            let new = edit_server_block(&text, s.line, &spec)
+                .map_err(|e| PlanError::Conflict(format!("{}: {e}", s.file)))?;
+            plan.changes.push(Change::Write {
+                path: s.file.to_string(),
+                old: Some(old.to_vec()),
+                new: new.into_bytes(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: format!(
+                    "adds location /drawpile-web/ws to the server for {} on 443 (line {}), between \
+                     dpwizard markers; every other byte stays",
+                    d.domain, s.line
+                ),
+            });
+        }
+        None => {
+            let debian = facts
+                .nginx
+                .files
+                .iter()
+                .any(|f| f.starts_with("/etc/nginx/sites-enabled/"))
+                || snap.files.contains_key("/etc/nginx/sites-available/");
+            let name = format!("dpwizard-{}.conf", d.domain);
+            let (path, link) = if debian {
+                (
+                    format!("/etc/nginx/sites-available/{name}"),
+                    Some(format!("/etc/nginx/sites-enabled/{name}")),
+                )
+            } else {
+                (format!("/etc/nginx/conf.d/{name}"), None)
+            };
+            plan.changes.push(Change::Write {
+                old: snap.get(&path).map(<[u8]>::to_vec),
+                path: path.clone(),
+                new: new_site(&d, &spec).into_bytes(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: format!(
+                    "a site for {}: HTTPS with the WebSocket location, HTTP redirected",
+                    d.domain
+                ),
+            });
+            if let Some(link) = link
+                && snap.get(&link).is_none_or(|t| t != path.as_bytes())
+            {
+                plan.changes.push(Change::Symlink {
+                    path: link,
+                    target: path,
+                    why: "enables the site".into(),
+                });
+            }
+        }
+    }
+    let mut plan = plan.without_noops();
+
+    // 4. Commands, only for what changed.
+    let unit_changed = plan
+        .changes
+        .iter()
+        .any(|c| c.path().starts_with("/etc/systemd/"));
+    let nginx_changed = plan
+        .changes
+        .iter()
+        .any(|c| c.path().starts_with("/etc/nginx/") || c.path().starts_with("/etc/ssl/dpwizard/"));
+    if unit_changed {
+        plan.actions.push(Action {
+            argv: vec!["systemctl".into(), "daemon-reload".into()],
+            why: "systemd reads the new drop-in".into(),
+        });
+        plan.actions.push(Action {
+            argv: vec!["systemctl".into(), "restart".into(), d.unit.name.clone()],
+            why: "drawpile-srv starts its WebSocket listener (sessions in memory end)".into(),
+        });
+    }
+    if nginx_changed {
+        plan.actions.push(Action {
+            argv: vec!["systemctl".into(), "reload".into(), "nginx".into()],
+            why: "nginx serves the new location (a reload drops no connection)".into(),
+        });
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> LocationSpec {
+        LocationSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 27751,
+            extra_origins: vec![],
+            revert_switches: vec![],
+        }
+    }
+
+    const SITE: &str = "# my site\nserver {\n\tlisten 443 ssl; # tls\n\tserver_name a.example.com;\n\n\tlocation / {\n\t\troot /srv;\n\t}\n}\n\nserver {\n\tlisten 80;\n}\n";
+
+    #[test]
+    fn inserting_keeps_every_other_byte_and_a_second_run_changes_nothing() {
+        let once = edit_server_block(SITE, 2, &spec()).unwrap();
+        // Everything before the insertion and after it is the original text.
+        let at = SITE.find("}\n\nserver {\n\tlisten 80").unwrap();
+        assert!(once.starts_with(&SITE[..at]));
+        assert!(once.ends_with(&SITE[at..]));
+        assert!(
+            once.contains("\t# BEGIN dpwizard\n\tlocation /drawpile-web/ws {\n"),
+            "{once}"
+        );
+        let twice = edit_server_block(&once, 2, &spec()).unwrap();
+        assert_eq!(once, twice);
+        // A changed port replaces the block instead of adding a second one.
+        let mut s = spec();
+        s.upstream_port = 27755;
+        let changed = edit_server_block(&once, 2, &s).unwrap();
+        assert_eq!(changed.matches("location /drawpile-web/ws").count(), 1);
+        assert!(changed.contains("proxy_pass http://127.0.0.1:27755;"));
+        assert!(Config::parse(&changed).is_ok());
+    }
+
+    #[test]
+    fn a_hand_written_location_is_not_duplicated() {
+        let text = "server {\n  listen 443 ssl;\n  location /drawpile-web/ws { proxy_pass http://x; }\n}\n";
+        let e = edit_server_block(text, 1, &spec()).unwrap_err();
+        assert!(e.contains("not written by dpwizard"), "{e}");
+    }
+
+    #[test]
+    fn websocket_options_are_set_exactly_once() {
+        let argv: Vec<String> = [
+            "/usr/bin/drawpile-srv",
+            "--port",
+            "27750",
+            "--websocket-port",
+            "1",
+            "--websocket-listen=0.0.0.0",
+            "-d",
+            "/var/lib/db",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = with_websocket(&argv, 27751, Some("127.0.0.1"));
+        assert_eq!(
+            out,
+            vec![
+                "/usr/bin/drawpile-srv",
+                "--port",
+                "27750",
+                "-d",
+                "/var/lib/db",
+                "--websocket-port",
+                "27751",
+                "--websocket-listen",
+                "127.0.0.1"
+            ]
+        );
+        assert_eq!(exec_quote("my dir"), "\"my dir\"");
+        assert_eq!(exec_quote("100%"), "100%%");
+    }
+}
