@@ -51,6 +51,27 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show what `apply` would change (diffs, commands, why), changing nothing.
+    Plan {
+        /// The answers file (see `dpwizard answers --template`).
+        #[arg(long, value_name = "FILE")]
+        answers: PathBuf,
+        /// Exit 1 when changes are pending, 0 when the machine already matches.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Make the changes: journalled atomic writes, nginx -t before any reload, rollback on
+    /// failure, then the commands and a live check of the three WebSocket handshakes.
+    Apply {
+        #[arg(long, value_name = "FILE")]
+        answers: PathBuf,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Show the plan and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Undo a run of `apply`: restore every file it changed (default: the last run).
     Rollback {
         /// The run to undo (a directory name under /var/lib/dpwizard/runs).
@@ -142,6 +163,16 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             std::mem::forget(facts);
             Ok(exit::OK)
         }
+        Some(Command::Plan { answers, check }) => {
+            runtime.block_on(plan_command(host, &answers, check, cli.json, &style))
+        }
+        Some(Command::Apply {
+            answers,
+            yes,
+            dry_run,
+        }) => runtime.block_on(apply_command(
+            host, &answers, yes, dry_run, cli.json, &style,
+        )),
         Some(Command::Rollback { run_id, force }) => {
             rollback_command(&host, run_id, force, cli.json)
         }
@@ -150,6 +181,185 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
         )),
     }
+}
+
+/// Loads the answers, detects, snapshots and plans. Errors are the admin's to fix (exit 2).
+async fn make_plan(
+    host: &Host,
+    path: &std::path::Path,
+) -> Result<(crate::plan::Plan, crate::detect::Facts, String), Exit> {
+    let answers =
+        crate::answers::load(path).map_err(|e| Exit::Usage(anyhow::anyhow!("{}", e.render())))?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let facts = detect::detect(host.clone(), detect::Options::default()).await;
+    let snap = crate::apply::snapshot(host, &facts, &answers);
+    let plan = crate::plan::make::make(&facts, &answers, &snap, host.clock().now_unix())
+        .map_err(|e| Exit::Usage(anyhow::anyhow!("{e}")))?;
+    Ok((plan, facts, text))
+}
+
+fn print_plan(plan: &crate::plan::Plan, style: &Style) {
+    if plan.is_empty() {
+        println!("Nothing to do: the machine already matches the answers.");
+    }
+    for c in &plan.changes {
+        let why = match c {
+            crate::plan::Change::Write { why, .. }
+            | crate::plan::Change::Symlink { why, .. }
+            | crate::plan::Change::Remove { why, .. } => why,
+        };
+        println!(
+            "{} {}",
+            style.bold(&format!("== {}", c.path())),
+            style.dim(&format!("({why})"))
+        );
+        for line in crate::plan::diff::unified(c).lines() {
+            let painted = if line.starts_with('+') && !line.starts_with("+++") {
+                style.good(line)
+            } else if line.starts_with('-') && !line.starts_with("---") {
+                style.bad(line)
+            } else {
+                line.to_string()
+            };
+            println!("{painted}");
+        }
+        println!();
+    }
+    if !plan.actions.is_empty() {
+        println!("{}", style.bold("Then:"));
+        for a in &plan.actions {
+            println!(
+                "  $ {}  {}",
+                a.argv.join(" "),
+                style.dim(&format!("# {}", a.why))
+            );
+        }
+    }
+    for n in &plan.notes {
+        println!("{} {n}", style.warn("!"));
+    }
+}
+
+async fn plan_command(
+    host: Host,
+    answers: &std::path::Path,
+    check: bool,
+    json: bool,
+    style: &Style,
+) -> Result<i32, Exit> {
+    let (plan, _, _) = make_plan(&host, answers).await?;
+    if json {
+        print_json(&plan)?;
+    } else {
+        print_plan(&plan, style);
+    }
+    Ok(if check && !plan.is_empty() {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}
+
+async fn apply_command(
+    host: Host,
+    answers: &std::path::Path,
+    yes: bool,
+    dry_run: bool,
+    json: bool,
+    style: &Style,
+) -> Result<i32, Exit> {
+    use std::io::IsTerminal;
+    let (plan, facts, text) = make_plan(&host, answers).await?;
+    if !json {
+        print_plan(&plan, style);
+    }
+    if plan.is_empty() || dry_run {
+        return Ok(exit::OK);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Exit::usage(
+                "refusing to apply without --yes: standard input is not a terminal to confirm on",
+            ));
+        }
+        print!("Apply these changes? [y/N] ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            println!("Nothing was changed.");
+            return Ok(exit::OK);
+        }
+    }
+    let run = crate::apply::write_plan(&host, &plan, &text)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
+    let id = run.id().to_string();
+    match crate::apply::validate_nginx(&host).await {
+        crate::apply::Validation::Failed(why) => {
+            let restored = crate::apply::journal::rollback(&host, Some(&id), true);
+            eprintln!(
+                "dpwizard: nginx -t refused the new configuration:\n{}",
+                why.trim_end()
+            );
+            match restored {
+                Ok(_) => {
+                    eprintln!("dpwizard: every file was restored as it was; nothing was reloaded")
+                }
+                Err(e) => eprintln!(
+                    "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
+                ),
+            }
+            return Ok(exit::FINDINGS);
+        }
+        crate::apply::Validation::Passed(_) => {
+            println!("{} nginx -t: the configuration is valid", style.good("✓"))
+        }
+        crate::apply::Validation::Skipped(why) => {
+            println!("{} nginx -t not run: {why}", style.warn("!"))
+        }
+    }
+    let can_run = host.is_live() && facts.os.systemd_running;
+    if !can_run {
+        println!(
+            "{} not running commands ({}). Run them yourself:",
+            style.warn("!"),
+            if host.is_live() {
+                "systemd is not running"
+            } else {
+                "--root is not /"
+            }
+        );
+        for a in &plan.actions {
+            println!("  {}", a.argv.join(" "));
+        }
+        println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
+        return Ok(exit::OK);
+    }
+    for a in &plan.actions {
+        let Some(prog) = host.which(&a.argv[0]) else {
+            eprintln!("dpwizard: {} is not installed", a.argv[0]);
+            return Ok(exit::FINDINGS);
+        };
+        let out = host
+            .run(
+                host.command(prog)
+                    .args(a.argv[1..].iter())
+                    .timeout(std::time::Duration::from_secs(60)),
+            )
+            .await;
+        if !out.success() {
+            eprintln!(
+                "dpwizard: `{}` failed: {}",
+                a.argv.join(" "),
+                out.describe()
+            );
+            eprintln!("dpwizard: undo with `dpwizard rollback {id}`");
+            return Ok(exit::FINDINGS);
+        }
+        println!("{} {}", style.good("✓"), a.argv.join(" "));
+    }
+    println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
+    Ok(exit::OK)
 }
 
 fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {

@@ -3,3 +3,152 @@
 
 pub mod fs;
 pub mod journal;
+
+use std::path::Path;
+
+use crate::answers::Answers;
+use crate::detect::Facts;
+use crate::host::{Cmd, Host};
+use crate::plan::make::{Snapshot, self_signed_paths};
+use crate::plan::{Change, Plan};
+
+/// Reads, once, the current bytes of every file a plan for these answers may change.
+pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
+    let domain = answers.site.domain.as_str();
+    let mut paths: Vec<String> = facts
+        .nginx
+        .servers
+        .iter()
+        .filter(|s| s.ssl)
+        .map(|s| s.file.to_string())
+        .collect();
+    let site = format!("dpwizard-{domain}.conf");
+    paths.push(format!("/etc/nginx/sites-available/{site}"));
+    paths.push(format!("/etc/nginx/sites-enabled/{site}"));
+    paths.push(format!("/etc/nginx/conf.d/{site}"));
+    let (c, k) = self_signed_paths(domain);
+    paths.push(c);
+    paths.push(k);
+    for u in &facts.runtime.units {
+        for name in [
+            "zz-dpwizard.conf",
+            "zzz-dpwizard.conf",
+            "zzzz-dpwizard.conf",
+        ] {
+            paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
+        }
+    }
+    let mut snap = Snapshot::default();
+    // Server files reached through a symlink are read (and later edited) at their real path.
+    for s in facts.nginx.servers.iter().filter(|s| s.ssl) {
+        if let Ok(real) = host.canonical(&*s.file) {
+            let real = real.display().to_string();
+            if real != *s.file {
+                snap.real_paths.insert(s.file.to_string(), real.clone());
+                paths.push(real);
+            }
+        }
+    }
+    for p in paths {
+        if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {
+            snap.files.insert(p, e.bytes);
+        }
+    }
+    if host.is_dir("/etc/nginx/sites-available") {
+        snap.files
+            .insert("/etc/nginx/sites-available/".into(), Vec::new());
+    }
+    snap
+}
+
+/// Writes every change of the plan inside a journalled run; returns the run.
+pub fn write_plan(
+    host: &Host,
+    plan: &Plan,
+    answers_text: &str,
+) -> Result<journal::Run, journal::JournalError> {
+    let mut run = journal::Run::begin(host, Some(answers_text))?;
+    for c in &plan.changes {
+        match c {
+            Change::Write {
+                path, new, mode, ..
+            } => run.write(Path::new(path), new, *mode)?,
+            Change::Symlink { path, target, .. } => run.symlink(Path::new(path), target)?,
+            Change::Remove { path, .. } => run.remove(Path::new(path))?,
+        }
+    }
+    Ok(run)
+}
+
+/// The outcome of validating the written configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validation {
+    Passed(String),
+    Failed(String),
+    /// Could not be checked (why).
+    Skipped(String),
+}
+
+/// `nginx -t` on the machine. Under another root the real nginx checks the tree in private
+/// mount and network namespaces where the tree's /etc/nginx, /etc/letsencrypt and
+/// /etc/ssl/dpwizard sit at their real paths (nothing on the host changes).
+pub async fn validate_nginx(host: &Host) -> Validation {
+    if host.is_live() {
+        let Some(nginx) = host.which("nginx") else {
+            return Validation::Skipped("nginx is not installed".into());
+        };
+        return Validation::from(&host.run(host.command(nginx).arg("-t")).await);
+    }
+    let (Ok(unshare), Ok(nginx)) = (which::which("unshare"), which::which("nginx")) else {
+        return Validation::Skipped("unshare or nginx is not installed here".into());
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return Validation::Skipped("checking a tree under --root needs root (namespaces)".into());
+    }
+    let script = r#"set -e
+ROOT="$1"; T="$2"; NGINX="$3"
+mount -t tmpfs tmpfs "$T"
+cp -r --preserve=mode /etc/. "$T"/ 2>/dev/null || true
+mount --bind "$T" /etc
+mountpoint -q /etc
+for d in nginx letsencrypt ssl/dpwizard; do
+  if [ -d "$ROOT/etc/$d" ]; then rm -rf "/etc/$d"; mkdir -p "/etc/$d"; mount --bind "$ROOT/etc/$d" "/etc/$d"; fi
+done
+mount -t tmpfs tmpfs /run
+mkdir -p /var/log/nginx && mount -t tmpfs tmpfs /var/log/nginx
+exec "$NGINX" -t"#;
+    let scratch = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return Validation::Skipped(format!("no temp dir: {e}")),
+    };
+    let cmd = Cmd::new(unshare)
+        .args([
+            "-m",
+            "-n",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "nginx-t",
+        ])
+        .arg(host.root())
+        .arg(scratch.path())
+        .arg(nginx)
+        .timeout(std::time::Duration::from_secs(30));
+    Validation::from(&crate::host::runner::run(cmd).await)
+}
+
+impl From<&crate::host::CmdOutput> for Validation {
+    /// A validator's verdict: its exit status, and what it said on stderr.
+    fn from(out: &crate::host::CmdOutput) -> Self {
+        let text = out.stderr_str();
+        if out.success() {
+            Validation::Passed(text)
+        } else if text.trim().is_empty() {
+            Validation::Failed(out.describe())
+        } else {
+            Validation::Failed(text)
+        }
+    }
+}

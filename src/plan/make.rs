@@ -18,6 +18,9 @@ use crate::formats::nginx::{Config, Node, child_indent, insertion_point, line_st
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Config files that are symlinks (Debian's sites-enabled → sites-available): the path
+    /// the link resolves to on the machine. Edits go to the real file, never through a link.
+    pub real_paths: BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -587,14 +590,19 @@ pub fn make(
     };
     match d.server {
         Some(s) => {
+            let real = snap
+                .real_paths
+                .get(&*s.file)
+                .cloned()
+                .unwrap_or_else(|| s.file.to_string());
             let old = snap
-                .get(&s.file)
+                .get(&real)
                 .ok_or_else(|| PlanError::Missing(format!("{} could not be read", s.file)))?;
             let text = String::from_utf8_lossy(old);
             let new = edit_server_block(&text, s.line, &spec)
                 .map_err(|e| PlanError::Conflict(format!("{}: {e}", s.file)))?;
             plan.changes.push(Change::Write {
-                path: s.file.to_string(),
+                path: real,
                 old: Some(old.to_vec()),
                 new: new.into_bytes(),
                 mode: FileMode::CONFIG,

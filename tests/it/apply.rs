@@ -146,3 +146,196 @@ fn rollback_refuses_to_clobber_later_edits_and_is_idempotent() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no run 20990101T000000Z-1"));
 }
+
+mod plan_and_apply {
+    //! `plan` and `apply --answers` on a fake Debian VPS with nginx, a certbot site and a
+    //! drawpile-srv unit; the real nginx validates and dumps the result.
+
+    use crate::support::drawpile::Build;
+    use crate::support::nginx::{real_nginx_dump, trees};
+    use crate::support::systemd::upstream_service;
+    use crate::support::*;
+
+    fn machine() -> (FakeMachine, std::path::PathBuf, tempfile::TempDir) {
+        let m = FakeMachine::debian12();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let c = dpwizard::plan::selfsigned::generate("paint.example.com", now, 90).unwrap();
+        trees::certbot_site(m.root(), "paint.example.com", &c.cert_pem, &c.key_pem);
+        // The fixture's hand-written location would (rightly) stop dpwizard: remove it here.
+        let site = m.read("/etc/nginx/sites-available/paint.example.com");
+        let start = site.find("    location /drawpile-web/ws {").unwrap();
+        let end = site[start..].find("    }\n").unwrap() + start + 6;
+        m.file(
+            "/etc/nginx/sites-available/paint.example.com",
+            format!("{}{}", &site[..start], &site[end..]),
+        );
+        m.with_drawpile("/usr/local/bin/drawpile-srv", &Build::v("2.3.0"))
+            .unit_in("/usr/local/lib/systemd/system", "drawpile-srv.service", &upstream_service("/usr/local", false))
+            .dropin("drawpile-srv.service", "override.conf", "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --port 27750 --websocket-port 27760\n");
+        let dir = tempfile::tempdir().unwrap();
+        let answers = dir.path().join("answers.toml");
+        std::fs::write(&answers, "[site]\ndomain = \"paint.example.com\"\n[proxy]\nextra_origins = [\"https://paint.example.org\"]\n").unwrap();
+        (m, answers, dir)
+    }
+
+    #[test]
+    fn plan_apply_is_idempotent_and_rolls_back() {
+        let (m, answers, _d) = machine();
+        let site_before = m.read("/etc/nginx/sites-available/paint.example.com");
+        let a = answers.to_str().unwrap();
+        let plan = m.dpwizard(["--color", "never", "plan", "--answers", a]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        let dropin = "/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf";
+        assert!(
+            plan.stdout.contains(&format!("== {dropin}")),
+            "{}",
+            plan.stdout
+        );
+        // The configured WebSocket port (27760, from override.conf) is kept.
+        assert!(plan.stdout.contains("+ExecStart=/usr/local/bin/drawpile-srv --port 27750 --websocket-port 27760 --websocket-listen 127.0.0.1"), "{}", plan.stdout);
+        assert!(
+            plan.stdout.contains("+    # BEGIN dpwizard"),
+            "{}",
+            plan.stdout
+        );
+        assert!(plan.stdout.contains("systemctl daemon-reload"));
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", a]).code, 1);
+        assert!(!m.path(dropin).exists(), "plan wrote something");
+
+        let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", a]);
+        assert_eq!(apply.code, 0, "{apply:?}");
+        if is_root() && which_host("nginx").is_some() {
+            assert!(
+                apply
+                    .stdout
+                    .contains("nginx -t: the configuration is valid"),
+                "{}",
+                apply.stdout
+            );
+        }
+        assert!(
+            apply
+                .stdout
+                .contains("systemctl restart drawpile-srv.service"),
+            "commands are listed under --root"
+        );
+        let site = m.read("/etc/nginx/sites-available/paint.example.com");
+        assert!(
+            site.contains("proxy_pass http://127.0.0.1:27760;"),
+            "{site}"
+        );
+        assert!(site.contains("paint\\.example\\.org"), "{site}");
+        // Every byte outside the inserted block is as before.
+        let begin = site.find("    # BEGIN dpwizard").unwrap();
+        let end = site.find("# END dpwizard\n").unwrap() + "# END dpwizard\n".len();
+        assert_eq!(format!("{}{}", &site[..begin], &site[end..]), site_before);
+
+        // Detect now sees what apply did.
+        let v = m.detect_json(&[]);
+        let unit = jget(&v, "runtime.units.0");
+        assert_eq!(unit["options"]["websocket_port"], "27760");
+        assert_eq!(unit["options"]["websocket_listen"], "127.0.0.1");
+        assert_eq!(unit["exec_start_origin"]["file"], dropin);
+        let tls = jget(&v, "nginx.servers")
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["ssl"] == true)
+            .unwrap()
+            .clone();
+        assert!(
+            tls["locations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["path"] == "/drawpile-web/ws")
+        );
+        if is_root() && which_host("nginx").is_some() {
+            let real = real_nginx_dump(m.root());
+            assert!(real.ok, "{}", real.stderr);
+        }
+
+        // Applying twice changes nothing.
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", a]).code, 0);
+        let again = m.dpwizard(["apply", "--yes", "--answers", a]);
+        assert_eq!(again.code, 0);
+        assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+
+        let rb = m.dpwizard(["rollback"]);
+        assert_eq!(rb.code, 0, "{rb:?}");
+        assert_eq!(
+            m.read("/etc/nginx/sites-available/paint.example.com"),
+            site_before
+        );
+        assert!(!m.path(dropin).exists());
+    }
+
+    #[test]
+    fn a_configuration_nginx_refuses_is_restored_byte_for_byte() {
+        if skip_unless_root("nginx -t in namespaces") || skip_unless_program("nginx") {
+            return;
+        }
+        let (m, _answers, d) = machine();
+        let answers = d.path().join("bad.toml");
+        // A new site for another name, pointing at certificate files that do not exist.
+        std::fs::write(&answers, "[site]\ndomain = \"other.example.com\"\n[tls]\nmode = \"existing\"\ncertificate = \"/etc/ssl/none.pem\"\nkey = \"/etc/ssl/none.key\"\n").unwrap();
+        let before: Vec<String> = ["/etc/nginx/sites-available/paint.example.com"]
+            .iter()
+            .map(|p| m.read(p))
+            .collect();
+        let run = m.dpwizard(["apply", "--yes", "--answers", answers.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stderr.contains("nginx -t refused"), "{}", run.stderr);
+        assert!(run.stderr.contains("restored"), "{}", run.stderr);
+        assert!(
+            !m.path("/etc/nginx/sites-available/dpwizard-other.example.com.conf")
+                .exists()
+        );
+        assert!(
+            std::fs::symlink_metadata(
+                m.path("/etc/nginx/sites-enabled/dpwizard-other.example.com.conf")
+            )
+            .is_err()
+        );
+        assert!(
+            !m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
+                .exists()
+        );
+        assert_eq!(
+            m.read("/etc/nginx/sites-available/paint.example.com"),
+            before[0]
+        );
+    }
+
+    #[test]
+    fn apply_without_yes_and_no_terminal_refuses() {
+        let (m, answers, _d) = machine();
+        let run = m.dpwizard(["apply", "--answers", answers.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+        assert!(
+            !m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
+                .exists()
+        );
+    }
+
+    #[test]
+    fn a_build_without_websockets_is_refused_with_the_reason() {
+        let (m, answers, _d) = machine();
+        m.with_drawpile(
+            "/usr/local/bin/drawpile-srv",
+            &Build::v("2.2.2").without_websockets(),
+        );
+        let run = m.dpwizard(["plan", "--answers", answers.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(
+            run.stderr.contains("no WebSocket support"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("QtWebSockets: N/A"), "{}", run.stderr);
+    }
+}
