@@ -359,7 +359,78 @@ async fn apply_command(
         println!("{} {}", style.good("✓"), a.argv.join(" "));
     }
     println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-    Ok(exit::OK)
+    let passed = match &plan.verify {
+        Some(v) => verify_live(v, style).await,
+        None => true,
+    };
+    Ok(if passed { exit::OK } else { exit::FINDINGS })
+}
+
+/// The three handshakes a browser, the desktop app and a foreign site would make, after a
+/// direct one to drawpile-srv (retried while the restarted service comes up).
+async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> bool {
+    use crate::verify;
+    let t = std::time::Duration::from_secs(3);
+    let mut ok = true;
+    match v.websocket.parse::<std::net::SocketAddr>() {
+        Ok(addr) => {
+            let mut direct = verify::check_direct(addr, t).await;
+            for _ in 0..20 {
+                if direct.passed {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                direct = verify::check_direct(addr, t).await;
+            }
+            ok &= direct.passed;
+            let mark = if direct.passed {
+                style.good("✓")
+            } else {
+                style.bad("✗")
+            };
+            println!(
+                "{mark} direct WebSocket to {}: {}",
+                v.websocket, direct.detail
+            );
+        }
+        Err(_) => println!("{} cannot probe {}", style.warn("!"), v.websocket),
+    }
+    let report = verify::check_proxy(
+        &v.domain,
+        std::net::SocketAddr::from(([127, 0, 0, 1], 443)),
+        verify::TlsVerify::SystemRoots,
+        t,
+    )
+    .await;
+    if let Some(tls) = &report.tls
+        && let Some(e) = &tls.verify_error
+    {
+        println!(
+            "{} TLS certificate not trusted by this machine: {e}",
+            style.warn("!")
+        );
+    }
+    for c in &report.checks {
+        ok &= c.passed;
+        let mark = if c.passed {
+            style.good("✓")
+        } else {
+            style.bad("✗")
+        };
+        println!(
+            "{mark} {} (Origin {}): {}",
+            report.url,
+            c.origin.as_deref().unwrap_or("none"),
+            c.detail
+        );
+    }
+    if ok {
+        println!(
+            "Browsers can join: https://web.drawpile.net/?host={}&session=SESSION",
+            v.domain
+        );
+    }
+    ok
 }
 
 fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {

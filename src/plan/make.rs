@@ -653,6 +653,14 @@ pub fn make(
         }
     }
     let mut plan = plan.without_noops();
+    plan.verify = Some(super::VerifySpec {
+        domain: d.domain.clone(),
+        websocket: if spec.upstream_host.contains(':') {
+            format!("[{}]:{}", spec.upstream_host, spec.upstream_port)
+        } else {
+            format!("{}:{}", spec.upstream_host, spec.upstream_port)
+        },
+    });
 
     // 4. Commands, only for what changed.
     let unit_changed = plan

@@ -93,6 +93,16 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Things the admin must know or do by hand (e.g. DNS, a firewall rule).
     pub notes: Vec<String>,
+    /// What to probe once applied.
+    pub verify: Option<VerifySpec>,
+}
+
+/// The live checks after apply: the WebSocket port directly, then through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifySpec {
+    pub domain: String,
+    /// `127.0.0.1:27751`
+    pub websocket: String,
 }
 
 impl Plan {

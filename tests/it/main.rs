@@ -9,6 +9,7 @@ mod cli;
 mod docker;
 mod drawpile;
 mod hostnet;
+mod live_apply;
 mod live_systemd;
 mod nginx;
 mod os;
