@@ -122,6 +122,8 @@ impl Run {
                 rolled_back: false,
             },
         };
+        // The journal comes first: a run directory without one recorded no change.
+        run.save()?;
         if let Some(a) = answers {
             fs::write_atomic(
                 host,
@@ -130,7 +132,6 @@ impl Run {
                 FileMode::SECRET,
             )?;
         }
-        run.save()?;
         Ok(run)
     }
 
@@ -213,9 +214,14 @@ impl Run {
     }
 }
 
-/// Run ids on the machine, oldest first.
+/// Run ids on the machine, oldest first. A directory without a journal (a run killed before
+/// it recorded anything) changed nothing and is not a run.
 pub fn list_runs(host: &Host) -> Vec<String> {
-    host.list_dir(RUNS_DIR).unwrap_or_default()
+    host.list_dir(RUNS_DIR)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| host.is_file(Path::new(RUNS_DIR).join(id).join("journal.json")))
+        .collect()
 }
 
 fn load(host: &Host, id: &str) -> Result<JournalFile, JournalError> {

@@ -38,6 +38,16 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
         }
     }
+    for sock in &facts.runtime.sockets {
+        paths.push(format!("/etc/systemd/system/{}", sock.name));
+        paths.push(format!(
+            "/etc/systemd/system/{}.d/zz-dpwizard.conf",
+            sock.name
+        ));
+        for via in &sock.enabled_via {
+            paths.push(format!("/etc/systemd/system/{via}/{}", sock.name));
+        }
+    }
     let mut snap = Snapshot::default();
     // Server files reached through a symlink are read (and later edited) at their real path.
     for s in facts.nginx.servers.iter().filter(|s| s.ssl) {

@@ -47,10 +47,33 @@ pub fn self_signed_paths(domain: &str) -> (String, String) {
     )
 }
 
+/// What to do about a drawpile socket unit.
+#[derive(Debug, Clone, Copy)]
+enum SocketPlan<'a> {
+    None,
+    /// 2.2.x: keep socket activation, with TCP, web admin and WebSocket in that order.
+    Slots(&'a crate::detect::systemd::SocketUnit),
+    /// 2.3.0+ (or no web admin): mask the socket, move its ports to arguments.
+    Migrate(&'a crate::detect::systemd::SocketUnit),
+}
+
+/// The port of a `ListenStream=` value (`27750`, `127.0.0.1:27751`, `[::]:27750`).
+fn slot_port(v: &str) -> Option<u16> {
+    v.rsplit(':').next().and_then(|p| p.trim().parse().ok())
+}
+
+/// The address of a `ListenStream=` value, if it has one.
+fn slot_addr(v: &str) -> Option<String> {
+    let (addr, _) = v.rsplit_once(':')?;
+    let addr = addr.trim_matches(['[', ']']);
+    (!addr.is_empty() && addr != "0.0.0.0" && addr != "::").then(|| addr.to_string())
+}
+
 /// The decisions a plan rests on, each from an answer or from detection.
 #[derive(Debug, Clone)]
 struct Decisions<'a> {
     unit: &'a ServiceUnit,
+    socket: SocketPlan<'a>,
     ws_port: u16,
     ws_listen: String,
     domain: String,
@@ -64,14 +87,7 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     let runtime = answers.drawpile.runtime;
     match (runtime, facts.runtime.kind) {
         (Some(Runtime::SystemdService) | None, RuntimeKind::SystemdService) => {}
-        (Some(Runtime::SystemdService), RuntimeKind::SystemdSocket)
-        | (None, RuntimeKind::SystemdSocket) => {
-            return Err(PlanError::Unsupported(
-                "drawpile-srv is socket-activated (a drawpile-srv.socket is enabled): migrating \
-                 sockets is not supported by this version yet; see `dpwizard detect`"
-                    .into(),
-            ));
-        }
+        (Some(Runtime::SystemdService) | None, RuntimeKind::SystemdSocket) => {}
         (Some(other), _) if other != Runtime::SystemdService => {
             return Err(PlanError::Unsupported(format!(
                 "drawpile.runtime = {:?} is not supported by this version yet (systemd-service is)",
@@ -126,7 +142,10 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     Ok(unit)
 }
 
-fn check_binary(facts: &Facts, unit: &ServiceUnit) -> Result<(), PlanError> {
+fn check_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
     let program = unit
         .exec_start
         .as_ref()
@@ -142,18 +161,19 @@ fn check_binary(facts: &Facts, unit: &ServiceUnit) -> Result<(), PlanError> {
     });
     match bin.map(|b| {
         (
+            b,
             b.websocket.supported,
             &b.websocket.reason,
             b.version.as_deref(),
         )
     }) {
-        Some((Some(true), _, _)) => Ok(()),
-        Some((Some(false), reason, v)) => Err(PlanError::Conflict(format!(
+        Some((b, Some(true), _, _)) => Ok(b),
+        Some((_, Some(false), reason, v)) => Err(PlanError::Conflict(format!(
             "{program} ({}) has no WebSocket support ({reason}): install drawpile-srv 2.3 or a build \
              with QtWebSockets; nothing was changed",
             v.unwrap_or("unknown version")
         ))),
-        Some((None, reason, _)) => Err(PlanError::Conflict(format!(
+        Some((_, None, reason, _)) => Err(PlanError::Conflict(format!(
             "cannot tell whether {program} supports WebSockets ({reason})"
         ))),
         None => Err(PlanError::Missing(format!(
@@ -165,12 +185,24 @@ fn check_binary(facts: &Facts, unit: &ServiceUnit) -> Result<(), PlanError> {
 
 fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
     let unit = pick_unit(facts, answers)?;
-    check_binary(facts, unit)?;
+    let binary = check_binary(facts, unit)?;
+    let socket = facts.runtime.sockets.iter().find(|s| {
+        !s.masked
+            && s.service == unit.name
+            && (s.enabled
+                || s.live
+                    .as_ref()
+                    .is_some_and(|l| l.active_state.as_deref() == Some("active")))
+    });
+    let socket_ws = socket
+        .and_then(|s| s.slots.websocket.as_deref())
+        .and_then(slot_port);
     let ws_port = answers
         .drawpile
         .websocket_port
         .map(|p| p.get())
         .or_else(|| unit.options.websocket_port_number().filter(|p| *p != 0))
+        .or(socket_ws)
         .unwrap_or(27751);
     let tcp_port: u16 = unit
         .options
@@ -273,8 +305,21 @@ fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, Plan
                 (c, k, false)
             }
         };
+    // 2.3.0 removed socket activation; a build without web admin cannot take the
+    // WebSocket socket in its slot (drawpile.md, systemd): both move to arguments.
+    let socket_plan = match socket {
+        None => SocketPlan::None,
+        Some(s)
+            if binary.version_number.is_some_and(|v| v >= [2, 3, 0])
+                || binary.web_admin == Some(false) =>
+        {
+            SocketPlan::Migrate(s)
+        }
+        Some(s) => SocketPlan::Slots(s),
+    };
     Ok(Decisions {
         unit,
+        socket: socket_plan,
         ws_port,
         ws_listen,
         domain,
@@ -386,11 +431,29 @@ fn dropin_name(unit: &ServiceUnit) -> String {
 }
 
 fn render_dropin(unit: &ServiceUnit, d: &Decisions, notify_ok: bool) -> String {
-    let argv = with_websocket(
-        unit.exec_start.as_deref().unwrap_or(&[]),
-        d.ws_port,
-        Some(&d.ws_listen),
-    );
+    let mut base: Vec<String> = unit.exec_start.clone().unwrap_or_default();
+    if let SocketPlan::Migrate(sock) = d.socket {
+        // The socket's ports become arguments, unless the unit already sets them.
+        let o = &unit.options;
+        if let Some(tcp) = sock.slots.tcp.as_deref() {
+            if o.port.is_none()
+                && let Some(p) = slot_port(tcp).filter(|p| *p != 27750)
+            {
+                base.extend(["--port".to_string(), p.to_string()]);
+            }
+            if o.listen.is_none()
+                && let Some(a) = slot_addr(tcp)
+            {
+                base.extend(["--listen".to_string(), a]);
+            }
+        }
+        if o.web_admin_port.is_none()
+            && let Some(p) = sock.slots.web_admin.as_deref().and_then(slot_port)
+        {
+            base.extend(["--web-admin-port".to_string(), p.to_string()]);
+        }
+    }
+    let argv = with_websocket(&base, d.ws_port, Some(&d.ws_listen));
     let mut text = format!(
         "# Written by dpwizard: drawpile-srv's WebSocket listener for the reverse proxy at\n\
          # https://{}/drawpile-web/ws. Remove this file and run `systemctl daemon-reload` to undo.\n\
@@ -502,27 +565,99 @@ pub fn make(
         })
         .is_some_and(|b| b.systemd_support.supported != Some(false));
 
-    // 1. The drop-in.
+    // 1. The socket unit, if drawpile-srv is socket-activated.
+    match d.socket {
+        SocketPlan::None => {}
+        SocketPlan::Migrate(sock) => {
+            let mask = format!("/etc/systemd/system/{}", sock.name);
+            if snap.get(&mask) != Some(b"/dev/null".as_slice()) {
+                plan.changes.push(Change::Symlink {
+                    path: mask,
+                    target: "/dev/null".into(),
+                    why: format!(
+                        "masks {}: from 2.3.0 any passed socket makes drawpile-srv exit (\"socket \
+                         activation is no longer supported\"); its ports move to arguments",
+                        sock.name
+                    ),
+                });
+            }
+            for via in &sock.enabled_via {
+                let link = format!("/etc/systemd/system/{via}/{}", sock.name);
+                if let Some(old) = snap.get(&link) {
+                    plan.changes.push(Change::Remove {
+                        path: link,
+                        old: old.to_vec(),
+                        why: format!("disables {}", sock.name),
+                    });
+                }
+            }
+            plan.actions.push(Action {
+                argv: vec!["systemctl".into(), "stop".into(), sock.name.clone()],
+                why: "stops the leftover socket before drawpile-srv restarts".into(),
+            });
+        }
+        SocketPlan::Slots(sock) => {
+            let path = format!("/etc/systemd/system/{}.d/zz-dpwizard.conf", sock.name);
+            let tcp = sock.slots.tcp.clone().unwrap_or_else(|| "27750".into());
+            // With two entries the second was meant for WebSockets (the admin slot is
+            // missing): the admin slot is added (27780) and the WebSocket goes third.
+            let admin = match sock.listen_stream.len() {
+                n if n >= 3 => sock
+                    .slots
+                    .web_admin
+                    .clone()
+                    .unwrap_or_else(|| "27780".into()),
+                _ => "27780".into(),
+            };
+            let ws = if d.ws_listen.contains(':') {
+                format!("[{}]:{}", d.ws_listen, d.ws_port)
+            } else {
+                format!("{}:{}", d.ws_listen, d.ws_port)
+            };
+            let text = format!(
+                "# Written by dpwizard: drawpile-srv 2.2.x takes passed sockets in the order TCP,\n\
+                 # web admin, WebSocket; while sockets are passed it ignores --port and\n\
+                 # --websocket-port, so the WebSocket listener is set here.\n\
+                 [Socket]\nListenStream=\nListenStream={tcp}\nListenStream={admin}\nListenStream={ws}\n"
+            );
+            plan.changes.push(Change::Write {
+                old: snap.get(&path).map(<[u8]>::to_vec),
+                path,
+                new: text.into_bytes(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: format!(
+                    "gives {} exactly the TCP, web admin and WebSocket slots, in that order",
+                    sock.name
+                ),
+            });
+        }
+    }
+
+    // 2. The service drop-in (not with 2.2.x sockets: the arguments would be ignored).
     let dropin = format!(
         "/etc/systemd/system/{}.d/{}",
         d.unit.name,
         dropin_name(d.unit)
     );
     let dropin_text = render_dropin(d.unit, &d, notify_ok);
-    plan.changes.push(Change::Write {
-        old: snap.get(&dropin).map(<[u8]>::to_vec),
-        path: dropin,
-        new: dropin_text.into_bytes(),
-        mode: FileMode::CONFIG,
-        secret: false,
-        why: format!(
-            "makes {} listen for WebSockets on {}:{} (sorts after every other drop-in, so its \
+    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_));
+    if service_dropin {
+        plan.changes.push(Change::Write {
+            old: snap.get(&dropin).map(<[u8]>::to_vec),
+            path: dropin,
+            new: dropin_text.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!(
+                "makes {} listen for WebSockets on {}:{} (sorts after every other drop-in, so its \
              ExecStart is the effective one)",
-            d.unit.name, d.ws_listen, d.ws_port
-        ),
-    });
+                d.unit.name, d.ws_listen, d.ws_port
+            ),
+        });
+    }
 
-    // 2. TLS material.
+    // 3. TLS material.
     if d.self_signed {
         let have = snap
             .get(&d.cert)
@@ -559,7 +694,7 @@ pub fn make(
         }
     }
 
-    // 3. nginx.
+    // 4. nginx.
     let revert: Vec<String> = d
         .server
         .map(|s| {
@@ -676,10 +811,22 @@ pub fn make(
             argv: vec!["systemctl".into(), "daemon-reload".into()],
             why: "systemd reads the new drop-in".into(),
         });
-        plan.actions.push(Action {
-            argv: vec!["systemctl".into(), "restart".into(), d.unit.name.clone()],
-            why: "drawpile-srv starts its WebSocket listener (sessions in memory end)".into(),
-        });
+        match d.socket {
+            SocketPlan::Slots(sock) => {
+                plan.actions.push(Action {
+                    argv: vec!["systemctl".into(), "stop".into(), d.unit.name.clone()],
+                    why: "the service takes the new sockets when it is next activated".into(),
+                });
+                plan.actions.push(Action {
+                    argv: vec!["systemctl".into(), "restart".into(), sock.name.clone()],
+                    why: "the socket listens on the new WebSocket port".into(),
+                });
+            }
+            _ => plan.actions.push(Action {
+                argv: vec!["systemctl".into(), "restart".into(), d.unit.name.clone()],
+                why: "drawpile-srv starts its WebSocket listener (sessions in memory end)".into(),
+            }),
+        }
     }
     if nginx_changed {
         plan.actions.push(Action {

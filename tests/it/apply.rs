@@ -339,3 +339,108 @@ mod plan_and_apply {
         assert!(run.stderr.contains("QtWebSockets: N/A"), "{}", run.stderr);
     }
 }
+
+mod sockets {
+    //! Socket-activated setups: 2.3.0 with a leftover socket is migrated to arguments;
+    //! 2.2.x keeps activation with the TCP, web admin and WebSocket slots in order.
+
+    use crate::support::drawpile::Build;
+    use crate::support::nginx::trees;
+    use crate::support::systemd::{upstream_service, upstream_socket};
+    use crate::support::*;
+
+    fn machine(build: &Build, socket: &str) -> (FakeMachine, String, tempfile::TempDir) {
+        let m = FakeMachine::debian12();
+        let c =
+            dpwizard::plan::selfsigned::generate("paint.example.com", 1_795_000_000, 3650).unwrap();
+        trees::debian_default(m.root());
+        trees::certbot_lineage(m.root(), "paint.example.com", &c.cert_pem, &c.key_pem);
+        m.with_drawpile("/usr/bin/drawpile-srv", build)
+            .unit_in(
+                "/lib/systemd/system",
+                "drawpile-srv.service",
+                &upstream_service("/usr", true),
+            )
+            .unit_in("/lib/systemd/system", "drawpile-srv.socket", socket)
+            .enable(
+                "drawpile-srv.socket",
+                "sockets.target",
+                "/lib/systemd/system/drawpile-srv.socket",
+            );
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.toml");
+        std::fs::write(&a, "[site]\ndomain = \"paint.example.com\"\n").unwrap();
+        (m, a.display().to_string(), d)
+    }
+
+    #[test]
+    fn a_leftover_socket_beside_230_is_masked_and_its_ports_become_arguments() {
+        let sock = "[Socket]\nListenStream=0.0.0.0:27755\nListenStream=27785\nListenStream=27751\n[Install]\nWantedBy=sockets.target\n";
+        let (m, a, _d) = machine(&Build::v("2.3.0"), sock);
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(
+            std::fs::read_link(m.path("/etc/systemd/system/drawpile-srv.socket")).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+        assert!(
+            std::fs::symlink_metadata(
+                m.path("/etc/systemd/system/sockets.target.wants/drawpile-srv.socket")
+            )
+            .is_err()
+        );
+        let dropin = m.read("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf");
+        assert!(dropin.contains("ExecStart=/usr/bin/drawpile-srv --port 27755 --web-admin-port 27785 --websocket-port 27751 --websocket-listen 127.0.0.1"), "{dropin}");
+        let stop = run
+            .stdout
+            .find("systemctl stop drawpile-srv.socket")
+            .expect("socket stopped");
+        let restart = run
+            .stdout
+            .find("systemctl restart drawpile-srv.service")
+            .expect("service restarted");
+        assert!(stop < restart);
+        let v = m.detect_json(&[]);
+        assert_eq!(jget(&v, "runtime.kind"), "systemd-service");
+        assert_eq!(jget(&v, "runtime.sockets.0.masked"), true);
+        assert_eq!(
+            m.dpwizard(["plan", "--check", "--answers", &a]).code,
+            0,
+            "a second run changes nothing"
+        );
+        assert_eq!(m.dpwizard(["rollback"]).code, 0);
+        assert!(
+            m.path("/etc/systemd/system/sockets.target.wants/drawpile-srv.socket")
+                .symlink_metadata()
+                .is_ok()
+        );
+        assert!(
+            m.path("/etc/systemd/system/drawpile-srv.socket")
+                .symlink_metadata()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_22x_socket_without_the_admin_slot_gets_all_three_in_order() {
+        let (m, a, _d) = machine(&Build::v("2.2.2"), &upstream_socket(false, true));
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let dropin = m.read("/etc/systemd/system/drawpile-srv.socket.d/zz-dpwizard.conf");
+        assert!(dropin.contains("[Socket]\nListenStream=\nListenStream=27750\nListenStream=27780\nListenStream=127.0.0.1:27751\n"), "{dropin}");
+        assert!(
+            !m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
+                .exists(),
+            "arguments would be ignored"
+        );
+        let v = m.detect_json(&[]);
+        let s = jget(&v, "runtime.sockets.0");
+        assert_eq!(s["slots"]["websocket"], "127.0.0.1:27751");
+        assert_eq!(s["notes"], serde_json::json!([]));
+        let site = m.read("/etc/nginx/sites-available/dpwizard-paint.example.com.conf");
+        assert!(
+            site.contains("proxy_pass http://127.0.0.1:27751;"),
+            "{site}"
+        );
+    }
+}
