@@ -142,11 +142,16 @@ impl Host {
         let mut f = self.open_read(target.as_ref())?;
         // No stat for a size hint: config files are small, and detection reads thousands.
         // (File::read_to_end would stat and seek for a size hint.)
-        let mut buf = Vec::with_capacity(8192);
+        let mut buf = Vec::new();
         let mut chunk = [0u8; 16384];
         loop {
             match f.read(&mut chunk) {
-                Ok(0) => return Ok(buf),
+                Ok(0) => {
+                    // Thousands of small files stay resident while they are parsed: keep
+                    // only what they use (untouched capacity still costs page clearing).
+                    buf.shrink_to_fit();
+                    return Ok(buf);
+                }
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

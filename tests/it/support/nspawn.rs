@@ -155,6 +155,7 @@ impl Drop for Machine {
             );
             let _ = self.nspawn.wait();
         }
+        let _ = std::fs::remove_file(log_path(&self.name));
         // Remove the cgroups made for the launch, deepest first.
         for h in ["unified", "systemd"] {
             let _ = Command::new("sh")
