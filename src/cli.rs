@@ -269,34 +269,60 @@ async fn apply_command(
     style: &Style,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
-    let (plan, facts, text) = make_plan(&host, answers).await?;
-    if !json {
-        print_plan(&plan, style);
-    }
-    if plan.is_empty() || dry_run {
-        return Ok(exit::OK);
-    }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Exit::usage(
-                "refusing to apply without --yes: standard input is not a terminal to confirm on",
-            ));
+    let mut pass = 0;
+    loop {
+        pass += 1;
+        let (plan, facts, text) = make_plan(&host, answers).await?;
+        if !json && (pass == 1 || !plan.is_empty()) {
+            print_plan(&plan, style);
         }
-        print!("Apply these changes? [y/N] ");
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
-        if !matches!(line.trim(), "y" | "Y" | "yes") {
-            println!("Nothing was changed.");
+        if plan.is_empty() || dry_run {
             return Ok(exit::OK);
         }
+        if pass == 1 && !yes {
+            if !std::io::stdin().is_terminal() {
+                return Err(Exit::usage(
+                    "refusing to apply without --yes: standard input is not a terminal to confirm on",
+                ));
+            }
+            print!("Apply these changes? [y/N] ");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            if !matches!(line.trim(), "y" | "Y" | "yes") {
+                println!("Nothing was changed.");
+                return Ok(exit::OK);
+            }
+        }
+        match apply_once(&host, &plan, &facts, &text, style).await? {
+            Some(code) => return Ok(code),
+            None if plan.then_replan && pass < 3 => continue,
+            None => {
+                let passed = match &plan.verify {
+                    Some(v) => verify_live(v, style).await,
+                    None => true,
+                };
+                return Ok(if passed { exit::OK } else { exit::FINDINGS });
+            }
+        }
     }
-    let run = crate::apply::write_plan(&host, &plan, &text)
+}
+
+/// Writes, validates and runs one plan. `Some(code)` ends apply there (failure, or commands
+/// left to the admin); `None` means everything ran.
+async fn apply_once(
+    host: &Host,
+    plan: &crate::plan::Plan,
+    facts: &crate::detect::Facts,
+    text: &str,
+    style: &Style,
+) -> Result<Option<i32>, Exit> {
+    let run = crate::apply::write_plan(host, plan, text)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
     let id = run.id().to_string();
-    match crate::apply::validate_nginx(&host).await {
+    match crate::apply::validate_nginx(host).await {
         crate::apply::Validation::Failed(why) => {
-            let restored = crate::apply::journal::rollback(&host, Some(&id), true);
+            let restored = crate::apply::journal::rollback(host, Some(&id), true);
             eprintln!(
                 "dpwizard: nginx -t refused the new configuration:\n{}",
                 why.trim_end()
@@ -309,7 +335,7 @@ async fn apply_command(
                     "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
                 ),
             }
-            return Ok(exit::FINDINGS);
+            return Ok(Some(exit::FINDINGS));
         }
         crate::apply::Validation::Passed(_) => {
             println!("{} nginx -t: the configuration is valid", style.good("✓"))
@@ -332,38 +358,60 @@ async fn apply_command(
         for a in &plan.actions {
             println!("  {}", a.argv.join(" "));
         }
+        if plan.then_replan {
+            println!("Then run `dpwizard apply` again to finish.");
+        }
         println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-        return Ok(exit::OK);
+        return Ok(Some(exit::OK));
     }
     for a in &plan.actions {
         let Some(prog) = host.which(&a.argv[0]) else {
             eprintln!("dpwizard: {} is not installed", a.argv[0]);
-            return Ok(exit::FINDINGS);
+            return Ok(Some(exit::FINDINGS));
         };
-        let out = host
-            .run(
-                host.command(prog)
-                    .args(a.argv[1..].iter())
-                    .timeout(std::time::Duration::from_secs(60)),
-            )
-            .await;
+        let mut cmd =
+            host.command(prog)
+                .args(a.argv[1..].iter())
+                .timeout(std::time::Duration::from_secs(if a.argv[0] == "certbot" {
+                    180
+                } else {
+                    60
+                }));
+        // A private ACME server's CA (tests, internal PKI) reaches certbot this way.
+        for k in [
+            "REQUESTS_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "HTTPS_PROXY",
+            "https_proxy",
+        ] {
+            if let Some(v) = std::env::var_os(k) {
+                cmd = cmd.env(k, v);
+            }
+        }
+        let out = host.run(cmd).await;
         if !out.success() {
             eprintln!(
                 "dpwizard: `{}` failed: {}",
                 a.argv.join(" "),
                 out.describe()
             );
+            let tail: Vec<String> = out
+                .stderr_str()
+                .lines()
+                .rev()
+                .take(8)
+                .map(String::from)
+                .collect();
+            for l in tail.iter().rev() {
+                eprintln!("  {l}");
+            }
             eprintln!("dpwizard: undo with `dpwizard rollback {id}`");
-            return Ok(exit::FINDINGS);
+            return Ok(Some(exit::FINDINGS));
         }
         println!("{} {}", style.good("✓"), a.argv.join(" "));
     }
     println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-    let passed = match &plan.verify {
-        Some(v) => verify_live(v, style).await,
-        None => true,
-    };
-    Ok(if passed { exit::OK } else { exit::FINDINGS })
+    Ok(None)
 }
 
 /// The three handshakes a browser, the desktop app and a foreign site would make, after a
@@ -395,13 +443,20 @@ async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> bool {
         }
         Err(_) => println!("{} cannot probe {}", style.warn("!"), v.websocket),
     }
-    let report = verify::check_proxy(
-        &v.domain,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 443)),
-        verify::TlsVerify::SystemRoots,
-        t,
-    )
-    .await;
+    // A reload returns before nginx listens on a new port: retry while it refuses.
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
+    let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    for _ in 0..20 {
+        let refused = report
+            .checks
+            .iter()
+            .all(|c| c.detail.contains("could not connect"));
+        if !refused {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    }
     if let Some(tls) = &report.tls
         && let Some(e) = &tls.verify_error
     {

@@ -39,6 +39,9 @@ pub enum PlanError {
     Conflict(String),
 }
 
+/// Where certbot's http-01 challenges are served from (the port-80 server of dpwizard's site).
+pub const ACME_WEBROOT: &str = "/var/www/dpwizard-acme";
+
 /// Where self-signed certificates go.
 pub fn self_signed_paths(domain: &str) -> (String, String) {
     (
@@ -81,6 +84,8 @@ struct Decisions<'a> {
     cert: String,
     key: String,
     self_signed: bool,
+    /// The certificate must first be obtained with certbot (a first pass).
+    certbot: Option<Vec<String>>,
 }
 
 fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit, PlanError> {
@@ -272,15 +277,52 @@ fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, Plan
             TlsMode::Certbot
         },
     );
+    let mut certbot = None;
     let (cert, key, self_signed) =
         match mode {
-            TlsMode::Certbot => {
-                return Err(PlanError::Unsupported(
-                "tls.mode = \"certbot\" is not supported by this version yet: use \"existing\" \
-                 with your certificate, or \"self-signed\""
-                    .into(),
-            ));
-            }
+            TlsMode::Certbot => match lineage {
+                // Already obtained (a previous run, or certbot by hand): use it.
+                Some(l) => (l.fullchain_path.clone(), l.key_path.clone(), false),
+                None if server.is_some() => {
+                    return Err(PlanError::Conflict(format!(
+                        "the server for {domain} on 443 has its own certificate: use tls.mode = \
+                         \"existing\" (or remove it from that server first)"
+                    )));
+                }
+                None => {
+                    let mut argv: Vec<String> = [
+                        "certbot",
+                        "certonly",
+                        "--webroot",
+                        "-w",
+                        ACME_WEBROOT,
+                        "-d",
+                        domain.as_str(),
+                        "--non-interactive",
+                        "--agree-tos",
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                    match &answers.site.email {
+                        Some(e) => argv.extend(["-m".to_string(), e.to_string()]),
+                        None => argv.push("--register-unsafely-without-email".into()),
+                    }
+                    if let Some(url) = &answers.tls.acme_server {
+                        argv.extend(["--server".to_string(), url.to_string()]);
+                    }
+                    argv.extend([
+                        "--deploy-hook".to_string(),
+                        "systemctl reload nginx".to_string(),
+                    ]);
+                    certbot = Some(argv);
+                    (
+                        format!("/etc/letsencrypt/live/{domain}/fullchain.pem"),
+                        format!("/etc/letsencrypt/live/{domain}/privkey.pem"),
+                        false,
+                    )
+                }
+            },
             TlsMode::SelfSigned => {
                 let (c, k) = self_signed_paths(&domain);
                 (c, k, true)
@@ -327,6 +369,7 @@ fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, Plan
         cert,
         key,
         self_signed,
+        certbot,
     })
 }
 
@@ -528,12 +571,24 @@ pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result
     Ok(out)
 }
 
+/// The port-80 server alone: what certbot needs before the certificate exists.
+fn http_only_site(d: &Decisions) -> String {
+    format!(
+        "# Written by dpwizard for {domain}: HTTP only until certbot has the certificate;\n\
+         # the next step adds the HTTPS server with the Drawpile WebSocket proxy.\n\
+         server {{\n    listen 80;\n    listen [::]:80;\n    server_name {domain};\n\
+         \x20   location /.well-known/acme-challenge/ {{\n        root {ACME_WEBROOT};\n    }}\n\
+         \x20   location / {{\n        return 301 https://$host$request_uri;\n    }}\n}}\n",
+        domain = d.domain
+    )
+}
+
 fn new_site(d: &Decisions, spec: &LocationSpec) -> String {
     format!(
         "# Written by dpwizard for {domain}: the Drawpile WebSocket proxy.\n\
          server {{\n    listen 80;\n    listen [::]:80;\n    server_name {domain};\n\
          \n    # Certificate renewals (ACME http-01) keep working over plain HTTP.\n\
-         \x20   location /.well-known/acme-challenge/ {{\n        root /var/www/dpwizard-acme;\n    }}\n\
+         \x20   location /.well-known/acme-challenge/ {{\n        root {ACME_WEBROOT};\n    }}\n\
          \x20   location / {{\n        return 301 https://$host$request_uri;\n    }}\n}}\n\n\
          server {{\n    listen 443 ssl;\n    listen [::]:443 ssl;\n    server_name {domain};\n\
          \x20   ssl_certificate {cert};\n    ssl_certificate_key {key};\n\n{location}\n\
@@ -765,10 +820,15 @@ pub fn make(
             } else {
                 (format!("/etc/nginx/conf.d/{name}"), None)
             };
+            let content = if d.certbot.is_some() {
+                http_only_site(&d)
+            } else {
+                new_site(&d, &spec)
+            };
             plan.changes.push(Change::Write {
                 old: snap.get(&path).map(<[u8]>::to_vec),
                 path: path.clone(),
-                new: new_site(&d, &spec).into_bytes(),
+                new: content.into_bytes(),
                 mode: FileMode::CONFIG,
                 secret: false,
                 why: format!(
@@ -787,14 +847,38 @@ pub fn make(
             }
         }
     }
+    if d.certbot.is_some() {
+        let readme = format!("{ACME_WEBROOT}/README");
+        plan.changes.push(Change::Write {
+            old: snap.get(&readme).map(<[u8]>::to_vec),
+            path: readme,
+            new: b"nginx serves ACME http-01 challenges for certbot from here (dpwizard).\n"
+                .to_vec(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: "the webroot certbot answers its challenges from".into(),
+        });
+        plan.notes.push(format!(
+            "certbot obtains the certificate for {} over HTTP first; then dpwizard writes the \
+             HTTPS server (apply does both steps)",
+            d.domain
+        ));
+    }
     let mut plan = plan.without_noops();
-    plan.verify = Some(super::VerifySpec {
+    plan.then_replan = d.certbot.is_some();
+    plan.verify = (!plan.then_replan).then(|| super::VerifySpec {
         domain: d.domain.clone(),
         websocket: if spec.upstream_host.contains(':') {
             format!("[{}]:{}", spec.upstream_host, spec.upstream_port)
         } else {
             format!("{}:{}", spec.upstream_host, spec.upstream_port)
         },
+    });
+    let certbot_action = d.certbot.clone().map(|argv| Action {
+        argv,
+        why: "obtains the certificate (webroot: nginx keeps running); its deploy hook reloads \
+              nginx after every renewal"
+            .into(),
     });
 
     // 4. Commands, only for what changed.
@@ -834,6 +918,7 @@ pub fn make(
             why: "nginx serves the new location (a reload drops no connection)".into(),
         });
     }
+    plan.actions.extend(certbot_action);
     Ok(plan)
 }
 

@@ -95,6 +95,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// What to probe once applied.
     pub verify: Option<VerifySpec>,
+    /// More follows once the actions ran (certbot had to obtain the certificate first):
+    /// apply plans again and finishes.
+    pub then_replan: bool,
 }
 
 /// The live checks after apply: the WebSocket port directly, then through the proxy.

@@ -4,7 +4,6 @@
 
 use crate::support::drawpile::Build;
 use crate::support::nspawn::Machine;
-use crate::support::systemd::upstream_service;
 use crate::support::*;
 
 #[test]
@@ -16,19 +15,8 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
         return;
     }
     let m = Machine::boot("dpw-apply-live");
-    m.ok(&format!(
-        "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
-        standin_in_machine()
-    ));
-    m.write(
-        "/usr/local/bin/drawpile-srv.standin",
-        Build::v("2.3.0").profile(),
-    );
-    m.write(
-        "/usr/local/lib/systemd/system/drawpile-srv.service",
-        upstream_service("/usr/local", false),
-    );
-    m.ok("systemctl daemon-reload && systemctl enable --now drawpile-srv.service && systemctl start nginx");
+    m.with_drawpile_service(&Build::v("2.3.0"));
+    m.ok("systemctl start nginx");
     m.write(
         "/root/answers.toml",
         "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
@@ -43,18 +31,19 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.status.code(), Some(0), "{text}");
-    for expected in [
-        "nginx -t: the configuration is valid",
-        "✓ systemctl daemon-reload",
-        "✓ systemctl restart drawpile-srv.service",
-        "✓ systemctl reload nginx",
-        "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
-        "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
-        "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
-        "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
-    ] {
-        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "nginx -t: the configuration is valid",
+            "✓ systemctl daemon-reload",
+            "✓ systemctl restart drawpile-srv.service",
+            "✓ systemctl reload nginx",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
     // The key is private.
     assert_eq!(
         m.ok("stat -c %a /etc/ssl/dpwizard/draw.example.test.key")
@@ -81,4 +70,75 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
             .trim(),
         "0"
     );
+}
+
+#[test]
+fn apply_with_certbot_against_a_local_acme_server() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+        || skip_unless_program("certbot")
+        || skip_unless_program("pebble")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-apply-certbot");
+    m.with_drawpile_service(&Build::v("2.3.0"));
+    // pebble (Debian ships no test certificate): its own TLS certificate for localhost,
+    // the test host name in /etc/hosts before it starts (it caches the file).
+    let tls = dpwizard::plan::selfsigned::generate("localhost", now() - 60, 30).unwrap();
+    m.write("/etc/pebble/cert.pem", &tls.cert_pem);
+    m.write("/etc/pebble/key.pem", &tls.key_pem);
+    m.write(
+        "/etc/pebble/config.json",
+        r#"{"pebble":{"listenAddress":"127.0.0.1:14000","managementListenAddress":"127.0.0.1:15000","certificate":"/etc/pebble/cert.pem","privateKey":"/etc/pebble/key.pem","httpPort":80,"tlsPort":443,"ocspResponderURL":"","externalAccountBindingRequired":false}}"#,
+    );
+    m.ok("echo '127.0.0.1 draw.example.test' >> /etc/hosts");
+    m.ok("systemd-run --unit pebble --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config /etc/pebble/config.json");
+    m.ok("systemctl start nginx");
+    m.ok("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/14000) 2>/dev/null && break; sleep 0.05; done");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\nemail = \"admin@example.test\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n",
+    );
+    let dpw = dpwizard_in_machine();
+    let out = m.sh(&format!(
+        "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {dpw} --color never apply --yes --answers /root/answers.toml"
+    ));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_contains_all(
+        &text,
+        &[
+            "✓ certbot certonly --webroot -w /var/www/dpwizard-acme -d draw.example.test",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    // The certificate nginx serves is the one certbot got, with a reload hook for renewals.
+    let site = m.ok("cat /etc/nginx/sites-available/dpwizard-draw.example.test.conf");
+    assert!(
+        site.contains("ssl_certificate /etc/letsencrypt/live/draw.example.test/fullchain.pem;"),
+        "{site}"
+    );
+    let renewal = m.ok("cat /etc/letsencrypt/renewal/draw.example.test.conf");
+    assert!(renewal.contains("authenticator = webroot"), "{renewal}");
+    assert!(renewal.contains("systemctl reload nginx"), "{renewal}");
+    // Done: a second run changes nothing.
+    let again = m.ok(&format!(
+        "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {dpw} apply --yes --answers /root/answers.toml"
+    ));
+    assert!(again.contains("Nothing to do"), "{again}");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

@@ -256,6 +256,13 @@ pub fn which_host(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Asserts that every expected line occurs in `text` (which is shown when one is missing).
+pub fn assert_contains_all(text: &str, expected: &[&str]) {
+    for e in expected {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+}
+
 /// Gets a JSON value by a dotted path with array indices: `drawpile.binaries.0.version`.
 pub fn jget<'a>(v: &'a Value, path: &str) -> &'a Value {
     let mut cur = v;

@@ -95,6 +95,20 @@ impl Machine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// drawpile-srv (the stand-in playing `build`) with the upstream unit, enabled and started.
+    pub fn with_drawpile_service(&self, build: &super::drawpile::Build) {
+        self.ok(&format!(
+            "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
+            super::standin_in_machine()
+        ));
+        self.write("/usr/local/bin/drawpile-srv.standin", build.profile());
+        self.write(
+            "/usr/local/lib/systemd/system/drawpile-srv.service",
+            super::systemd::upstream_service("/usr/local", false),
+        );
+        self.ok("systemctl daemon-reload && systemctl enable --now drawpile-srv.service");
+    }
+
     /// Writes a file inside the machine (parents created).
     pub fn write(&self, path: &str, content: impl AsRef<[u8]>) {
         let p = PathBuf::from(format!("/proc/{}/root{path}", self.init));
