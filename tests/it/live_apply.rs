@@ -22,15 +22,7 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
         "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
     );
     let dpw = dpwizard_in_machine();
-    let out = m.sh(&format!(
-        "{dpw} --color never apply --yes --answers /root/answers.toml"
-    ));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = apply_ok(&m, "");
     assert_contains_all(
         &text,
         &[
@@ -102,15 +94,7 @@ fn apply_with_certbot_against_a_local_acme_server() {
         "[site]\ndomain = \"draw.example.test\"\nemail = \"admin@example.test\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n",
     );
     let dpw = dpwizard_in_machine();
-    let out = m.sh(&format!(
-        "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {dpw} --color never apply --yes --answers /root/answers.toml"
-    ));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = apply_ok(&m, "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem");
     assert_contains_all(
         &text,
         &[
@@ -134,6 +118,22 @@ fn apply_with_certbot_against_a_local_acme_server() {
         "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {dpw} apply --yes --answers /root/answers.toml"
     ));
     assert!(again.contains("Nothing to do"), "{again}");
+}
+
+/// Runs `dpwizard apply --yes --answers /root/answers.toml` inside `m` (with `env`
+/// assignments before it) and returns its output; it must succeed.
+fn apply_ok(m: &Machine, env: &str) -> String {
+    let out = m.sh(&format!(
+        "{env} {} --color never apply --yes --answers /root/answers.toml",
+        dpwizard_in_machine()
+    ));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
 }
 
 fn now() -> i64 {
