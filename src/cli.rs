@@ -542,13 +542,19 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
     }
 }
 
-/// Streams pretty JSON to stdout (large trees give megabytes: no intermediate string).
+/// Streams JSON to stdout (large trees give megabytes: no intermediate string): indented for
+/// a person at a terminal, compact for a pipe or a file, where a program reads it.
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Exit> {
-    use std::io::Write;
+    use std::io::{IsTerminal, Write};
     let stdout = std::io::stdout();
+    let pretty = stdout.is_terminal();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    serde_json::to_writer_pretty(&mut out, value)
-        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))?;
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut out, value)
+    } else {
+        serde_json::to_writer(&mut out, value)
+    };
+    written.map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))?;
     writeln!(out)
         .and_then(|_| out.flush())
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))

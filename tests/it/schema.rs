@@ -10,7 +10,7 @@ fn generated() -> String {
         &format!(
             "Generated from the code (`src/detect/`); do not edit by hand. `schema_version` is {}: \
              it changes only when a field is removed or changes meaning; new fields may appear \
-             at any time. Paths use `[]` for array items. Fields documented \"null when …\" are \
+             at any time. Paths use `[]` for array items. The JSON is indented when stdout is a terminal and compact otherwise. Fields documented \"null when …\" are \
              present with the value `null`.",
             dpwizard::detect::SCHEMA_VERSION
         ),
