@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null; then
-  echo "install: cargo is needed (apt-get install cargo, or rustup)" >&2
+  echo "install: cargo (Rust 1.88 or newer) is needed: https://rustup.rs (Debian 12's own rustc is too old for edition 2024)" >&2
   exit 2
 fi
 cargo install --locked --path . --root /usr/local

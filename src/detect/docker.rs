@@ -357,18 +357,24 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
                 None => None,
             }
         },
-        run(
-            ctx,
-            &cli,
-            &["compose", "version", "--short"],
-            "docker compose version"
-        ),
+        ctx.host
+            .run(docker_cmd(ctx, &cli).args(["compose", "version"])),
     );
     facts.compose_v1 = v1;
-    facts.compose_v2 = v2
-        .success()
-        .then(|| v2.stdout_str().trim().to_string())
-        .filter(|v| !v.is_empty());
+    // Without the plugin, `docker compose` is an unknown command: a fact, not a failure.
+    if v2.success() {
+        ctx.probes.command("docker compose version", &v2, &[0]);
+        facts.compose_v2 = v2
+            .stdout_str()
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Docker Compose version "))
+            .map(|v| v.trim_start_matches('v').to_string());
+    } else {
+        ctx.probes.skipped(
+            "docker compose version",
+            format!("the Compose v2 plugin is not installed ({})", v2.describe()),
+        );
+    }
     // The JSON carries the client part even when the daemon is down.
     if let Ok(v) = serde_json::from_str::<Value>(version.stdout_str().trim()) {
         facts.cli_version = v
