@@ -38,6 +38,8 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
         }
     }
+    paths.push("/etc/systemd/system/drawpile-srv.service".into());
+    paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
     for sock in &facts.runtime.sockets {
         paths.push(format!("/etc/systemd/system/{}", sock.name));
         paths.push(format!(

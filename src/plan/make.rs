@@ -75,7 +75,9 @@ fn slot_addr(v: &str) -> Option<String> {
 /// The decisions a plan rests on, each from an answer or from detection.
 #[derive(Debug, Clone)]
 struct Decisions<'a> {
-    unit: &'a ServiceUnit,
+    /// The unit to change, or (new_service) the one to create.
+    unit: ServiceUnit,
+    new_service: bool,
     socket: SocketPlan<'a>,
     ws_port: u16,
     ws_listen: String,
@@ -188,9 +190,83 @@ fn check_binary<'a>(
     }
 }
 
-fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
-    let unit = pick_unit(facts, answers)?;
-    let binary = check_binary(facts, unit)?;
+/// For `new-service`: the unit dpwizard will create for an installed binary.
+fn new_service_unit(
+    facts: &Facts,
+    answers: &Answers,
+    ours: bool,
+) -> Result<ServiceUnit, PlanError> {
+    if !ours
+        && facts
+            .runtime
+            .units
+            .iter()
+            .any(|u| !u.masked && u.name == "drawpile-srv.service")
+    {
+        return Err(PlanError::Conflict(
+            "drawpile.runtime = \"new-service\" but drawpile-srv.service already exists: use \
+             \"systemd-service\" to change it"
+                .into(),
+        ));
+    }
+    let binary = match &answers.drawpile.binary {
+        Some(b) => b.to_string(),
+        None => facts
+            .drawpile
+            .binaries
+            .iter()
+            .find(|b| b.websocket.supported == Some(true) && !b.appimage)
+            .map(|b| b.path.clone())
+            .ok_or_else(|| {
+                PlanError::Missing(
+                    "no drawpile-srv with WebSocket support is installed: install drawpile-srv \
+                     2.3 (https://drawpile.net/download), or use runtime = \"new-container\" \
+                     with Docker; nothing was changed"
+                        .into(),
+                )
+            })?,
+    };
+    Ok(ServiceUnit {
+        name: "drawpile-srv.service".into(),
+        path: "/etc/systemd/system/drawpile-srv.service".into(),
+        exec_start: Some(vec![binary]),
+        user: Some(
+            answers
+                .drawpile
+                .user
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "drawpile".into()),
+        ),
+        ..Default::default()
+    })
+}
+
+fn decide<'a>(
+    facts: &'a Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+) -> Result<Decisions<'a>, PlanError> {
+    // A unit dpwizard created earlier is re-rendered (so a second apply is a no-op), not
+    // extended with a drop-in.
+    let ours = snap
+        .get("/etc/systemd/system/drawpile-srv.service")
+        .is_some_and(|b| b.starts_with(b"# Written by dpwizard"));
+    let wants_new = ours
+        || answers.drawpile.runtime == Some(Runtime::NewService)
+        || (answers.drawpile.runtime.is_none()
+            && facts.runtime.kind == RuntimeKind::None
+            && facts
+                .drawpile
+                .binaries
+                .iter()
+                .any(|b| b.websocket.supported == Some(true) && !b.appimage));
+    let (unit, new_service) = if wants_new {
+        (new_service_unit(facts, answers, ours)?, true)
+    } else {
+        (pick_unit(facts, answers)?.clone(), false)
+    };
+    let binary = check_binary(facts, &unit)?;
     let socket = facts.runtime.sockets.iter().find(|s| {
         !s.masked
             && s.service == unit.name
@@ -361,6 +437,7 @@ fn decide<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, Plan
     };
     Ok(Decisions {
         unit,
+        new_service,
         socket: socket_plan,
         ws_port,
         ws_listen,
@@ -607,7 +684,7 @@ pub fn make(
     snap: &Snapshot,
     now_unix: i64,
 ) -> Result<Plan, PlanError> {
-    let d = decide(facts, answers)?;
+    let d = decide(facts, answers, snap)?;
     let mut plan = Plan::default();
     let notify_ok = facts
         .drawpile
@@ -693,10 +770,59 @@ pub fn make(
     let dropin = format!(
         "/etc/systemd/system/{}.d/{}",
         d.unit.name,
-        dropin_name(d.unit)
+        dropin_name(&d.unit)
     );
-    let dropin_text = render_dropin(d.unit, &d, notify_ok);
-    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_));
+    let dropin_text = render_dropin(&d.unit, &d, notify_ok);
+    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_)) && !d.new_service;
+    if d.new_service {
+        let user = d.unit.user.clone().unwrap_or_else(|| "drawpile".into());
+        let binary = d
+            .unit
+            .exec_start
+            .as_ref()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or_default();
+        let unit_text = super::systemd::render_new_service(&super::systemd::NewService {
+            binary,
+            user: user.clone(),
+            args: super::systemd::ServerArgs {
+                tcp_port: answers.drawpile.tcp_port.map(|p| p.get()).unwrap_or(27750),
+                websocket_port: d.ws_port,
+                websocket_listen: Some(d.ws_listen.clone()),
+                web_admin_port: answers.drawpile.web_admin_port.map(|p| p.get()),
+            },
+            // Type=notify only with evidence the build sends READY=1; simple is always safe.
+            notify: false,
+        });
+        plan.changes.push(Change::Write {
+            old: snap.get(&d.unit.path).map(<[u8]>::to_vec),
+            path: d.unit.path.clone(),
+            new: unit_text.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!(
+                "a hardened unit running {} as the system user {user}, WebSocket on {}:{}",
+                d.unit
+                    .exec_start
+                    .as_ref()
+                    .and_then(|a| a.first())
+                    .map(String::as_str)
+                    .unwrap_or("?"),
+                d.ws_listen,
+                d.ws_port
+            ),
+        });
+        let sysusers = "/etc/sysusers.d/drawpile-srv.conf".to_string();
+        plan.changes.push(Change::Write {
+            old: snap.get(&sysusers).map(<[u8]>::to_vec),
+            path: sysusers,
+            new: super::systemd::render_sysusers(&user).into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!("the dedicated system user {user} (systemd-sysusers creates it)"),
+        });
+    }
     if service_dropin {
         plan.changes.push(Change::Write {
             old: snap.get(&dropin).map(<[u8]>::to_vec),
@@ -890,10 +1016,16 @@ pub fn make(
         .changes
         .iter()
         .any(|c| c.path().starts_with("/etc/nginx/") || c.path().starts_with("/etc/ssl/dpwizard/"));
+    if unit_changed && d.new_service {
+        plan.actions.push(Action {
+            argv: vec!["systemd-sysusers".into()],
+            why: "creates the system user".into(),
+        });
+    }
     if unit_changed {
         plan.actions.push(Action {
             argv: vec!["systemctl".into(), "daemon-reload".into()],
-            why: "systemd reads the new drop-in".into(),
+            why: "systemd reads the new unit files".into(),
         });
         match d.socket {
             SocketPlan::Slots(sock) => {
@@ -906,6 +1038,15 @@ pub fn make(
                     why: "the socket listens on the new WebSocket port".into(),
                 });
             }
+            _ if d.new_service => plan.actions.push(Action {
+                argv: vec![
+                    "systemctl".into(),
+                    "enable".into(),
+                    "--now".into(),
+                    d.unit.name.clone(),
+                ],
+                why: "starts drawpile-srv now and at every boot".into(),
+            }),
             _ => plan.actions.push(Action {
                 argv: vec!["systemctl".into(), "restart".into(), d.unit.name.clone()],
                 why: "drawpile-srv starts its WebSocket listener (sessions in memory end)".into(),

@@ -142,3 +142,56 @@ fn now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+#[test]
+fn new_service_for_an_installed_binary_without_a_unit() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-apply-newsvc");
+    m.ok(&format!(
+        "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
+        standin_in_machine()
+    ));
+    m.write(
+        "/usr/local/bin/drawpile-srv.standin",
+        Build::v("2.3.0").profile(),
+    );
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let text = apply_ok(&m, "");
+    assert_contains_all(
+        &text,
+        &[
+            "== /etc/systemd/system/drawpile-srv.service",
+            "✓ systemd-sysusers",
+            "✓ systemctl enable --now drawpile-srv.service",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    // The dedicated user runs it, never root; the real systemd accepts the unit as written.
+    assert_eq!(m.ok("ps -o user= -C drawpile-srv").trim(), "drawpile");
+    let verify = m.sh("systemd-analyze verify --man=no /etc/systemd/system/drawpile-srv.service");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert_eq!(
+        m.ok("systemctl is-enabled drawpile-srv.service").trim(),
+        "enabled"
+    );
+    let again = m.ok(&format!(
+        "{} apply --yes --answers /root/answers.toml",
+        dpwizard_in_machine()
+    ));
+    assert!(again.contains("Nothing to do"), "{again}");
+}
