@@ -320,28 +320,48 @@ async fn apply_once(
     let run = crate::apply::write_plan(host, plan, text)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
     let id = run.id().to_string();
-    match crate::apply::validate_nginx(host).await {
-        crate::apply::Validation::Failed(why) => {
-            let restored = crate::apply::journal::rollback(host, Some(&id), true);
-            eprintln!(
-                "dpwizard: nginx -t refused the new configuration:\n{}",
-                why.trim_end()
-            );
-            match restored {
-                Ok(_) => {
-                    eprintln!("dpwizard: every file was restored as it was; nothing was reloaded")
+    // Validators run before any reload; if one refuses, every file goes back as it was.
+    let checks = [
+        (
+            "systemd-analyze verify",
+            crate::apply::validate_units(host, plan).await,
+        ),
+        ("nginx -t", crate::apply::validate_nginx(host).await),
+    ];
+    for (what, v) in &checks {
+        match v {
+            crate::apply::Validation::Failed(why) => {
+                let restored = crate::apply::journal::rollback(host, Some(&id), true);
+                eprintln!(
+                    "dpwizard: {what} refused the new configuration:\n{}",
+                    why.trim_end()
+                );
+                match restored {
+                    Ok(_) => eprintln!(
+                        "dpwizard: every file was restored as it was; nothing was reloaded"
+                    ),
+                    Err(e) => eprintln!(
+                        "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
+                    ),
                 }
-                Err(e) => eprintln!(
-                    "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
-                ),
+                return Ok(Some(exit::FINDINGS));
             }
-            return Ok(Some(exit::FINDINGS));
-        }
-        crate::apply::Validation::Passed(_) => {
-            println!("{} nginx -t: the configuration is valid", style.good("✓"))
-        }
-        crate::apply::Validation::Skipped(why) => {
-            println!("{} nginx -t not run: {why}", style.warn("!"))
+            crate::apply::Validation::Passed(said) => {
+                if *what != "nginx -t" {
+                    for l in said.lines().filter(|l| !l.trim().is_empty()) {
+                        println!("{} {what}: {l}", style.warn("!"));
+                    }
+                }
+                let verdict = if *what == "nginx -t" {
+                    "the configuration is valid"
+                } else {
+                    "the units are valid"
+                };
+                println!("{} {what}: {verdict}", style.good("✓"))
+            }
+            crate::apply::Validation::Skipped(why) => {
+                println!("{} {what} not run: {why}", style.warn("!"))
+            }
         }
     }
     let can_run = host.is_live() && facts.os.systemd_running;

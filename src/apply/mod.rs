@@ -151,6 +151,60 @@ exec "$NGINX" -t"#;
     Validation::from(&crate::host::runner::run(cmd).await)
 }
 
+/// `systemd-analyze verify` of the units a plan wrote (live only: it needs the machine's own
+/// unit search path). Unknown keys only warn with status 0, so any output counts as failure.
+pub async fn validate_units(host: &Host, plan: &Plan) -> Validation {
+    let units: Vec<String> = plan
+        .changes
+        .iter()
+        .map(|c| c.path().to_string())
+        .filter(|p| {
+            p.starts_with("/etc/systemd/system/")
+                && (p.ends_with(".service") || p.ends_with(".socket"))
+                && !p.contains(".d/")
+        })
+        .collect();
+    let dropin_units: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| {
+            let p = c.path();
+            let rest = p.strip_prefix("/etc/systemd/system/")?;
+            let (unit, _) = rest.split_once(".d/")?;
+            Some(unit.to_string())
+        })
+        .collect();
+    if units.is_empty() && dropin_units.is_empty() {
+        return Validation::Skipped("no unit changed".into());
+    }
+    if !host.is_live() {
+        return Validation::Skipped(
+            "systemd-analyze verify needs the machine's own units (--root is not /)".into(),
+        );
+    }
+    let Some(analyze) = host.which("systemd-analyze") else {
+        return Validation::Skipped("systemd-analyze is not installed".into());
+    };
+    let out = host
+        .run(
+            host.command(analyze)
+                .args(["verify", "--man=no"])
+                .args(units.iter().chain(dropin_units.iter()))
+                .timeout(std::time::Duration::from_secs(30)),
+        )
+        .await;
+    let mut v = Validation::from(&out);
+    // Warnings about lines dpwizard wrote are failures; warnings about the admin's own files
+    // (e.g. upstream's `User=nobody`) are passed on, not held against the change.
+    if let Validation::Passed(text) = &v {
+        let written: Vec<&str> = plan.changes.iter().map(|c| c.path()).collect();
+        if text.lines().any(|l| written.iter().any(|w| l.contains(w))) {
+            v = Validation::Failed(text.clone());
+        }
+    }
+    v
+}
+
 impl From<&crate::host::CmdOutput> for Validation {
     /// A validator's verdict: its exit status, and what it said on stderr.
     fn from(out: &crate::host::CmdOutput) -> Self {

@@ -27,6 +27,7 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
         &text,
         &[
             "nginx -t: the configuration is valid",
+            "✓ systemd-analyze verify: the units are valid",
             "✓ systemctl daemon-reload",
             "✓ systemctl restart drawpile-srv.service",
             "✓ systemctl reload nginx",
@@ -152,14 +153,7 @@ fn new_service_for_an_installed_binary_without_a_unit() {
         return;
     }
     let m = Machine::boot("dpw-apply-newsvc");
-    m.ok(&format!(
-        "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
-        standin_in_machine()
-    ));
-    m.write(
-        "/usr/local/bin/drawpile-srv.standin",
-        Build::v("2.3.0").profile(),
-    );
+    m.install_drawpile(&Build::v("2.3.0"));
     m.ok("systemctl start nginx");
     m.write(
         "/root/answers.toml",

@@ -13,14 +13,7 @@ fn detect_reads_live_systemd_state() {
         return;
     }
     let m = Machine::boot("dpw-detect-live");
-    m.ok(&format!(
-        "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
-        standin_in_machine()
-    ));
-    m.write(
-        "/usr/local/bin/drawpile-srv.standin",
-        Build::v("2.3.0").profile(),
-    );
+    m.install_drawpile(&Build::v("2.3.0"));
     m.write(
         "/usr/local/lib/systemd/system/drawpile-srv.service",
         upstream_service("/usr/local", false),

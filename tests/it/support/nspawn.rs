@@ -95,13 +95,18 @@ impl Machine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// drawpile-srv (the stand-in playing `build`) with the upstream unit, enabled and started.
-    pub fn with_drawpile_service(&self, build: &super::drawpile::Build) {
+    /// The stand-in, playing `build`, installed as /usr/local/bin/drawpile-srv.
+    pub fn install_drawpile(&self, build: &super::drawpile::Build) {
         self.ok(&format!(
             "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
             super::standin_in_machine()
         ));
         self.write("/usr/local/bin/drawpile-srv.standin", build.profile());
+    }
+
+    /// drawpile-srv (the stand-in playing `build`) with the upstream unit, enabled and started.
+    pub fn with_drawpile_service(&self, build: &super::drawpile::Build) {
+        self.install_drawpile(build);
         self.write(
             "/usr/local/lib/systemd/system/drawpile-srv.service",
             super::systemd::upstream_service("/usr/local", false),
