@@ -78,6 +78,8 @@ struct Decisions<'a> {
     /// The unit to change, or (new_service) the one to create.
     unit: ServiceUnit,
     new_service: bool,
+    /// Run the official image from a new unit (docker CLI path, image).
+    new_container: Option<(String, String)>,
     socket: SocketPlan<'a>,
     ws_port: u16,
     ws_listen: String,
@@ -190,25 +192,32 @@ fn check_binary<'a>(
     }
 }
 
+/// A new unit must not replace one dpwizard did not write.
+fn refuse_existing_unit(facts: &Facts, ours: bool, message: String) -> Result<(), PlanError> {
+    let exists = facts
+        .runtime
+        .units
+        .iter()
+        .any(|u| !u.masked && u.name == "drawpile-srv.service");
+    if exists && !ours {
+        return Err(PlanError::Conflict(message));
+    }
+    Ok(())
+}
+
 /// For `new-service`: the unit dpwizard will create for an installed binary.
 fn new_service_unit(
     facts: &Facts,
     answers: &Answers,
     ours: bool,
 ) -> Result<ServiceUnit, PlanError> {
-    if !ours
-        && facts
-            .runtime
-            .units
-            .iter()
-            .any(|u| !u.masked && u.name == "drawpile-srv.service")
-    {
-        return Err(PlanError::Conflict(
-            "drawpile.runtime = \"new-service\" but drawpile-srv.service already exists: use \
+    refuse_existing_unit(
+        facts,
+        ours,
+        "drawpile.runtime = \"new-service\" but drawpile-srv.service already exists: use \
              \"systemd-service\" to change it"
-                .into(),
-        ));
-    }
+            .into(),
+    )?;
     let binary = match &answers.drawpile.binary {
         Some(b) => b.to_string(),
         None => facts
@@ -252,6 +261,16 @@ fn decide<'a>(
     let ours = snap
         .get("/etc/systemd/system/drawpile-srv.service")
         .is_some_and(|b| b.starts_with(b"# Written by dpwizard"));
+    let ours_container = snap
+        .get("/etc/systemd/system/drawpile-srv.service")
+        .is_some_and(|b| {
+            b.starts_with(b"# Written by dpwizard") && b.windows(11).any(|w| w == b" run --rm -")
+        });
+    let wants_container = answers.drawpile.runtime == Some(Runtime::NewContainer)
+        || (ours_container && answers.drawpile.runtime.is_none());
+    if wants_container {
+        return decide_container(facts, answers, ours_container);
+    }
     let wants_new = ours
         || answers.drawpile.runtime == Some(Runtime::NewService)
         || (answers.drawpile.runtime.is_none()
@@ -275,6 +294,35 @@ fn decide<'a>(
                     .as_ref()
                     .is_some_and(|l| l.active_state.as_deref() == Some("active")))
     });
+    // 2.3.0 removed socket activation; a build without web admin cannot take the
+    // WebSocket socket in its slot (drawpile.md, systemd): both move to arguments.
+    let socket_plan = match socket {
+        None => SocketPlan::None,
+        Some(s)
+            if binary.version_number.is_some_and(|v| v >= [2, 3, 0])
+                || binary.web_admin == Some(false) =>
+        {
+            SocketPlan::Migrate(s)
+        }
+        Some(s) => SocketPlan::Slots(s),
+    };
+    let mut d = proxy_and_tls(facts, answers, unit, socket_plan)?;
+    d.new_service = new_service;
+    let _ = binary;
+    Ok(d)
+}
+
+/// The decisions shared by every runtime: ports, the proxy's server block, the certificate.
+fn proxy_and_tls<'a>(
+    facts: &'a Facts,
+    answers: &Answers,
+    unit: ServiceUnit,
+    socket_plan: SocketPlan<'a>,
+) -> Result<Decisions<'a>, PlanError> {
+    let socket = match socket_plan {
+        SocketPlan::Slots(s) | SocketPlan::Migrate(s) => Some(s),
+        SocketPlan::None => None,
+    };
     let socket_ws = socket
         .and_then(|s| s.slots.websocket.as_deref())
         .and_then(slot_port);
@@ -423,21 +471,10 @@ fn decide<'a>(
                 (c, k, false)
             }
         };
-    // 2.3.0 removed socket activation; a build without web admin cannot take the
-    // WebSocket socket in its slot (drawpile.md, systemd): both move to arguments.
-    let socket_plan = match socket {
-        None => SocketPlan::None,
-        Some(s)
-            if binary.version_number.is_some_and(|v| v >= [2, 3, 0])
-                || binary.web_admin == Some(false) =>
-        {
-            SocketPlan::Migrate(s)
-        }
-        Some(s) => SocketPlan::Slots(s),
-    };
     Ok(Decisions {
         unit,
-        new_service,
+        new_service: false,
+        new_container: None,
         socket: socket_plan,
         ws_port,
         ws_listen,
@@ -448,6 +485,41 @@ fn decide<'a>(
         self_signed,
         certbot,
     })
+}
+
+/// `new-container`: the official image run by a new systemd unit; the WebSocket port is
+/// published on the host's loopback for nginx (never `--websocket-listen` inside).
+fn decide_container<'a>(
+    facts: &'a Facts,
+    answers: &Answers,
+    ours: bool,
+) -> Result<Decisions<'a>, PlanError> {
+    refuse_existing_unit(
+        facts,
+        ours,
+        "drawpile.runtime = \"new-container\" but drawpile-srv.service already exists".into(),
+    )?;
+    let docker = facts.runtime.docker.cli.clone().ok_or_else(|| {
+        PlanError::Missing(
+            "Docker is not installed (apt-get install docker.io), and no drawpile-srv is: \
+             install one of them; nothing was changed"
+                .into(),
+        )
+    })?;
+    let image = answers
+        .drawpile
+        .image
+        .as_ref()
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "drawpile/drawpile-srv:2.3".into());
+    let unit = ServiceUnit {
+        name: "drawpile-srv.service".into(),
+        path: "/etc/systemd/system/drawpile-srv.service".into(),
+        ..Default::default()
+    };
+    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    d.new_container = Some((docker, image));
+    Ok(d)
 }
 
 fn check_certificate(facts: &Facts, cert: &str, domain: &str) -> Result<(), PlanError> {
@@ -773,7 +845,34 @@ pub fn make(
         dropin_name(&d.unit)
     );
     let dropin_text = render_dropin(&d.unit, &d, notify_ok);
-    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_)) && !d.new_service;
+    let service_dropin =
+        !matches!(d.socket, SocketPlan::Slots(_)) && !d.new_service && d.new_container.is_none();
+    if let Some((docker, image)) = &d.new_container {
+        let text = super::systemd::render_new_container(&super::systemd::NewContainer {
+            docker: docker.clone(),
+            image: image.clone(),
+            container_name: "drawpile-srv".into(),
+            volume: "drawpile-srv-data".into(),
+            args: super::systemd::ServerArgs {
+                tcp_port: answers.drawpile.tcp_port.map(|p| p.get()).unwrap_or(27750),
+                websocket_port: d.ws_port,
+                websocket_listen: None,
+                web_admin_port: answers.drawpile.web_admin_port.map(|p| p.get()),
+            },
+        });
+        plan.changes.push(Change::Write {
+            old: snap.get(&d.unit.path).map(<[u8]>::to_vec),
+            path: d.unit.path.clone(),
+            new: text.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!(
+                "runs {image} with the WebSocket port published on 127.0.0.1:{} for nginx \
+                 (inside the container it listens on all of its interfaces)",
+                d.ws_port
+            ),
+        });
+    }
     if d.new_service {
         let user = d.unit.user.clone().unwrap_or_else(|| "drawpile".into());
         let binary = d
@@ -1016,6 +1115,12 @@ pub fn make(
         .changes
         .iter()
         .any(|c| c.path().starts_with("/etc/nginx/") || c.path().starts_with("/etc/ssl/dpwizard/"));
+    if let (true, Some((docker, image))) = (unit_changed, &d.new_container) {
+        plan.actions.push(Action {
+            argv: vec![docker.clone(), "pull".into(), image.clone()],
+            why: "fetches the official image".into(),
+        });
+    }
     if unit_changed && d.new_service {
         plan.actions.push(Action {
             argv: vec!["systemd-sysusers".into()],
@@ -1038,7 +1143,7 @@ pub fn make(
                     why: "the socket listens on the new WebSocket port".into(),
                 });
             }
-            _ if d.new_service => plan.actions.push(Action {
+            _ if d.new_service || d.new_container.is_some() => plan.actions.push(Action {
                 argv: vec![
                     "systemctl".into(),
                     "enable".into(),

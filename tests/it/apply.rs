@@ -444,3 +444,60 @@ mod sockets {
         );
     }
 }
+
+mod new_container {
+    //! A fresh VPS with Docker but no drawpile-srv: a unit running the official image.
+
+    use crate::support::nginx::trees;
+    use crate::support::*;
+
+    #[test]
+    fn the_official_image_runs_from_a_new_unit_with_the_websocket_port_on_loopback() {
+        let m = FakeMachine::debian12();
+        trees::debian_default(m.root());
+        m.exec(
+            "/usr/bin/docker",
+            "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
+        );
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.toml");
+        std::fs::write(&a, "[site]\ndomain = \"draw.example.com\"\n[drawpile]\nruntime = \"new-container\"\n[tls]\nmode = \"self-signed\"\n").unwrap();
+        let a = a.display().to_string();
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            run.stdout
+                .contains("/usr/bin/docker pull drawpile/drawpile-srv:2.3"),
+            "{}",
+            run.stdout
+        );
+        let unit = m.read("/etc/systemd/system/drawpile-srv.service");
+        let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).unwrap();
+        assert!(exec.contains(" -p 127.0.0.1:27751:27751 "), "{exec}");
+        assert!(exec.contains(" -p 27750:27750 "), "{exec}");
+        assert!(
+            !exec.contains("--websocket-listen"),
+            "never inside a container: {exec}"
+        );
+        let site = m.read("/etc/nginx/sites-available/dpwizard-draw.example.com.conf");
+        assert!(
+            site.contains("proxy_pass http://127.0.0.1:27751;"),
+            "{site}"
+        );
+        assert_eq!(
+            m.dpwizard(["plan", "--check", "--answers", &a]).code,
+            0,
+            "second run: no change"
+        );
+        // Without Docker the plan says what to install and changes nothing.
+        let bare = FakeMachine::debian12();
+        trees::debian_default(bare.root());
+        let run = bare.dpwizard(["plan", "--answers", &a]);
+        assert_eq!(run.code, 2);
+        assert!(
+            run.stderr.contains("Docker is not installed"),
+            "{}",
+            run.stderr
+        );
+    }
+}
