@@ -235,6 +235,12 @@ fn print_plan(plan: &crate::plan::Plan, style: &Style) {
             );
         }
     }
+    if !plan.manual.is_empty() {
+        println!("{}", style.bold("Run these yourself:"));
+        for m in &plan.manual {
+            println!("  $ {m}");
+        }
+    }
     for n in &plan.notes {
         println!("{} {n}", style.warn("!"));
     }

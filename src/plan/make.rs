@@ -80,6 +80,8 @@ struct Decisions<'a> {
     new_service: bool,
     /// Run the official image from a new unit (docker CLI path, image).
     new_container: Option<(String, String)>,
+    /// An existing plain container to re-create by hand (it has no file to edit).
+    docker_run: Option<&'a crate::detect::docker::Container>,
     socket: SocketPlan<'a>,
     ws_port: u16,
     ws_listen: String,
@@ -270,6 +272,11 @@ fn decide<'a>(
         || (ours_container && answers.drawpile.runtime.is_none());
     if wants_container {
         return decide_container(facts, answers, ours_container);
+    }
+    if facts.runtime.kind == RuntimeKind::Docker
+        && matches!(answers.drawpile.runtime, None | Some(Runtime::Docker))
+    {
+        return decide_docker_run(facts, answers);
     }
     let wants_new = ours
         || answers.drawpile.runtime == Some(Runtime::NewService)
@@ -475,6 +482,7 @@ fn proxy_and_tls<'a>(
         unit,
         new_service: false,
         new_container: None,
+        docker_run: None,
         socket: socket_plan,
         ws_port,
         ws_listen,
@@ -485,6 +493,91 @@ fn proxy_and_tls<'a>(
         self_signed,
         certbot,
     })
+}
+
+/// A plain `docker run` container: the proxy is configured; the container must be
+/// re-created with the WebSocket port (the plan prints the exact commands).
+fn decide_docker_run<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
+    let containers = &facts.runtime.docker.containers;
+    let c = containers
+        .iter()
+        .find(|c| c.state == "running" && c.compose_project.is_none())
+        .or_else(|| containers.iter().find(|c| c.compose_project.is_none()))
+        .ok_or_else(|| PlanError::Unsupported("the drawpile containers belong to Compose projects: editing compose files is not supported by this version yet".into()))?;
+    let unit = ServiceUnit {
+        name: format!("container {}", c.name),
+        options: c.options.clone(),
+        ..Default::default()
+    };
+    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    d.docker_run = Some(c);
+    Ok(d)
+}
+
+/// The `docker run` that re-creates `c` with the WebSocket port published on loopback.
+pub fn docker_run_command(c: &crate::detect::docker::Container, ws_port: u16) -> Vec<String> {
+    let mut cmd = vec![
+        "docker".to_string(),
+        "run".into(),
+        "-d".into(),
+        "--name".into(),
+        c.name.clone(),
+    ];
+    if let Some(r) = &c.restart_policy {
+        cmd.extend(["--restart".to_string(), r.clone()]);
+    }
+    if let Some(n) = c
+        .network_mode
+        .as_deref()
+        .filter(|n| !matches!(*n, "default" | "bridge"))
+    {
+        cmd.extend(["--network".to_string(), n.to_string()]);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &c.ports {
+        if p.container_port == ws_port {
+            continue;
+        }
+        let host_ip = if p.is_public() {
+            String::new()
+        } else {
+            format!("{}:", p.host_ip)
+        };
+        let spec = format!(
+            "{host_ip}{}:{}{}",
+            p.host_port.map(|h| h.to_string()).unwrap_or_default(),
+            p.container_port,
+            if p.protocol == "tcp" {
+                String::new()
+            } else {
+                format!("/{}", p.protocol)
+            }
+        );
+        if seen.insert(spec.clone()) {
+            cmd.extend(["-p".to_string(), spec]);
+        }
+    }
+    cmd.extend(["-p".to_string(), format!("127.0.0.1:{ws_port}:{ws_port}")]);
+    for m in &c.mounts {
+        cmd.extend(["-v".to_string(), format!("{}:{}", m.source, m.destination)]);
+    }
+    for e in &c.env {
+        // Values are not shown by detection (they may be secrets): pass them through.
+        cmd.extend(["-e".to_string(), e.clone()]);
+    }
+    cmd.push(c.image.clone());
+    cmd.extend(
+        with_websocket(
+            &std::iter::once(String::new())
+                .chain(c.args.iter().cloned())
+                .collect::<Vec<_>>(),
+            ws_port,
+            None,
+        )
+        .into_iter()
+        .skip(1),
+    );
+    cmd
 }
 
 /// `new-container`: the official image run by a new systemd unit; the WebSocket port is
@@ -845,8 +938,29 @@ pub fn make(
         dropin_name(&d.unit)
     );
     let dropin_text = render_dropin(&d.unit, &d, notify_ok);
-    let service_dropin =
-        !matches!(d.socket, SocketPlan::Slots(_)) && !d.new_service && d.new_container.is_none();
+    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_))
+        && !d.new_service
+        && d.new_container.is_none()
+        && d.docker_run.is_none();
+    if let Some(c) = d.docker_run {
+        let wants = c.options.websocket_port_number() == Some(d.ws_port)
+            && c.options.websocket_listen.is_none()
+            && c.ports
+                .iter()
+                .any(|p| p.container_port == d.ws_port && p.host_ip == "127.0.0.1");
+        if !wants {
+            let run = docker_run_command(c, d.ws_port);
+            plan.manual
+                .push(format!("docker stop {0} && docker rm {0}", c.name));
+            plan.manual.push(run.join(" "));
+            plan.notes.push(format!(
+                "container {} was started by hand (no file says how): re-create it with the \
+                 commands above (its volumes keep the data; -e names pass the current \
+                 environment values through, set them in your shell first)",
+                c.name
+            ));
+        }
+    }
     if let Some((docker, image)) = &d.new_container {
         let text = super::systemd::render_new_container(&super::systemd::NewContainer {
             docker: docker.clone(),
@@ -1099,6 +1213,9 @@ pub fn make(
             format!("{}:{}", spec.upstream_host, spec.upstream_port)
         },
     });
+    if !plan.manual.is_empty() {
+        plan.verify = None; // the container must be re-created first
+    }
     let certbot_action = d.certbot.clone().map(|argv| Action {
         argv,
         why: "obtains the certificate (webroot: nginx keeps running); its deploy hook reloads \

@@ -95,6 +95,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// What to probe once applied.
     pub verify: Option<VerifySpec>,
+    /// Steps dpwizard cannot take itself (a plain `docker run` has no file to edit): the
+    /// exact commands for the admin.
+    pub manual: Vec<String>,
     /// More follows once the actions ran (certbot had to obtain the certificate first):
     /// apply plans again and finishes.
     pub then_replan: bool,
@@ -116,6 +119,6 @@ impl Plan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.actions.is_empty()
+        self.changes.is_empty() && self.actions.is_empty() && self.manual.is_empty()
     }
 }

@@ -367,10 +367,8 @@ mod sockets {
                 "sockets.target",
                 "/lib/systemd/system/drawpile-srv.socket",
             );
-        let d = tempfile::tempdir().unwrap();
-        let a = d.path().join("a.toml");
-        std::fs::write(&a, "[site]\ndomain = \"paint.example.com\"\n").unwrap();
-        (m, a.display().to_string(), d)
+        let (d, a) = answers_file("[site]\ndomain = \"paint.example.com\"\n");
+        (m, a, d)
     }
 
     #[test]
@@ -459,10 +457,9 @@ mod new_container {
             "/usr/bin/docker",
             "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n",
         );
-        let d = tempfile::tempdir().unwrap();
-        let a = d.path().join("a.toml");
-        std::fs::write(&a, "[site]\ndomain = \"draw.example.com\"\n[drawpile]\nruntime = \"new-container\"\n[tls]\nmode = \"self-signed\"\n").unwrap();
-        let a = a.display().to_string();
+        let (_d, a) = answers_file(
+            "[site]\ndomain = \"draw.example.com\"\n[drawpile]\nruntime = \"new-container\"\n[tls]\nmode = \"self-signed\"\n",
+        );
         let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
         assert_eq!(run.code, 0, "{run:?}");
         assert!(
@@ -499,5 +496,58 @@ mod new_container {
             "{}",
             run.stderr
         );
+    }
+}
+
+mod docker_run {
+    //! A container started by hand: nginx is configured, and the plan prints the exact
+    //! commands that re-create the container with the WebSocket port on loopback.
+
+    use crate::support::nginx::trees;
+    use crate::support::*;
+
+    /// A `docker` that answers like a daemon with one drawpile container (the shapes of
+    /// the recorded real output: `version` JSON, `ps` JSON lines, `inspect` array).
+    const FAKE_DOCKER: &str = r#"#!/bin/sh
+case "$1" in
+version) echo '{"Client":{"Version":"28.2.2"},"Server":{"Version":"20.10.24+dfsg1"}}' ;;
+ps) echo '{"ID":"aaaa","Image":"drawpile/drawpile-srv:2.3.0","Names":"paint","State":"running"}' ;;
+inspect) cat <<'JSON'
+[{"Id":"aaaa","Name":"/paint","Args":["--local-host","paint.example.com","--websocket-listen","127.0.0.1"],
+  "State":{"Status":"running"},"Config":{"Image":"drawpile/drawpile-srv:2.3.0","Env":["DRAWPILESRV_WEB_ADMIN_AUTH=x:y"]},
+  "HostConfig":{"NetworkMode":"default","RestartPolicy":{"Name":"unless-stopped"},"PortBindings":{"27750/tcp":[{"HostIp":"","HostPort":"27750"}]}},
+  "NetworkSettings":{"Ports":{"27750/tcp":[{"HostIp":"0.0.0.0","HostPort":"27750"}]}},
+  "Mounts":[{"Type":"volume","Name":"dpdata","Destination":"/home/drawpile"}]}]
+JSON
+;;
+*) exit 1 ;;
+esac
+"#;
+
+    #[test]
+    fn the_exact_docker_run_is_printed_and_nginx_is_configured() {
+        let m = FakeMachine::debian12();
+        trees::debian_default(m.root());
+        m.exec("/usr/bin/docker", FAKE_DOCKER);
+        let (_d, a) =
+            answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            run.stdout
+                .contains("$ docker stop paint && docker rm paint"),
+            "{}",
+            run.stdout
+        );
+        let expected = "$ docker run -d --name paint --restart unless-stopped -p 27750:27750 -p 127.0.0.1:27751:27751 -v dpdata:/home/drawpile -e DRAWPILESRV_WEB_ADMIN_AUTH drawpile/drawpile-srv:2.3.0 --local-host paint.example.com --websocket-port 27751";
+        assert!(run.stdout.contains(expected), "{}", run.stdout);
+        assert!(!run.stdout.contains("x:y"), "secrets are never printed");
+        let site = m.read("/etc/nginx/sites-available/dpwizard-paint.example.com.conf");
+        assert!(
+            site.contains("proxy_pass http://127.0.0.1:27751;"),
+            "{site}"
+        );
+        // Until the container is re-created, the machine still differs.
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 1);
     }
 }

@@ -256,6 +256,15 @@ pub fn which_host(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// An answers file with `text` in a temp dir: (the dir, which must outlive the file; its path).
+pub fn answers_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("answers.toml");
+    std::fs::write(&path, text).expect("write answers");
+    let path = path.display().to_string();
+    (dir, path)
+}
+
 /// Asserts that every expected line occurs in `text` (which is shown when one is missing).
 pub fn assert_contains_all(text: &str, expected: &[&str]) {
     for e in expected {
