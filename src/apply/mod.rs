@@ -39,6 +39,7 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         }
     }
     paths.push("/etc/systemd/system/drawpile-srv.service".into());
+    paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
     for sock in &facts.runtime.sockets {
         paths.push(format!("/etc/systemd/system/{}", sock.name));

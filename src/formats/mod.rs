@@ -1,3 +1,4 @@
 //! Readers and editors for config formats that keep every byte they do not change.
+pub mod compose;
 pub mod nginx;
 pub mod systemd_unit;

@@ -82,6 +82,12 @@ struct Decisions<'a> {
     new_container: Option<(String, String)>,
     /// An existing plain container to re-create by hand (it has no file to edit).
     docker_run: Option<&'a crate::detect::docker::Container>,
+    /// A compose service to edit in place: (file, service, compose command).
+    compose: Option<(
+        &'a crate::detect::docker::ComposeFile,
+        &'a crate::detect::docker::ComposeService,
+        Vec<String>,
+    )>,
     socket: SocketPlan<'a>,
     ws_port: u16,
     ws_listen: String,
@@ -277,6 +283,11 @@ fn decide<'a>(
         && matches!(answers.drawpile.runtime, None | Some(Runtime::Docker))
     {
         return decide_docker_run(facts, answers);
+    }
+    if facts.runtime.kind == RuntimeKind::Compose
+        && matches!(answers.drawpile.runtime, None | Some(Runtime::Compose))
+    {
+        return decide_compose(facts, answers);
     }
     let wants_new = ours
         || answers.drawpile.runtime == Some(Runtime::NewService)
@@ -483,6 +494,7 @@ fn proxy_and_tls<'a>(
         new_service: false,
         new_container: None,
         docker_run: None,
+        compose: None,
         socket: socket_plan,
         ws_port,
         ws_listen,
@@ -493,6 +505,50 @@ fn proxy_and_tls<'a>(
         self_signed,
         certbot,
     })
+}
+
+/// A compose service: its `command:` and `ports:` are edited in place, keeping the file's
+/// comments; the WebSocket port is published on the host's loopback for nginx.
+fn decide_compose<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
+    let files = &facts.runtime.compose.files;
+    let (file, svc) = match files
+        .iter()
+        .flat_map(|f| f.services.iter().map(move |s| (f, s)))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [one] => *one,
+        [] => {
+            return Err(PlanError::Missing(
+                "no compose service runs drawpile/drawpile-srv".into(),
+            ));
+        }
+        many => {
+            return Err(PlanError::Conflict(format!(
+                "several compose services run drawpile-srv ({}): not supported yet",
+                many.iter()
+                    .map(|(f, s)| format!("{}:{}", f.path, s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    };
+    let unit = ServiceUnit {
+        name: format!("compose service {}", svc.name),
+        options: svc.options.clone(),
+        ..Default::default()
+    };
+    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    let tool = match (
+        &facts.runtime.docker.compose_v1,
+        &facts.runtime.docker.compose_v2,
+    ) {
+        (_, Some(_)) => vec!["docker".to_string(), "compose".into()],
+        (Some(_), None) => vec!["docker-compose".to_string()],
+        (None, None) => vec!["docker-compose".to_string()],
+    };
+    d.compose = Some((file, svc, tool));
+    Ok(d)
 }
 
 /// A plain `docker run` container: the proxy is configured; the container must be
@@ -941,7 +997,59 @@ pub fn make(
     let service_dropin = !matches!(d.socket, SocketPlan::Slots(_))
         && !d.new_service
         && d.new_container.is_none()
-        && d.docker_run.is_none();
+        && d.docker_run.is_none()
+        && d.compose.is_none();
+    if let Some((file, svc, tool)) = &d.compose {
+        let old = snap
+            .get(&file.path)
+            .ok_or_else(|| PlanError::Missing(format!("{} could not be read", file.path)))?;
+        let argv = with_websocket(
+            &std::iter::once(String::new())
+                .chain(svc.command.iter().cloned())
+                .collect::<Vec<_>>(),
+            d.ws_port,
+            None,
+        )
+        .into_iter()
+        .skip(1)
+        .collect::<Vec<_>>();
+        let mapping = format!("127.0.0.1:{0}:{0}", d.ws_port);
+        let new = crate::formats::compose::edit_service(
+            &String::from_utf8_lossy(old),
+            &svc.name,
+            &argv,
+            d.ws_port,
+            &mapping,
+        )
+        .map_err(|e| PlanError::Conflict(format!("{}: {e}", file.path)))?;
+        let changed = new.as_bytes() != old;
+        if changed {
+            plan.changes.push(Change::Write {
+            path: file.path.clone(),
+            old: Some(old.to_vec()),
+            new: new.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!(
+                "service {}: --websocket-port {} (never --websocket-listen inside a container) and \
+                 the port published on 127.0.0.1 only; comments and the rest stay",
+                svc.name, d.ws_port
+            ),
+        });
+            let mut up = tool.clone();
+            up.extend([
+                "-f".to_string(),
+                file.path.clone(),
+                "up".into(),
+                "-d".into(),
+                svc.name.clone(),
+            ]);
+            plan.actions.push(Action {
+                argv: up,
+                why: "re-creates the service with the new command and ports".into(),
+            });
+        }
+    }
     if let Some(c) = d.docker_run {
         let wants = c.options.websocket_port_number() == Some(d.ws_port)
             && c.options.websocket_listen.is_none()

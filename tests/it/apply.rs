@@ -551,3 +551,63 @@ esac
         assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 1);
     }
 }
+
+mod compose {
+    //! A compose service is edited in place: comments and every other byte stay.
+
+    use crate::support::nginx::trees;
+    use crate::support::*;
+
+    const FILE: &str = "# drawpile for the club\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0  # pinned\n    command: --local-host paint.example.com --websocket-listen 127.0.0.1\n    ports:\n      - \"27750:27750\"\n    restart: unless-stopped\n";
+
+    #[test]
+    fn the_service_is_edited_keeping_comments_and_applying_twice_changes_nothing() {
+        let m = FakeMachine::debian12();
+        trees::debian_default(m.root());
+        m.file("/opt/dpserver/docker-compose.yml", FILE);
+        let (_d, a) =
+            answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let after = m.read("/opt/dpserver/docker-compose.yml");
+        assert_eq!(
+            after,
+            FILE.replace(
+                "    command: --local-host paint.example.com --websocket-listen 127.0.0.1\n",
+                "    command: [\"--local-host\", \"paint.example.com\", \"--websocket-port\", \"27751\"]\n"
+            )
+            .replace("      - \"27750:27750\"\n", "      - \"27750:27750\"\n      - \"127.0.0.1:27751:27751\"\n")
+        );
+        assert!(
+            run.stdout
+                .contains("-f /opt/dpserver/docker-compose.yml up -d drawpile-srv"),
+            "{}",
+            run.stdout
+        );
+        let site = m.read("/etc/nginx/sites-available/dpwizard-paint.example.com.conf");
+        assert!(
+            site.contains("proxy_pass http://127.0.0.1:27751;"),
+            "{site}"
+        );
+        let v = m.detect_json(&[]);
+        assert_eq!(
+            jget(
+                &v,
+                "runtime.compose.files.0.services.0.options.websocket_port"
+            ),
+            "27751"
+        );
+        assert_eq!(
+            jget(
+                &v,
+                "runtime.compose.files.0.services.0.options.websocket_listen"
+            ),
+            &Value::Null
+        );
+        assert_eq!(
+            m.dpwizard(["plan", "--check", "--answers", &a]).code,
+            0,
+            "second run: no change"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Editing one service of a compose file as text, keeping every other byte (comments,
+//! ordering, quoting): its `command:` is replaced by a flow list, and a port mapping is
+//! added to (or replaced in) its `ports:` block list. Only block-style services are edited;
+//! anything else is refused with the reason, never rewritten.
+
+/// A line range `[start, end)` of the file (0-based line indexes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    start: usize,
+    end: usize,
+}
+
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn is_content(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && !t.starts_with('#')
+}
+
+/// The lines of `service` under `services:` (its key line first).
+fn service_block(lines: &[&str], service: &str) -> Option<(Block, usize)> {
+    let services = lines.iter().position(|l| l.trim_end() == "services:")?;
+    let mut i = services + 1;
+    while i < lines.len() {
+        let l = lines[i];
+        if is_content(l) && indent_of(l) == 0 {
+            return None; // left the services mapping
+        }
+        let t = l.trim();
+        let key = t.trim_end_matches(':').trim_matches(['"', '\'']);
+        if is_content(l) && t.ends_with(':') && key == service {
+            let own = indent_of(l);
+            let mut end = i + 1;
+            while end < lines.len() && (!is_content(lines[end]) || indent_of(lines[end]) > own) {
+                end += 1;
+            }
+            // Trailing blank or comment lines belong to what follows.
+            while end > i + 1 && !is_content(lines[end - 1]) {
+                end -= 1;
+            }
+            let child = lines[i + 1..end]
+                .iter()
+                .find(|l| is_content(l))
+                .map(|l| indent_of(l))
+                .unwrap_or(own + 2);
+            return Some((Block { start: i, end }, child));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The lines of `key:` inside the service (the key line and its nested value lines).
+fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Block> {
+    let start = (svc.start + 1..svc.end).find(|&i| {
+        let l = lines[i];
+        indent_of(l) == child && l.trim_start().starts_with(&format!("{key}:"))
+    })?;
+    let mut end = start + 1;
+    while end < svc.end
+        && (!is_content(lines[end])
+            || indent_of(lines[end]) > child
+            || (indent_of(lines[end]) == child && lines[end].trim_start().starts_with("- ")))
+    {
+        end += 1;
+    }
+    while end > start + 1 && !is_content(lines[end - 1]) {
+        end -= 1;
+    }
+    Some(Block { start, end })
+}
+
+/// YAML double-quoted scalar (the arguments come from validated values or the file itself).
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Sets `command:` to `argv` and makes sure `port_mapping` (e.g. `127.0.0.1:27751:27751`)
+/// is published, replacing an entry for the same container port.
+pub fn edit_service(
+    text: &str,
+    service: &str,
+    argv: &[String],
+    container_port: u16,
+    port_mapping: &str,
+) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let bare: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim_end_matches(['\n', '\r']))
+        .collect();
+    let (svc, child) = service_block(&bare, service)
+        .ok_or_else(|| format!("service {service:?} is not a block under services:"))?;
+    let pad = " ".repeat(child);
+    let command = format!(
+        "{pad}command: [{}]\n",
+        argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+    );
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let newline_end = |s: &mut Vec<String>, at: usize| {
+        if at > 0 && !s[at - 1].ends_with('\n') {
+            s[at - 1].push('\n');
+        }
+    };
+
+    // ports first (it may sit after command; edits go bottom-up so indexes stay valid).
+    let ports = key_block(&bare, svc, child, "ports");
+    let cmd = key_block(&bare, svc, child, "command");
+    let mut edits: Vec<(Block, Vec<String>)> = Vec::new();
+    let item = |ind: &str| format!("{ind}- {}\n", quote(port_mapping));
+    match ports {
+        Some(p) => {
+            if bare[p.start].trim_end() != format!("{}ports:", pad).as_str()
+                && !bare[p.start].trim_end().ends_with("ports:")
+            {
+                return Err("ports: is not a block list; edit it by hand".into());
+            }
+            let items: Vec<usize> = (p.start + 1..p.end)
+                .filter(|&i| is_content(bare[i]))
+                .collect();
+            if items
+                .iter()
+                .any(|&i| !bare[i].trim_start().starts_with("- "))
+            {
+                return Err("ports: uses the long syntax; edit it by hand".into());
+            }
+            let ind = items
+                .first()
+                .map(|&i| " ".repeat(indent_of(bare[i])))
+                .unwrap_or_else(|| format!("{pad}  "));
+            let same_port = items.iter().copied().find(|&i| {
+                let v = bare[i]
+                    .trim_start()
+                    .trim_start_matches("- ")
+                    .trim()
+                    .trim_matches(['"', '\'']);
+                let v = v.split('/').next().unwrap_or(v);
+                v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) == Some(container_port)
+            });
+            match same_port {
+                Some(i)
+                    if bare[i]
+                        .trim_start()
+                        .trim_start_matches("- ")
+                        .trim()
+                        .trim_matches(['"', '\''])
+                        == port_mapping => {}
+                Some(i) => edits.push((
+                    Block {
+                        start: i,
+                        end: i + 1,
+                    },
+                    vec![item(&ind)],
+                )),
+                None => {
+                    let at = items.last().map(|&i| i + 1).unwrap_or(p.start + 1);
+                    edits.push((Block { start: at, end: at }, vec![item(&ind)]));
+                }
+            }
+        }
+        None => {
+            let at = svc.end;
+            edits.push((
+                Block { start: at, end: at },
+                vec![format!("{pad}ports:\n"), item(&format!("{pad}  "))],
+            ));
+        }
+    }
+    match cmd {
+        Some(c) if lines[c.start..c.end].concat() == command => {}
+        Some(c) => edits.push((c, vec![command.clone()])),
+        None => {
+            let after_image = key_block(&bare, svc, child, "image")
+                .map(|b| b.end)
+                .unwrap_or(svc.start + 1);
+            edits.push((
+                Block {
+                    start: after_image,
+                    end: after_image,
+                },
+                vec![command.clone()],
+            ));
+        }
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
+    for (b, new) in edits {
+        newline_end(&mut out, b.start);
+        out.splice(b.start..b.end, new);
+    }
+    Ok(out.concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "# my drawpile stack\nversion: \"3.8\"\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0 # pinned\n    # the port for desktop clients\n    ports:\n      - \"27750:27750\"\n    volumes:\n      - dpdata:/home/drawpile\n    restart: unless-stopped\n\n  other:\n    image: redis\nvolumes:\n  dpdata: {}\n";
+
+    fn argv() -> Vec<String> {
+        vec!["--websocket-port".into(), "27751".into()]
+    }
+
+    #[test]
+    fn command_and_port_are_added_and_everything_else_stays() {
+        let out = edit_service(
+            FILE,
+            "drawpile-srv",
+            &argv(),
+            27751,
+            "127.0.0.1:27751:27751",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            FILE.replace(
+                "    image: drawpile/drawpile-srv:2.3.0 # pinned\n",
+                "    image: drawpile/drawpile-srv:2.3.0 # pinned\n    command: [\"--websocket-port\", \"27751\"]\n"
+            )
+            .replace(
+                "      - \"27750:27750\"\n",
+                "      - \"27750:27750\"\n      - \"127.0.0.1:27751:27751\"\n"
+            )
+        );
+        // Idempotent.
+        assert_eq!(
+            edit_service(
+                &out,
+                "drawpile-srv",
+                &argv(),
+                27751,
+                "127.0.0.1:27751:27751"
+            )
+            .unwrap(),
+            out
+        );
+        // And the YAML still parses with the service as intended.
+        let services = crate::detect::docker::parse_compose(&out).unwrap();
+        assert_eq!(services[0].options.websocket_port.as_deref(), Some("27751"));
+        assert!(
+            services[0]
+                .ports
+                .iter()
+                .any(|p| p.host_ip == "127.0.0.1" && p.container_port == 27751)
+        );
+    }
+
+    #[test]
+    fn an_existing_command_and_a_public_websocket_port_are_replaced() {
+        let f = "services:\n  dp:\n    image: drawpile/drawpile-srv\n    command:\n      - --websocket-listen\n      - 127.0.0.1\n    ports:\n      - 27751:27751\n";
+        let out = edit_service(f, "dp", &argv(), 27751, "127.0.0.1:27751:27751").unwrap();
+        assert_eq!(
+            out,
+            "services:\n  dp:\n    image: drawpile/drawpile-srv\n    command: [\"--websocket-port\", \"27751\"]\n    ports:\n      - \"127.0.0.1:27751:27751\"\n"
+        );
+    }
+
+    #[test]
+    fn long_port_syntax_is_refused_not_rewritten() {
+        let f = "services:\n  dp:\n    image: drawpile/drawpile-srv\n    ports:\n      - target: 27750\n        published: 27750\n";
+        assert!(
+            edit_service(f, "dp", &argv(), 27751, "127.0.0.1:27751:27751")
+                .unwrap_err()
+                .contains("long syntax")
+        );
+        assert!(edit_service(f, "nope", &argv(), 27751, "x").is_err());
+    }
+}
