@@ -105,7 +105,9 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     match (runtime, facts.runtime.kind) {
         (Some(Runtime::SystemdService) | None, RuntimeKind::SystemdService) => {}
         (Some(Runtime::SystemdService) | None, RuntimeKind::SystemdSocket) => {}
-        (Some(other), _) if other != Runtime::SystemdService => {
+        // An AppImage `--server` unit is a service whose binary never notifies systemd.
+        (Some(Runtime::Appimage) | None, RuntimeKind::Appimage) => {}
+        (Some(other), _) if other != Runtime::SystemdService && other != Runtime::Appimage => {
             return Err(PlanError::Unsupported(format!(
                 "drawpile.runtime = {:?} is not supported by this version yet (systemd-service is)",
                 serde_json::to_string(&other)
@@ -771,7 +773,14 @@ fn dropin_name(unit: &ServiceUnit) -> String {
     name
 }
 
-fn render_dropin(unit: &ServiceUnit, d: &Decisions, notify_ok: bool) -> String {
+/// The drop-in's text. `previous` is dpwizard's own drop-in from an earlier run: settings it
+/// made then show up as the unit's now, and must be written again, not dropped.
+fn render_dropin(
+    unit: &ServiceUnit,
+    d: &Decisions,
+    notify_ok: bool,
+    previous: Option<&[u8]>,
+) -> String {
     let mut base: Vec<String> = unit.exec_start.clone().unwrap_or_default();
     if let SocketPlan::Migrate(sock) = d.socket {
         // The socket's ports become arguments, unless the unit already sets them.
@@ -806,12 +815,17 @@ fn render_dropin(unit: &ServiceUnit, d: &Decisions, notify_ok: bool) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    if !notify_ok && unit.type_.as_deref() == Some("notify") {
+    let had = |line: &str| {
+        previous.is_some_and(|p| String::from_utf8_lossy(p).lines().any(|l| l == line))
+    };
+    if !notify_ok && (unit.type_.as_deref() == Some("notify") || had("Type=simple")) {
         text.push_str(
             "# This build never reports readiness: Type=notify would hang at start.\nType=simple\n",
         );
     }
-    if unit.user.as_deref().is_none_or(|u| u == "root" || u == "0") {
+    if unit.user.as_deref().is_none_or(|u| u == "root" || u == "0")
+        || (had("User=nobody") && unit.user.as_deref() == Some("nobody"))
+    {
         text.push_str("# drawpile-srv refuses to run as root.\nUser=nobody\n");
     }
     text
@@ -993,7 +1007,7 @@ pub fn make(
         d.unit.name,
         dropin_name(&d.unit)
     );
-    let dropin_text = render_dropin(&d.unit, &d, notify_ok);
+    let dropin_text = render_dropin(&d.unit, &d, notify_ok, snap.get(&dropin));
     let service_dropin = !matches!(d.socket, SocketPlan::Slots(_))
         && !d.new_service
         && d.new_container.is_none()

@@ -611,3 +611,59 @@ mod compose {
         );
     }
 }
+
+mod appimage {
+    //! An AppImage `--server` unit: the drop-in keeps `--server`, adds the WebSocket options
+    //! and makes it Type=simple (an AppImage never reports readiness).
+
+    use crate::support::drawpile::Build;
+    use crate::support::nginx::trees;
+    use crate::support::*;
+
+    #[test]
+    fn an_appimage_unit_gets_websockets_and_type_simple() {
+        let m = FakeMachine::debian12();
+        trees::debian_default(m.root());
+        m.with_drawpile("/opt/Drawpile-2.3.0.AppImage", &Build::v("2.3.0").appimage())
+            .unit(
+                "paint-server.service",
+                "[Service]\nType=notify\nUser=artist\nExecStart=/opt/Drawpile-2.3.0.AppImage --server --port 27750\n",
+            );
+        let (_d, a) =
+            answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let dropin = m.read("/etc/systemd/system/paint-server.service.d/zz-dpwizard.conf");
+        assert!(dropin.contains("ExecStart=/opt/Drawpile-2.3.0.AppImage --server --port 27750 --websocket-port 27751 --websocket-listen 127.0.0.1\n"), "{dropin}");
+        assert!(dropin.contains("\nType=simple\n"), "{dropin}");
+        assert!(!dropin.contains("User="), "artist is kept: {dropin}");
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    }
+}
+
+mod root_unit {
+    //! A unit without `User=` runs as root, which drawpile-srv refuses: the drop-in sets
+    //! `User=nobody`, and a second run keeps it (no change).
+
+    use crate::support::drawpile::Build;
+    use crate::support::nginx::trees;
+    use crate::support::*;
+
+    #[test]
+    fn user_nobody_is_set_once_and_kept() {
+        let m = FakeMachine::debian12();
+        trees::debian_default(m.root());
+        m.with_drawpile("/usr/local/bin/drawpile-srv", &Build::v("2.3.0"))
+            .unit(
+                "drawpile-srv.service",
+                "[Service]\nExecStart=/usr/local/bin/drawpile-srv\n",
+            );
+        let (_d, a) =
+            answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
+        assert_eq!(m.dpwizard(["apply", "--yes", "--answers", &a]).code, 0);
+        let dropin = m.read("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf");
+        assert!(dropin.contains("\nUser=nobody\n"), "{dropin}");
+        assert_eq!(jget(&m.detect_json(&[]), "runtime.units.0.user"), "nobody");
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    }
+}
