@@ -301,11 +301,17 @@ async fn apply_command(
             }
         }
         match apply_once(&host, &plan, &facts, &text, style).await? {
-            Some(code) => return Ok(code),
-            None if plan.then_replan && pass < 3 => continue,
-            None => {
+            Err(code) => return Ok(code),
+            Ok(_) if plan.then_replan && pass < 3 => continue,
+            Ok(id) => {
                 let passed = match &plan.verify {
-                    Some(v) => verify_live(v, style).await,
+                    Some(v) => {
+                        let (passed, result) = verify_live(v, style).await;
+                        if let Err(e) = crate::apply::journal::record_verify(&host, &id, result) {
+                            eprintln!("dpwizard: could not record the checks in run {id}: {e}");
+                        }
+                        passed
+                    }
                     None => true,
                 };
                 return Ok(if passed { exit::OK } else { exit::FINDINGS });
@@ -314,15 +320,15 @@ async fn apply_command(
     }
 }
 
-/// Writes, validates and runs one plan. `Some(code)` ends apply there (failure, or commands
-/// left to the admin); `None` means everything ran.
+/// Writes, validates and runs one plan. `Err(code)` ends apply there (failure, or commands
+/// left to the admin); `Ok(run id)` means everything ran.
 async fn apply_once(
     host: &Host,
     plan: &crate::plan::Plan,
     facts: &crate::detect::Facts,
     text: &str,
     style: &Style,
-) -> Result<Option<i32>, Exit> {
+) -> Result<Result<String, i32>, Exit> {
     let run = crate::apply::write_plan(host, plan, text)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
     let id = run.id().to_string();
@@ -350,7 +356,7 @@ async fn apply_once(
                         "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
                     ),
                 }
-                return Ok(Some(exit::FINDINGS));
+                return Ok(Err(exit::FINDINGS));
             }
             crate::apply::Validation::Passed(said) => {
                 if *what != "nginx -t" {
@@ -388,12 +394,12 @@ async fn apply_once(
             println!("Then run `dpwizard apply` again to finish.");
         }
         println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-        return Ok(Some(exit::OK));
+        return Ok(Err(exit::OK));
     }
     for a in &plan.actions {
         let Some(prog) = host.which(&a.argv[0]) else {
             eprintln!("dpwizard: {} is not installed", a.argv[0]);
-            return Ok(Some(exit::FINDINGS));
+            return Ok(Err(exit::FINDINGS));
         };
         let mut cmd =
             host.command(prog)
@@ -432,21 +438,21 @@ async fn apply_once(
                 eprintln!("  {l}");
             }
             eprintln!("dpwizard: undo with `dpwizard rollback {id}`");
-            return Ok(Some(exit::FINDINGS));
+            return Ok(Err(exit::FINDINGS));
         }
         println!("{} {}", style.good("✓"), a.argv.join(" "));
     }
     println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-    Ok(None)
+    Ok(Ok(id))
 }
 
 /// The three handshakes a browser, the desktop app and a foreign site would make, after a
 /// direct one to drawpile-srv (retried while the restarted service comes up).
-async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> bool {
+async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> (bool, serde_json::Value) {
     use crate::verify;
     let t = std::time::Duration::from_secs(3);
     let mut ok = true;
-    match v.websocket.parse::<std::net::SocketAddr>() {
+    let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
         Ok(addr) => {
             let mut direct = verify::check_direct(addr, t).await;
             for _ in 0..20 {
@@ -466,9 +472,13 @@ async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> bool {
                 "{mark} direct WebSocket to {}: {}",
                 v.websocket, direct.detail
             );
+            Some(direct)
         }
-        Err(_) => println!("{} cannot probe {}", style.warn("!"), v.websocket),
-    }
+        Err(_) => {
+            println!("{} cannot probe {}", style.warn("!"), v.websocket);
+            None
+        }
+    };
     // A reload returns before nginx listens on a new port: retry while it refuses.
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
@@ -511,7 +521,8 @@ async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> bool {
             v.domain
         );
     }
-    ok
+    let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
+    (ok, result)
 }
 
 fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {

@@ -58,6 +58,9 @@ pub struct JournalFile {
     /// Set once the run has been rolled back.
     #[serde(default)]
     pub rolled_back: bool,
+    /// The live checks after the run (direct and through the proxy), when they ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +123,7 @@ impl Run {
                 dpwizard_version: env!("CARGO_PKG_VERSION").to_string(),
                 entries: Vec::new(),
                 rolled_back: false,
+                verify: None,
             },
         };
         // The journal comes first: a run directory without one recorded no change.
@@ -212,6 +216,20 @@ impl Run {
         fs::remove(&self.host, path)?;
         self.done(n)
     }
+}
+
+/// Records the live-check result in a run's journal.
+pub fn record_verify(host: &Host, id: &str, result: serde_json::Value) -> Result<(), JournalError> {
+    let mut journal = load(host, id)?;
+    journal.verify = Some(result);
+    let text = serde_json::to_vec_pretty(&journal).unwrap_or_default();
+    fs::write_atomic(
+        host,
+        &Path::new(RUNS_DIR).join(id).join("journal.json"),
+        &text,
+        FileMode::SECRET,
+    )?;
+    Ok(())
 }
 
 /// Run ids on the machine, oldest first. A directory without a journal (a run killed before

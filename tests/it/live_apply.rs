@@ -37,6 +37,10 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
             "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
         ],
     );
+    // The checks are recorded in the run's journal.
+    let journal = m.ok("cat /var/lib/dpwizard/runs/*/journal.json");
+    assert!(journal.contains("\"proxy-foreign-origin\""), "{journal}");
+    assert!(journal.contains("\"passed\": true"), "{journal}");
     // The key is private.
     assert_eq!(
         m.ok("stat -c %a /etc/ssl/dpwizard/draw.example.test.key")
