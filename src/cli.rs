@@ -479,14 +479,14 @@ async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> (bool, serde
             None
         }
     };
-    // A reload returns before nginx listens on a new port: retry while it refuses.
+    // A reload returns before nginx listens on a new port: retry while any check is refused.
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
     for _ in 0..20 {
         let refused = report
             .checks
             .iter()
-            .all(|c| c.detail.contains("could not connect"));
+            .any(|c| c.detail.contains("could not connect"));
         if !refused {
             break;
         }
