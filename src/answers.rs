@@ -441,6 +441,112 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
     })
 }
 
+/// Renders answers as an answers file that `parse` reads back to the same value: one line
+/// per key that is set, each preceded by `comments` for it when given (`section.key` → text).
+/// Values were validated on the way in, but are quoted by the TOML writer all the same.
+pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<String>) -> String {
+    fn q(s: &str) -> String {
+        toml::Value::String(s.to_string()).to_string()
+    }
+    let mut out = String::new();
+    for l in header.lines() {
+        out.push_str(&format!("# {l}\n").replace("# \n", "#\n"));
+    }
+    let mut section = |name: &str, keys: Vec<(&str, Option<String>)>| {
+        out.push_str(&format!("\n[{name}]\n"));
+        for (k, v) in keys {
+            let Some(v) = v else { continue };
+            if let Some(c) = comments(&format!("{name}.{k}")) {
+                for l in c.lines() {
+                    out.push_str(&format!("# {l}\n"));
+                }
+            }
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+    };
+    let d = &a.drawpile;
+    let runtime = d.runtime.map(|r| match r {
+        Runtime::SystemdService => "systemd-service",
+        Runtime::Docker => "docker",
+        Runtime::Compose => "compose",
+        Runtime::Appimage => "appimage",
+        Runtime::NewService => "new-service",
+        Runtime::NewContainer => "new-container",
+    });
+    section(
+        "drawpile",
+        vec![
+            ("binary", d.binary.as_ref().map(|v| q(v.as_str()))),
+            ("runtime", runtime.map(q)),
+            ("image", d.image.as_ref().map(|v| q(v.as_str()))),
+            ("unit", d.unit.as_ref().map(|v| q(v.as_str()))),
+            ("user", d.user.as_ref().map(|v| q(v.as_str()))),
+            (
+                "websocket_port",
+                d.websocket_port.map(|p| p.get().to_string()),
+            ),
+            (
+                "websocket_listen",
+                d.websocket_listen.map(|l| q(&l.to_string())),
+            ),
+            ("tcp_port", d.tcp_port.map(|p| p.get().to_string())),
+            (
+                "web_admin_port",
+                d.web_admin_port.map(|p| p.get().to_string()),
+            ),
+        ],
+    );
+    section(
+        "site",
+        vec![
+            ("domain", Some(q(a.site.domain.as_str()))),
+            ("email", a.site.email.as_ref().map(|v| q(v.as_str()))),
+        ],
+    );
+    let mode = a.tls.mode.map(|m| match m {
+        TlsMode::Certbot => "certbot",
+        TlsMode::Existing => "existing",
+        TlsMode::SelfSigned => "self-signed",
+    });
+    section(
+        "tls",
+        vec![
+            ("mode", mode.map(q)),
+            (
+                "certificate",
+                a.tls.certificate.as_ref().map(|v| q(v.as_str())),
+            ),
+            ("key", a.tls.key.as_ref().map(|v| q(v.as_str()))),
+            (
+                "acme_server",
+                a.tls.acme_server.as_ref().map(|v| q(v.as_str())),
+            ),
+        ],
+    );
+    let site_file = a.proxy.site_file.as_ref().map(|f| match f {
+        SiteFile::Auto => q("auto"),
+        SiteFile::Path(p) => q(p.as_str()),
+    });
+    let origins = (!a.proxy.extra_origins.is_empty()).then(|| {
+        let list: Vec<String> = a
+            .proxy
+            .extra_origins
+            .iter()
+            .map(|o| q(o.as_str()))
+            .collect();
+        format!("[{}]", list.join(", "))
+    });
+    section(
+        "proxy",
+        vec![
+            ("server", a.proxy.server.map(|_| q("nginx"))),
+            ("site_file", site_file),
+            ("extra_origins", origins),
+        ],
+    );
+    out
+}
+
 /// Where `key =` is written (for errors about a combination of keys).
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
@@ -529,6 +635,39 @@ mod tests {
         let a = parse("all.toml", &all).unwrap_or_else(|e| panic!("{e}\n{all}"));
         assert_eq!(a.drawpile.websocket_port.map(Port::get), Some(27751));
         assert_eq!(a.proxy.extra_origins.len(), 1);
+    }
+
+    #[test]
+    fn to_toml_reads_back_to_the_same_answers() {
+        let all = "[drawpile]\nbinary = \"/usr/bin/drawpile-srv\"\nruntime = \"new-container\"\n\
+            image = \"drawpile/drawpile-srv:2.3\"\nunit = \"dp.service\"\nuser = \"dp\"\n\
+            websocket_port = 27755\nwebsocket_listen = \"::1\"\ntcp_port = 27750\nweb_admin_port = 27780\n\
+            [site]\ndomain = \"draw.example.com\"\nemail = \"a@example.com\"\n\
+            [tls]\nmode = \"existing\"\ncertificate = \"/c.pem\"\nkey = \"/k.pem\"\n\
+            [proxy]\nserver = \"nginx\"\nsite_file = \"/etc/nginx/sites-available/x\"\n\
+            extra_origins = [\"https://a.example.org\", \"https://b.example.org:8443\"]\n";
+        let a = parse("a.toml", all).unwrap();
+        let text = to_toml(&a, "made by a test\n\nsecond line", &|k| {
+            (k == "site.domain").then(|| "the name".to_string())
+        });
+        assert!(
+            text.starts_with("# made by a test\n#\n# second line\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# the name\ndomain = \"draw.example.com\"\n"),
+            "{text}"
+        );
+        assert_eq!(parse("b.toml", &text).unwrap(), a, "{text}");
+        // Only the keys that are set are written.
+        let min = parse("m.toml", "[site]\ndomain = \"d.example.com\"\n").unwrap();
+        let text = to_toml(&min, "", &|_| None);
+        assert_eq!(
+            text.lines().filter(|l| l.contains(" = ")).count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(parse("m2.toml", &text).unwrap(), min);
     }
 
     #[test]
