@@ -43,6 +43,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -86,8 +93,34 @@ pub enum Command {
         #[arg(long, conflicts_with = "check")]
         template: bool,
         /// Validate FILE and print every problem as FILE:LINE:COLUMN: [key] message.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "from_machine")]
         check: Option<PathBuf>,
+        /// Print an answers file that reproduces this machine's current setup.
+        #[arg(long, conflicts_with = "template")]
+        from_machine: bool,
+        /// With --from-machine: the domain, when the configuration does not tell.
+        #[arg(long, value_name = "NAME", requires = "from_machine")]
+        domain: Option<String>,
+    },
+    /// Judge the setup: every check passes, warns or fails, with evidence and the fix.
+    /// Read-only: it never changes the machine.
+    Audit {
+        /// Skip the live probes (handshakes and DNS); the logs are still read.
+        #[arg(long)]
+        offline: bool,
+        /// Exit 1 on warnings too, not only on errors.
+        #[arg(long)]
+        strict: bool,
+        /// How far back to read the logs: 7d, 12h, 30m.
+        #[arg(long, value_name = "AGE", default_value = "7d")]
+        since: String,
+        /// The domain to audit (default: the server_name of the server that serves
+        /// /drawpile-web/ws).
+        #[arg(long, value_name = "NAME")]
+        domain: Option<String>,
+        /// Output format (`--json` is the same as `--format json`).
+        #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+        format: AuditFormat,
     },
     /// Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports.
     Detect {
@@ -176,7 +209,60 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
         Some(Command::Rollback { run_id, force }) => {
             rollback_command(&host, run_id, force, cli.json)
         }
-        Some(Command::Answers { template, check }) => answers_command(template, check, cli.json),
+        Some(Command::Answers {
+            from_machine: true,
+            domain,
+            ..
+        }) => {
+            let facts = runtime.block_on(detect::detect(host, detect::Options::default()));
+            match crate::audit::export::answers_from_machine(&facts, domain.as_deref()) {
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(exit::OK)
+                }
+                Err(e) => Err(Exit::usage(format!("answers --from-machine: {e}"))),
+            }
+        }
+        Some(Command::Answers {
+            template, check, ..
+        }) => answers_command(template, check, cli.json),
+        Some(Command::Audit {
+            offline,
+            strict,
+            since,
+            domain,
+            format,
+        }) => {
+            let since_secs = crate::audit::logs::parse_since(&since).map_err(Exit::usage)?;
+            let format = if cli.json { AuditFormat::Json } else { format };
+            let opts = crate::audit::observe::Options {
+                offline,
+                since_secs,
+                since_text: since,
+                timeout: cli.timeout,
+            };
+            let report = runtime.block_on(async {
+                let facts = detect::detect(host.clone(), detect::Options::default()).await;
+                let obs =
+                    crate::audit::observe::observe(&host, &facts, domain.as_deref(), &opts).await;
+                crate::audit::judge(&facts, &obs, domain.as_deref())
+            });
+            match format {
+                AuditFormat::Json => print_json(&report)?,
+                AuditFormat::Sarif => print_json(&crate::audit::render::sarif(&report))?,
+                AuditFormat::Text => print!(
+                    "{}",
+                    crate::audit::render::text(&report, &style, cli.verbose > 0)
+                ),
+            }
+            Ok(
+                if report.has_errors() || (strict && report.has_warnings()) {
+                    exit::FINDINGS
+                } else {
+                    exit::OK
+                },
+            )
+        }
         None => Err(Exit::usage(
             "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
         )),

@@ -5,6 +5,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod detect;
 pub mod exit;

@@ -112,6 +112,13 @@ pub async fn validate_nginx(host: &Host) -> Validation {
         };
         return Validation::from(&host.run(host.command(nginx).arg("-t")).await);
     }
+    nginx_test_isolated(host).await
+}
+
+/// `nginx -t` in private mount and network namespaces, with tmpfs over /run and
+/// /var/log/nginx: it reads the configuration of the tree (or of `/`) and changes nothing,
+/// not even a log file's timestamp. What the read-only audit uses.
+pub async fn nginx_test_isolated(host: &Host) -> Validation {
     let (Ok(unshare), Ok(nginx)) = (which::which("unshare"), which::which("nginx")) else {
         return Validation::Skipped("unshare or nginx is not installed here".into());
     };

@@ -176,10 +176,10 @@ fn firewall(ctx: &Ctx) -> Firewall {
         for f in ["/etc/ufw/user.rules", "/etc/ufw/user6.rules"] {
             if let Ok(text) = host.read_to_string(f) {
                 for l in text.lines().filter(|l| l.starts_with("### tuple ###")) {
-                    let mentions = INTERESTING
-                        .iter()
-                        .any(|(p, _)| l.split_whitespace().any(|w| w == p.to_string()))
-                        || l.contains(" any any ");
+                    let mentions = INTERESTING.iter().any(|(p, _)| {
+                        l.split(|c: char| c.is_whitespace() || c == ',')
+                            .any(|w| w == p.to_string())
+                    }) || l.contains(" any any ");
                     if mentions {
                         fw.ufw_rules
                             .push(l.trim_start_matches("### tuple ###").trim().to_string());

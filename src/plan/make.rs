@@ -832,6 +832,9 @@ fn render_dropin(
 }
 
 /// Inserts or replaces the marked location inside the server block at `line` of `text`.
+/// How `edit_server_block` starts its error about a location it did not write.
+const HAND_WRITTEN: &str = "a location /drawpile-web/ws not written by dpwizard is already there";
+
 pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result<String, String> {
     let cfg = Config::parse(text).map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))?;
     fn find(nodes: &[Node], line: usize) -> Option<&crate::formats::nginx::Directive> {
@@ -867,8 +870,7 @@ pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result
         c.name.value == "location" && c.args.iter().any(|a| a.value == "/drawpile-web/ws")
     }) {
         return Err(format!(
-            "a location /drawpile-web/ws not written by dpwizard is already there (line {}): \
-             remove it, or let `dpwizard audit` judge it",
+            "{HAND_WRITTEN} (line {}): remove it, or let `dpwizard audit` judge it",
             other.line
         ));
     }
@@ -1158,7 +1160,20 @@ pub fn make(
             why: format!("the dedicated system user {user} (systemd-sysusers creates it)"),
         });
     }
-    if service_dropin {
+    // A unit whose effective settings already are the ones dpwizard would write (set by
+    // hand, e.g. in override.conf) needs no drop-in: adding one would change nothing.
+    let already = snap.get(&dropin).is_none()
+        && matches!(d.socket, SocketPlan::None)
+        && d.unit
+            .exec_start
+            .as_ref()
+            .is_some_and(|argv| with_websocket(argv, d.ws_port, Some(&d.ws_listen)) == *argv)
+        && (notify_ok || d.unit.type_.as_deref() != Some("notify"))
+        && d.unit
+            .user
+            .as_deref()
+            .is_some_and(|u| u != "root" && u != "0");
+    if service_dropin && !already {
         plan.changes.push(Change::Write {
             old: snap.get(&dropin).map(<[u8]>::to_vec),
             path: dropin,
@@ -1250,9 +1265,35 @@ pub fn make(
                 .get(&real)
                 .ok_or_else(|| PlanError::Missing(format!("{} could not be read", s.file)))?;
             let text = String::from_utf8_lossy(old);
-            let new = edit_server_block(&text, s.line, &spec)
-                .map_err(|e| PlanError::Conflict(format!("{}: {e}", s.file)))?;
-            plan.changes.push(Change::Write {
+            let new = match edit_server_block(&text, s.line, &spec) {
+                Ok(new) => new,
+                // A location written by hand is kept when it already does what dpwizard
+                // would write (judged as the audit judges it); otherwise the admin decides.
+                Err(e) if e.starts_with(HAND_WRITTEN) => {
+                    let problems = crate::audit::checks::location_problems(
+                        facts,
+                        s,
+                        &spec.upstream_host,
+                        spec.upstream_port,
+                        &spec.extra_origins,
+                    );
+                    if !problems.is_empty() {
+                        return Err(PlanError::Conflict(format!(
+                            "{}: {e}. It is kept only when it is sound, and it is not: {}",
+                            s.file,
+                            problems.join("; ")
+                        )));
+                    }
+                    plan.notes.push(format!(
+                        "{}: the location /drawpile-web/ws written by hand already does what                          dpwizard would write; it is kept as it is",
+                        s.file
+                    ));
+                    text.to_string()
+                }
+                Err(e) => return Err(PlanError::Conflict(format!("{}: {e}", s.file))),
+            };
+            if new.as_bytes() != old {
+                plan.changes.push(Change::Write {
                 path: real,
                 old: Some(old.to_vec()),
                 new: new.into_bytes(),
@@ -1264,6 +1305,7 @@ pub fn make(
                     d.domain, s.line
                 ),
             });
+            }
         }
         None => {
             let debian = facts

@@ -5,6 +5,7 @@ mod support;
 
 mod answers;
 mod apply;
+mod audit;
 mod cli;
 mod docker;
 mod drawpile;
@@ -15,7 +16,7 @@ mod nginx;
 mod os;
 mod plan_nginx_live;
 mod plan_units;
-mod readonly;
+pub mod readonly;
 mod schema;
 mod standin;
 mod systemd;

@@ -9,7 +9,7 @@ use crate::support::drawpile::Build;
 use crate::support::systemd::*;
 use crate::support::*;
 
-fn snapshot(root: &Path) -> BTreeMap<String, (u32, i64, i64, Vec<u8>)> {
+pub fn snapshot(root: &Path) -> BTreeMap<String, (u32, i64, i64, Vec<u8>)> {
     let mut out = BTreeMap::new();
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u32, i64, i64, Vec<u8>)>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {

@@ -1,0 +1,1205 @@
+//! The checks, one function per area. Each takes the facts, the setup read from them and
+//! what the probes observed, and gives every check of its area one verdict.
+
+use super::catalogue::*;
+use super::origin::OriginCheck;
+use super::setup::{self, Instance, Setup, listens_tls_443, name_covers, serves_ws_path};
+use super::{Observations, Verdicts};
+use crate::detect::Facts;
+use crate::detect::nginx::NginxDirective;
+use crate::detect::runtime::RuntimeKind;
+
+const WEB: &str = "https://web.drawpile.net";
+const MIRROR: &str = "https://web.foxdice.cn";
+const FOREIGN: &str = "https://evil.example";
+
+fn at(d: &NginxDirective) -> String {
+    format!("{}:{}: {} {}", d.file, d.line, d.name, d.args.join(" "))
+}
+
+fn is_loopback(addr: &str) -> bool {
+    let a = addr.trim_matches(['[', ']']);
+    a == "localhost" || a.starts_with("127.") || a == "::1"
+}
+
+fn is_wildcard(addr: &str) -> bool {
+    matches!(addr.trim_matches(['[', ']']), "" | "0.0.0.0" | "::" | "*")
+}
+
+pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
+    let Some(i) = &s.instance else {
+        let mut ev = vec!["no drawpile-srv unit, container or compose service was found".into()];
+        for b in &facts.drawpile.binaries {
+            ev.push(format!(
+                "{} ({}) is installed but no unit or container runs it",
+                b.path,
+                b.version.as_deref().unwrap_or("unknown version")
+            ));
+        }
+        let fix = if facts.drawpile.binaries.is_empty() {
+            SRV_PRESENT.fix.to_string()
+        } else {
+            "Run `dpwizard` (or apply with drawpile.runtime = \"new-service\") to create a hardened unit for it.".into()
+        };
+        v.fail_fix(SRV_PRESENT, ev, fix);
+        return;
+    };
+    v.pass_with(SRV_PRESENT, i.described.clone());
+    let version_ev = || {
+        vec![format!(
+            "{}: version {}",
+            i.described,
+            i.version_text.as_deref().unwrap_or("unknown")
+        )]
+    };
+    match i.version {
+        Some(ver) => {
+            v.check(SRV_VERSION, ver >= [2, 2, 1], version_ev());
+            v.check(SRV_CURRENT, ver >= [2, 3, 0], version_ev());
+        }
+        None => {
+            let why = match i.binary {
+                Some(b) => b
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "its --version could not be read".into()),
+                None if i.in_container() => "the image tag does not name a version".into(),
+                None => "the binary the unit runs was not found".into(),
+            };
+            v.skip(SRV_VERSION, why.clone());
+            v.skip(SRV_CURRENT, why);
+        }
+    }
+    match i
+        .binary
+        .map(|b| (b.websocket.supported, &b.websocket.reason))
+    {
+        Some((Some(true), _)) => v.pass(SRV_WEBSOCKETS),
+        Some((Some(false), reason)) => v.fail(
+            SRV_WEBSOCKETS,
+            vec![format!(
+                "{}: {reason}",
+                i.binary.map(|b| b.path.as_str()).unwrap_or("drawpile-srv")
+            )],
+        ),
+        Some((None, reason)) => v.skip(SRV_WEBSOCKETS, reason.clone()),
+        None if i.in_container() => v.skip(
+            SRV_WEBSOCKETS,
+            "the image is not run to ask; the live probe of the WebSocket port tells",
+        ),
+        None => v.skip(SRV_WEBSOCKETS, "the binary was not found"),
+    }
+
+    // Root: a system unit without User= (and without DynamicUser=) runs as root.
+    if let Some(u) = i.unit {
+        let user = u.user.as_deref();
+        let root = match user {
+            Some("root") | Some("0") => true,
+            None => u.dynamic_user != Some(true),
+            _ => false,
+        };
+        let ev = match user {
+            Some(name) => format!("{}: User={name}", u.name),
+            None => format!("{}: no User= (systemd runs it as root)", u.name),
+        };
+        v.check(SRV_NOT_ROOT, !root, vec![ev]);
+    } else if i.in_container() {
+        let user_flag = i.container.and_then(|c| {
+            c.args
+                .iter()
+                .position(|a| a == "--user" || a == "-u")
+                .and_then(|p| c.args.get(p + 1))
+        });
+        match user_flag {
+            Some(u) if u == "root" || u == "0" || u.starts_with("0:") => {
+                v.fail(SRV_NOT_ROOT, vec![format!("{}: --user {u}", i.described)])
+            }
+            _ => v.pass_with(SRV_NOT_ROOT, "the official image runs as user drawpile"),
+        }
+    }
+
+    ws_listener(i, v);
+    container_listen(s, i, v);
+    notify(i, v);
+    sockets(i, v);
+    web_admin(i, v);
+    if let Some(live) = i.unit.and_then(|u| u.live.as_ref()) {
+        v.check(
+            SRV_NO_PENDING_RELOAD,
+            !live.differs_from_files,
+            vec![format!(
+                "{}: the running ExecStart differs from the unit files: {}",
+                i.described,
+                live.exec_start
+                    .as_ref()
+                    .map(|a| a.join(" "))
+                    .unwrap_or_default()
+            )],
+        );
+    } else if i.unit.is_some() {
+        v.skip(
+            SRV_NO_PENDING_RELOAD,
+            obs_reason(obs, "systemd's live state is not visible"),
+        );
+    }
+}
+
+fn obs_reason(_obs: &Observations, default: &str) -> String {
+    default.to_string()
+}
+
+fn ws_listener(i: &Instance, v: &mut Verdicts) {
+    if i.socket_active() {
+        // 2.2.x with socket activation: only the third socket counts.
+        match i.ws_port() {
+            Some((_, from)) => v.pass_with(SRV_WS_ENABLED, from),
+            None => {
+                let s = i.socket.map(|s| s.path.clone()).unwrap_or_default();
+                let mut ev = vec![format!(
+                    "{s}: socket activation is on and passes no WebSocket socket"
+                )];
+                if let Some(p) = &i.args.websocket_port {
+                    ev.push(format!(
+                        "{}: --websocket-port {p} is ignored while sockets are passed",
+                        i.described
+                    ));
+                }
+                v.fail(SRV_WS_ENABLED, ev);
+            }
+        }
+        return;
+    }
+    match i.ws_port() {
+        Some((_, from)) => v.pass_with(SRV_WS_ENABLED, from),
+        None => v.fail(
+            SRV_WS_ENABLED,
+            vec![format!(
+                "{}: no --websocket-port in the arguments",
+                i.described
+            )],
+        ),
+    }
+}
+
+fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
+    let proxy_local = s
+        .site
+        .as_ref()
+        .and_then(|site| site.location)
+        .and_then(|l| upstream(&l.directives))
+        .is_some_and(|(host, _)| is_loopback(&host));
+    if i.in_container() {
+        match i.args.websocket_listen.as_deref() {
+            Some(a) if is_loopback(a) => v.fail(
+                SRV_NO_LOOPBACK_IN_CONTAINER,
+                vec![format!("{}: --websocket-listen {a}", i.described)],
+            ),
+            _ => v.pass(SRV_NO_LOOPBACK_IN_CONTAINER),
+        }
+        let Some((port, _)) = i.ws_port() else {
+            v.skip(SRV_WS_LOCAL, "no WebSocket port configured");
+            return;
+        };
+        let public = i.published_publicly(port, "the WebSocket port");
+        if proxy_local {
+            v.check(SRV_WS_LOCAL, public.is_empty(), public);
+        } else {
+            v.skip(SRV_WS_LOCAL, "no local proxy forwards to it");
+        }
+        return;
+    }
+    v.skip(
+        SRV_NO_LOOPBACK_IN_CONTAINER,
+        "drawpile-srv is not in a container",
+    );
+    if i.ws_port().is_none() {
+        v.skip(SRV_WS_LOCAL, "no WebSocket listener");
+        return;
+    }
+    if i.socket_active() {
+        let Some(addr) = i.socket.and_then(|s| s.slots.websocket.clone()) else {
+            v.skip(SRV_WS_LOCAL, "the socket passes no WebSocket socket");
+            return;
+        };
+        let local = addr.rsplit_once(':').is_some_and(|(a, _)| is_loopback(a));
+        if proxy_local {
+            v.check(
+                SRV_WS_LOCAL,
+                local,
+                vec![format!(
+                    "third ListenStream={addr} listens on every address"
+                )],
+            );
+        } else {
+            v.skip(SRV_WS_LOCAL, "no local proxy forwards to it");
+        }
+        return;
+    }
+    match (&i.args.websocket_listen, proxy_local) {
+        (_, false) => v.skip(SRV_WS_LOCAL, "no local proxy forwards to it"),
+        (Some(a), true) if is_loopback(a) => v.pass(SRV_WS_LOCAL),
+        (listen, true) => v.fail(
+            SRV_WS_LOCAL,
+            vec![format!(
+                "{}: {}",
+                i.described,
+                match listen {
+                    Some(a) => format!("--websocket-listen {a}"),
+                    None =>
+                        "no --websocket-listen: the WebSocket port listens on every address".into(),
+                }
+            )],
+        ),
+    }
+}
+
+fn notify(i: &Instance, v: &mut Verdicts) {
+    let Some(u) = i.unit else {
+        v.skip(SRV_NOTIFY, "not a systemd service");
+        return;
+    };
+    let notify = u.type_.as_deref() == Some("notify");
+    let no_support = u.appimage
+        || i.binary
+            .is_some_and(|b| b.systemd_support.supported == Some(false));
+    if notify && no_support {
+        let reason = i
+            .binary
+            .map(|b| b.systemd_support.reason.clone())
+            .unwrap_or_else(|| "an AppImage never notifies systemd".into());
+        v.fail(
+            SRV_NOTIFY,
+            vec![format!("{}: Type=notify, but {reason}", u.name)],
+        );
+    } else {
+        v.pass(SRV_NOTIFY);
+    }
+}
+
+fn sockets(i: &Instance, v: &mut Verdicts) {
+    let Some(sock) = i.socket else {
+        v.pass(SRV_NO_SOCKET_230);
+        v.skip(SRV_SOCKET_SLOTS, "no socket unit in use");
+        return;
+    };
+    let new = i.version.is_some_and(|ver| ver >= [2, 3, 0]);
+    if new {
+        v.fail(
+            SRV_NO_SOCKET_230,
+            vec![format!(
+                "{} is {} beside drawpile-srv {}",
+                sock.path,
+                if sock.enabled { "enabled" } else { "active" },
+                i.version_text.as_deref().unwrap_or("2.3")
+            )],
+        );
+        v.skip(SRV_SOCKET_SLOTS, "2.3.0 and newer take no sockets");
+        return;
+    }
+    v.pass(SRV_NO_SOCKET_230);
+    let n = sock.listen_stream.len();
+    let ev = vec![format!(
+        "{}: {n} ListenStream= line(s): {}",
+        sock.path,
+        sock.listen_stream.join(", ")
+    )];
+    v.check(SRV_SOCKET_SLOTS, n == 3, ev);
+}
+
+fn web_admin(i: &Instance, v: &mut Verdicts) {
+    let admin_port: Option<u16> = if i.socket_active() {
+        i.socket
+            .and_then(|s| s.slots.web_admin.as_deref())
+            .and_then(|p| p.rsplit(':').next())
+            .and_then(|p| p.trim().parse().ok())
+    } else {
+        i.args
+            .web_admin_port
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+    };
+    let Some(port) = admin_port else {
+        v.skip(SRV_ADMIN_PRIVATE, "the web admin is off");
+        v.skip(SRV_ADMIN_ACCESS_DOCKER, "the web admin is off");
+        v.skip(SRV_ADMIN_ACCESS_HOST, "the web admin is off");
+        return;
+    };
+    let access_all = i.args.web_admin_access.as_deref() == Some("all");
+    if i.in_container() {
+        let public = i.published_publicly(port, "the web admin port");
+        v.check(SRV_ADMIN_PRIVATE, public.is_empty(), public);
+        v.check(
+            SRV_ADMIN_ACCESS_DOCKER,
+            access_all,
+            vec![format!(
+                "{}: --web-admin-port {port} without --web-admin-access all",
+                i.described
+            )],
+        );
+        v.skip(SRV_ADMIN_ACCESS_HOST, "drawpile-srv is in a container");
+    } else {
+        v.skip(
+            SRV_ADMIN_ACCESS_DOCKER,
+            "drawpile-srv is not in a container",
+        );
+        v.check(
+            SRV_ADMIN_ACCESS_HOST,
+            !access_all,
+            vec![format!("{}: --web-admin-access all", i.described)],
+        );
+        v.skip(
+            SRV_ADMIN_PRIVATE,
+            "outside a container the web admin only answers loopback unless --web-admin-access says otherwise",
+        );
+    }
+}
+
+/// `proxy_pass`'s host and port (port 80 when absent); `None` when there is no proxy_pass.
+pub fn upstream(directives: &[NginxDirective]) -> Option<(String, Option<u16>)> {
+    let d = directives.iter().find(|d| d.name == "proxy_pass")?;
+    let url = d.args.first()?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, p) = v6.split_once(']')?;
+        return Some((
+            h.to_string(),
+            p.strip_prefix(':').and_then(|p| p.parse().ok()),
+        ));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok())),
+        None => Some((hostport.to_string(), None)),
+    }
+}
+
+/// The value a location gives a header, following nginx's inheritance: a location with any
+/// `proxy_set_header` inherits none from above.
+fn header<'a>(
+    location: &'a [NginxDirective],
+    above: &[&'a [NginxDirective]],
+    name: &str,
+) -> Option<&'a NginxDirective> {
+    let find = |ds: &'a [NginxDirective]| {
+        ds.iter().find(|d| {
+            d.name == "proxy_set_header"
+                && d.args.first().is_some_and(|h| h.eq_ignore_ascii_case(name))
+        })
+    };
+    if location.iter().any(|d| d.name == "proxy_set_header") {
+        return find(location);
+    }
+    for ds in above {
+        if ds.iter().any(|d| d.name == "proxy_set_header") {
+            return find(ds);
+        }
+    }
+    None
+}
+
+pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
+    let proxy_checks = [
+        PROXY_TLS_SERVER,
+        PROXY_LOCATION,
+        PROXY_EMPTY_ORIGIN,
+        PROXY_OFFICIAL_ORIGIN,
+        PROXY_MIRROR_ORIGIN,
+        PROXY_FOREIGN_ORIGIN,
+        PROXY_UPSTREAM,
+        PROXY_HTTP11,
+        PROXY_UPGRADE,
+        PROXY_REAL_IP,
+        PROXY_SWITCHES,
+    ];
+    let other_servers: Vec<String> = facts
+        .web_servers
+        .iter()
+        .filter(|w| w.name != "nginx" && (w.listens_443 == Some(true) || w.serves_443_by_config))
+        .map(|w| w.name.clone())
+        .collect();
+    let nginx_present = facts.nginx.conf_path.is_some() || !facts.nginx.servers.is_empty();
+    if !other_servers.is_empty() && s.site.is_none() {
+        v.fail(
+            PROXY_SUPPORTED,
+            vec![format!("{} serves port 443", other_servers.join(", "))],
+        );
+        for c in proxy_checks {
+            v.skip(
+                c,
+                format!("{} is not audited yet", other_servers.join(", ")),
+            );
+        }
+        v.skip(PROXY_SYNTAX, "nginx does not serve the domain");
+        return;
+    }
+    v.pass(PROXY_SUPPORTED);
+    match &obs.nginx_test {
+        Some(Ok(())) => v.pass(PROXY_SYNTAX),
+        Some(Err(e)) => v.fail(
+            PROXY_SYNTAX,
+            e.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+        None if nginx_present => v.skip(PROXY_SYNTAX, obs.why_not("nginx_test")),
+        None => v.skip(PROXY_SYNTAX, "nginx is not installed"),
+    }
+    let Some(domain) = &s.domain else {
+        let mut ev: Vec<String> = s
+            .ws_locations
+            .iter()
+            .map(|(_, l)| format!("{}:{}: location {} {}", l.file, l.line, l.modifier, l.path))
+            .collect();
+        if ev.is_empty() {
+            ev.push(if nginx_present {
+                "no server block has location /drawpile-web/ws".into()
+            } else {
+                "no web server configuration was found".into()
+            });
+        }
+        v.fail_fix(
+            PROXY_TLS_SERVER,
+            ev.clone(),
+            "Run `dpwizard` (or `dpwizard apply`) with your domain; to audit a given name, pass --domain.".into(),
+        );
+        v.fail(PROXY_LOCATION, ev);
+        for c in &proxy_checks[2..] {
+            v.skip(c, "no location /drawpile-web/ws to judge");
+        }
+        return;
+    };
+    let Some(site) = &s.site else {
+        let mut ev = vec![format!(
+            "no server block listens on 443 with TLS for {domain}"
+        )];
+        for (srv, l) in &s.ws_locations {
+            ev.push(format!(
+                "{}:{}: location {} is in the server at {}:{} (listen {})",
+                l.file,
+                l.line,
+                l.path,
+                srv.file,
+                srv.line,
+                srv.listen
+                    .iter()
+                    .map(|l| l.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        v.fail(PROXY_TLS_SERVER, ev.clone());
+        v.fail(PROXY_LOCATION, ev);
+        for c in &proxy_checks[2..] {
+            v.skip(c, format!("no TLS server for {domain}"));
+        }
+        return;
+    };
+    v.pass_with(
+        PROXY_TLS_SERVER,
+        format!("{}:{}", site.server.file, site.server.line),
+    );
+    let in_server: Vec<_> = site
+        .server
+        .locations
+        .iter()
+        .filter(|l| serves_ws_path(l) || setup::near_miss(l))
+        .collect();
+    let exact: Vec<_> = in_server.iter().filter(|l| serves_ws_path(l)).collect();
+    let Some(loc) = site.location else {
+        let mut ev = vec![format!(
+            "{}:{}: the TLS server for {domain} has no location /drawpile-web/ws",
+            site.server.file, site.server.line
+        )];
+        for l in &in_server {
+            ev.push(format!(
+                "{}:{}: location {} {} does not get /drawpile-web/ws",
+                l.file, l.line, l.modifier, l.path
+            ));
+        }
+        for (srv, l) in s
+            .ws_locations
+            .iter()
+            .filter(|(srv, _)| !listens_tls_443(srv))
+        {
+            ev.push(format!(
+                "{}:{}: location {} is in a server without TLS on 443 ({}:{})",
+                l.file, l.line, l.path, srv.file, srv.line
+            ));
+        }
+        v.fail(PROXY_LOCATION, ev);
+        for c in &proxy_checks[2..] {
+            v.skip(c, "no location /drawpile-web/ws in the TLS server");
+        }
+        return;
+    };
+    v.check(
+        PROXY_LOCATION,
+        exact.len() == 1,
+        exact
+            .iter()
+            .map(|l| format!("{}:{}: location {} {}", l.file, l.line, l.modifier, l.path))
+            .collect(),
+    );
+    let upstream = s.instance.as_ref().and_then(|i| {
+        let (addr, port) = i.ws_endpoint()?;
+        let listen = (!i.in_container())
+            .then(|| i.args.websocket_listen.clone())
+            .flatten();
+        let from = i.ws_port().map(|(_, f)| f).unwrap_or_default();
+        Some(Upstream {
+            addr,
+            port,
+            listen,
+            from,
+        })
+    });
+    judge_location(facts, site.server, loc, upstream.as_ref(), domain, v);
+}
+
+/// Where drawpile-srv's WebSocket listener is reached from the proxy.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub addr: String,
+    pub port: u16,
+    /// `--websocket-listen`, when set (not for containers).
+    pub listen: Option<String>,
+    /// Where the port was read, for evidence.
+    pub from: String,
+}
+
+/// The checks of one location (PROXY-003 to PROXY-011), by meaning. Plan uses them too, to
+/// keep a hand-written location that already does what dpwizard would write.
+pub fn judge_location(
+    facts: &Facts,
+    server: &crate::detect::nginx::NginxServer,
+    loc: &crate::detect::nginx::NginxLocation,
+    upstream_of: Option<&Upstream>,
+    domain: &str,
+    v: &mut Verdicts,
+) {
+    let ds = &loc.directives;
+    let loc_at = format!("{}:{}", loc.file, loc.line);
+
+    // The Origin check, by meaning.
+    let oc = OriginCheck::read(ds);
+    let rules_ev = || -> Vec<String> {
+        oc.rules
+            .iter()
+            .map(|r| format!("{}: if ($http_origin {} \"{}\")", r.at, r.op, r.value))
+            .chain(oc.unreadable.iter().cloned())
+            .collect()
+    };
+    if !oc.is_present() && !oc.unreadable.is_empty() {
+        for c in [
+            PROXY_EMPTY_ORIGIN,
+            PROXY_OFFICIAL_ORIGIN,
+            PROXY_MIRROR_ORIGIN,
+            PROXY_FOREIGN_ORIGIN,
+        ] {
+            v.skip(c, format!("cannot evaluate {}", oc.unreadable.join("; ")));
+        }
+    } else {
+        let refused = |origin: &str, label: &str| -> Vec<String> {
+            match oc.refused_by(origin) {
+                Some(r) => vec![format!(
+                    "{}: if ($http_origin {} \"{}\") refuses {label}",
+                    r.at, r.op, r.value
+                )],
+                None => vec![],
+            }
+        };
+        let e = refused("", "the empty Origin (the desktop app)");
+        v.check(PROXY_EMPTY_ORIGIN, e.is_empty(), e);
+        let mut e = refused(WEB, WEB);
+        if !e.is_empty()
+            && let Some(d) = domain_origin_only(&oc, domain)
+        {
+            e.push(d);
+        }
+        v.check(PROXY_OFFICIAL_ORIGIN, e.is_empty(), e);
+        let e = refused(MIRROR, MIRROR);
+        v.check(PROXY_MIRROR_ORIGIN, e.is_empty(), e);
+        let mut e = rules_ev();
+        if e.is_empty() {
+            e.push(format!(
+                "{loc_at}: no `if ($http_origin ...) {{ return 403; }}` in the location"
+            ));
+        } else {
+            e.push(format!("a page at {FOREIGN} would be let through"));
+        }
+        v.check(PROXY_FOREIGN_ORIGIN, oc.refused_by(FOREIGN).is_some(), e);
+    }
+
+    // proxy_pass: the port (and, when drawpile-srv binds one address, that address).
+    match (upstream(ds), upstream_of) {
+        (None, _) => v.fail(
+            PROXY_UPSTREAM,
+            vec![format!("{loc_at}: the location has no proxy_pass")],
+        ),
+        (Some(_), None) => v.skip(
+            PROXY_UPSTREAM,
+            "drawpile-srv has no WebSocket port to compare with",
+        ),
+        (Some((host, port)), Some(u)) => {
+            let pp = ds
+                .iter()
+                .find(|d| d.name == "proxy_pass")
+                .map(at)
+                .unwrap_or_default();
+            let port_ok = port.unwrap_or(80) == u.port;
+            let host_ok = if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+                match &u.listen {
+                    Some(l) if !is_wildcard(l) => {
+                        host == *l || (is_loopback(&host) && is_loopback(l))
+                    }
+                    _ => is_loopback(&host) || host == u.addr,
+                }
+            } else {
+                true // a name (upstream block, compose service): the live probe tells
+            };
+            let ev = vec![
+                pp,
+                format!(
+                    "drawpile-srv's WebSocket listener is reached at {}:{} ({})",
+                    u.addr, u.port, u.from
+                ),
+            ];
+            v.check(PROXY_UPSTREAM, port_ok && host_ok, ev);
+        }
+    }
+
+    let server_ds = &server.proxy_directives;
+    let http_ds = &facts.nginx.http_proxy_directives;
+    let effective = |name: &str| -> Option<&NginxDirective> {
+        ds.iter()
+            .rev()
+            .find(|d| d.name == name)
+            .or_else(|| server_ds.iter().rev().find(|d| d.name == name))
+            .or_else(|| http_ds.iter().rev().find(|d| d.name == name))
+    };
+    match effective("proxy_http_version") {
+        Some(d) if d.args.first().is_some_and(|a| a == "1.1") => v.pass(PROXY_HTTP11),
+        Some(d) => v.fail(PROXY_HTTP11, vec![at(d)]),
+        None => v.fail(
+            PROXY_HTTP11,
+            vec![format!(
+                "{loc_at}: no proxy_http_version (nginx then uses 1.0)"
+            )],
+        ),
+    }
+    let above: [&[NginxDirective]; 2] = [server_ds, http_ds];
+    let upgrade = header(ds, &above, "Upgrade");
+    let connection = header(ds, &above, "Connection");
+    let upgrade_ok = upgrade.is_some_and(|d| d.args.get(1).is_some_and(|a| a == "$http_upgrade"));
+    let connection_ok = connection.is_some_and(|d| {
+        d.args.get(1).is_some_and(|a| {
+            a.eq_ignore_ascii_case("upgrade") || (a.starts_with('$') && a.contains("upgrade"))
+        })
+    });
+    let mut ev = Vec::new();
+    match upgrade {
+        Some(d) if !upgrade_ok => ev.push(at(d)),
+        None => ev.push(format!("{loc_at}: no proxy_set_header Upgrade")),
+        _ => {}
+    }
+    match connection {
+        Some(d) if !connection_ok => ev.push(at(d)),
+        None => ev.push(format!("{loc_at}: no proxy_set_header Connection")),
+        _ => {}
+    }
+    v.check(PROXY_UPGRADE, upgrade_ok && connection_ok, ev);
+    match header(ds, &above, "X-Real-IP") {
+        Some(d) if d.args.get(1).is_some_and(|a| a.starts_with('$')) => v.pass(PROXY_REAL_IP),
+        Some(d) => v.fail(PROXY_REAL_IP, vec![at(d)]),
+        None => v.fail(
+            PROXY_REAL_IP,
+            vec![format!("{loc_at}: no proxy_set_header X-Real-IP")],
+        ),
+    }
+    let mut off = Vec::new();
+    for name in crate::plan::nginx::REVERTIBLE_SWITCHES {
+        if let Some(d) = effective(name)
+            && d.args.first().is_some_and(|a| a == "off")
+        {
+            off.push(format!(
+                "{} (not turned back on in the location at {loc_at})",
+                at(d)
+            ));
+        }
+    }
+    v.check(PROXY_SWITCHES, off.is_empty(), off);
+}
+
+/// When the check allows the admin's own host but not the official client: mistake 2.
+fn domain_origin_only(oc: &OriginCheck, domain: &str) -> Option<String> {
+    let own = format!("https://{domain}");
+    oc.refused_by(&own).is_none().then(|| {
+        format!("it allows {own} instead: your own host name replaced the official origins")
+    })
+}
+
+pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
+    let all = [
+        TLS_PRESENT,
+        TLS_NAME,
+        TLS_KEY,
+        TLS_VALID,
+        TLS_DAYS_LEFT,
+        TLS_CHAIN,
+        TLS_PUBLIC_CA,
+        TLS_RENEWAL,
+        TLS_RELOAD_HOOK,
+    ];
+    let (Some(domain), Some(site)) = (&s.domain, &s.site) else {
+        for c in all {
+            v.skip(c, "no TLS server for the domain");
+        }
+        return;
+    };
+    let Some(cert_path) = &site.server.ssl_certificate else {
+        v.fail(
+            TLS_PRESENT,
+            vec![format!(
+                "{}:{}: no ssl_certificate in the server",
+                site.server.file, site.server.line
+            )],
+        );
+        for c in &all[1..] {
+            v.skip(c, "no certificate");
+        }
+        return;
+    };
+    let referenced = facts.tls.referenced.iter().find(|r| &r.path == cert_path);
+    let lineage = facts
+        .tls
+        .lineages
+        .iter()
+        .find(|l| &l.fullchain_path == cert_path || &l.cert_path == cert_path);
+    let info = referenced
+        .and_then(|r| r.certificate.clone())
+        .or_else(|| lineage.and_then(|l| l.certificate.clone()));
+    let Some(info) = info else {
+        let why = referenced
+            .and_then(|r| r.error.clone())
+            .unwrap_or_else(|| "it could not be read".into());
+        v.fail(TLS_PRESENT, vec![format!("{cert_path}: {why}")]);
+        for c in &all[1..] {
+            v.skip(c, "the certificate could not be read");
+        }
+        return;
+    };
+    v.pass_with(TLS_PRESENT, cert_path.clone());
+    v.check(
+        TLS_NAME,
+        info.names.iter().any(|n| name_covers(n, domain)),
+        vec![format!(
+            "{cert_path} is for {}, not {domain}",
+            info.names.join(", ")
+        )],
+    );
+    match info.key_matches {
+        Some(ok) => v.check(
+            TLS_KEY,
+            ok,
+            vec![format!(
+                "{} does not match {cert_path}",
+                site.server
+                    .ssl_certificate_key
+                    .as_deref()
+                    .unwrap_or("the key")
+            )],
+        ),
+        None => v.skip(
+            TLS_KEY,
+            info.key_problem
+                .clone()
+                .unwrap_or_else(|| "the key could not be read".into()),
+        ),
+    }
+    let valid = !info.expired && !info.not_yet_valid;
+    v.check(
+        TLS_VALID,
+        valid,
+        vec![if info.expired {
+            format!("{cert_path} expired on {}", info.not_after)
+        } else {
+            format!("{cert_path} is valid only from {}", info.not_before)
+        }],
+    );
+    if valid {
+        v.check(
+            TLS_DAYS_LEFT,
+            info.days_left > 14,
+            vec![format!(
+                "{cert_path} expires on {} ({} days left)",
+                info.not_after, info.days_left
+            )],
+        );
+    } else {
+        v.skip(TLS_DAYS_LEFT, "the certificate is not valid now");
+    }
+    v.check(
+        TLS_PUBLIC_CA,
+        !info.self_signed,
+        vec![format!("{cert_path} is self-signed ({})", info.subject)],
+    );
+    if info.self_signed {
+        v.skip(TLS_CHAIN, "self-signed");
+    } else {
+        v.check(
+            TLS_CHAIN,
+            info.chain_length >= 2,
+            vec![format!(
+                "{cert_path} holds {} certificate(s): the intermediate is missing",
+                info.chain_length
+            )],
+        );
+    }
+    let Some(lineage) = lineage else {
+        let why = if info.self_signed {
+            "self-signed: nothing renews it"
+        } else {
+            "not a certbot certificate: renewal is up to whatever issued it"
+        };
+        v.skip(TLS_RENEWAL, why);
+        v.skip(TLS_RELOAD_HOOK, why);
+        return;
+    };
+    match facts.tls.renewal_scheduled {
+        Some(true) => v.pass_with(TLS_RENEWAL, facts.tls.renewal_schedule.join("; ")),
+        Some(false) => v.fail(
+            TLS_RENEWAL,
+            vec!["no certbot.timer enabled and no cron job running certbot".into()],
+        ),
+        None => v.fail(
+            TLS_RENEWAL,
+            vec![
+                "could not see a certbot timer or cron job (systemd's state is not visible here)"
+                    .into(),
+            ],
+        ),
+    }
+    let r = lineage.renewal.as_ref();
+    let hooks: Vec<&str> = r
+        .into_iter()
+        .flat_map(|r| [r.deploy_hook.as_deref(), r.renew_hook.as_deref()])
+        .flatten()
+        .chain(facts.tls.deploy_hooks.iter().map(String::as_str))
+        .collect();
+    let installer = r.and_then(|r| r.installer.as_deref());
+    let reloads = installer == Some("nginx")
+        || hooks
+            .iter()
+            .any(|h| h.contains("nginx") || h.contains("reload"));
+    v.check(
+        TLS_RELOAD_HOOK,
+        reloads,
+        vec![format!(
+            "{}: no deploy hook and no nginx installer",
+            r.map(|r| r.path.as_str()).unwrap_or(&lineage.name)
+        )],
+    );
+}
+
+pub fn net(facts: &Facts, s: &Setup, v: &mut Verdicts) {
+    let fw = &facts.network.firewall;
+    let ufw_on = fw.ufw_enabled == Some(true);
+    let active = ufw_on || fw.firewalld_present;
+    let allows = |port: u16, names: &[&str]| {
+        let p = port.to_string();
+        let ufw_allows = fw
+            .ufw_rules
+            .iter()
+            .filter(|r| r.starts_with("allow") || r.contains(" allow "));
+        ufw_allows.chain(fw.firewalld_allows.iter()).any(|r| {
+            let r_low = r.to_ascii_lowercase();
+            r_low
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == p)
+                || names.iter().any(|n| r_low.contains(n))
+        })
+    };
+    if active {
+        v.check(
+            NET_FIREWALL_HTTPS,
+            allows(
+                443,
+                &[
+                    "nginx full",
+                    "nginx https",
+                    "www full",
+                    "www secure",
+                    "apache full",
+                    "https",
+                ],
+            ),
+            vec![format!(
+                "the firewall is active and has no rule for 443: {}",
+                fw.ufw_rules
+                    .iter()
+                    .chain(fw.firewalld_allows.iter())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )],
+        );
+        let tcp = s.instance.as_ref().map(|i| i.tcp_port()).unwrap_or(27750);
+        v.check(
+            NET_FIREWALL_TCP,
+            allows(tcp, &[]),
+            vec![format!("the firewall is active and has no rule for {tcp}")],
+        );
+    } else {
+        v.skip(NET_FIREWALL_HTTPS, "no active ufw or firewalld seen");
+        v.skip(NET_FIREWALL_TCP, "no active ufw or firewalld seen");
+    }
+    let Some((port, _)) = s.instance.as_ref().and_then(|i| i.ws_port()) else {
+        v.skip(NET_WS_NOT_PUBLIC, "no WebSocket port");
+        return;
+    };
+    if !facts.network.visible {
+        v.skip(
+            NET_WS_NOT_PUBLIC,
+            facts
+                .network
+                .not_visible_because
+                .clone()
+                .unwrap_or_else(|| "listening sockets are not visible".into()),
+        );
+        return;
+    }
+    let in_container = s.instance.as_ref().is_some_and(|i| i.in_container());
+    let public: Vec<String> = facts
+        .network
+        .listeners
+        .iter()
+        .filter(|l| {
+            let host_port = s
+                .instance
+                .as_ref()
+                .and_then(|i| i.ws_endpoint())
+                .map(|(_, p)| p)
+                .unwrap_or(port);
+            l.port == host_port && !l.loopback_only()
+        })
+        .map(|l| {
+            format!(
+                "{}:{} is listening ({})",
+                l.address,
+                l.port,
+                l.process.as_deref().unwrap_or("unknown process")
+            )
+        })
+        .collect();
+    let blocked = ufw_on && !allows(port, &[]);
+    let _ = in_container; // Docker's published ports bypass ufw: no exception for them
+    if public.is_empty() || (blocked && !in_container) {
+        v.pass(NET_WS_NOT_PUBLIC);
+    } else {
+        v.fail(NET_WS_NOT_PUBLIC, public);
+    }
+}
+
+pub fn dns(s: &Setup, obs: &Observations, v: &mut Verdicts) {
+    let Some(domain) = &s.domain else {
+        v.skip(DNS_NAME, "no domain");
+        v.skip(DNS_RESOLVES_HERE, "no domain");
+        return;
+    };
+    match crate::model::DomainName::parse(domain) {
+        Ok(_) => v.pass(DNS_NAME),
+        Err(e) => v.fail(DNS_NAME, vec![format!("{domain} ({}): {e}", s.domain_from)]),
+    }
+    match &obs.dns {
+        None => v.skip(DNS_RESOLVES_HERE, obs.why_not("dns")),
+        Some(d) if d.resolved.is_empty() => v.fail(
+            DNS_RESOLVES_HERE,
+            vec![format!(
+                "{domain} does not resolve{}",
+                d.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )],
+        ),
+        Some(d) => {
+            let here = d.resolved.iter().any(|a| d.local.contains(a));
+            v.check(
+                DNS_RESOLVES_HERE,
+                here,
+                vec![format!(
+                    "{domain} resolves to {}; this machine has {}",
+                    d.resolved.join(", "),
+                    d.local.join(", ")
+                )],
+            );
+        }
+    }
+}
+
+pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
+    let all = [
+        LIVE_TCP,
+        LIVE_DIRECT,
+        LIVE_TLS_TRUSTED,
+        LIVE_PROXY_OFFICIAL,
+        LIVE_PROXY_NO_ORIGIN,
+        LIVE_PROXY_FOREIGN,
+    ];
+    let Some(l) = &obs.live else {
+        for c in all {
+            v.skip(c, obs.why_not("live"));
+        }
+        return;
+    };
+    let judge = |v: &mut Verdicts,
+                 c: &'static CheckDef,
+                 check: &Option<crate::verify::Check>,
+                 what: &str| {
+        match check {
+            Some(k) if k.passed => v.pass_with(c, k.detail.clone()),
+            Some(k) => v.fail(c, vec![format!("{what}: {}", k.detail)]),
+            None => v.skip(c, format!("{what}: nothing to probe")),
+        }
+    };
+    judge(v, LIVE_TCP, &l.tcp, &l.tcp_target);
+    judge(v, LIVE_DIRECT, &l.direct, &l.direct_target);
+    let Some(p) = &l.proxy else {
+        for c in &all[2..] {
+            v.skip(c, "no domain to probe through the proxy");
+        }
+        return;
+    };
+    match p.tls.as_ref() {
+        Some(t) => match &t.verify_error {
+            None => v.pass_with(LIVE_TLS_TRUSTED, t.names.join(", ")),
+            Some(e) => v.fail(
+                LIVE_TLS_TRUSTED,
+                vec![format!("{} via {}: {e}", p.url, p.connect_to)],
+            ),
+        },
+        None => v.fail(
+            LIVE_TLS_TRUSTED,
+            vec![format!("{}: no TLS handshake with {}", p.url, p.connect_to)],
+        ),
+    }
+    let by_name = |n: &str| p.checks.iter().find(|c| c.name == n).cloned();
+    let target = format!("{} via {}", p.url, p.connect_to);
+    judge(
+        v,
+        LIVE_PROXY_OFFICIAL,
+        &by_name("proxy-official-origin"),
+        &format!("{target}, Origin {WEB}"),
+    );
+    judge(
+        v,
+        LIVE_PROXY_NO_ORIGIN,
+        &by_name("proxy-no-origin"),
+        &format!("{target}, no Origin"),
+    );
+    judge(
+        v,
+        LIVE_PROXY_FOREIGN,
+        &by_name("proxy-foreign-origin"),
+        &format!("{target}, Origin {}", crate::verify::FOREIGN_ORIGIN),
+    );
+    let _ = s;
+}
+
+pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
+    let l = &obs.logs;
+    let proxied = s.site.as_ref().is_some_and(|site| site.location.is_some());
+    match &l.server {
+        None => {
+            v.skip(LOG_REAL_IP, obs.why_not("journal"));
+            v.skip(LOG_SOCKET_ERRORS, obs.why_not("journal"));
+        }
+        Some(srv) => {
+            if proxied {
+                v.check(
+                    LOG_REAL_IP,
+                    srv.peer_address.count == 0,
+                    srv.peer_address.evidence(),
+                );
+            } else {
+                v.skip(LOG_REAL_IP, "no proxy in front");
+            }
+            v.check(
+                LOG_SOCKET_ERRORS,
+                srv.socket_errors.count == 0,
+                srv.socket_errors.evidence(),
+            );
+        }
+    }
+    match &l.access {
+        None => {
+            for c in [LOG_APP_REFUSED, LOG_BROWSER_REFUSED, LOG_BACKEND_DOWN] {
+                v.skip(
+                    c,
+                    l.access_missing
+                        .clone()
+                        .unwrap_or_else(|| "no access log read".into()),
+                );
+            }
+        }
+        Some(a) => {
+            v.check(LOG_APP_REFUSED, a.app_403.count == 0, a.app_403.evidence());
+            v.check(
+                LOG_BROWSER_REFUSED,
+                a.browser_403.count == 0,
+                a.browser_403.evidence(),
+            );
+            v.check(
+                LOG_BACKEND_DOWN,
+                a.bad_gateway.count == 0,
+                a.bad_gateway.evidence(),
+            );
+        }
+    }
+    let _ = RuntimeKind::None;
+}
+
+/// What is wrong with the hand-written WebSocket location of `server`, judged as the audit
+/// judges it, for a proxy to `upstream_host:upstream_port` that must also let `extra_origins`
+/// in. Empty when it already does what dpwizard would write.
+pub fn location_problems(
+    facts: &Facts,
+    server: &crate::detect::nginx::NginxServer,
+    upstream_host: &str,
+    upstream_port: u16,
+    extra_origins: &[String],
+) -> Vec<String> {
+    let Some(loc) = server.locations.iter().find(|l| serves_ws_path(l)) else {
+        return vec!["no location /drawpile-web/ws".into()];
+    };
+    let mut v = Verdicts::default();
+    let u = Upstream {
+        addr: upstream_host.to_string(),
+        port: upstream_port,
+        listen: Some(upstream_host.to_string()),
+        from: "the answers".into(),
+    };
+    let domain = server
+        .server_names
+        .first()
+        .map(String::as_str)
+        .unwrap_or("");
+    judge_location(facts, server, loc, Some(&u), domain, &mut v);
+    let mut problems: Vec<String> = v
+        .findings
+        .iter()
+        .filter(|f| f.severity != Severity::Info)
+        .map(|f| format!("{} [{}]: {}", f.title, f.id, f.evidence.join("; ")))
+        .collect();
+    let oc = OriginCheck::read(&loc.directives);
+    for o in extra_origins {
+        if let Some(r) = oc.refused_by(o) {
+            problems.push(format!("the Origin check at {} refuses {o}", r.at));
+        }
+    }
+    problems
+}

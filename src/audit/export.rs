@@ -1,0 +1,151 @@
+//! `dpwizard answers --from-machine`: the machine's current setup as an answers file, so a
+//! setup made by hand can be adopted (apply with it is a no-op when the setup is sound) and
+//! a good box can be cloned. Every value goes through the same validators as a typed one.
+
+use crate::answers::{
+    Answers, DrawpileAnswers, ProxyAnswers, ProxyServer, Runtime, SiteAnswers, SiteFile,
+    TlsAnswers, TlsMode,
+};
+use crate::detect::Facts;
+use crate::detect::runtime::RuntimeKind;
+use crate::model::*;
+
+use super::origin::OriginCheck;
+use super::setup;
+
+/// The answers file text, or why none can be written.
+pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<String, String> {
+    let s = setup::read(facts, domain);
+    let mut notes: Vec<(String, String)> = Vec::new();
+    let mut note = |k: &str, v: String| notes.push((k.to_string(), v));
+
+    let Some(domain) = s.domain.clone() else {
+        return Err(
+            "no server block serves /drawpile-web/ws, so the domain is unknown: pass --domain NAME"
+                .into(),
+        );
+    };
+    let domain = DomainName::parse(&domain)
+        .map_err(|e| format!("the domain {domain:?} ({}): {e}", s.domain_from))?;
+    note("site.domain", format!("from {}", s.domain_from));
+
+    let mut d = DrawpileAnswers::default();
+    if let Some(i) = &s.instance {
+        let docker_unit = i
+            .unit
+            .and_then(|u| u.exec_start.as_ref())
+            .and_then(|a| a.first())
+            .is_some_and(|p| p.ends_with("/docker") || p == "docker");
+        d.runtime = match i.kind {
+            _ if docker_unit => None,
+            RuntimeKind::SystemdService | RuntimeKind::SystemdSocket => {
+                Some(Runtime::SystemdService)
+            }
+            RuntimeKind::Appimage => Some(Runtime::Appimage),
+            RuntimeKind::Docker => Some(Runtime::Docker),
+            RuntimeKind::Compose => Some(Runtime::Compose),
+            RuntimeKind::None => None,
+        };
+        note("drawpile.runtime", format!("detected: {}", i.described));
+        if let Some(u) = i.unit {
+            d.unit = UnitName::parse(&u.name).ok();
+        }
+        if let Some((p, from)) = i.ws_port() {
+            d.websocket_port = Port::new(p.into()).ok();
+            note("drawpile.websocket_port", format!("from {from}"));
+        }
+        if !i.in_container() {
+            d.websocket_listen = i
+                .args
+                .websocket_listen
+                .as_deref()
+                .and_then(|a| ListenAddress::parse(a).ok());
+        }
+        d.tcp_port = i
+            .args
+            .port
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .and_then(|p| Port::new(p).ok());
+        d.web_admin_port = i
+            .args
+            .web_admin_port
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .and_then(|p| Port::new(p).ok());
+    }
+
+    let mut tls = TlsAnswers::default();
+    let mut proxy = ProxyAnswers::default();
+    if let Some(site) = &s.site {
+        if let (Some(c), Some(k)) = (
+            &site.server.ssl_certificate,
+            &site.server.ssl_certificate_key,
+        ) && let (Ok(c), Ok(k)) = (AbsPath::parse(c), AbsPath::parse(k))
+        {
+            tls.mode = Some(TlsMode::Existing);
+            tls.certificate = Some(c);
+            tls.key = Some(k);
+            let managed = facts.tls.lineages.iter().find(|l| {
+                l.fullchain_path
+                    == tls
+                        .certificate
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_default()
+            });
+            note(
+                "tls.mode",
+                match managed {
+                    Some(l) => format!(
+                        "the certificate in use, renewed by certbot (lineage {})",
+                        l.name
+                    ),
+                    None => "the certificate in use".into(),
+                },
+            );
+        }
+        proxy.server = Some(ProxyServer::Nginx);
+        proxy.site_file = AbsPath::parse(&site.server.file).ok().map(SiteFile::Path);
+        note(
+            "proxy.site_file",
+            format!(
+                "the server block at {}:{}",
+                site.server.file, site.server.line
+            ),
+        );
+        if let Some(loc) = site.location {
+            proxy.extra_origins = OriginCheck::read(&loc.directives)
+                .extra_origins()
+                .iter()
+                .filter_map(|o| Origin::parse(o).ok())
+                .collect();
+            if !proxy.extra_origins.is_empty() {
+                note(
+                    "proxy.extra_origins",
+                    format!("allowed by the Origin check at {}:{}", loc.file, loc.line),
+                );
+            }
+        }
+    }
+    let answers = Answers {
+        drawpile: d,
+        site: SiteAnswers {
+            domain,
+            email: None,
+        },
+        tls,
+        proxy,
+    };
+    let text = crate::answers::to_toml(
+        &answers,
+        "dpwizard answers file, written by `dpwizard answers --from-machine`\n\
+         from this machine's current setup. `dpwizard plan --answers FILE` shows what\n\
+         apply would change with it (nothing, when the setup is sound).\n\
+         Reference: docs/answers.md.",
+        &|k| notes.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
+    );
+    // What is written must read back: the same validators as any answers file.
+    crate::answers::parse("--from-machine", &text).map_err(|e| e.render())?;
+    Ok(text)
+}

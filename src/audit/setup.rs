@@ -1,0 +1,371 @@
+//! What the machine's setup *is*, read from the facts: which drawpile-srv instance the
+//! audit judges, the WebSocket port it effectively listens on, and the nginx server and
+//! location that front it. Shared by the checks and by `answers --from-machine`.
+
+use crate::detect::Facts;
+use crate::detect::args::DrawpileArgs;
+use crate::detect::docker::{ComposeFile, ComposeService, Container, PublishedPort};
+use crate::detect::drawpile::DrawpileBinary;
+use crate::detect::nginx::{NginxLocation, NginxServer};
+use crate::detect::runtime::RuntimeKind;
+use crate::detect::systemd::{ServiceUnit, SocketUnit};
+
+pub const WS_PATH: &str = "/drawpile-web/ws";
+
+/// The drawpile-srv instance being audited.
+#[derive(Debug, Clone)]
+pub struct Instance<'a> {
+    pub kind: RuntimeKind,
+    /// Where it is configured, for evidence: `drawpile-srv.service (/etc/…/x.conf:3)`.
+    pub described: String,
+    pub args: DrawpileArgs,
+    pub unit: Option<&'a ServiceUnit>,
+    /// The socket unit that feeds it (enabled or active).
+    pub socket: Option<&'a SocketUnit>,
+    pub container: Option<&'a Container>,
+    pub compose: Option<(&'a ComposeFile, &'a ComposeService)>,
+    pub binary: Option<&'a DrawpileBinary>,
+    /// The version, from the binary or the image tag.
+    pub version: Option<[u32; 3]>,
+    pub version_text: Option<String>,
+}
+
+impl Instance<'_> {
+    pub fn in_container(&self) -> bool {
+        matches!(self.kind, RuntimeKind::Docker | RuntimeKind::Compose)
+    }
+
+    /// Published ports (containers).
+    pub fn ports(&self) -> &[PublishedPort] {
+        if let Some(c) = self.container {
+            &c.ports
+        } else if let Some((_, s)) = self.compose {
+            &s.ports
+        } else {
+            &[]
+        }
+    }
+
+    /// Evidence lines for each publication of container `port` on every host address.
+    pub fn published_publicly(&self, port: u16, what: &str) -> Vec<String> {
+        self.ports()
+            .iter()
+            .filter(|p| p.container_port == port && p.is_public())
+            .map(|p| {
+                let ip = if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                };
+                format!(
+                    "{}: publishes {what} {port} as {ip}:{}",
+                    self.described,
+                    p.host_port.unwrap_or(port)
+                )
+            })
+            .collect()
+    }
+
+    /// The socket passes file descriptors, so the port arguments are ignored (2.2.x).
+    pub fn socket_active(&self) -> bool {
+        self.socket.is_some() && self.version.is_none_or(|v| v < [2, 3, 0])
+    }
+
+    /// The WebSocket port drawpile-srv listens on, and where that was read.
+    pub fn ws_port(&self) -> Option<(u16, String)> {
+        if self.socket_active() {
+            let s = self.socket?;
+            let v = s.slots.websocket.as_deref()?;
+            return Some((
+                v.rsplit(':').next()?.trim().parse().ok()?,
+                format!("{}: third ListenStream={v}", s.path),
+            ));
+        }
+        let p = self.args.websocket_port_number()?;
+        Some((p, format!("{}: --websocket-port {p}", self.described)))
+    }
+
+    /// The TCP port (default 27750).
+    pub fn tcp_port(&self) -> u16 {
+        if self.socket_active()
+            && let Some(p) = self
+                .socket
+                .and_then(|s| s.slots.tcp.as_deref())
+                .and_then(|v| v.rsplit(':').next())
+                .and_then(|p| p.trim().parse().ok())
+        {
+            return p;
+        }
+        self.args
+            .port
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(27750)
+    }
+
+    /// Where, on this host, the WebSocket port is reached: (address, port). For a container,
+    /// the host side of the published port.
+    pub fn ws_endpoint(&self) -> Option<(String, u16)> {
+        let (port, _) = self.ws_port()?;
+        if self.in_container() {
+            let host_mode = self
+                .container
+                .and_then(|c| c.network_mode.as_deref())
+                .is_some_and(|m| m == "host");
+            if host_mode {
+                return Some(("127.0.0.1".into(), port));
+            }
+            let p = self.ports().iter().find(|p| p.container_port == port)?;
+            let addr = match p.host_ip.as_str() {
+                "" | "0.0.0.0" => "127.0.0.1".to_string(),
+                "::" => "::1".to_string(),
+                a => a.to_string(),
+            };
+            return Some((addr, p.host_port.unwrap_or(port)));
+        }
+        let addr = match self.args.websocket_listen.as_deref() {
+            None | Some("0.0.0.0") | Some("") => "127.0.0.1".to_string(),
+            Some("::") => "::1".to_string(),
+            Some(a) => a.to_string(),
+        };
+        Some((addr, port))
+    }
+}
+
+/// The nginx side: the server block for the domain and its WebSocket location.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    pub server: &'a NginxServer,
+    pub location: Option<&'a NginxLocation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Setup<'a> {
+    pub instance: Option<Instance<'a>>,
+    /// Every instance found (several units or containers), for evidence.
+    pub others: Vec<String>,
+    pub domain: Option<String>,
+    /// Where the domain came from.
+    pub domain_from: String,
+    /// The TLS server on 443 for the domain.
+    pub site: Option<Site<'a>>,
+    /// Every location for the WebSocket path (or near misses) in any server: (server, location).
+    pub ws_locations: Vec<(&'a NginxServer, &'a NginxLocation)>,
+}
+
+/// A location that serves the WebSocket path exactly as the client asks for it.
+pub fn serves_ws_path(l: &NginxLocation) -> bool {
+    match l.modifier.as_str() {
+        "" | "=" | "^~" => l.path == WS_PATH,
+        _ => false,
+    }
+}
+
+/// A location that looks meant for the WebSocket but will not get its requests
+/// (`/drawpile-web/ws/`, `/drawpile`, a regex…).
+pub fn near_miss(l: &NginxLocation) -> bool {
+    !serves_ws_path(l) && l.path.contains("drawpile")
+}
+
+pub fn listens_tls_443(s: &NginxServer) -> bool {
+    s.listen
+        .iter()
+        .any(|l| l.port == Some(443) && (l.ssl || s.ssl))
+}
+
+/// Whether a certificate or server name `pattern` covers `domain` (one-level wildcards).
+pub fn name_covers(pattern: &str, domain: &str) -> bool {
+    pattern.eq_ignore_ascii_case(domain)
+        || pattern.strip_prefix("*.").is_some_and(|w| {
+            domain
+                .split_once('.')
+                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(w))
+        })
+        || pattern
+            .strip_prefix('.')
+            .is_some_and(|w| domain.eq_ignore_ascii_case(w) || domain.ends_with(pattern))
+}
+
+fn version_from_tag(tag: &str) -> Option<[u32; 3]> {
+    let core = tag.split('-').next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    let major = it.next()??;
+    let minor = it.next()??;
+    let patch = it.next().flatten().unwrap_or(0);
+    Some([major, minor, patch])
+}
+
+fn binary_for<'a>(facts: &'a Facts, unit: &ServiceUnit) -> Option<&'a DrawpileBinary> {
+    let program = unit.exec_start.as_ref()?.first()?;
+    facts.drawpile.binaries.iter().find(|b| {
+        &b.path == program
+            || &b.canonical == program
+            || b.found_via
+                .iter()
+                .any(|v| v == &format!("unit {}", unit.name))
+    })
+}
+
+fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
+    let mut all: Vec<Instance> = Vec::new();
+    for u in facts.runtime.units.iter().filter(|u| !u.masked) {
+        let binary = binary_for(facts, u);
+        let socket = facts.runtime.sockets.iter().find(|s| {
+            !s.masked
+                && s.service == u.name
+                && (s.enabled
+                    || s.live
+                        .as_ref()
+                        .is_some_and(|l| l.active_state.as_deref() == Some("active")))
+        });
+        let at = u
+            .exec_start_origin
+            .as_ref()
+            .map(|o| format!("{}:{}", o.file, o.line))
+            .unwrap_or_else(|| u.path.clone());
+        all.push(Instance {
+            kind: if u.appimage {
+                RuntimeKind::Appimage
+            } else if socket.is_some() {
+                RuntimeKind::SystemdSocket
+            } else {
+                RuntimeKind::SystemdService
+            },
+            described: format!("{} ({at})", u.name),
+            args: u.options.clone(),
+            unit: Some(u),
+            socket,
+            container: None,
+            compose: None,
+            binary,
+            version: binary.and_then(|b| b.version_number),
+            version_text: binary.and_then(|b| b.version.clone()),
+        });
+    }
+    for c in &facts.runtime.docker.containers {
+        if c.compose_service.is_some() && !facts.runtime.compose.files.is_empty() {
+            continue; // described by its compose file below
+        }
+        all.push(Instance {
+            kind: RuntimeKind::Docker,
+            described: format!("container {} ({})", c.name, c.image),
+            args: c.options.clone(),
+            unit: None,
+            socket: None,
+            container: Some(c),
+            compose: None,
+            binary: None,
+            version: c.image_tag.as_deref().and_then(version_from_tag),
+            version_text: c.image_tag.clone(),
+        });
+    }
+    for f in &facts.runtime.compose.files {
+        for s in &f.services {
+            let tag = s.image.rsplit_once(':').map(|(_, t)| t.to_string());
+            all.push(Instance {
+                kind: RuntimeKind::Compose,
+                described: format!(
+                    "compose service {} ({}:{})",
+                    s.name,
+                    f.path,
+                    s.line.unwrap_or(1)
+                ),
+                args: s.options.clone(),
+                unit: None,
+                socket: None,
+                container: None,
+                compose: Some((f, s)),
+                binary: None,
+                version: tag.as_deref().and_then(version_from_tag),
+                version_text: tag,
+            });
+        }
+    }
+    // The runtime detection already chose the kind that is in use; prefer it.
+    let wanted = facts.runtime.kind;
+    let pick = all
+        .iter()
+        .position(|i| i.kind == wanted)
+        .or_else(|| (!all.is_empty()).then_some(0));
+    let others = all.iter().map(|i| i.described.clone()).collect();
+    (pick.map(|i| all.swap_remove(i)), others)
+}
+
+/// Reads the setup. `domain` (from `--domain`) wins over what the nginx config suggests.
+pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
+    let (instance, others) = instance(facts);
+    let ws_locations: Vec<(&NginxServer, &NginxLocation)> = facts
+        .nginx
+        .servers
+        .iter()
+        .flat_map(|s| {
+            s.locations
+                .iter()
+                .filter(|l| serves_ws_path(l) || near_miss(l))
+                .map(move |l| (s, l))
+        })
+        .collect();
+    let is_name = |n: &&String| !n.is_empty() && n.as_str() != "_" && !n.starts_with('~');
+    let (domain, domain_from) = match domain {
+        Some(d) => (Some(d.to_string()), "--domain".to_string()),
+        None => {
+            // The server that serves the WebSocket path: TLS on 443 first.
+            let mut candidates: Vec<&(&NginxServer, &NginxLocation)> = ws_locations
+                .iter()
+                .filter(|(_, l)| serves_ws_path(l))
+                .collect();
+            candidates.sort_by_key(|(s, _)| !listens_tls_443(s));
+            match candidates
+                .iter()
+                .find_map(|(s, _)| s.server_names.iter().find(is_name).map(|n| (s, n)))
+            {
+                Some((s, n)) => (
+                    Some(n.clone()),
+                    format!("server_name at {}:{}", s.file, s.line),
+                ),
+                None => (None, String::new()),
+            }
+        }
+    };
+    let site = domain.as_deref().and_then(|d| {
+        let server = facts
+            .nginx
+            .servers
+            .iter()
+            .find(|s| listens_tls_443(s) && s.server_names.iter().any(|n| name_covers(n, d)))?;
+        Some(Site {
+            server,
+            location: server.locations.iter().find(|l| serves_ws_path(l)),
+        })
+    });
+    Setup {
+        instance,
+        others,
+        domain,
+        domain_from,
+        site,
+        ws_locations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_wildcards() {
+        assert!(name_covers("paint.example.com", "PAINT.example.com"));
+        assert!(name_covers("*.example.com", "paint.example.com"));
+        assert!(!name_covers("*.example.com", "a.paint.example.com"));
+        assert!(!name_covers("example.com", "paint.example.com"));
+        assert!(name_covers(".example.com", "example.com"));
+    }
+
+    #[test]
+    fn image_tags_give_versions() {
+        assert_eq!(version_from_tag("2.3"), Some([2, 3, 0]));
+        assert_eq!(version_from_tag("2.2.2"), Some([2, 2, 2]));
+        assert_eq!(version_from_tag("2.3.0-beta.4"), Some([2, 3, 0]));
+        assert_eq!(version_from_tag("latest"), None);
+    }
+}
