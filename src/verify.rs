@@ -290,6 +290,11 @@ fn upgrade_request(host: &str, path: &str, key: &str, origin: Option<&str>) -> S
     if let Some(o) = origin {
         req.push_str(&format!("Origin: {o}\r\n"));
     }
+    // dpwizard's own probes are not users: with X-Real-IP set they never show up in
+    // drawpile-srv's log as "IP from WebSocket peer address", the line the audit counts as
+    // evidence of a proxy that drops X-Real-IP (DPW-LOG-001). A proxy that sets it
+    // overrides this value.
+    req.push_str("X-Real-IP: 127.0.0.1\r\n");
     req.push_str(&format!(
         "User-Agent: dpwizard/{}\r\n\r\n",
         env!("CARGO_PKG_VERSION")

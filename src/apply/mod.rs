@@ -125,15 +125,18 @@ pub async fn nginx_test_isolated(host: &Host) -> Validation {
     if !nix::unistd::geteuid().is_root() {
         return Validation::Skipped("checking a tree under --root needs root (namespaces)".into());
     }
+    // With the live root, /etc is already the right one: only /run and the logs are hidden.
     let script = r#"set -e
 ROOT="$1"; T="$2"; NGINX="$3"
-mount -t tmpfs tmpfs "$T"
-cp -r --preserve=mode /etc/. "$T"/ 2>/dev/null || true
-mount --bind "$T" /etc
-mountpoint -q /etc
-for d in nginx letsencrypt ssl/dpwizard; do
-  if [ -d "$ROOT/etc/$d" ]; then rm -rf "/etc/$d"; mkdir -p "/etc/$d"; mount --bind "$ROOT/etc/$d" "/etc/$d"; fi
-done
+if [ "$ROOT" != "/" ]; then
+  mount -t tmpfs tmpfs "$T"
+  cp -r --preserve=mode /etc/. "$T"/ 2>/dev/null || true
+  mount --bind "$T" /etc
+  mountpoint -q /etc
+  for d in nginx letsencrypt ssl/dpwizard; do
+    if [ -d "$ROOT/etc/$d" ]; then rm -rf "/etc/$d"; mkdir -p "/etc/$d"; mount --bind "$ROOT/etc/$d" "/etc/$d"; fi
+  done
+fi
 mount -t tmpfs tmpfs /run
 mkdir -p /var/log/nginx && mount -t tmpfs tmpfs /var/log/nginx
 exec "$NGINX" -t"#;

@@ -147,7 +147,8 @@ pub fn access_log(out: &mut AccessLog, text: &str, source: &str, since: i64) {
             continue;
         }
         let path = request.split_whitespace().nth(1).unwrap_or("");
-        if path.split('?').next() != Some(super::setup::WS_PATH) {
+        // dpwizard's own probes (apply's verification, the audit's live checks) are not users.
+        if path.split('?').next() != Some(super::setup::WS_PATH) || ua.starts_with("dpwizard/") {
             continue;
         }
         out.requests += 1;
@@ -210,6 +211,7 @@ mod tests {
 203.0.113.9 - - [24/Nov/2026:05:00:01 +0000] \"GET /drawpile-web/ws HTTP/1.1\" 101 0 \"-\" \"Mozilla/5.0\"
 203.0.113.9 - - [23/Nov/2026:23:59:59 +0000] \"GET /drawpile-web/ws HTTP/1.1\" 504 0 \"-\" \"Mozilla/5.0\"
 203.0.113.9 - - [24/Nov/2026:05:00:02 +0000] \"GET /other HTTP/1.1\" 403 0 \"-\" \"DrawpileClient/2.3.0\"
+127.0.0.1 - - [24/Nov/2026:05:00:03 +0000] \"GET /drawpile-web/ws HTTP/1.1\" 403 0 \"-\" \"dpwizard/0.1.0\"
 garbage line
 ";
         let mut a = AccessLog::default();

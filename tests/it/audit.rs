@@ -939,3 +939,73 @@ fn a_setup_made_by_apply_audits_all_green() {
         out.stdout
     );
 }
+
+/// A `docker` answering like a daemon with one drawpile container (the shapes of the
+/// recorded real output: `version` JSON, `ps` JSON lines, `inspect` array), with the given
+/// arguments and published ports (`"27751/tcp":[{"HostIp":"127.0.0.1","HostPort":"27751"}]`).
+fn docker_machine(args: &[&str], ports: &str) -> FakeMachine {
+    let m = good();
+    std::fs::remove_file(m.path("/usr/local/lib/systemd/system/drawpile-srv.service")).unwrap();
+    std::fs::remove_dir_all(m.path("/etc/systemd/system/drawpile-srv.service.d")).unwrap();
+    let args = serde_json::to_string(args).unwrap();
+    m.exec(
+        "/usr/bin/docker",
+        format!(
+            r#"#!/bin/sh
+case "$1" in
+version) echo '{{"Client":{{"Version":"28.2.2"}},"Server":{{"Version":"20.10.24+dfsg1"}}}}' ;;
+ps) echo '{{"ID":"aaaa","Image":"drawpile/drawpile-srv:2.3.0","Names":"paint","State":"running"}}' ;;
+inspect) cat <<'JSON'
+[{{"Id":"aaaa","Name":"/paint","Args":{args},
+  "State":{{"Status":"running"}},"Config":{{"Image":"drawpile/drawpile-srv:2.3.0","Env":[]}},
+  "HostConfig":{{"NetworkMode":"default","RestartPolicy":{{"Name":"unless-stopped"}}}},
+  "NetworkSettings":{{"Ports":{{"27750/tcp":[{{"HostIp":"0.0.0.0","HostPort":"27750"}}],{ports}}}}},
+  "Mounts":[{{"Type":"volume","Name":"dpdata","Destination":"/home/drawpile"}}]}}]
+JSON
+;;
+*) exit 1 ;;
+esac
+"#
+        ),
+    );
+    m
+}
+
+#[test]
+fn docker_container_set_up_right() {
+    let m = docker_machine(
+        &["--websocket-port", "27751"],
+        r#""27751/tcp":[{"HostIp":"127.0.0.1","HostPort":"27751"}]"#,
+    );
+    let v = assert_findings(&m, &[], &[]);
+    assert!(
+        v["instance"]
+            .as_str()
+            .unwrap()
+            .starts_with("container paint"),
+        "{v}"
+    );
+}
+
+#[test]
+fn docker_with_websocket_listen_loopback_inside_the_container() {
+    let m = docker_machine(
+        &[
+            "--websocket-port",
+            "27751",
+            "--websocket-listen",
+            "127.0.0.1",
+        ],
+        r#""27751/tcp":[{"HostIp":"127.0.0.1","HostPort":"27751"}]"#,
+    );
+    assert_findings(&m, &[], &["DPW-SRV-007"]);
+}
+
+#[test]
+fn docker_publishing_websocket_and_web_admin_on_every_address() {
+    let m = docker_machine(
+        &["--websocket-port", "27751", "--web-admin-port", "27780"],
+        r#""27751/tcp":[{"HostIp":"0.0.0.0","HostPort":"27751"}],"27780/tcp":[{"HostIp":"0.0.0.0","HostPort":"27780"}]"#,
+    );
+    assert_findings(&m, &[], &["DPW-SRV-008", "DPW-SRV-012", "DPW-SRV-013"]);
+}

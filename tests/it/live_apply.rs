@@ -58,6 +58,49 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
     let again = m.ok(&format!("{dpw} apply --yes --answers /root/answers.toml"));
     assert!(again.contains("Nothing to do"), "{again}");
 
+    // The audit of what apply made: every live probe passes; what is left are the warnings
+    // a self-signed certificate for a name without DNS must give.
+    let (ids, v, code) = audit_in(&m);
+    assert_eq!(ids, ["DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003"], "{v}");
+    assert_eq!(code, 0, "warnings only");
+    for id in [
+        "DPW-SRV-015",
+        "DPW-PROXY-012",
+        "DPW-LIVE-001",
+        "DPW-LIVE-002",
+        "DPW-LIVE-004",
+        "DPW-LIVE-005",
+        "DPW-LIVE-006",
+        "DPW-LOG-001",
+        "DPW-LOG-003",
+        "DPW-LOG-004",
+        "DPW-LOG-005",
+    ] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
+    // Break it as pre-2025 setups are broken: the desktop app (no Origin) is refused. The
+    // configuration says so, the live probe sees it, and so does the access log once a
+    // desktop app has tried.
+    m.ok("cp /etc/nginx/sites-available/dpwizard-draw.example.test.conf /root/site.bak");
+    m.ok(r#"sed -i '/if ($http_origin/c\        if ($http_origin !~ "^https://web\\.(drawpile\\.net|foxdice\\.cn)$") {' /etc/nginx/sites-available/dpwizard-draw.example.test.conf && grep -q 'cn)$")' /etc/nginx/sites-available/dpwizard-draw.example.test.conf && nginx -t && systemctl reload nginx"#);
+    m.ok("sleep 0.5; curl -sk -o /dev/null -A DrawpileClient/2.3.0 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' --resolve draw.example.test:443:127.0.0.1 https://draw.example.test/drawpile-web/ws");
+    let (ids, v, code) = audit_in(&m);
+    assert_eq!(
+        ids,
+        [
+            "DPW-PROXY-003",
+            "DPW-TLS-007",
+            "DPW-DNS-002",
+            "DPW-LIVE-003",
+            "DPW-LIVE-005",
+            "DPW-LOG-003"
+        ],
+        "{v}"
+    );
+    assert_eq!(code, 1);
+    // Put the file back as apply wrote it, so the rollback below finds its own file.
+    m.ok("cp /root/site.bak /etc/nginx/sites-available/dpwizard-draw.example.test.conf && systemctl reload nginx");
+
     // Rollback restores the files; after a reload the proxy no longer has the location.
     let rb = m.ok(&format!("{dpw} rollback"));
     assert!(rb.contains("rolled back run"), "{rb}");
@@ -123,6 +166,38 @@ fn apply_with_certbot_against_a_local_acme_server() {
         "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {dpw} apply --yes --answers /root/answers.toml"
     ));
     assert!(again.contains("Nothing to do"), "{again}");
+    // The audit finds nothing wrong but that this machine does not trust pebble's CA (the
+    // name resolves here through /etc/hosts; certbot's timer renews, the hook reloads).
+    let (ids, v, code) = audit_in(&m);
+    assert_eq!(ids, ["DPW-LIVE-003"], "{v}");
+    assert_eq!(code, 0);
+    for id in [
+        "DPW-TLS-006",
+        "DPW-TLS-008",
+        "DPW-TLS-009",
+        "DPW-DNS-002",
+        "DPW-LIVE-004",
+    ] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
+}
+
+/// `dpwizard audit --json` inside `m`: the finding ids, the report and the exit code.
+fn audit_in(m: &Machine) -> (Vec<String>, serde_json::Value, i32) {
+    let out = m.sh(&format!(
+        "{} audit --json --timeout 2",
+        dpwizard_in_machine()
+    ));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    let ids = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, v, out.status.code().unwrap_or(-1))
 }
 
 /// Runs `dpwizard apply --yes --answers /root/answers.toml` inside `m` (with `env`
