@@ -71,7 +71,7 @@ pub fn text(r: &Report, style: &Style, verbose: bool) -> String {
                 style.dim("fix:"),
                 f.fix,
                 if f.fixable {
-                    style.dim(" (dpwizard can do this: run `dpwizard`)")
+                    style.dim(" (dpwizard can fix this)")
                 } else {
                     String::new()
                 }

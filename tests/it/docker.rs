@@ -393,3 +393,191 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(jget(&v, "runtime.docker.daemon_problem"), "not-running");
 }
+
+/// Runs dpwizard on `m` against the private daemon `d`.
+fn dpw_docker(m: &FakeMachine, d: &Dockerd, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(dpwizard_bin())
+        .arg("--root")
+        .arg(m.root())
+        .args(["--color", "never"])
+        .args(args)
+        .env("DOCKER_HOST", &d.host)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn finding_ids(json: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Compose v1 and a container started by hand, on a real daemon: the audit sees known
+/// mistake 4 (`--websocket-listen 127.0.0.1` inside the container), apply edits the compose
+/// file (or prints the `docker run`), and once the admin runs the listed commands the real
+/// containers answer on the published loopback port and the audit is clean.
+#[test]
+fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
+    if skip_unless_root("a private dockerd")
+        || skip_unless_program("dockerd")
+        || skip_unless_program("docker-compose")
+    {
+        return;
+    }
+    let d = Dockerd::start();
+    d.build_image("2.3.0", &standin_binary(), &Build::v("2.3.0").profile());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let greets = |port: u16| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let c = rt.block_on(dpwizard::verify::check_direct(
+                std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_secs(2),
+            ));
+            if c.passed || Instant::now() > deadline {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let answers = answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n[drawpile]\nwebsocket_port = 27771\n",
+    );
+
+    // Compose: the file lives in the fake root; the real docker-compose runs it.
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    for tool in ["docker", "docker-compose"] {
+        m.exec(
+            &format!("/usr/bin/{tool}"),
+            format!(
+                "#!/bin/sh\nexec {} \"$@\"\n",
+                which_host(tool).unwrap().display()
+            ),
+        );
+    }
+    let file = "/opt/dpserver/docker-compose.yml";
+    m.file(
+        file,
+        "# the club's server\nversion: \"3.8\"\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0  # pinned\n    command: [\"--port\", \"27770\", \"--websocket-listen\", \"127.0.0.1\"]\n    ports:\n      - \"27770:27770\"\n",
+    );
+    let compose = |args: &[&str]| {
+        let out = std::process::Command::new("docker-compose")
+            .args(["-p", "dpstack", "-f"])
+            .arg(m.path(file))
+            .args(args)
+            .env("DOCKER_HOST", &d.host)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    compose(&["up", "-d"]);
+    let (code, out, err) = dpw_docker(&m, &d, &["apply", "--yes", "--answers", &answers.1]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("-f {file} up -d drawpile-srv")),
+        "{out}"
+    );
+    let edited = m.read(file);
+    assert!(edited.starts_with("# the club's server\n"), "{edited}");
+    assert!(
+        edited.contains("image: drawpile/drawpile-srv:2.3.0  # pinned"),
+        "{edited}"
+    );
+    assert!(edited.contains("\"127.0.0.1:27771:27771\""), "{edited}");
+    assert!(!edited.contains("--websocket-listen"), "{edited}");
+    // The command apply listed, run by the admin (here: the test) on the real daemon.
+    compose(&["up", "-d", "drawpile-srv"]);
+    let c = greets(27771);
+    assert!(c.passed, "{c:?}");
+    let (_, json, _) = dpw_docker(&m, &d, &["audit", "--offline", "--json"]);
+    assert_eq!(finding_ids(&json), ["DPW-TLS-007"], "{json}");
+    compose(&["down"]);
+
+    // A container started by hand: the audit names the mistake; apply prints the commands
+    // that re-create it, and they work on the real daemon.
+    let m2 = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m2.root());
+    m2.exec(
+        "/usr/bin/docker",
+        format!(
+            "#!/bin/sh\nexec {} \"$@\"\n",
+            which_host("docker").unwrap().display()
+        ),
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "paint",
+        "-p",
+        "27770:27770",
+        "-p",
+        "127.0.0.1:27771:27771",
+        "drawpile/drawpile-srv:2.3.0",
+        "--port",
+        "27770",
+        "--websocket-port",
+        "27771",
+        "--websocket-listen",
+        "127.0.0.1",
+    ]);
+    let (_, json, _) = dpw_docker(
+        &m2,
+        &d,
+        &[
+            "audit",
+            "--offline",
+            "--json",
+            "--domain",
+            "paint.example.com",
+        ],
+    );
+    let ids = finding_ids(&json);
+    assert!(ids.contains(&"DPW-SRV-007".to_string()), "{json}");
+    assert!(!greets(27771).passed, "the published port leads nowhere");
+    let (code, out, err) = dpw_docker(&m2, &d, &["apply", "--yes", "--answers", &answers.1]);
+    assert_eq!(code, 0, "{out}{err}");
+    let commands: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("$ docker "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{out}");
+    for c in &commands {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("docker {c}"))
+            .env("DOCKER_HOST", &d.host)
+            .env("DOCKER_CONFIG", d.dir.path().join("cfg"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker {c}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let c = greets(27771);
+    assert!(c.passed, "{c:?}");
+    let (_, json, _) = dpw_docker(&m2, &d, &["audit", "--offline", "--json"]);
+    assert_eq!(finding_ids(&json), ["DPW-TLS-007"], "{json}");
+    assert_eq!(
+        dpw_docker(&m2, &d, &["plan", "--check", "--answers", &answers.1]).0,
+        0,
+        "re-created as planned: nothing left to do"
+    );
+}

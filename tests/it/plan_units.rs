@@ -83,3 +83,57 @@ fn new_container_unit_passes_verify() {
     let (rc, out) = analyze(&text, &["verify", "--man=no"]);
     assert_eq!((rc, out.trim()), (0, ""), "{text}");
 }
+
+/// Under --root, the real systemd-analyze checks the tree (`--root=DIR`): a mistake in a
+/// file dpwizard writes is refused, while what a partial tree lacks (sysinit.target, the
+/// other machine's binaries) is not held against it.
+#[test]
+fn units_under_another_root_are_verified_by_the_real_systemd_analyze() {
+    if skip_unless_program("systemd-analyze") {
+        return;
+    }
+    use dpwizard::plan::{Change, FileMode, Plan};
+    let m = FakeMachine::debian12();
+    let path = "/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf";
+    m.file(
+        "/etc/systemd/system/drawpile-srv.service",
+        "[Service]\nExecStart=/usr/local/bin/drawpile-srv\nUser=drawpile\n",
+    );
+    let check = |text: &str| {
+        m.file(path, text);
+        let plan = Plan {
+            changes: vec![Change::Write {
+                path: path.into(),
+                old: None,
+                new: text.as_bytes().to_vec(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: "test".into(),
+            }],
+            ..Default::default()
+        };
+        let host = dpwizard::host::Host::new(
+            m.root(),
+            std::time::Duration::from_secs(10),
+            dpwizard::host::Clock::System,
+        );
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(dpwizard::apply::validate_units(&host, &plan))
+    };
+    match check(
+        "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --websocket-port 27751\n",
+    ) {
+        dpwizard::apply::Validation::Passed(_) => {}
+        other => panic!("a good drop-in: {other:?}"),
+    }
+    match check("[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv\nTipe=simple\n") {
+        dpwizard::apply::Validation::Failed(why) => {
+            assert!(
+                why.contains("zz-dpwizard.conf:4: Unknown key 'Tipe'"),
+                "{why}"
+            );
+        }
+        other => panic!("a bad drop-in: {other:?}"),
+    }
+}

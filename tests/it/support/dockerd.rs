@@ -9,12 +9,24 @@ use std::time::{Duration, Instant};
 
 pub struct Dockerd {
     child: Child,
+    /// Daemons share the host's `docker0` bridge name: one at a time (across test processes
+    /// too), or one's teardown deletes the bridge under the other.
+    _lock: std::fs::File,
     pub dir: tempfile::TempDir,
     pub host: String,
 }
 
 impl Dockerd {
     pub fn start() -> Dockerd {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open("/tmp/dpw-dockerd.lock")
+            .expect("lock file");
+        // SAFETY: flock on a file descriptor we own; blocks until the other daemon is gone.
+        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock /tmp/dpw-dockerd.lock");
         let dir = tempfile::Builder::new()
             .prefix("dpw-dockerd-")
             .tempdir()
@@ -44,7 +56,12 @@ impl Dockerd {
             .spawn()
             .expect("start dockerd");
         let host = format!("unix://{}", sock.display());
-        let daemon = Dockerd { child, dir, host };
+        let daemon = Dockerd {
+            child,
+            _lock: lock,
+            dir,
+            host,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let ok = daemon.docker(&["version"]).status.success();
