@@ -50,6 +50,18 @@ fn detect(root: &Path, extra: &[&str]) {
     assert!(st.success());
 }
 
+/// `dpwizard audit --offline --json` (exit 1 is a verdict, not a failure).
+fn audit(root: &Path) {
+    let st = Command::new(dpwizard())
+        .arg("--root")
+        .arg(root)
+        .args(["audit", "--offline", "--json"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("run dpwizard");
+    assert!(matches!(st.code(), Some(0 | 1)));
+}
+
 /// Median wall time of `nginx -T` inside a private namespace where the tree is /etc/nginx;
 /// the namespace setup is outside the timed part.
 fn nginx_t(root: &Path) -> Option<Duration> {
@@ -166,10 +178,12 @@ fn main() {
         assert!(st.success());
     });
     let nginx = nginx_t(big.path());
+    let audit_big = time_runs(|| audit(big.path()));
 
     let typical = tempfile::tempdir().expect("tempdir");
     typical_machine(typical.path());
     let detect_typical = time_runs(|| detect(typical.path(), &[]));
+    let audit_typical = time_runs(|| audit(typical.path()));
     let hung = tempfile::tempdir().expect("tempdir");
     typical_machine(hung.path());
     let docker = hung.path().join("usr/bin/docker");
@@ -199,8 +213,26 @@ fn main() {
         ),
         None => println!("    nginx -T                        (skipped: needs root and nginx)"),
     }
+    // The audit is detect, the pure judge, and (as root, with nginx) `nginx -t` in private
+    // namespaces: compared with detect and with nginx -T, which reads the same tree.
+    println!(
+        "    dpwizard audit --offline --json {}   audit/detect = {:.2}x{}",
+        ms(audit_big),
+        audit_big.as_secs_f64() / detect_big.as_secs_f64(),
+        nginx
+            .map(|n| format!(
+                ", audit/nginx -T = {:.2}x",
+                audit_big.as_secs_f64() / n.as_secs_f64()
+            ))
+            .unwrap_or_default()
+    );
     println!("  typical machine:");
     println!("    dpwizard detect --json          {}", ms(detect_typical));
+    println!(
+        "    dpwizard audit --offline --json {}   audit/detect = {:.2}x",
+        ms(audit_typical),
+        audit_typical.as_secs_f64() / detect_typical.as_secs_f64()
+    );
     println!(
         "    with a hung docker, --timeout 0.5 {} (one run)",
         ms(detect_hung)
