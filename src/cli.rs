@@ -38,6 +38,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value = "3", value_parser = parse_seconds)]
     pub timeout: Duration,
 
+    /// The wizard (no subcommand) asks line by line instead of full screen.
+    #[arg(long)]
+    pub plain: bool,
+
+    /// The wizard saves the answers to FILE at the end without asking.
+    #[arg(long, value_name = "FILE")]
+    pub save_answers: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -177,9 +185,15 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             rollback_command(&host, run_id, force, cli.json)
         }
         Some(Command::Answers { template, check }) => answers_command(template, check, cli.json),
-        None => Err(Exit::usage(
-            "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
-        )),
+        None => crate::wizard::run::main(
+            host,
+            &runtime,
+            crate::wizard::run::Options {
+                plain: cli.plain,
+                save_answers: cli.save_answers,
+                style,
+            },
+        ),
     }
 }
 

@@ -19,3 +19,4 @@ mod readonly;
 mod schema;
 mod standin;
 mod systemd;
+mod wizard;
