@@ -164,9 +164,6 @@ pub async fn apply_once(
     on: &mut dyn FnMut(Event),
 ) -> Result<Result<String, i32>, Exit> {
     let stop = || cancel.load(Ordering::SeqCst);
-    if stop() {
-        return Ok(cancelled(host, None, on));
-    }
     let run = crate::apply::write_plan(host, plan, text, &stop)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
     let id = run.id().to_string();
@@ -346,4 +343,95 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     }
     let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
     (ok, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Clock;
+    use crate::plan::{Change, FileMode};
+
+    fn write(path: &str, old: Option<&str>, new: &str) -> Change {
+        Change::Write {
+            path: path.into(),
+            old: old.map(|o| o.as_bytes().to_vec()),
+            new: new.as_bytes().to_vec(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: "test".into(),
+        }
+    }
+
+    /// A root with /etc/a (old) and a plan that changes it and creates /etc/b.
+    fn setup() -> (tempfile::TempDir, Host, Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/a"), "old a\n").unwrap();
+        let host = Host::new(
+            dir.path(),
+            std::time::Duration::from_secs(3),
+            Clock::Fixed(1_800_000_000),
+        );
+        let plan = Plan {
+            changes: vec![
+                write("/etc/a", Some("old a\n"), "new a\n"),
+                write("/etc/b", None, "new b\n"),
+            ],
+            ..Default::default()
+        };
+        (dir, host, plan)
+    }
+
+    #[test]
+    fn a_stop_between_writes_leaves_whole_files_and_the_rest_unwritten() {
+        let (dir, host, plan) = setup();
+        let calls = std::cell::Cell::new(0);
+        let stop = || {
+            calls.set(calls.get() + 1);
+            calls.get() > 1
+        };
+        crate::apply::write_plan(&host, &plan, "", &stop).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
+            "new a\n"
+        );
+        assert!(!dir.path().join("etc/b").exists());
+    }
+
+    #[test]
+    fn cancelling_rolls_the_run_back_and_says_so() {
+        let (dir, host, plan) = setup();
+        let cancel = AtomicBool::new(true);
+        let mut events = Vec::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt
+            .block_on(apply_once(
+                &host,
+                &plan,
+                &Facts::default(),
+                "",
+                &cancel,
+                &mut |e| events.push(e),
+            ))
+            .unwrap();
+        assert_eq!(out, Err(exit::FINDINGS));
+        assert!(
+            matches!(
+                &events[..],
+                [Event::Cancelled {
+                    id: Some(_),
+                    restore_error: None
+                }]
+            ),
+            "{events:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!dir.path().join("etc/b").exists());
+    }
 }

@@ -85,9 +85,15 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with its escape sequences (`-e`: colours and attributes).
+    fn capture(&self, flags: &[&str]) -> String {
         let out = self
             .cmd()
             .args(["capture-pane", "-p", "-t", "W"])
+            .args(flags)
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -155,6 +161,14 @@ impl Drop for Tmux {
 /// The fixture machine and dpwizard started on it in tmux with `extra` arguments (the temp
 /// dir holds files a test saves); None when tmux is missing.
 fn session(extra: &[&str]) -> Option<(FakeMachine, tempfile::TempDir, Tmux)> {
+    session_with_env(&[], extra)
+}
+
+/// `session` with `K=V` environment settings for dpwizard.
+fn session_with_env(
+    env: &[&str],
+    extra: &[&str],
+) -> Option<(FakeMachine, tempfile::TempDir, Tmux)> {
     if skip_unless_program("tmux") {
         return None;
     }
@@ -164,9 +178,11 @@ fn session(extra: &[&str]) -> Option<(FakeMachine, tempfile::TempDir, Tmux)> {
         .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
         .collect();
     let root = m.root().display().to_string();
-    let mut args = vec!["--root", root.as_str()];
+    let bin = dpwizard_bin().display().to_string();
+    let mut args: Vec<&str> = env.to_vec();
+    args.extend([bin.as_str(), "--root", root.as_str()]);
     args.extend(extra.iter().map(String::as_str));
-    let t = Tmux::start(&dpwizard_bin(), &args);
+    let t = Tmux::start(Path::new("/usr/bin/env"), &args);
     Some((m, dir, t))
 }
 
@@ -408,4 +424,91 @@ fn without_a_terminal_the_wizard_points_to_the_answers_file() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("apply --answers"), "{}", run.stderr);
     assert!(!m.path(DROPIN).exists());
+}
+
+#[test]
+fn a_dumb_terminal_gets_the_line_mode() {
+    let Some((_m, _dir, t)) = session_with_env(&["TERM=dumb"], &[]) else {
+        return;
+    };
+    let s = past_welcome(&t, "Continue");
+    assert!(!s.contains("▶"), "no full screen on a dumb terminal:\n{s}");
+    assert!(s.contains("[2/"), "the line mode's step header:\n{s}");
+}
+
+#[test]
+fn no_color_and_color_never_draw_without_colours() {
+    for (env, extra) in [
+        (&["NO_COLOR=1"][..], &[][..]),
+        (&[][..], &["--color", "never"][..]),
+    ] {
+        let Some((_m, _dir, t)) = session_with_env(env, extra) else {
+            return;
+        };
+        past_welcome(&t, "Make this Drawpile server reachable");
+        let s = t.capture(&["-e"]);
+        assert!(!has_colour(&s), "{env:?} {extra:?}: colours drawn:\n{s:?}");
+    }
+    // The same screen with colours, so the check above can fail.
+    let Some((_m, _dir, t)) = session(&["--color", "always"]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    assert!(has_colour(&t.capture(&["-e"])));
+}
+
+/// A foreground colour in the SGR sequences of a capture: 30–38 (38 is 256/RGB colour) or
+/// 90–97; bold, dim, reverse and the default colour (39) are not colours.
+fn has_colour(s: &str) -> bool {
+    s.split("\x1b[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params
+            .split(';')
+            .any(|p| matches!(p.parse::<u32>(), Ok(30..=38 | 90..=97)))
+    })
+}
+
+#[test]
+fn an_idle_wizard_uses_no_cpu() {
+    let Some((_m, _dir, t)) = session(&[]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    let pid = dpwizard_pid(&t);
+    let ticks = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        // utime and stime are fields 14 and 15 (proc(5)); after the name, which may hold
+        // spaces and ends with ')', field 3 comes first.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| -> u64 { f[n - 3].parse().expect("a tick count") };
+        field(14) + field(15)
+    };
+    let before = ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = ticks() - before;
+    // Clock ticks are 1/100 s: a busy loop would use ~200 here.
+    assert!(used <= 2, "{used} ticks in 2 s idle");
+}
+
+/// The pid of dpwizard inside the tmux pane (a child of the pane's shell, via env's exec).
+fn dpwizard_pid(t: &Tmux) -> u32 {
+    let out = t
+        .cmd()
+        .args(["list-panes", "-t", "W", "-F", "#{pane_pid}"])
+        .output()
+        .expect("list-panes");
+    let shell: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pane pid");
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).expect("children");
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .find(|p: &u32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "dpwizard")
+        })
+        .expect("dpwizard runs in the pane")
 }
