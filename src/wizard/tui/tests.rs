@@ -71,6 +71,14 @@ fn choices_move_with_the_arrows_and_q_types_in_a_field() {
     assert_eq!(s.selected, 2, "stops at the last choice");
     press(&mut s, KeyCode::Enter);
     assert_eq!(s.wizard.raw(QId::TlsMode), Some("self-signed"));
+    // ? shows the longer help, and again hides it.
+    let help = s.wizard.question(QId::ProxyServer).help;
+    let shown = |s: &Screen| buffer_text(&draw(s, 80, 24)).contains(&help);
+    assert!(!shown(&s));
+    press(&mut s, KeyCode::Char('?'));
+    assert!(shown(&s));
+    press(&mut s, KeyCode::Char('?'));
+    assert!(!shown(&s));
     // Outside a field q asks to quit; n stays.
     press(&mut s, KeyCode::Char('q'));
     assert!(s.wizard.confirm_quit);
@@ -209,15 +217,20 @@ fn the_final_screen_shows_the_checks_and_the_invite_link() {
 fn a_small_terminal_still_shows_the_question_and_keys() {
     let mut s = screen();
     press(&mut s, KeyCode::Enter);
-    let t = draw(&s, 60, 16);
-    let text: String = (0..16)
+    let text = buffer_text(&draw(&s, 60, 16));
+    assert!(text.contains("Which drawpile-srv"), "{text}");
+    assert!(text.contains("Enter next"), "{text}");
+}
+
+/// The screen's text, one line per row.
+fn buffer_text(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
         .map(|y| {
-            (0..60)
-                .map(|x| t.backend().buffer()[(x, y)].symbol().to_string())
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
                 .collect::<String>()
                 + "\n"
         })
-        .collect();
-    assert!(text.contains("Which drawpile-srv"), "{text}");
-    assert!(text.contains("Enter next"), "{text}");
+        .collect()
 }
