@@ -134,6 +134,16 @@ impl Tmux {
         }
     }
 
+    /// A tmux format about the pane (`#{alternate_on}`, `#{cursor_flag}`).
+    fn format(&self, f: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "W", f])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     fn resize(&self, w: u16, h: u16) {
         let st = self
             .cmd()
@@ -386,6 +396,8 @@ fn back_keeps_answers_invalid_input_is_refused_and_quit_changes_nothing() {
     });
     t.keys(&["Escape"]);
     t.wait_for("Quit the wizard?");
+    // While the wizard runs: the alternate screen, no cursor (what must be undone).
+    assert_eq!(t.format("#{alternate_on} #{cursor_flag}"), "1 0");
     t.text("y");
     assert_eq!(t.exit_code(), 0);
     let s = t.wait_for("Nothing was changed.");
@@ -393,6 +405,8 @@ fn back_keeps_answers_invalid_input_is_refused_and_quit_changes_nothing() {
         !s.contains("Quit the wizard?"),
         "the full screen is gone:\n{s}"
     );
+    // The terminal is as it was: main screen, cursor shown.
+    assert_eq!(t.format("#{alternate_on} #{cursor_flag}"), "0 1");
     assert!(!m.path(DROPIN).exists());
     assert!(
         m.dpwizard(["rollback"]).stderr.contains("no runs"),
