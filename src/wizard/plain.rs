@@ -161,6 +161,10 @@ fn ask(w: &Wizard, style: &Style) -> Result<Input, InquireError> {
             if let Some(e) = &w.error {
                 println!("{} {e}", style.bad("✗"));
             }
+            if w.save_to.is_some() {
+                // --save-answers: saved without asking.
+                return Ok(Input::Answer(String::new()));
+            }
             let path = Text::new("Save the answers to a file? (path, empty for no)")
                 .with_help_message("`dpwizard apply --answers FILE` repeats this run")
                 .prompt()?;

@@ -337,7 +337,11 @@ impl Screen {
                 )));
                 self.event_lines(&mut lines, false);
                 lines.push(Line::raw(""));
-                if self.wizard.save_to.is_none() {
+                if let Some(p) = &self.wizard.save_to {
+                    lines.push(Line::raw(format!(
+                        "Enter finishes and saves the answers to {p}."
+                    )));
+                } else {
                     lines.push(Line::raw(
                         "Save the answers? Type a path (Enter alone: no).",
                     ));

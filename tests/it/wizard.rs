@@ -303,6 +303,7 @@ fn tui_from_welcome_through_review_and_apply() {
         s.contains("--root is not /"),
         "commands are listed, not run:\n{s}"
     );
+    assert!(s.contains("Enter finishes and saves the answers to"), "{s}");
     t.keys(&["Enter"]);
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
     assert_applied_and_reproducible(&m, &saved);
