@@ -159,7 +159,7 @@ impl Screen {
                 Effect::None
             }
             KeyCode::PageDown => {
-                self.scroll = self.scroll.saturating_add(10);
+                self.scroll = self.scroll.saturating_add(10).min(self.scroll_limit());
                 Effect::None
             }
             KeyCode::Backspace if typing => {
@@ -202,10 +202,15 @@ impl Screen {
                 self.scroll = if d < 0 {
                     self.scroll.saturating_sub(1)
                 } else {
-                    self.scroll.saturating_add(1)
+                    self.scroll.saturating_add(1).min(self.scroll_limit())
                 }
             }
         }
+    }
+
+    /// How far the middle can scroll: down to its last line at the top.
+    fn scroll_limit(&self) -> u16 {
+        max_scroll(&self.main_lines().0)
     }
 
     fn st(&self, fg: Color) -> TStyle {
@@ -243,8 +248,13 @@ impl Screen {
             Layout::horizontal([Constraint::Length(18), Constraint::Min(20)]).areas(body);
         self.render_steps(f, side);
         self.render_main(f, main);
+        let footer_style = if self.wizard.confirm_quit {
+            self.bold().patch(self.st(Color::Yellow))
+        } else {
+            self.dim()
+        };
         f.render_widget(
-            Paragraph::new(Line::from(Span::styled(self.footer(), self.dim()))),
+            Paragraph::new(Line::from(Span::styled(self.footer(), footer_style))),
             footer,
         );
     }
@@ -276,7 +286,12 @@ impl Screen {
 
     fn footer(&self) -> String {
         if self.wizard.confirm_quit {
-            return "y quit · any other key stays".into();
+            let nothing = if self.wizard.applied() {
+                ""
+            } else {
+                " Nothing has been changed."
+            };
+            return format!("Quit the wizard?{nothing} y quits · other keys stay");
         }
         match &self.wizard.phase {
             Phase::Asking(QId::Welcome) => "Enter continue · ? help · Esc/q quit".into(),
@@ -300,8 +315,24 @@ impl Screen {
             width: area.width.saturating_sub(1),
             ..area
         };
-        let mut lines: Vec<Line> = Vec::new();
-        let mut scroll = 0;
+        let (lines, scrolls) = self.main_lines();
+        let scroll = if scrolls {
+            self.scroll.min(max_scroll(&lines))
+        } else {
+            0
+        };
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .scroll((scroll, 0)),
+            area,
+        );
+    }
+
+    /// The middle of the screen, and whether it scrolls (review, apply, the end).
+    fn main_lines(&self) -> (Vec<Line<'static>>, bool) {
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        let mut scroll = false;
         match &self.wizard.phase {
             Phase::Asking(id) => self.question_lines(*id, &mut lines),
             Phase::Review(plan) => {
@@ -317,14 +348,14 @@ impl Screen {
                     }
                     Some(Ok(p)) => {
                         self.plan_lines(p, &mut lines);
-                        scroll = self.scroll;
+                        scroll = true;
                     }
                 }
             }
             Phase::Applying => {
                 lines.push(Line::from(Span::styled("Applying", self.bold())));
                 self.event_lines(&mut lines, true);
-                scroll = self.scroll;
+                scroll = true;
             }
             Phase::Done { code } => {
                 lines.push(Line::from(Span::styled(
@@ -357,27 +388,10 @@ impl Screen {
                         self.st(Color::Red),
                     )));
                 }
-                scroll = self.scroll;
+                scroll = true;
             }
         }
-        if self.wizard.confirm_quit {
-            lines.push(Line::raw(""));
-            let nothing = if self.wizard.applied() {
-                ""
-            } else {
-                " Nothing has been changed."
-            };
-            lines.push(Line::from(Span::styled(
-                format!("Quit the wizard?{nothing} (y/n)"),
-                self.bold().patch(self.st(Color::Yellow)),
-            )));
-        }
-        f.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .scroll((scroll, 0)),
-            area,
-        );
+        (lines, scroll)
     }
 
     fn field_line(&self) -> Line<'static> {
@@ -521,6 +535,11 @@ impl Screen {
             }
         }
     }
+}
+
+/// The last line index of some content (wrapping only adds rows, so never too far).
+fn max_scroll(lines: &[Line]) -> u16 {
+    u16::try_from(lines.len().saturating_sub(1)).unwrap_or(u16::MAX)
 }
 
 /// What the event loop waits for: the terminal, or the apply thread.

@@ -234,3 +234,25 @@ fn buffer_text(t: &Terminal<TestBackend>) -> String {
         })
         .collect()
 }
+
+#[test]
+fn scrolling_stops_at_the_end_and_the_quit_question_stays_in_view() {
+    let mut s = review();
+    for _ in 0..50 {
+        press(&mut s, KeyCode::PageDown);
+    }
+    let limit = s.scroll;
+    assert!(limit > 0 && limit < 50, "{limit}");
+    press(&mut s, KeyCode::Down);
+    assert_eq!(s.scroll, limit);
+    press(&mut s, KeyCode::Up);
+    assert_eq!(s.scroll, limit - 1, "one step up from the end");
+    // The quit question is on the bottom line, however far the review is scrolled.
+    press(&mut s, KeyCode::Esc);
+    let text = buffer_text(&draw(&s, 80, 24));
+    let last = text.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("Quit the wizard? Nothing has been changed. y quits"),
+        "{text}"
+    );
+}
