@@ -88,6 +88,11 @@ impl Tmux {
         self.capture(&[])
     }
 
+    /// The screen with wrapped lines joined (`-J`), e.g. after the full screen is gone.
+    fn joined(&self) -> String {
+        self.capture(&["-J"])
+    }
+
     /// The screen with its escape sequences (`-e`: colours and attributes).
     fn capture(&self, flags: &[&str]) -> String {
         let out = self
@@ -528,4 +533,86 @@ fn dpwizard_pid(t: &Tmux) -> u32 {
             std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "dpwizard")
         })
         .expect("dpwizard runs in the pane")
+}
+
+/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx:
+/// the wizard applies and the final screen shows the live checks a browser depends on.
+#[test]
+fn live_the_wizard_applies_and_shows_the_checks() {
+    use crate::support::drawpile::Build;
+    use crate::support::nspawn::Machine;
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+        || skip_unless_program("tmux")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-wizard-live");
+    m.with_drawpile_service(&Build::v("2.3.0"));
+    m.ok("systemctl start nginx");
+    let init = m.init.to_string();
+    let dpw = dpwizard_in_machine();
+    let t = Tmux::start(
+        Path::new("nsenter"),
+        &[
+            "-t",
+            &init,
+            "-a",
+            &dpw,
+            "--save-answers",
+            "/root/saved.toml",
+        ],
+    );
+    past_welcome(&t, "Make this Drawpile server reachable");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv");
+    assert_eq!(
+        field(&s),
+        "27751",
+        "not configured yet: the usual port\n{s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Address the WebSocket listener");
+    t.keys(&["Enter"]);
+    t.wait_for("Domain people use");
+    t.text("draw.example.test");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Certificate for TLS");
+    assert!(s.contains("› certbot"), "no certificate yet: certbot\n{s}");
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait_for("Reverse proxy");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Which nginx site");
+    assert!(s.contains("a new site"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Other web client origins");
+    t.keys(&["Enter"]);
+    t.wait_for("Enter Apply");
+    t.keys(&["Enter"]);
+    t.wait("the end of the run", |s| s.contains("▶ Verify"));
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.joined());
+    // The run's lines stay on the main screen after the wizard.
+    let s = t.joined();
+    assert_contains_all(
+        &s,
+        &[
+            "✓ systemctl restart drawpile-srv.service",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+            "Browsers can join: https://web.drawpile.net/?host=draw.example.test&session=SESSION",
+        ],
+    );
+    // The saved answers repeat the run: nothing is left to do.
+    let check = m.sh(&format!("{dpw} plan --check --answers /root/saved.toml"));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
