@@ -15,7 +15,8 @@ use crate::ui::style::Style;
     name = "dpwizard",
     version,
     about = "Makes a Drawpile server reachable from the browser client at web.drawpile.net",
-    after_help = "Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
+    after_help = "Without a command, dpwizard starts the interactive wizard (--plain: line by line).\n\
+                  Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
 )]
 pub struct Cli {
     /// The machine's filesystem root: dpwizard reads and writes every path under it.
