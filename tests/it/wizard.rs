@@ -327,6 +327,21 @@ fn plain_mode_from_welcome_through_review_and_apply() {
         s.contains(&format!("({PORT})")),
         "the default is shown:\n{s}"
     );
+    // ? prints the longer help and asks again; < goes back one question.
+    t.text("?");
+    t.keys(&["Enter"]);
+    t.wait_for("A port another program listens on");
+    t.text("<");
+    t.keys(&["Enter"]);
+    // Each header printed after the one before it (earlier output scrolls away).
+    let after = |s: &str, first: &str, then: &str| matches!((s.rfind(first), s.rfind(then)), (Some(a), Some(b)) if b > a);
+    t.wait("the drawpile-srv question again", |s| {
+        after(s, "drawpile-srv <", "[2/10] drawpile-srv")
+    });
+    t.keys(&["Enter"]);
+    t.wait("the port question again", |s| {
+        after(s, "[2/10] drawpile-srv", "[3/10] WebSocket port")
+    });
     t.keys(&["Enter"]);
     t.wait_for("Address the WebSocket listener");
     t.keys(&["Enter"]);
