@@ -283,7 +283,7 @@ fn tui_from_welcome_through_review_and_apply() {
     let s = t.wait_for("Certificate for TLS");
     assert!(s.contains("› existing"), "a certificate is there:\n{s}");
     t.keys(&["Enter"]);
-    t.wait_for("Reverse proxy");
+    t.wait_for("It terminates TLS");
     t.keys(&["Enter"]);
     let s = t.wait_for("Which nginx site");
     assert!(s.contains(&format!("the server for {DOMAIN}")), "{s}");
@@ -350,7 +350,7 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     t.keys(&["Enter"]);
     t.wait_for("Certificate for TLS");
     t.keys(&["Enter"]);
-    t.wait_for("Reverse proxy");
+    t.wait_for("It terminates TLS");
     t.keys(&["Enter"]);
     t.wait_for("Which nginx site");
     t.keys(&["Enter"]);
@@ -596,7 +596,7 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     let s = t.wait_for("Certificate for TLS");
     assert!(s.contains("› certbot"), "no certificate yet: certbot\n{s}");
     t.keys(&["Down", "Down", "Enter"]);
-    t.wait_for("Reverse proxy");
+    t.wait_for("It terminates TLS");
     t.keys(&["Enter"]);
     let s = t.wait_for("Which nginx site");
     assert!(s.contains("a new site"), "{s}");
