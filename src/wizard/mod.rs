@@ -127,6 +127,7 @@ pub enum Kind {
     Choice,
     Text,
     Port,
+    /// A choice between yes and no (choices `yes`/`no`); drawn as a choice.
     YesNo,
     Path,
 }
@@ -165,7 +166,7 @@ pub enum Phase {
     /// The plan for the answers; None until the front end has computed it.
     Review(Option<Result<Plan, String>>),
     Applying,
-    /// Applied (or nothing to do): the exit code, and whether answers were saved.
+    /// Applied (or nothing to do): the run's exit code.
     Done {
         code: i32,
     },

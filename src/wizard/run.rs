@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Effect, Wizard};
+use super::Wizard;
 use crate::answers::Answers;
 use crate::apply::session::{self, Event};
 use crate::detect::{self, Facts};
@@ -102,13 +102,4 @@ impl Engine {
 /// Writes the answers file (the admin's own path, not under `--root`).
 pub fn save(path: &str, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("could not write {path}: {e}"))
-}
-
-/// Runs an effect that needs no terminal; returns the exit code when the wizard ends.
-pub fn settle(effect: &Effect) -> Option<Result<i32, String>> {
-    match effect {
-        Effect::Exit(code) => Some(Ok(*code)),
-        Effect::Save { path, text, code } => Some(save(path, text).map(|_| *code)),
-        _ => None,
-    }
 }
