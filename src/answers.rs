@@ -24,12 +24,48 @@ pub enum Runtime {
     NewContainer,
 }
 
+impl Runtime {
+    pub const ALL: [Runtime; 6] = [
+        Runtime::SystemdService,
+        Runtime::Docker,
+        Runtime::Compose,
+        Runtime::Appimage,
+        Runtime::NewService,
+        Runtime::NewContainer,
+    ];
+
+    /// The value in an answers file.
+    pub fn key(self) -> &'static str {
+        match self {
+            Runtime::SystemdService => "systemd-service",
+            Runtime::Docker => "docker",
+            Runtime::Compose => "compose",
+            Runtime::Appimage => "appimage",
+            Runtime::NewService => "new-service",
+            Runtime::NewContainer => "new-container",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     Certbot,
     Existing,
     SelfSigned,
+}
+
+impl TlsMode {
+    pub const ALL: [TlsMode; 3] = [TlsMode::Certbot, TlsMode::Existing, TlsMode::SelfSigned];
+
+    /// The value in an answers file.
+    pub fn key(self) -> &'static str {
+        match self {
+            TlsMode::Certbot => "certbot",
+            TlsMode::Existing => "existing",
+            TlsMode::SelfSigned => "self-signed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -233,6 +269,19 @@ fn choice<T: Copy>(options: &[(&str, T)], what: &str) -> impl Fn(&String) -> Res
     }
 }
 
+/// One more extra origin after `so_far`: an origin, not an official one (always allowed),
+/// not listed twice. The wizard's origins field uses the same rule.
+pub fn extra_origin(s: &str, so_far: &[Origin]) -> Result<Origin, Invalid> {
+    let origin = Origin::parse(s)?;
+    if origin.is_official() {
+        return Err(Invalid(format!("{origin} is always allowed: leave it out")));
+    }
+    if so_far.contains(&origin) {
+        return Err(Invalid(format!("{origin} is listed twice")));
+    }
+    Ok(origin)
+}
+
 /// Parses and validates an answers file's text. `file` names it in messages.
 pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
     let fail = |errors: Vec<AnswerError>| AnswerErrors {
@@ -267,17 +316,7 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
             runtime: c.take(
                 d.runtime,
                 "drawpile.runtime",
-                choice(
-                    &[
-                        ("systemd-service", Runtime::SystemdService),
-                        ("docker", Runtime::Docker),
-                        ("compose", Runtime::Compose),
-                        ("appimage", Runtime::Appimage),
-                        ("new-service", Runtime::NewService),
-                        ("new-container", Runtime::NewContainer),
-                    ],
-                    "runtime",
-                ),
+                choice(&Runtime::ALL.map(|r| (r.key(), r)), "runtime"),
             ),
             image: c.take(d.image, "drawpile.image", |s| ImageRef::parse(s)),
             unit: c.take(d.unit, "drawpile.unit", |s| UnitName::parse(s)),
@@ -326,14 +365,7 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
                 mode: c.take(
                     t.mode,
                     "tls.mode",
-                    choice(
-                        &[
-                            ("certbot", TlsMode::Certbot),
-                            ("existing", TlsMode::Existing),
-                            ("self-signed", TlsMode::SelfSigned),
-                        ],
-                        "TLS mode",
-                    ),
+                    choice(&TlsMode::ALL.map(|m| (m.key(), m)), "TLS mode"),
                 ),
                 certificate: c.take(t.certificate, "tls.certificate", |s| AbsPath::parse(s)),
                 key: c.take(t.key, "tls.key", |s| AbsPath::parse(s)),
@@ -365,17 +397,7 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
             if let Some(list) = p.extra_origins {
                 for o in list.into_inner() {
                     let span = o.span();
-                    match Origin::parse(o.get_ref()) {
-                        Ok(origin) if origin.is_official() => c.push(
-                            span,
-                            "proxy.extra_origins",
-                            format!("{origin} is always allowed: leave it out"),
-                        ),
-                        Ok(origin) if extra.contains(&origin) => c.push(
-                            span,
-                            "proxy.extra_origins",
-                            format!("{origin} is listed twice"),
-                        ),
+                    match extra_origin(o.get_ref(), &extra) {
                         Ok(origin) => extra.push(origin),
                         Err(e) => c.push(span, "proxy.extra_origins", e.0),
                     }
@@ -465,14 +487,7 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
         }
     };
     let d = &a.drawpile;
-    let runtime = d.runtime.map(|r| match r {
-        Runtime::SystemdService => "systemd-service",
-        Runtime::Docker => "docker",
-        Runtime::Compose => "compose",
-        Runtime::Appimage => "appimage",
-        Runtime::NewService => "new-service",
-        Runtime::NewContainer => "new-container",
-    });
+    let runtime = d.runtime.map(Runtime::key);
     section(
         "drawpile",
         vec![
@@ -503,11 +518,7 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
             ("email", a.site.email.as_ref().map(|v| q(v.as_str()))),
         ],
     );
-    let mode = a.tls.mode.map(|m| match m {
-        TlsMode::Certbot => "certbot",
-        TlsMode::Existing => "existing",
-        TlsMode::SelfSigned => "self-signed",
-    });
+    let mode = a.tls.mode.map(TlsMode::key);
     section(
         "tls",
         vec![

@@ -15,7 +15,8 @@ use crate::ui::style::Style;
     name = "dpwizard",
     version,
     about = "Makes a Drawpile server reachable from the browser client at web.drawpile.net",
-    after_help = "Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
+    after_help = "Without a command, dpwizard starts the interactive wizard (--plain: line by line).\n\
+                  Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
 )]
 pub struct Cli {
     /// The machine's filesystem root: dpwizard reads and writes every path under it.
@@ -37,6 +38,14 @@ pub struct Cli {
     /// Timeout for each external command, in seconds (e.g. 3 or 0.5).
     #[arg(long, global = true, value_name = "SECONDS", default_value = "3", value_parser = parse_seconds)]
     pub timeout: Duration,
+
+    /// The wizard (no subcommand) asks line by line instead of full screen.
+    #[arg(long)]
+    pub plain: bool,
+
+    /// The wizard saves the answers to FILE at the end without asking.
+    #[arg(long, value_name = "FILE")]
+    pub save_answers: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -263,9 +272,15 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                 },
             )
         }
-        None => Err(Exit::usage(
-            "the interactive wizard is not available yet; run `dpwizard detect` (see --help)",
-        )),
+        None => crate::wizard::run::main(
+            host,
+            &runtime,
+            crate::wizard::run::Options {
+                plain: cli.plain,
+                save_answers: cli.save_answers,
+                style,
+            },
+        ),
     }
 }
 
@@ -273,63 +288,26 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
 async fn make_plan(
     host: &Host,
     path: &std::path::Path,
-) -> Result<(crate::plan::Plan, crate::detect::Facts, String), Exit> {
+) -> Result<
+    (
+        crate::plan::Plan,
+        crate::detect::Facts,
+        String,
+        crate::answers::Answers,
+    ),
+    Exit,
+> {
     let answers =
         crate::answers::load(path).map_err(|e| Exit::Usage(anyhow::anyhow!("{}", e.render())))?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let facts = detect::detect(host.clone(), detect::Options::default()).await;
-    let snap = crate::apply::snapshot(host, &facts, &answers);
-    let plan = crate::plan::make::make(&facts, &answers, &snap, host.clock().now_unix())
+    let (plan, facts) = crate::apply::session::plan(host, &answers)
+        .await
         .map_err(|e| Exit::Usage(anyhow::anyhow!("{e}")))?;
-    Ok((plan, facts, text))
+    Ok((plan, facts, text, answers))
 }
 
 fn print_plan(plan: &crate::plan::Plan, style: &Style) {
-    if plan.is_empty() {
-        println!("Nothing to do: the machine already matches the answers.");
-    }
-    for c in &plan.changes {
-        let why = match c {
-            crate::plan::Change::Write { why, .. }
-            | crate::plan::Change::Symlink { why, .. }
-            | crate::plan::Change::Remove { why, .. } => why,
-        };
-        println!(
-            "{} {}",
-            style.bold(&format!("== {}", c.path())),
-            style.dim(&format!("({why})"))
-        );
-        for line in crate::plan::diff::unified(c).lines() {
-            let painted = if line.starts_with('+') && !line.starts_with("+++") {
-                style.good(line)
-            } else if line.starts_with('-') && !line.starts_with("---") {
-                style.bad(line)
-            } else {
-                line.to_string()
-            };
-            println!("{painted}");
-        }
-        println!();
-    }
-    if !plan.actions.is_empty() {
-        println!("{}", style.bold("Then:"));
-        for a in &plan.actions {
-            println!(
-                "  $ {}  {}",
-                a.argv.join(" "),
-                style.dim(&format!("# {}", a.why))
-            );
-        }
-    }
-    if !plan.manual.is_empty() {
-        println!("{}", style.bold("Run these yourself:"));
-        for m in &plan.manual {
-            println!("  $ {m}");
-        }
-    }
-    for n in &plan.notes {
-        println!("{} {n}", style.warn("!"));
-    }
+    print!("{}", crate::ui::progress::plan_text(plan, style));
 }
 
 async fn plan_command(
@@ -339,7 +317,7 @@ async fn plan_command(
     json: bool,
     style: &Style,
 ) -> Result<i32, Exit> {
-    let (plan, _, _) = make_plan(&host, answers).await?;
+    let (plan, _, _, _) = make_plan(&host, answers).await?;
     if json {
         print_json(&plan)?;
     } else {
@@ -361,254 +339,36 @@ async fn apply_command(
     style: &Style,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
-    let mut pass = 0;
-    loop {
-        pass += 1;
-        let (plan, facts, text) = make_plan(&host, answers).await?;
-        if !json && (pass == 1 || !plan.is_empty()) {
-            print_plan(&plan, style);
+    let (plan, facts, text, answers) = make_plan(&host, answers).await?;
+    if !json {
+        print_plan(&plan, style);
+    }
+    if plan.is_empty() || dry_run {
+        return Ok(exit::OK);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Exit::usage(
+                "refusing to apply without --yes: standard input is not a terminal to confirm on",
+            ));
         }
-        if plan.is_empty() || dry_run {
+        print!("Apply these changes? [y/N] ");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            println!("Nothing was changed.");
             return Ok(exit::OK);
         }
-        if pass == 1 && !yes {
-            if !std::io::stdin().is_terminal() {
-                return Err(Exit::usage(
-                    "refusing to apply without --yes: standard input is not a terminal to confirm on",
-                ));
-            }
-            print!("Apply these changes? [y/N] ");
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            let mut line = String::new();
-            let _ = std::io::stdin().read_line(&mut line);
-            if !matches!(line.trim(), "y" | "Y" | "yes") {
-                println!("Nothing was changed.");
-                return Ok(exit::OK);
-            }
-        }
-        match apply_once(&host, &plan, &facts, &text, style).await? {
-            Err(code) => return Ok(code),
-            Ok(_) if plan.then_replan && pass < 3 => continue,
-            Ok(id) => {
-                let passed = match &plan.verify {
-                    Some(v) => {
-                        let (passed, result) = verify_live(v, style).await;
-                        if let Err(e) = crate::apply::journal::record_verify(&host, &id, result) {
-                            eprintln!("dpwizard: could not record the checks in run {id}: {e}");
-                        }
-                        passed
-                    }
-                    None => true,
-                };
-                return Ok(if passed { exit::OK } else { exit::FINDINGS });
-            }
-        }
     }
-}
-
-/// Writes, validates and runs one plan. `Err(code)` ends apply there (failure, or commands
-/// left to the admin); `Ok(run id)` means everything ran.
-async fn apply_once(
-    host: &Host,
-    plan: &crate::plan::Plan,
-    facts: &crate::detect::Facts,
-    text: &str,
-    style: &Style,
-) -> Result<Result<String, i32>, Exit> {
-    let run = crate::apply::write_plan(host, plan, text)
-        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
-    let id = run.id().to_string();
-    // Validators run before any reload; if one refuses, every file goes back as it was.
-    let checks = [
-        (
-            "systemd-analyze verify",
-            crate::apply::validate_units(host, plan).await,
-        ),
-        ("nginx -t", crate::apply::validate_nginx(host).await),
-    ];
-    for (what, v) in &checks {
-        match v {
-            crate::apply::Validation::Failed(why) => {
-                let restored = crate::apply::journal::rollback(host, Some(&id), true);
-                eprintln!(
-                    "dpwizard: {what} refused the new configuration:\n{}",
-                    why.trim_end()
-                );
-                match restored {
-                    Ok(_) => eprintln!(
-                        "dpwizard: every file was restored as it was; nothing was reloaded"
-                    ),
-                    Err(e) => eprintln!(
-                        "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
-                    ),
-                }
-                return Ok(Err(exit::FINDINGS));
-            }
-            crate::apply::Validation::Passed(said) => {
-                if *what != "nginx -t" {
-                    for l in said.lines().filter(|l| !l.trim().is_empty()) {
-                        println!("{} {what}: {l}", style.warn("!"));
-                    }
-                }
-                let verdict = if *what == "nginx -t" {
-                    "the configuration is valid"
-                } else {
-                    "the units are valid"
-                };
-                println!("{} {what}: {verdict}", style.good("✓"))
-            }
-            crate::apply::Validation::Skipped(why) => {
-                println!("{} {what} not run: {why}", style.warn("!"))
-            }
-        }
-    }
-    let can_run = host.is_live() && facts.os.systemd_running;
-    if !can_run {
-        println!(
-            "{} not running commands ({}). Run them yourself:",
-            style.warn("!"),
-            if host.is_live() {
-                "systemd is not running"
-            } else {
-                "--root is not /"
-            }
-        );
-        for a in &plan.actions {
-            println!("  {}", a.argv.join(" "));
-        }
-        if plan.then_replan {
-            println!("Then run `dpwizard apply` again to finish.");
-        }
-        println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-        return Ok(Err(exit::OK));
-    }
-    for a in &plan.actions {
-        let Some(prog) = host.which(&a.argv[0]) else {
-            eprintln!("dpwizard: {} is not installed", a.argv[0]);
-            return Ok(Err(exit::FINDINGS));
-        };
-        let mut cmd =
-            host.command(prog)
-                .args(a.argv[1..].iter())
-                .timeout(std::time::Duration::from_secs(if a.argv[0] == "certbot" {
-                    180
-                } else {
-                    60
-                }));
-        // A private ACME server's CA (tests, internal PKI) reaches certbot this way.
-        for k in [
-            "REQUESTS_CA_BUNDLE",
-            "SSL_CERT_FILE",
-            "HTTPS_PROXY",
-            "https_proxy",
-        ] {
-            if let Some(v) = std::env::var_os(k) {
-                cmd = cmd.env(k, v);
-            }
-        }
-        let out = host.run(cmd).await;
-        if !out.success() {
-            eprintln!(
-                "dpwizard: `{}` failed: {}",
-                a.argv.join(" "),
-                out.describe()
-            );
-            let tail: Vec<String> = out
-                .stderr_str()
-                .lines()
-                .rev()
-                .take(8)
-                .map(String::from)
-                .collect();
-            for l in tail.iter().rev() {
-                eprintln!("  {l}");
-            }
-            eprintln!("dpwizard: undo with `dpwizard rollback {id}`");
-            return Ok(Err(exit::FINDINGS));
-        }
-        println!("{} {}", style.good("✓"), a.argv.join(" "));
-    }
-    println!("Written as run {id}; undo with `dpwizard rollback {id}`.");
-    Ok(Ok(id))
-}
-
-/// The three handshakes a browser, the desktop app and a foreign site would make, after a
-/// direct one to drawpile-srv (retried while the restarted service comes up).
-async fn verify_live(v: &crate::plan::VerifySpec, style: &Style) -> (bool, serde_json::Value) {
-    use crate::verify;
-    let t = std::time::Duration::from_secs(3);
-    let mut ok = true;
-    let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
-        Ok(addr) => {
-            let mut direct = verify::check_direct(addr, t).await;
-            for _ in 0..20 {
-                if direct.passed {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                direct = verify::check_direct(addr, t).await;
-            }
-            ok &= direct.passed;
-            let mark = if direct.passed {
-                style.good("✓")
-            } else {
-                style.bad("✗")
-            };
-            println!(
-                "{mark} direct WebSocket to {}: {}",
-                v.websocket, direct.detail
-            );
-            Some(direct)
-        }
-        Err(_) => {
-            println!("{} cannot probe {}", style.warn("!"), v.websocket);
-            None
+    // Nothing cancels a CLI run but the signal itself (the journal makes that safe).
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut print = |e: crate::apply::session::Event| {
+        if !(json && matches!(e, crate::apply::session::Event::Replanned(_))) {
+            crate::ui::progress::print_event(&e, style);
         }
     };
-    // A reload returns before nginx listens on a new port: retry while any check is refused.
-    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
-    let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
-    for _ in 0..20 {
-        let refused = report
-            .checks
-            .iter()
-            .any(|c| c.detail.contains("could not connect"));
-        if !refused {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
-    }
-    if let Some(tls) = &report.tls
-        && let Some(e) = &tls.verify_error
-    {
-        println!(
-            "{} TLS certificate not trusted by this machine: {e}",
-            style.warn("!")
-        );
-    }
-    for c in &report.checks {
-        ok &= c.passed;
-        let mark = if c.passed {
-            style.good("✓")
-        } else {
-            style.bad("✗")
-        };
-        println!(
-            "{mark} {} (Origin {}): {}",
-            report.url,
-            c.origin.as_deref().unwrap_or("none"),
-            c.detail
-        );
-    }
-    if ok {
-        println!(
-            "Browsers can join: https://web.drawpile.net/?host={}&session=SESSION",
-            v.domain
-        );
-    }
-    let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
-    (ok, result)
+    crate::apply::session::run(&host, &answers, &text, (plan, facts), &never, &mut print).await
 }
 
 fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod schema_doc;
 pub mod ui;
 pub mod verify;
+pub mod wizard;
 
 pub use exit::Exit;
 

@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod journal;
+pub mod session;
 
 use std::path::Path;
 
@@ -74,14 +75,20 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     snap
 }
 
-/// Writes every change of the plan inside a journalled run; returns the run.
+/// Writes every change of the plan inside a journalled run; returns the run. `stop` is
+/// asked between writes (each write is atomic), so an interrupted run is old-or-new per
+/// file and the caller rolls it back.
 pub fn write_plan(
     host: &Host,
     plan: &Plan,
     answers_text: &str,
+    stop: &dyn Fn() -> bool,
 ) -> Result<journal::Run, journal::JournalError> {
     let mut run = journal::Run::begin(host, Some(answers_text))?;
     for c in &plan.changes {
+        if stop() {
+            break;
+        }
         match c {
             Change::Write {
                 path, new, mode, ..

@@ -28,8 +28,9 @@ pub use probe::{ProbeLog, ProbeReport, ProbeStatus};
 /// Version of the `--json` schema (docs/detect-schema.md). Bump on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Everything dpwizard learned about the machine.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+/// Everything dpwizard learned about the machine. (`Default` is an empty machine, for tests
+/// of the pure stages built on Facts.)
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Facts {
     /// Version of this schema (docs/detect-schema.md).
     pub schema_version: u32,

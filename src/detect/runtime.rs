@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::docker::{ComposeFacts, DockerFacts};
 use super::systemd::SystemdFacts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuntimeKind {
     SystemdService,
@@ -14,10 +14,11 @@ pub enum RuntimeKind {
     Docker,
     Compose,
     Appimage,
+    #[default]
     None,
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct RuntimeFacts {
     /// How drawpile-srv runs, in one word: `systemd-service`, `systemd-socket`, `docker`,
     /// `compose`, `appimage` or `none`.

@@ -9,9 +9,10 @@ use super::nginx::{BEGIN_MARKER, END_MARKER, LocationSpec, REVERTIBLE_SWITCHES, 
 use super::{Action, Change, FileMode, Plan};
 use crate::answers::{Answers, Runtime, SiteFile, TlsMode};
 use crate::detect::Facts;
+use crate::detect::args::DrawpileArgs;
 use crate::detect::nginx::NginxServer;
 use crate::detect::runtime::RuntimeKind;
-use crate::detect::systemd::ServiceUnit;
+use crate::detect::systemd::{ServiceUnit, SocketUnit};
 use crate::formats::nginx::{Config, Node, child_indent, insertion_point, line_start};
 
 /// The current bytes of the files a plan may change (absent: the file does not exist).
@@ -332,6 +333,103 @@ fn decide<'a>(
     Ok(d)
 }
 
+/// drawpile-srv's WebSocket port when nothing says otherwise (its documentation's).
+pub const DEFAULT_WEBSOCKET_PORT: u16 = 27751;
+/// drawpile-srv's own default TCP port.
+pub const DEFAULT_TCP_PORT: u16 = 27750;
+/// Where the WebSocket listener listens when not asked: the proxy runs on this machine, so
+/// nothing else needs to reach it.
+pub const DEFAULT_WEBSOCKET_LISTEN: &str = "127.0.0.1";
+
+/// The WebSocket port drawpile-srv is already configured with: its arguments, else the
+/// socket unit's WebSocket slot (0 means disabled, so not a port to keep).
+pub fn configured_websocket_port(
+    options: &DrawpileArgs,
+    socket: Option<&SocketUnit>,
+) -> Option<u16> {
+    options
+        .websocket_port_number()
+        .filter(|p| *p != 0)
+        .or_else(|| {
+            socket
+                .and_then(|s| s.slots.websocket.as_deref())
+                .and_then(slot_port)
+        })
+}
+
+/// Why `port` cannot be drawpile's WebSocket port: it is already its TCP or web admin port
+/// (from `options`), or another program listens on it. None when it can.
+pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) -> Option<String> {
+    let tcp_port: u16 = options
+        .port
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_TCP_PORT);
+    let admin: Option<u16> = options
+        .web_admin_port
+        .as_deref()
+        .and_then(|p| p.parse().ok());
+    if port == tcp_port || Some(port) == admin {
+        return Some(format!(
+            "WebSocket port {port} is already drawpile's TCP or web admin port: choose another"
+        ));
+    }
+    if facts.network.visible
+        && let Some(l) =
+            facts.network.listeners.iter().find(|l| {
+                l.port == port && l.process.as_deref().is_some_and(|p| p != "drawpile-srv")
+            })
+    {
+        return Some(format!(
+            "port {port} is busy ({} listens on {}): choose another drawpile.websocket_port",
+            l.process.as_deref().unwrap_or("?"),
+            l.address
+        ));
+    }
+    None
+}
+
+/// The nginx TLS server that already serves `domain` on 443 (in `site_file`, when given):
+/// the location goes there instead of a new site.
+pub fn tls_server<'a>(
+    facts: &'a Facts,
+    domain: &str,
+    site_file: Option<&SiteFile>,
+) -> Option<&'a NginxServer> {
+    match site_file {
+        Some(SiteFile::Path(p)) => facts.nginx.servers.iter().find(|s| {
+            &*s.file == p.as_str() && s.ssl && s.server_names.iter().any(|n| n == domain)
+        }),
+        _ => facts.nginx.servers.iter().find(|s| {
+            s.ssl
+                && s.listen.iter().any(|l| l.port == Some(443))
+                && s.server_names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(domain))
+        }),
+    }
+}
+
+/// The TLS mode when the answers name none: keep a certificate that is already there (the
+/// server's, a certbot lineage, or one given), else obtain one with certbot.
+pub fn default_tls_mode(
+    facts: &Facts,
+    domain: &str,
+    server: Option<&NginxServer>,
+    certificate_given: bool,
+) -> TlsMode {
+    let lineage = facts
+        .tls
+        .lineages
+        .iter()
+        .any(|l| l.names.iter().any(|n| n == domain));
+    if server.is_some_and(|s| s.ssl_certificate.is_some()) || lineage || certificate_given {
+        TlsMode::Existing
+    } else {
+        TlsMode::Certbot
+    }
+}
+
 /// The decisions shared by every runtime: ports, the proxy's server block, the certificate.
 fn proxy_and_tls<'a>(
     facts: &'a Facts,
@@ -343,48 +441,20 @@ fn proxy_and_tls<'a>(
         SocketPlan::Slots(s) | SocketPlan::Migrate(s) => Some(s),
         SocketPlan::None => None,
     };
-    let socket_ws = socket
-        .and_then(|s| s.slots.websocket.as_deref())
-        .and_then(slot_port);
     let ws_port = answers
         .drawpile
         .websocket_port
         .map(|p| p.get())
-        .or_else(|| unit.options.websocket_port_number().filter(|p| *p != 0))
-        .or(socket_ws)
-        .unwrap_or(27751);
-    let tcp_port: u16 = unit
-        .options
-        .port
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(27750);
-    let admin: Option<u16> = unit
-        .options
-        .web_admin_port
-        .as_deref()
-        .and_then(|p| p.parse().ok());
-    if ws_port == tcp_port || Some(ws_port) == admin {
-        return Err(PlanError::Conflict(format!(
-            "WebSocket port {ws_port} is already drawpile's TCP or web admin port: choose another"
-        )));
-    }
-    if facts.network.visible
-        && let Some(l) = facts.network.listeners.iter().find(|l| {
-            l.port == ws_port && l.process.as_deref().is_some_and(|p| p != "drawpile-srv")
-        })
-    {
-        return Err(PlanError::Conflict(format!(
-            "port {ws_port} is busy ({} listens on {}): choose another drawpile.websocket_port",
-            l.process.as_deref().unwrap_or("?"),
-            l.address
-        )));
+        .or_else(|| configured_websocket_port(&unit.options, socket))
+        .unwrap_or(DEFAULT_WEBSOCKET_PORT);
+    if let Some(problem) = websocket_port_problem(facts, &unit.options, ws_port) {
+        return Err(PlanError::Conflict(problem));
     }
     let ws_listen = answers
         .drawpile
         .websocket_listen
         .map(|a| a.to_string())
-        .unwrap_or_else(|| "127.0.0.1".into());
+        .unwrap_or_else(|| DEFAULT_WEBSOCKET_LISTEN.into());
     let domain = answers.site.domain.to_string();
 
     if facts.nginx.conf_path.is_none() {
@@ -394,33 +464,15 @@ fn proxy_and_tls<'a>(
                 .into(),
         ));
     }
-    let server = match &answers.proxy.site_file {
-        Some(SiteFile::Path(p)) => facts.nginx.servers.iter().find(|s| {
-            &*s.file == p.as_str() && s.ssl && s.server_names.iter().any(|n| n == &domain)
-        }),
-        _ => facts.nginx.servers.iter().find(|s| {
-            s.ssl
-                && s.listen.iter().any(|l| l.port == Some(443))
-                && s.server_names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(&domain))
-        }),
-    };
+    let server = tls_server(facts, &domain, answers.proxy.site_file.as_ref());
     let lineage = facts
         .tls
         .lineages
         .iter()
         .find(|l| l.names.iter().any(|n| n == &domain));
-    let mode = answers.tls.mode.unwrap_or(
-        if server.is_some_and(|s| s.ssl_certificate.is_some())
-            || lineage.is_some()
-            || answers.tls.certificate.is_some()
-        {
-            TlsMode::Existing
-        } else {
-            TlsMode::Certbot
-        },
-    );
+    let mode = answers.tls.mode.unwrap_or_else(|| {
+        default_tls_mode(facts, &domain, server, answers.tls.certificate.is_some())
+    });
     let mut certbot = None;
     let (cert, key, self_signed) =
         match mode {

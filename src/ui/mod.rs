@@ -1,4 +1,5 @@
 //! Everything that knows a terminal or a reader exists: text reports and styling.
 
+pub mod progress;
 pub mod report;
 pub mod style;

@@ -147,7 +147,7 @@ fn rollback_refuses_to_clobber_later_edits_and_is_idempotent() {
     assert!(run.stderr.contains("no run 20990101T000000Z-1"));
 }
 
-mod plan_and_apply {
+pub(crate) mod plan_and_apply {
     //! `plan` and `apply --answers` on a fake Debian VPS with nginx, a certbot site and a
     //! drawpile-srv unit; the real nginx validates and dumps the result.
 
@@ -156,7 +156,8 @@ mod plan_and_apply {
     use crate::support::systemd::upstream_service;
     use crate::support::*;
 
-    fn machine() -> (FakeMachine, std::path::PathBuf, tempfile::TempDir) {
+    /// Also the wizard tests' machine (tests/it/wizard.rs).
+    pub(crate) fn machine() -> (FakeMachine, std::path::PathBuf, tempfile::TempDir) {
         let m = FakeMachine::debian12();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

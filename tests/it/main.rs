@@ -20,3 +20,4 @@ pub mod readonly;
 mod schema;
 mod standin;
 mod systemd;
+mod wizard;

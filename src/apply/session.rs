@@ -1,0 +1,437 @@
+//! One apply run from a computed plan to the live checks, told as a stream of [`Event`]s.
+//! `apply --answers` prints them as lines (ui::progress) and the wizard draws them, so both
+//! front ends run exactly the same engine; nothing here knows a terminal exists.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::answers::Answers;
+use crate::detect::{self, Facts};
+use crate::exit::{self, Exit};
+use crate::host::Host;
+use crate::plan::make::PlanError;
+use crate::plan::{Plan, VerifySpec};
+
+/// What happened, in order. Each event is one fact a front end may show; the CLI's text for
+/// each is in `ui::progress`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A later pass planned again (certbot had to run first); shown like the first plan.
+    Replanned(Plan),
+    /// A validator accepted the written configuration (`warnings`: what it said anyway).
+    Validated {
+        what: &'static str,
+        warnings: Vec<String>,
+    },
+    ValidatorSkipped {
+        what: &'static str,
+        why: String,
+    },
+    /// A validator refused: every file was put back (`restore_error` if that failed too).
+    Refused {
+        what: &'static str,
+        why: String,
+        id: String,
+        restore_error: Option<String>,
+    },
+    /// Commands are not run here (`--root`, no systemd): the admin runs them.
+    CommandsLeft {
+        reason: String,
+        commands: Vec<String>,
+        then_replan: bool,
+    },
+    CommandStarted(String),
+    CommandDone(String),
+    NotInstalled(String),
+    CommandFailed {
+        command: String,
+        why: String,
+        /// The last lines of its stderr.
+        tail: Vec<String>,
+        id: String,
+    },
+    /// The run is in the journal and can be undone.
+    Written {
+        id: String,
+    },
+    /// Stopped on request after the current atomic write; the run was rolled back.
+    Cancelled {
+        id: Option<String>,
+        restore_error: Option<String>,
+    },
+    Direct {
+        passed: bool,
+        websocket: String,
+        detail: String,
+    },
+    CannotProbe(String),
+    TlsUntrusted(String),
+    Proxy {
+        passed: bool,
+        url: String,
+        origin: Option<String>,
+        detail: String,
+    },
+    /// Every check passed: the invite link's shape.
+    Joinable {
+        domain: String,
+    },
+    RecordFailed {
+        id: String,
+        error: String,
+    },
+}
+
+/// Detects, snapshots and plans for these answers: what `plan`, `apply` and the wizard's
+/// review screen all show.
+pub async fn plan(host: &Host, answers: &Answers) -> Result<(Plan, Facts), PlanError> {
+    let facts = detect::detect(host.clone(), detect::Options::default()).await;
+    let plan = plan_with(host, &facts, answers)?;
+    Ok((plan, facts))
+}
+
+/// Plans from facts already gathered (the wizard detects once, at its start).
+pub fn plan_with(host: &Host, facts: &Facts, answers: &Answers) -> Result<Plan, PlanError> {
+    let snap = crate::apply::snapshot(host, facts, answers);
+    crate::plan::make::make(facts, answers, &snap, host.clock().now_unix())
+}
+
+/// Applies `plan` (already shown and confirmed), planning again while a pass asks for it,
+/// then runs the live checks. Returns the exit code. `cancel` is polled between steps.
+pub async fn run(
+    host: &Host,
+    answers: &Answers,
+    text: &str,
+    first: (Plan, Facts),
+    cancel: &AtomicBool,
+    on: &mut dyn FnMut(Event),
+) -> Result<i32, Exit> {
+    let (mut plan, mut facts) = first;
+    let mut pass = 1;
+    loop {
+        if plan.is_empty() {
+            return Ok(exit::OK);
+        }
+        match apply_once(host, &plan, &facts, text, cancel, on).await? {
+            Err(code) => return Ok(code),
+            Ok(_) if plan.then_replan && pass < 3 => {
+                pass += 1;
+                (plan, facts) = self::plan(host, answers)
+                    .await
+                    .map_err(|e| Exit::Usage(anyhow::anyhow!("{e}")))?;
+                if !plan.is_empty() {
+                    on(Event::Replanned(plan.clone()));
+                }
+            }
+            Ok(id) => {
+                let passed = match &plan.verify {
+                    Some(v) => {
+                        let (passed, result) = verify_live(v, on).await;
+                        if let Err(e) = crate::apply::journal::record_verify(host, &id, result) {
+                            on(Event::RecordFailed {
+                                id: id.clone(),
+                                error: e.to_string(),
+                            });
+                        }
+                        passed
+                    }
+                    None => true,
+                };
+                return Ok(if passed { exit::OK } else { exit::FINDINGS });
+            }
+        }
+    }
+}
+
+/// Rolls back a run stopped on request, and says so.
+fn cancelled(host: &Host, id: Option<String>, on: &mut dyn FnMut(Event)) -> Result<String, i32> {
+    let restore_error = id.as_deref().and_then(|id| {
+        crate::apply::journal::rollback(host, Some(id), true)
+            .err()
+            .map(|e| e.to_string())
+    });
+    on(Event::Cancelled { id, restore_error });
+    Err(exit::FINDINGS)
+}
+
+/// Writes, validates and runs one plan. `Err(code)` ends apply there (failure, commands
+/// left to the admin, or cancelled); `Ok(run id)` means everything ran.
+pub async fn apply_once(
+    host: &Host,
+    plan: &Plan,
+    facts: &Facts,
+    text: &str,
+    cancel: &AtomicBool,
+    on: &mut dyn FnMut(Event),
+) -> Result<Result<String, i32>, Exit> {
+    let stop = || cancel.load(Ordering::SeqCst);
+    let run = crate::apply::write_plan(host, plan, text, &stop)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
+    let id = run.id().to_string();
+    if stop() {
+        return Ok(cancelled(host, Some(id), on));
+    }
+    // Validators run before any reload; if one refuses, every file goes back as it was.
+    let checks = [
+        (
+            "systemd-analyze verify",
+            crate::apply::validate_units(host, plan).await,
+        ),
+        ("nginx -t", crate::apply::validate_nginx(host).await),
+    ];
+    for (what, v) in checks {
+        match v {
+            crate::apply::Validation::Failed(why) => {
+                let restore_error = crate::apply::journal::rollback(host, Some(&id), true)
+                    .err()
+                    .map(|e| e.to_string());
+                on(Event::Refused {
+                    what,
+                    why,
+                    id,
+                    restore_error,
+                });
+                return Ok(Err(exit::FINDINGS));
+            }
+            crate::apply::Validation::Passed(said) => {
+                // nginx -t always talks on stderr ("syntax is ok"): only other validators'
+                // words are worth passing on.
+                let warnings = if what == "nginx -t" {
+                    Vec::new()
+                } else {
+                    said.lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(String::from)
+                        .collect()
+                };
+                on(Event::Validated { what, warnings })
+            }
+            crate::apply::Validation::Skipped(why) => on(Event::ValidatorSkipped { what, why }),
+        }
+    }
+    if stop() {
+        return Ok(cancelled(host, Some(id), on));
+    }
+    let can_run = host.is_live() && facts.os.systemd_running;
+    if !can_run {
+        on(Event::CommandsLeft {
+            reason: if host.is_live() {
+                "systemd is not running"
+            } else {
+                "--root is not /"
+            }
+            .into(),
+            commands: plan.actions.iter().map(|a| a.argv.join(" ")).collect(),
+            then_replan: plan.then_replan,
+        });
+        on(Event::Written { id });
+        return Ok(Err(exit::OK));
+    }
+    for a in &plan.actions {
+        if stop() {
+            return Ok(cancelled(host, Some(id), on));
+        }
+        let command = a.argv.join(" ");
+        let Some(prog) = host.which(&a.argv[0]) else {
+            on(Event::NotInstalled(a.argv[0].clone()));
+            return Ok(Err(exit::FINDINGS));
+        };
+        on(Event::CommandStarted(command.clone()));
+        let mut cmd =
+            host.command(prog)
+                .args(a.argv[1..].iter())
+                .timeout(std::time::Duration::from_secs(if a.argv[0] == "certbot" {
+                    180
+                } else {
+                    60
+                }));
+        // A private ACME server's CA (tests, internal PKI) reaches certbot this way.
+        for k in [
+            "REQUESTS_CA_BUNDLE",
+            "SSL_CERT_FILE",
+            "HTTPS_PROXY",
+            "https_proxy",
+        ] {
+            if let Some(v) = std::env::var_os(k) {
+                cmd = cmd.env(k, v);
+            }
+        }
+        let out = host.run(cmd).await;
+        if !out.success() {
+            let mut tail: Vec<String> = out
+                .stderr_str()
+                .lines()
+                .rev()
+                .take(8)
+                .map(String::from)
+                .collect();
+            tail.reverse();
+            on(Event::CommandFailed {
+                command,
+                why: out.describe(),
+                tail,
+                id,
+            });
+            return Ok(Err(exit::FINDINGS));
+        }
+        on(Event::CommandDone(command));
+    }
+    on(Event::Written { id: id.clone() });
+    Ok(Ok(id))
+}
+
+/// The three handshakes a browser, the desktop app and a foreign site would make, after a
+/// direct one to drawpile-srv (retried while the restarted service comes up).
+pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, serde_json::Value) {
+    use crate::verify;
+    let t = std::time::Duration::from_secs(3);
+    let mut ok = true;
+    let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
+        Ok(addr) => {
+            let mut direct = verify::check_direct(addr, t).await;
+            for _ in 0..20 {
+                if direct.passed {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                direct = verify::check_direct(addr, t).await;
+            }
+            ok &= direct.passed;
+            on(Event::Direct {
+                passed: direct.passed,
+                websocket: v.websocket.clone(),
+                detail: direct.detail.clone(),
+            });
+            Some(direct)
+        }
+        Err(_) => {
+            on(Event::CannotProbe(v.websocket.clone()));
+            None
+        }
+    };
+    // A reload returns before nginx listens on a new port: retry while any check is refused.
+    let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
+    let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    for _ in 0..20 {
+        let refused = report
+            .checks
+            .iter()
+            .any(|c| c.detail.contains("could not connect"));
+        if !refused {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    }
+    if let Some(tls) = &report.tls
+        && let Some(e) = &tls.verify_error
+    {
+        on(Event::TlsUntrusted(e.clone()));
+    }
+    for c in &report.checks {
+        ok &= c.passed;
+        on(Event::Proxy {
+            passed: c.passed,
+            url: report.url.clone(),
+            origin: c.origin.clone(),
+            detail: c.detail.clone(),
+        });
+    }
+    if ok {
+        on(Event::Joinable {
+            domain: v.domain.clone(),
+        });
+    }
+    let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
+    (ok, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Clock;
+    use crate::plan::{Change, FileMode};
+
+    fn write(path: &str, old: Option<&str>, new: &str) -> Change {
+        Change::Write {
+            path: path.into(),
+            old: old.map(|o| o.as_bytes().to_vec()),
+            new: new.as_bytes().to_vec(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: "test".into(),
+        }
+    }
+
+    /// A root with /etc/a (old) and a plan that changes it and creates /etc/b.
+    fn setup() -> (tempfile::TempDir, Host, Plan) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/a"), "old a\n").unwrap();
+        let host = Host::new(
+            dir.path(),
+            std::time::Duration::from_secs(3),
+            Clock::Fixed(1_800_000_000),
+        );
+        let plan = Plan {
+            changes: vec![
+                write("/etc/a", Some("old a\n"), "new a\n"),
+                write("/etc/b", None, "new b\n"),
+            ],
+            ..Default::default()
+        };
+        (dir, host, plan)
+    }
+
+    #[test]
+    fn a_stop_between_writes_leaves_whole_files_and_the_rest_unwritten() {
+        let (dir, host, plan) = setup();
+        let calls = std::cell::Cell::new(0);
+        let stop = || {
+            calls.set(calls.get() + 1);
+            calls.get() > 1
+        };
+        crate::apply::write_plan(&host, &plan, "", &stop).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
+            "new a\n"
+        );
+        assert!(!dir.path().join("etc/b").exists());
+    }
+
+    #[test]
+    fn cancelling_rolls_the_run_back_and_says_so() {
+        let (dir, host, plan) = setup();
+        let cancel = AtomicBool::new(true);
+        let mut events = Vec::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt
+            .block_on(apply_once(
+                &host,
+                &plan,
+                &Facts::default(),
+                "",
+                &cancel,
+                &mut |e| events.push(e),
+            ))
+            .unwrap();
+        assert_eq!(out, Err(exit::FINDINGS));
+        assert!(
+            matches!(
+                &events[..],
+                [Event::Cancelled {
+                    id: Some(_),
+                    restore_error: None
+                }]
+            ),
+            "{events:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!dir.path().join("etc/b").exists());
+    }
+}

@@ -1,0 +1,385 @@
+//! The state machine without a terminal: defaults from Facts, validation, the sequence of
+//! questions, back, quit, review and apply, and the saved answers.
+
+use super::*;
+use crate::detect::drawpile::{DrawpileBinary, WebSocketSupport};
+use crate::detect::network::Listener;
+use crate::detect::nginx::{NginxListen, NginxServer};
+use crate::detect::systemd::ServiceUnit;
+
+/// A Debian VPS: drawpile-srv 2.2.2 run by a unit with `--websocket-port 27760`, nginx with
+/// a TLS server for paint.example.com, and another program on port 8080.
+pub(crate) fn facts() -> Facts {
+    let mut f = Facts::default();
+    f.os.pretty_name = Some("Debian GNU/Linux 12 (bookworm)".into());
+    f.os.is_root = true;
+    f.drawpile.binaries.push(DrawpileBinary {
+        path: "/usr/local/bin/drawpile-srv".into(),
+        canonical: "/usr/local/bin/drawpile-srv".into(),
+        found_via: vec!["unit drawpile-srv.service".into()],
+        version: Some("2.2.2".into()),
+        websocket: WebSocketSupport {
+            supported: Some(true),
+            reason: "from --version".into(),
+        },
+        ..Default::default()
+    });
+    f.runtime.kind = RuntimeKind::SystemdService;
+    let argv = ["--port", "27750", "--websocket-port", "27760"];
+    f.runtime.units.push(ServiceUnit {
+        name: "drawpile-srv.service".into(),
+        path: "/lib/systemd/system/drawpile-srv.service".into(),
+        exec_start: Some(
+            std::iter::once("/usr/local/bin/drawpile-srv")
+                .chain(argv)
+                .map(String::from)
+                .collect(),
+        ),
+        options: DrawpileArgs::parse(&argv),
+        ..Default::default()
+    });
+    f.nginx.conf_path = Some("/etc/nginx/nginx.conf".into());
+    f.nginx.servers.push(NginxServer {
+        file: "/etc/nginx/sites-enabled/paint".into(),
+        line: 5,
+        server_names: vec!["paint.example.com".into()],
+        listen: vec![NginxListen {
+            port: Some(443),
+            ssl: true,
+            ..Default::default()
+        }],
+        ssl: true,
+        ssl_certificate: Some("/etc/ssl/paint.pem".into()),
+        ssl_certificate_key: Some("/etc/ssl/paint.key".into()),
+        ..Default::default()
+    });
+    f.network.visible = true;
+    f.network.listeners.push(Listener {
+        address: "0.0.0.0".into(),
+        port: 8080,
+        process: Some("python3".into()),
+        ..Default::default()
+    });
+    f
+}
+
+fn answer(w: &mut Wizard, raw: &str) -> Effect {
+    w.handle(Input::Answer(raw.into()))
+}
+
+fn at(w: &Wizard) -> QId {
+    match w.phase {
+        Phase::Asking(q) => q,
+        ref p => panic!("not asking: {p:?}"),
+    }
+}
+
+#[test]
+fn defaults_come_from_detection() {
+    let w = Wizard::new(facts(), false);
+    assert_eq!(
+        w.question(QId::Runtime).default.as_deref(),
+        Some("unit:drawpile-srv.service")
+    );
+    assert_eq!(w.question(QId::WsPort).default.as_deref(), Some("27760"));
+    assert_eq!(
+        w.question(QId::Listen).default.as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        w.question(QId::Domain).default.as_deref(),
+        Some("paint.example.com")
+    );
+    let welcome = w.question(QId::Welcome);
+    assert!(
+        welcome.context.contains(
+            &"drawpile-srv 2.2.2 at /usr/local/bin, WebSocket support: yes — from --version"
+                .to_string()
+        ),
+        "{:?}",
+        welcome.context
+    );
+    assert!(welcome.blockers.is_empty(), "{:?}", welcome.blockers);
+}
+
+#[test]
+fn with_nothing_configured_the_port_is_drawpiles_default() {
+    let mut f = facts();
+    f.runtime.units[0].options = DrawpileArgs::default();
+    let w = Wizard::new(f, false);
+    assert_eq!(
+        w.question(QId::WsPort).default,
+        Some(DEFAULT_WEBSOCKET_PORT.to_string())
+    );
+    assert_eq!(DEFAULT_WEBSOCKET_PORT, 27751);
+}
+
+#[test]
+fn blockers_say_what_to_do() {
+    let mut f = facts();
+    f.drawpile.binaries[0].websocket = WebSocketSupport {
+        supported: Some(false),
+        reason: "QtWebSockets: no".into(),
+    };
+    f.os.is_root = false;
+    f.nginx.conf_path = None;
+    let b = Wizard::new(f.clone(), true).question(QId::Welcome).blockers;
+    assert!(b.iter().any(|l| l.contains("sudo dpwizard")), "{b:?}");
+    assert!(
+        b.iter()
+            .any(|l| l.contains("no WebSocket support (QtWebSockets: no)")
+                && l.contains("drawpile-srv 2.3")),
+        "{b:?}"
+    );
+    assert!(
+        b.iter().any(|l| l.contains("apt-get install nginx")),
+        "{b:?}"
+    );
+    // Under --root, not being root is no blocker (nothing runs as the machine's root).
+    let b = Wizard::new(f, false).question(QId::Welcome).blockers;
+    assert!(!b.iter().any(|l| l.contains("sudo")), "{b:?}");
+}
+
+#[test]
+fn no_server_but_docker_offers_the_official_image() {
+    let mut f = facts();
+    f.drawpile.binaries.clear();
+    f.runtime.units.clear();
+    f.runtime.kind = RuntimeKind::None;
+    f.runtime.docker.cli = Some("/usr/bin/docker".into());
+    let w = Wizard::new(f, false);
+    let q = w.question(QId::Runtime);
+    assert_eq!(q.default.as_deref(), Some("new-container"));
+    assert_eq!(q.choices.len(), 1);
+    // A container publishes on loopback: no listen address to ask.
+    assert!(!w.sequence().contains(&QId::Listen));
+    assert!(!w.steps().iter().any(|(s, _)| *s == Step::Listen));
+}
+
+#[test]
+fn the_port_validator_refuses_bad_busy_and_clashing_ports() {
+    let w = Wizard::new(facts(), false);
+    let err = |raw: &str| w.validate(QId::WsPort, raw).unwrap_err();
+    assert!(err("70000").contains("out of range"));
+    assert!(err("http").contains("not a port number"));
+    assert!(err("27750").contains("already drawpile's TCP"));
+    assert!(err("8080").contains("busy (python3 listens on 0.0.0.0)"));
+    assert_eq!(w.validate(QId::WsPort, "27770"), Ok(()));
+}
+
+#[test]
+fn the_validators_are_the_answers_files() {
+    let w = Wizard::new(facts(), false);
+    for (id, raw) in [
+        (QId::Domain, "203.0.113.7"),
+        (QId::Listen, "localhost"),
+        (QId::Email, "a;b@example.com"),
+        (QId::Certificate, "relative/x.pem"),
+        (QId::ExtraOrigins, "https://web.drawpile.net"),
+        (
+            QId::ExtraOrigins,
+            "https://a.example.org https://a.example.org",
+        ),
+        (QId::TlsMode, "letsencrypt"),
+    ] {
+        let file_error = match id {
+            QId::Domain => DomainName::parse(raw).err().map(|e| e.0),
+            QId::Listen => ListenAddress::parse(raw).err().map(|e| e.0),
+            QId::Email => EmailAddress::parse(raw).err().map(|e| e.0),
+            QId::Certificate => AbsPath::parse(raw).err().map(|e| e.0),
+            _ => None,
+        };
+        let got = w.validate(id, raw).unwrap_err();
+        if let Some(expected) = file_error {
+            assert_eq!(got, expected, "{id:?} {raw:?}");
+        }
+    }
+    assert!(
+        w.validate(QId::ExtraOrigins, "https://web.drawpile.net")
+            .unwrap_err()
+            .contains("always allowed")
+    );
+    // Optional fields take an empty answer; required ones do not.
+    assert_eq!(w.validate(QId::Email, ""), Ok(()));
+    assert!(w.validate(QId::Domain, "").is_err());
+}
+
+#[test]
+fn an_invalid_answer_stays_on_the_question_with_the_error() {
+    let mut w = Wizard::new(facts(), false);
+    answer(&mut w, "");
+    answer(&mut w, "");
+    assert_eq!(at(&w), QId::WsPort);
+    assert_eq!(answer(&mut w, "0"), Effect::None);
+    assert_eq!(at(&w), QId::WsPort);
+    assert!(
+        w.error
+            .as_deref()
+            .is_some_and(|e| e.contains("out of range"))
+    );
+    answer(&mut w, "27770");
+    assert_eq!(at(&w), QId::Listen);
+    assert_eq!(w.error, None);
+}
+
+#[test]
+fn back_keeps_every_answer() {
+    let mut w = Wizard::new(facts(), false);
+    for raw in ["", "", "27770", "::1"] {
+        answer(&mut w, raw);
+    }
+    assert_eq!(at(&w), QId::Domain);
+    w.handle(Input::Back);
+    w.handle(Input::Back);
+    assert_eq!(at(&w), QId::WsPort);
+    assert_eq!(w.question(QId::WsPort).default.as_deref(), Some("27770"));
+    assert_eq!(w.question(QId::Listen).default.as_deref(), Some("::1"));
+    // Back at the first question stays there.
+    for _ in 0..5 {
+        w.handle(Input::Back);
+    }
+    assert_eq!(at(&w), QId::Welcome);
+}
+
+#[test]
+fn later_questions_follow_earlier_answers() {
+    let mut w = Wizard::new(facts(), false);
+    // The server has a certificate: existing, nothing more to ask.
+    assert_eq!(
+        w.question(QId::TlsMode).default.as_deref(),
+        Some("existing")
+    );
+    let seq = w.sequence();
+    assert!(!seq.contains(&QId::Email) && !seq.contains(&QId::Certificate));
+    for raw in ["", "", "", "", "other.example.com"] {
+        answer(&mut w, raw);
+    }
+    // Another domain has no certificate here: certbot, which asks for an e-mail.
+    assert_eq!(at(&w), QId::TlsMode);
+    assert_eq!(w.question(QId::TlsMode).default.as_deref(), Some("certbot"));
+    answer(&mut w, "");
+    assert_eq!(at(&w), QId::Email);
+    w.handle(Input::Back);
+    answer(&mut w, "existing");
+    // Existing with nothing found: the paths are asked.
+    assert_eq!(at(&w), QId::Certificate);
+}
+
+#[test]
+fn quit_asks_first_and_no_keeps_going() {
+    let mut w = Wizard::new(facts(), false);
+    answer(&mut w, "");
+    assert_eq!(w.handle(Input::Quit), Effect::None);
+    assert!(w.confirm_quit);
+    assert_eq!(w.handle(Input::ConfirmQuit(false)), Effect::None);
+    assert!(!w.confirm_quit);
+    assert_eq!(at(&w), QId::Runtime);
+    w.handle(Input::Quit);
+    assert_eq!(w.handle(Input::ConfirmQuit(true)), Effect::Exit(0));
+}
+
+/// Answers every question with its default, then the origins; returns the MakePlan effect.
+fn to_review(w: &mut Wizard) -> Answers {
+    loop {
+        let e = if at(w) == QId::ExtraOrigins {
+            answer(w, "https://paint.example.org, https://b.example.org:8443")
+        } else {
+            answer(w, "")
+        };
+        if let Effect::MakePlan(a) = e {
+            return a;
+        }
+        assert_eq!(e, Effect::None);
+    }
+}
+
+#[test]
+fn the_answers_are_typed_and_the_saved_file_reads_back_the_same() {
+    let mut w = Wizard::new(facts(), false);
+    let a = to_review(&mut w);
+    assert_eq!(a.drawpile.runtime, Some(Runtime::SystemdService));
+    assert_eq!(
+        a.drawpile.unit.as_ref().map(|u| u.as_str()),
+        Some("drawpile-srv.service")
+    );
+    assert_eq!(a.drawpile.websocket_port.map(|p| p.get()), Some(27760));
+    assert_eq!(a.site.domain.as_str(), "paint.example.com");
+    assert_eq!(a.tls.mode, Some(TlsMode::Existing));
+    assert_eq!(a.proxy.extra_origins.len(), 2);
+    let text = w.answers_toml().unwrap();
+    assert_eq!(
+        crate::answers::parse("saved.toml", &text).unwrap(),
+        a,
+        "{text}"
+    );
+    // Each key carries its question's reason.
+    assert!(
+        text.contains("# The certificate and the invite links are for this name.\ndomain = "),
+        "{text}"
+    );
+}
+
+#[test]
+fn review_apply_and_the_end() {
+    let mut w = Wizard::new(facts(), false);
+    let a = to_review(&mut w);
+    assert_eq!(w.step(), Step::Review);
+    // Apply waits for the plan; a plan that cannot be made cannot be applied.
+    assert_eq!(answer(&mut w, ""), Effect::None);
+    w.handle(Input::Planned(Err("nginx is not configured".into())));
+    assert_eq!(answer(&mut w, ""), Effect::None);
+    assert_eq!(w.step(), Step::Review);
+    let plan = Plan {
+        actions: vec![crate::plan::Action {
+            argv: vec!["systemctl".into(), "daemon-reload".into()],
+            why: "test".into(),
+        }],
+        ..Default::default()
+    };
+    w.handle(Input::Planned(Ok(plan.clone())));
+    assert_eq!(answer(&mut w, ""), Effect::Apply(a, plan));
+    assert!(w.applied());
+    // Nothing quits half way through an apply.
+    assert_eq!(w.handle(Input::Quit), Effect::None);
+    assert!(!w.confirm_quit);
+    w.handle(Input::Progress(Event::Written { id: "r1".into() }));
+    w.handle(Input::Finished(1));
+    assert_eq!(w.step(), Step::Verify);
+    assert_eq!(w.events, vec![Event::Written { id: "r1".into() }]);
+    // The end: no path, no file; the run's code is the exit code.
+    assert_eq!(answer(&mut w, " "), Effect::Exit(1));
+    match answer(&mut w, "/tmp/a.toml") {
+        Effect::Save { path, text, code } => {
+            assert_eq!((path.as_str(), code), ("/tmp/a.toml", 1));
+            assert!(text.contains("domain = \"paint.example.com\""), "{text}");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn save_answers_saves_without_asking_even_when_quitting_at_the_end() {
+    let mut w = Wizard::new(facts(), false);
+    w.save_to = Some("/tmp/given.toml".into());
+    to_review(&mut w);
+    w.handle(Input::Planned(Ok(Plan::default())));
+    answer(&mut w, "");
+    assert_eq!(w.phase, Phase::Done { code: 0 });
+    w.handle(Input::Quit);
+    match w.handle(Input::ConfirmQuit(true)) {
+        Effect::Save { path, .. } => assert_eq!(path, "/tmp/given.toml"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn back_from_review_returns_to_the_last_question() {
+    let mut w = Wizard::new(facts(), false);
+    to_review(&mut w);
+    w.handle(Input::Back);
+    assert_eq!(at(&w), QId::ExtraOrigins);
+    assert_eq!(
+        w.question(QId::ExtraOrigins).default.as_deref(),
+        Some("https://paint.example.org, https://b.example.org:8443")
+    );
+}

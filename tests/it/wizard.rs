@@ -1,0 +1,633 @@
+//! The interactive wizard, driven in tmux (an 80×24 terminal with no one at it) on a fake
+//! machine under `--root`: the full-screen TUI and the line mode from welcome through
+//! review and apply, and the back, quit, resize and invalid-input paths. Expected values
+//! come from the fixture (the port in its drop-in, its domain), never from the screen.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::apply::plan_and_apply::machine;
+use crate::support::*;
+
+/// The fixture's facts the wizard must find as defaults.
+const PORT: &str = "27760"; // the drop-in's --websocket-port
+const DOMAIN: &str = "paint.example.com"; // the nginx TLS server's name
+const DROPIN: &str = "/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf";
+const SITE: &str = "/etc/nginx/sites-available/paint.example.com";
+
+/// One tmux server of its own (its socket in a temp dir), killed on drop.
+struct Tmux {
+    dir: tempfile::TempDir,
+    exit_file: PathBuf,
+}
+
+impl Tmux {
+    /// Starts `program args` in an 80×24 window; its exit code lands in a file.
+    fn start(program: &Path, args: &[&str]) -> Tmux {
+        let dir = tempfile::tempdir().expect("tmux dir");
+        let exit_file = dir.path().join("exit");
+        let mut script = String::from("\"$@\"; echo $? > ");
+        script.push_str(&exit_file.display().to_string());
+        script.push_str("; sleep 600");
+        let t = Tmux { dir, exit_file };
+        let st = t
+            .cmd()
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "W",
+                "-x",
+                "80",
+                "-y",
+                "24",
+            ])
+            .args(["sh", "-c", &script, "sh"])
+            .arg(program)
+            .args(args)
+            .status()
+            .expect("tmux");
+        assert!(st.success(), "tmux did not start");
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.env("TMUX_TMPDIR", self.dir.path())
+            .env_remove("TMUX")
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm-256color");
+        c
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `Left`, `C-u`).
+    fn keys(&self, keys: &[&str]) {
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", "W"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(st.success());
+    }
+
+    /// Types text literally.
+    fn text(&self, s: &str) {
+        let st = self
+            .cmd()
+            .args(["send-keys", "-t", "W", "-l", s])
+            .status()
+            .expect("send-keys");
+        assert!(st.success());
+    }
+
+    fn screen(&self) -> String {
+        self.capture(&[])
+    }
+
+    /// The screen with wrapped lines joined (`-J`), e.g. after the full screen is gone.
+    fn joined(&self) -> String {
+        self.capture(&["-J"])
+    }
+
+    /// The screen with its escape sequences (`-e`: colours and attributes).
+    fn capture(&self, flags: &[&str]) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "W"])
+            .args(flags)
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls the screen until `pred` holds (never a fixed sleep); panics with the screen.
+    fn wait(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    /// The program's exit code, once it ended.
+    fn exit_code(&self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.exit_file)
+                && let Ok(c) = s.trim().parse()
+            {
+                return c;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("dpwizard did not exit; the screen:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    /// A tmux format about the pane (`#{alternate_on}`, `#{cursor_flag}`).
+    fn format(&self, f: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "W", f])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn resize(&self, w: u16, h: u16) {
+        let st = self
+            .cmd()
+            .args([
+                "resize-window",
+                "-t",
+                "W",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .status()
+            .expect("resize-window");
+        assert!(st.success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// The fixture machine and dpwizard started on it in tmux with `extra` arguments (the temp
+/// dir holds files a test saves); None when tmux is missing.
+fn session(extra: &[&str]) -> Option<(FakeMachine, tempfile::TempDir, Tmux)> {
+    session_with_env(&[], extra)
+}
+
+/// `session` with `K=V` environment settings for dpwizard.
+fn session_with_env(
+    env: &[&str],
+    extra: &[&str],
+) -> Option<(FakeMachine, tempfile::TempDir, Tmux)> {
+    if skip_unless_program("tmux") {
+        return None;
+    }
+    let (m, _answers, dir) = machine();
+    let extra: Vec<String> = extra
+        .iter()
+        .map(|a| a.replace("{dir}", &dir.path().display().to_string()))
+        .collect();
+    let root = m.root().display().to_string();
+    let bin = dpwizard_bin().display().to_string();
+    let mut args: Vec<&str> = env.to_vec();
+    args.extend([bin.as_str(), "--root", root.as_str()]);
+    args.extend(extra.iter().map(String::as_str));
+    let t = Tmux::start(Path::new("/usr/bin/env"), &args);
+    Some((m, dir, t))
+}
+
+/// From the welcome screen (checked) to the drawpile-srv question.
+fn past_welcome(t: &Tmux, continue_label: &str) -> String {
+    let s = t.wait_for(continue_label);
+    // The detected context: the stand-in's version and where it is.
+    assert!(s.contains("drawpile-srv 2.3.0 at /usr/local/bin"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Which drawpile-srv")
+}
+
+/// The field's line of the current question (`> value█`).
+fn field(screen: &str) -> String {
+    screen
+        .lines()
+        .find_map(|l| {
+            l.split_once("> ")
+                .map(|(_, v)| v.trim_end().trim_end_matches('█').to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// After a run: the files apply wrote, and the saved answers reproduce it exactly
+/// (`plan --check` finds nothing left to do).
+fn assert_applied_and_reproducible(m: &FakeMachine, saved: &Path) {
+    let dropin = m.read(DROPIN);
+    assert!(
+        dropin.contains(&format!(
+            "--websocket-port {PORT} --websocket-listen 127.0.0.1"
+        )),
+        "{dropin}"
+    );
+    let site = m.read(SITE);
+    assert!(
+        site.contains(&format!("proxy_pass http://127.0.0.1:{PORT};")),
+        "{site}"
+    );
+    assert!(
+        site.contains("paint\\.example\\.org"),
+        "the extra origin: {site}"
+    );
+    let text = std::fs::read_to_string(saved).expect("the answers were saved");
+    let a = dpwizard::answers::parse("saved.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(a.site.domain.as_str(), DOMAIN);
+    assert_eq!(
+        a.drawpile
+            .websocket_port
+            .map(|p| p.get().to_string())
+            .as_deref(),
+        Some(PORT)
+    );
+    assert_eq!(a.proxy.extra_origins.len(), 1);
+    let check = m.dpwizard(["plan", "--check", "--answers", &saved.display().to_string()]);
+    assert_eq!(
+        check.code, 0,
+        "the saved answers do not reproduce the run: {check:?}"
+    );
+}
+
+#[test]
+fn tui_from_welcome_through_review_and_apply() {
+    let Some((m, dir, t)) = session(&["--save-answers", "{dir}/saved.toml"]) else {
+        return;
+    };
+    let saved = dir.path().join("saved.toml");
+    let s = past_welcome(&t, "▶ Welcome");
+    assert!(s.contains("✓ Welcome"), "{s}");
+    assert!(
+        s.contains("› drawpile-srv.service"),
+        "the unit is highlighted:\n{s}"
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv");
+    assert_eq!(field(&s), PORT, "the default is the configured port:\n{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Address the WebSocket listener");
+    assert_eq!(field(&s), "127.0.0.1", "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Domain people use");
+    assert_eq!(field(&s), DOMAIN, "the domain nginx serves:\n{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Certificate for TLS");
+    assert!(s.contains("› existing"), "a certificate is there:\n{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("It terminates TLS");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Which nginx site");
+    assert!(s.contains(&format!("the server for {DOMAIN}")), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Other web client origins");
+    t.text("https://paint.example.org");
+    t.keys(&["Enter"]);
+    // Wrapped at 80 columns: the path may start on the line after "==".
+    let s = t.wait_for(DROPIN);
+    assert!(s.contains("▶ Review"), "{s}");
+    assert!(
+        s.contains(&format!("--websocket-port {PORT}")),
+        "the diff:\n{s}"
+    );
+    assert!(!m.path(DROPIN).exists(), "the review wrote something");
+    t.keys(&["Enter"]);
+    // The run's lines come first, then its end moves the wizard to the last step.
+    let s = t.wait("the end of the run", |s| {
+        s.contains("Written as run") && s.contains("▶ Verify")
+    });
+    assert!(
+        s.contains("--root is not /"),
+        "commands are listed, not run:\n{s}"
+    );
+    assert!(s.contains("Enter finishes and saves the answers to"), "{s}");
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert_applied_and_reproducible(&m, &saved);
+}
+
+#[test]
+fn plain_mode_from_welcome_through_review_and_apply() {
+    let Some((m, dir, t)) = session(&["--plain", "--color", "never"]) else {
+        return;
+    };
+    let saved = dir.path().join("saved.toml");
+    past_welcome(&t, "Continue");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv");
+    assert!(
+        s.contains(&format!("({PORT})")),
+        "the default is shown:\n{s}"
+    );
+    // ? prints the longer help and asks again; < goes back one question.
+    t.text("?");
+    t.keys(&["Enter"]);
+    t.wait_for("A port another program listens on");
+    t.text("<");
+    t.keys(&["Enter"]);
+    // Each header printed after the one before it (earlier output scrolls away).
+    let after = |s: &str, first: &str, then: &str| matches!((s.rfind(first), s.rfind(then)), (Some(a), Some(b)) if b > a);
+    t.wait("the drawpile-srv question again", |s| {
+        after(s, "drawpile-srv <", "[2/10] drawpile-srv")
+    });
+    t.keys(&["Enter"]);
+    t.wait("the port question again", |s| {
+        after(s, "[2/10] drawpile-srv", "[3/10] WebSocket port")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("Address the WebSocket listener");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Domain people use");
+    assert!(s.contains(&format!("({DOMAIN})")), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Certificate for TLS");
+    t.keys(&["Enter"]);
+    t.wait_for("It terminates TLS");
+    t.keys(&["Enter"]);
+    t.wait_for("Which nginx site");
+    t.keys(&["Enter"]);
+    t.wait_for("Other web client origins");
+    // Invalid input is refused in place, with the model's message.
+    t.text("http://paint.example.org");
+    t.keys(&["Enter"]);
+    t.wait_for("must start with https://");
+    // inquire has no clear-line key: erase what was typed.
+    t.keys(&["BSpace"; 24]);
+    t.text("https://paint.example.org");
+    t.keys(&["Enter"]);
+    t.wait_for("Apply these changes?");
+    assert!(!m.path(DROPIN).exists(), "the review wrote something");
+    t.keys(&["Enter"]);
+    t.wait_for("Save the answers to a file?");
+    t.text(&saved.display().to_string());
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    let s = t.screen();
+    assert!(s.contains("Answers saved to"), "{s}");
+    assert_applied_and_reproducible(&m, &saved);
+}
+
+#[test]
+fn back_keeps_answers_invalid_input_is_refused_and_quit_changes_nothing() {
+    let Some((m, _dir, t)) = session(&[]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    t.keys(&["Enter"]);
+    t.wait_for("WebSocket port for drawpile-srv");
+    // Out of range, then drawpile's own TCP port (from the fixture's ExecStart).
+    t.keys(&["C-u"]);
+    t.text("70000");
+    t.keys(&["Enter"]);
+    t.wait_for("out of range");
+    t.keys(&["C-u"]);
+    t.text("27750");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("already drawpile's TCP");
+    assert!(
+        s.contains("WebSocket port for drawpile-srv"),
+        "still on the port:\n{s}"
+    );
+    t.keys(&["C-u"]);
+    t.text("27770");
+    t.keys(&["Enter"]);
+    t.wait_for("Address the WebSocket listener");
+    t.keys(&["Enter"]);
+    t.wait_for("Domain people use");
+    // Back twice: the port keeps the answer given, not the default.
+    t.keys(&["Left"]);
+    t.wait_for("Address the WebSocket listener");
+    t.keys(&["Left"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv");
+    assert_eq!(field(&s), "27770", "{s}");
+    // Esc asks; n stays; Esc and y quit without changing anything.
+    t.keys(&["Escape"]);
+    t.wait_for("Quit the wizard? Nothing has been changed.");
+    t.text("n");
+    t.wait("the question without the quit prompt", |s| {
+        s.contains("WebSocket port for drawpile-srv") && !s.contains("Quit the wizard?")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("Quit the wizard?");
+    // While the wizard runs: the alternate screen, no cursor (what must be undone).
+    assert_eq!(t.format("#{alternate_on} #{cursor_flag}"), "1 0");
+    t.text("y");
+    assert_eq!(t.exit_code(), 0);
+    let s = t.wait_for("Nothing was changed.");
+    assert!(
+        !s.contains("Quit the wizard?"),
+        "the full screen is gone:\n{s}"
+    );
+    // The terminal is as it was: main screen, cursor shown.
+    assert_eq!(t.format("#{alternate_on} #{cursor_flag}"), "0 1");
+    assert!(!m.path(DROPIN).exists());
+    assert!(
+        m.dpwizard(["rollback"]).stderr.contains("no runs"),
+        "no run was journalled"
+    );
+}
+
+#[test]
+fn resizing_redraws_to_the_new_size() {
+    let Some((_m, _dir, t)) = session(&[]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    t.resize(60, 20);
+    let s = t.wait("the footer at 60 columns", |s| {
+        s.lines().count() <= 20 && s.contains("Enter next")
+    });
+    assert!(s.lines().all(|l| l.chars().count() <= 60), "{s}");
+    assert!(s.contains("Which drawpile-srv"), "{s}");
+    t.resize(100, 30);
+    let s = t.wait("the wider screen", |s| {
+        s.lines().any(|l| l.chars().count() > 80)
+    });
+    assert!(s.contains("▶ drawpile-srv"), "{s}");
+}
+
+#[test]
+fn without_a_terminal_the_wizard_points_to_the_answers_file() {
+    let (m, _answers, _dir) = machine();
+    let run = m.dpwizard::<[&str; 0], &str>([]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("apply --answers"), "{}", run.stderr);
+    assert!(!m.path(DROPIN).exists());
+}
+
+#[test]
+fn a_dumb_terminal_gets_the_line_mode() {
+    let Some((_m, _dir, t)) = session_with_env(&["TERM=dumb"], &[]) else {
+        return;
+    };
+    let s = past_welcome(&t, "Continue");
+    assert!(!s.contains("▶"), "no full screen on a dumb terminal:\n{s}");
+    assert!(s.contains("[2/"), "the line mode's step header:\n{s}");
+}
+
+#[test]
+fn no_color_and_color_never_draw_without_colours() {
+    for (env, extra) in [
+        (&["NO_COLOR=1"][..], &[][..]),
+        (&[][..], &["--color", "never"][..]),
+    ] {
+        let Some((_m, _dir, t)) = session_with_env(env, extra) else {
+            return;
+        };
+        past_welcome(&t, "Make this Drawpile server reachable");
+        let s = t.capture(&["-e"]);
+        assert!(!has_colour(&s), "{env:?} {extra:?}: colours drawn:\n{s:?}");
+    }
+    // The same screen with colours, so the check above can fail.
+    let Some((_m, _dir, t)) = session(&["--color", "always"]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    assert!(has_colour(&t.capture(&["-e"])));
+}
+
+/// A foreground colour in the SGR sequences of a capture: 30–38 (38 is 256/RGB colour) or
+/// 90–97; bold, dim, reverse and the default colour (39) are not colours.
+fn has_colour(s: &str) -> bool {
+    s.split("\x1b[").skip(1).any(|seq| {
+        let params = seq.split('m').next().unwrap_or("");
+        params
+            .split(';')
+            .any(|p| matches!(p.parse::<u32>(), Ok(30..=38 | 90..=97)))
+    })
+}
+
+#[test]
+fn an_idle_wizard_uses_no_cpu() {
+    let Some((_m, _dir, t)) = session(&[]) else {
+        return;
+    };
+    past_welcome(&t, "Make this Drawpile server reachable");
+    let pid = dpwizard_pid(&t);
+    let ticks = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        // utime and stime are fields 14 and 15 (proc(5)); after the name, which may hold
+        // spaces and ends with ')', field 3 comes first.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |n: usize| -> u64 { f[n - 3].parse().expect("a tick count") };
+        field(14) + field(15)
+    };
+    let before = ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = ticks() - before;
+    // Clock ticks are 1/100 s: a busy loop would use ~200 here.
+    assert!(used <= 2, "{used} ticks in 2 s idle");
+}
+
+/// The pid of dpwizard inside the tmux pane (a child of the pane's shell, via env's exec).
+fn dpwizard_pid(t: &Tmux) -> u32 {
+    let out = t
+        .cmd()
+        .args(["list-panes", "-t", "W", "-F", "#{pane_pid}"])
+        .output()
+        .expect("list-panes");
+    let shell: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("pane pid");
+    let children =
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).expect("children");
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .find(|p: &u32| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "dpwizard")
+        })
+        .expect("dpwizard runs in the pane")
+}
+
+/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx:
+/// the wizard applies and the final screen shows the live checks a browser depends on.
+#[test]
+fn live_the_wizard_applies_and_shows_the_checks() {
+    use crate::support::drawpile::Build;
+    use crate::support::nspawn::Machine;
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+        || skip_unless_program("tmux")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-wizard-live");
+    m.with_drawpile_service(&Build::v("2.3.0"));
+    m.ok("systemctl start nginx");
+    let init = m.init.to_string();
+    let dpw = dpwizard_in_machine();
+    let t = Tmux::start(
+        Path::new("nsenter"),
+        &[
+            "-t",
+            &init,
+            "-a",
+            &dpw,
+            "--save-answers",
+            "/root/saved.toml",
+        ],
+    );
+    past_welcome(&t, "Make this Drawpile server reachable");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv");
+    assert_eq!(
+        field(&s),
+        "27751",
+        "not configured yet: the usual port\n{s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Address the WebSocket listener");
+    t.keys(&["Enter"]);
+    t.wait_for("Domain people use");
+    t.text("draw.example.test");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Certificate for TLS");
+    assert!(s.contains("› certbot"), "no certificate yet: certbot\n{s}");
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait_for("It terminates TLS");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Which nginx site");
+    assert!(s.contains("a new site"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Other web client origins");
+    t.keys(&["Enter"]);
+    t.wait_for("Enter Apply");
+    t.keys(&["Enter"]);
+    t.wait("the end of the run", |s| s.contains("▶ Verify"));
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.joined());
+    // The run's lines stay on the main screen after the wizard.
+    let s = t.joined();
+    assert_contains_all(
+        &s,
+        &[
+            "✓ systemctl restart drawpile-srv.service",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+            "Browsers can join: https://web.drawpile.net/?host=draw.example.test&session=SESSION",
+        ],
+    );
+    // The saved answers repeat the run: nothing is left to do.
+    let check = m.sh(&format!("{dpw} plan --check --answers /root/saved.toml"));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
