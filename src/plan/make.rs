@@ -888,6 +888,25 @@ fn render_dropin(
 const HAND_WRITTEN: &str = "a location /drawpile-web/ws not written by dpwizard is already there";
 
 pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result<String, String> {
+    edit_server_block_with(text, line, spec, false)
+}
+
+/// Like [`edit_server_block`], but a location written by hand is replaced by the marked one
+/// (whole lines): for a location the audit judged unsound, shown as a diff before apply.
+pub fn replace_hand_written_location(
+    text: &str,
+    line: usize,
+    spec: &LocationSpec,
+) -> Result<String, String> {
+    edit_server_block_with(text, line, spec, true)
+}
+
+fn edit_server_block_with(
+    text: &str,
+    line: usize,
+    spec: &LocationSpec,
+    replace: bool,
+) -> Result<String, String> {
     let cfg = Config::parse(text).map_err(|e| format!("{}:{}: {}", e.line, e.column, e.message))?;
     fn find(nodes: &[Node], line: usize) -> Option<&crate::formats::nginx::Directive> {
         for n in nodes {
@@ -921,6 +940,14 @@ pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result
     if let Some(other) = server.children().find(|c| {
         c.name.value == "location" && c.args.iter().any(|a| a.value == "/drawpile-web/ws")
     }) {
+        if replace {
+            let start = line_start(text, other.span.start);
+            let end = text[other.span.end..]
+                .find('\n')
+                .map(|i| other.span.end + i + 1)
+                .unwrap_or(text.len());
+            return Ok(format!("{}{}{}", &text[..start], block, &text[end..]));
+        }
         return Err(format!(
             "{HAND_WRITTEN} (line {}): remove it, or let `dpwizard audit` judge it",
             other.line
@@ -1329,18 +1356,23 @@ pub fn make(
                         spec.upstream_port,
                         &spec.extra_origins,
                     );
-                    if !problems.is_empty() {
-                        return Err(PlanError::Conflict(format!(
-                            "{}: {e}. It is kept only when it is sound, and it is not: {}",
+                    if problems.is_empty() {
+                        plan.notes.push(format!(
+                            "{}: the location /drawpile-web/ws written by hand already does what \
+                             dpwizard would write; it is kept as it is",
+                            s.file
+                        ));
+                        text.to_string()
+                    } else {
+                        plan.notes.push(format!(
+                            "{}: the location /drawpile-web/ws written by hand is replaced by the \
+                             documented one (see the diff), because: {}",
                             s.file,
                             problems.join("; ")
-                        )));
+                        ));
+                        replace_hand_written_location(&text, s.line, &spec)
+                            .map_err(|e| PlanError::Conflict(format!("{}: {e}", s.file)))?
                     }
-                    plan.notes.push(format!(
-                        "{}: the location /drawpile-web/ws written by hand already does what                          dpwizard would write; it is kept as it is",
-                        s.file
-                    ));
-                    text.to_string()
                 }
                 Err(e) => return Err(PlanError::Conflict(format!("{}: {e}", s.file))),
             };

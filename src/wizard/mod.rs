@@ -228,6 +228,9 @@ pub struct Wizard {
     pub events: Vec<Event>,
     /// A `--save-answers` path: saved at the end without asking.
     pub save_to: Option<String>,
+    /// On a machine already set up: the audit, shown on the welcome screen; the answers
+    /// then start from the current setup, so the plan fixes only what is wrong.
+    pub audit: Option<crate::audit::Report>,
 }
 
 /// A runtime choice: what it records in the answers and whose options it keeps.
@@ -254,6 +257,7 @@ impl Wizard {
             confirm_quit: false,
             events: Vec::new(),
             save_to: None,
+            audit: None,
         }
     }
 
@@ -409,6 +413,35 @@ impl Wizard {
                     .into();
                 q.context = summary(f);
                 q.blockers = blockers(f, self.live);
+                if let Some(r) = &self.audit {
+                    q.prompt = format!(
+                        "Already set up for {}: the audit",
+                        r.domain.as_deref().unwrap_or("a domain")
+                    );
+                    q.why = if r.findings.is_empty() {
+                        "Every check passes: continue only to change something.".into()
+                    } else {
+                        "Continue to fix what is wrong: the answers start from the current \
+                         setup, so the review shows only the changes that fix it."
+                            .into()
+                    };
+                    let s = &r.summary;
+                    let mut audit = vec![format!(
+                        "audit: {} passed, {} error(s), {} warning(s) (`dpwizard audit -v` for details)",
+                        s.passed, s.errors, s.warnings
+                    )];
+                    for f in &r.findings {
+                        let mark = match f.severity {
+                            crate::audit::Severity::Error => "✗",
+                            crate::audit::Severity::Warning => "!",
+                            crate::audit::Severity::Info => "i",
+                        };
+                        let fix = if f.fixable { "" } else { " (fix by hand)" };
+                        audit.push(format!("{mark} {} [{}]{fix}", f.title, f.id));
+                    }
+                    audit.append(&mut q.context);
+                    q.context = audit;
+                }
             }
             QId::Runtime => {
                 q.kind = Kind::Choice;
@@ -615,6 +648,15 @@ impl Wizard {
                           pages are refused by the proxy's Origin check."
                     .into();
                 q.optional = true;
+                // The origins the current location already allows stay allowed.
+                let current = crate::audit::setup::read(f, None)
+                    .site
+                    .and_then(|s| s.location)
+                    .map(|l| crate::audit::origin::OriginCheck::read(&l.directives).extra_origins())
+                    .unwrap_or_default();
+                if !current.is_empty() {
+                    q.default = Some(current.join(" "));
+                }
             }
         }
         if let Some(raw) = self.raw(id) {

@@ -42,7 +42,24 @@ pub fn main(host: Host, rt: &tokio::runtime::Runtime, opts: Options) -> Result<i
         ));
     }
     let facts = rt.block_on(detect::detect(host.clone(), detect::Options::default()));
+    // Already set up (a server serves /drawpile-web/ws): start from the audit.
+    let audit = crate::audit::setup::read(&facts, None)
+        .site
+        .is_some()
+        .then(|| {
+            let opts = crate::audit::observe::Options {
+                offline: false,
+                since_secs: 7 * 86_400,
+                since_text: "7d".into(),
+                timeout: host.timeout(),
+            };
+            rt.block_on(async {
+                let obs = crate::audit::observe::observe(&host, &facts, None, &opts).await;
+                crate::audit::judge(&facts, &obs, None)
+            })
+        });
     let mut wizard = Wizard::new(facts, host.is_live());
+    wizard.audit = audit;
     wizard.save_to = opts.save_answers.as_ref().map(|p| p.display().to_string());
     let engine = Engine { host };
     if opts.plain || !super::tui::capable() {

@@ -1009,3 +1009,37 @@ fn docker_publishing_websocket_and_web_admin_on_every_address() {
     );
     assert_findings(&m, &[], &["DPW-SRV-008", "DPW-SRV-012", "DPW-SRV-013"]);
 }
+
+#[test]
+fn apply_fixes_what_the_audit_finds_in_a_hand_written_location() {
+    let bad = DOC_LOCATION
+        .replace(
+            r#""^(https://web\.(drawpile\.net|foxdice\.cn))?$""#,
+            r#""^https://web\.(drawpile\.net|foxdice\.cn)$""#,
+        )
+        .replace("        proxy_set_header X-Real-IP $remote_addr;\n", "");
+    let m = with_location(&bad);
+    let site = format!("/etc/nginx/sites-available/{DOMAIN}");
+    let before = m.read(&site);
+    let (ids, _, _) = audit(&m, &[]);
+    assert_eq!(ids, ["DPW-PROXY-003", "DPW-PROXY-010"]);
+    let (_d, a) = answers_file(&format!("[site]\ndomain = \"{DOMAIN}\"\n"));
+    let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("is replaced by the documented one"),
+        "{}",
+        run.stdout
+    );
+    assert_findings(&m, &[], &[]);
+    // Only the location's lines changed: the rest of the file is byte for byte the same.
+    let after = m.read(&site);
+    let loc_start = before.find("    location /drawpile-web/ws {").unwrap();
+    let loc_end = loc_start + bad.len();
+    let begin = after.find("    # BEGIN dpwizard").unwrap();
+    let end = after.find("# END dpwizard\n").unwrap() + "# END dpwizard\n".len();
+    assert_eq!(&after[..begin], &before[..loc_start]);
+    assert_eq!(&after[end..], &before[loc_end..]);
+    // A second run changes nothing.
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+}

@@ -631,3 +631,96 @@ fn live_the_wizard_applies_and_shows_the_checks() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// On a machine already set up, the wizard opens on the audit and fixes only what is wrong:
+/// here a pre-2025 Origin regex in the location apply had written, which the review
+/// replaces; the drop-in, already right, is left alone.
+#[test]
+fn on_a_set_up_machine_the_wizard_starts_from_the_audit_and_fixes_what_is_wrong() {
+    if skip_unless_program("tmux") {
+        return;
+    }
+    let (m, answers, _dir) = machine();
+    let run = m.dpwizard(["apply", "--yes", "--answers", answers.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let site = m.read(SITE);
+    // The Origin line as before 2025: no empty alternative (the desktop app is refused).
+    let broken: String = site
+        .lines()
+        .map(|l| {
+            if l.contains("$http_origin") {
+                let indent = &l[..l.len() - l.trim_start().len()];
+                format!(
+                    "{indent}if ($http_origin !~ \"^(https://web\\.(drawpile\\.net|foxdice\\.cn)|https://paint\\.example\\.org)$\") {{\n"
+                )
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_ne!(broken, site);
+    // Written by hand now: no dpwizard markers around it.
+    let broken = broken
+        .replace("    # BEGIN dpwizard\n", "")
+        .replace("    # END dpwizard\n", "");
+    m.file(SITE, &broken);
+    let dropin_before = m.read(DROPIN);
+    let audit = m.dpwizard(["audit", "--offline", "--json"]);
+    assert_eq!(audit.code, 1, "{}", audit.stdout);
+    assert!(
+        audit.stdout.contains("\"id\":\"DPW-PROXY-003\""),
+        "{}",
+        audit.stdout
+    );
+
+    let root = m.root().display().to_string();
+    let bin = dpwizard_bin().display().to_string();
+    let t = Tmux::start(Path::new(&bin), &["--root", &root]);
+    let s = t.wait_for("Already set up for");
+    assert!(s.contains(&format!("Already set up for {DOMAIN}")), "{s}");
+    assert!(s.contains("[DPW-PROXY-003]"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("Which drawpile-srv");
+    for next in [
+        "WebSocket port for drawpile-srv",
+        "Address the WebSocket listener",
+        "Domain people use",
+        "Certificate for TLS",
+        "It terminates TLS",
+        "Which nginx site",
+        "Other web client origins",
+    ] {
+        t.keys(&["Enter"]);
+        t.wait_for(next);
+    }
+    let s = t.screen();
+    assert!(
+        field(&s).contains("https://paint.example.org"),
+        "the origin the location allows stays allowed:\n{s}"
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("▶ Review");
+    assert!(!s.contains(DROPIN), "the drop-in is already right:\n{s}");
+    t.keys(&["Enter"]);
+    t.wait("the end of the run", |s| {
+        s.contains("Written as run") && s.contains("▶ Verify")
+    });
+    t.keys(&["Enter"]);
+    t.wait("the save question or the end", |s| {
+        s.contains("ave") || t.exit_file.exists()
+    });
+    t.keys(&["n"]);
+    let after = m.dpwizard(["audit", "--offline", "--json"]);
+    assert_eq!(after.code, 0, "{}", after.stdout);
+    let v: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert!(
+        v["passed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "DPW-PROXY-003"),
+        "{}",
+        after.stdout
+    );
+    assert_eq!(m.read(DROPIN), dropin_before);
+}
