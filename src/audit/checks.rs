@@ -1203,3 +1203,80 @@ pub fn location_problems(
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::args::DrawpileArgs;
+    use crate::detect::network::Listener;
+    use crate::detect::systemd::ServiceUnit;
+
+    /// A machine whose unit listens for WebSockets on 27751 (at `listen`), with the
+    /// listeners the kernel shows and ufw's state.
+    fn facts(listen: Option<&str>, listener: &str, ufw: Option<(bool, &[&str])>) -> Facts {
+        let mut f = Facts::default();
+        let mut argv = vec!["/usr/bin/drawpile-srv", "--websocket-port", "27751"];
+        if let Some(l) = listen {
+            argv.extend(["--websocket-listen", l]);
+        }
+        f.runtime.kind = RuntimeKind::SystemdService;
+        f.runtime.units.push(ServiceUnit {
+            name: "drawpile-srv.service".into(),
+            path: "/etc/systemd/system/drawpile-srv.service".into(),
+            exec_start: Some(argv.iter().map(|s| s.to_string()).collect()),
+            options: DrawpileArgs::parse(&argv[1..]),
+            user: Some("nobody".into()),
+            ..Default::default()
+        });
+        f.network.visible = true;
+        f.network.listeners.push(Listener {
+            address: listener.into(),
+            port: 27751,
+            process: Some("drawpile-srv".into()),
+            ..Default::default()
+        });
+        if let Some((on, rules)) = ufw {
+            f.network.firewall.ufw_enabled = Some(on);
+            f.network.firewall.ufw_rules = rules.iter().map(|r| r.to_string()).collect();
+        }
+        f
+    }
+
+    fn net_verdict(f: &Facts) -> Option<Vec<String>> {
+        let s = setup::read(f, None);
+        let mut v = Verdicts::default();
+        net(f, &s, &mut v);
+        v.findings
+            .iter()
+            .find(|x| x.id == NET_WS_NOT_PUBLIC.id)
+            .map(|x| x.evidence.clone())
+    }
+
+    #[test]
+    fn a_public_websocket_port_is_found_unless_loopback_or_firewalled() {
+        let open = facts(None, "0.0.0.0", None);
+        let ev = net_verdict(&open).expect("public and no firewall");
+        assert!(
+            ev[0].starts_with("0.0.0.0:27751 is listening (drawpile-srv)"),
+            "{ev:?}"
+        );
+        assert_eq!(
+            net_verdict(&facts(Some("127.0.0.1"), "127.0.0.1", None)),
+            None
+        );
+        // ufw on without a rule for the port: blocked.
+        let blocked = facts(
+            None,
+            "::",
+            Some((true, &["allow tcp 443 0.0.0.0/0 any 0.0.0.0/0 in"])),
+        );
+        assert_eq!(net_verdict(&blocked), None);
+        // ufw on but allowing it: reachable.
+        let allowed = facts(
+            None,
+            "::",
+            Some((true, &["allow tcp 27751 0.0.0.0/0 any 0.0.0.0/0 in"])),
+        );
+        assert!(net_verdict(&allowed).is_some());
+    }
+}
