@@ -223,6 +223,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             domain,
             ..
         }) => {
+            let domain = checked_domain(domain)?;
             let facts = runtime.block_on(detect::detect(host, detect::Options::default()));
             match crate::audit::export::answers_from_machine(&facts, domain.as_deref()) {
                 Ok(text) => {
@@ -243,6 +244,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             format,
         }) => {
             let since_secs = crate::audit::logs::parse_since(&since).map_err(Exit::usage)?;
+            let domain = checked_domain(domain)?;
             let format = if cli.json { AuditFormat::Json } else { format };
             let opts = crate::audit::observe::Options {
                 offline,
@@ -441,6 +443,17 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Exit> {
     writeln!(out)
         .and_then(|_| out.flush())
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing JSON: {e}")))
+}
+
+/// `--domain`: a DNS name, validated like `site.domain` (it goes into probes' Host and SNI).
+fn checked_domain(domain: Option<String>) -> Result<Option<String>, Exit> {
+    domain
+        .map(|d| {
+            crate::model::DomainName::parse(&d)
+                .map(|n| n.to_string())
+                .map_err(|e| Exit::usage(format!("--domain: {e}")))
+        })
+        .transpose()
 }
 
 /// `--root` must be an existing directory; it is made absolute so paths in reports are too.
