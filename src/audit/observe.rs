@@ -71,11 +71,24 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
     let direct = i.ws_endpoint().and_then(|(h, p)| addr(&h, p));
     out.tcp_target = tcp.map(|a| a.to_string()).unwrap_or_default();
     out.direct_target = direct.map(|a| a.to_string()).unwrap_or_default();
-    let proxy_target = s
-        .domain
-        .as_ref()
-        .filter(|_| s.site.is_some())
-        .map(|d| (d.clone(), SocketAddr::from(([127, 0, 0, 1], 443))));
+    // Where nginx listens for the domain on 443: its own address when the listen directive
+    // names one (`listen 203.0.113.5:443 ssl`), else this machine's loopback.
+    let proxy_target = s.domain.as_ref().and_then(|d| {
+        let site = s.site.as_ref()?;
+        let bound = site
+            .server
+            .listen
+            .iter()
+            .filter(|l| l.port == Some(443))
+            .filter_map(|l| l.address.as_deref())
+            .map(|a| a.trim_matches(['[', ']']))
+            .find(|a| !matches!(*a, "" | "*" | "0.0.0.0" | "::"))
+            .and_then(|a| addr(a, 443));
+        Some((
+            d.clone(),
+            bound.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 443))),
+        ))
+    });
     let tcp_probe = async {
         let a = tcp?;
         let r = verify::tcp_greeting(a, t).await;
