@@ -30,14 +30,16 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
     note("site.domain", format!("from {}", s.domain_from));
 
     let mut d = DrawpileAnswers::default();
+    let container_unit = setup::container_unit_image(facts);
     if let Some(i) = &s.instance {
-        let docker_unit = i
-            .unit
-            .and_then(|u| u.exec_start.as_ref())
-            .and_then(|a| a.first())
-            .is_some_and(|p| p.ends_with("/docker") || p == "docker");
         d.runtime = match i.kind {
-            _ if docker_unit => None,
+            // A unit runs the container (`docker run` in its ExecStart): apply manages it.
+            _ if container_unit.is_some() => {
+                d.image = container_unit
+                    .as_deref()
+                    .and_then(|im| ImageRef::parse(im).ok());
+                Some(Runtime::NewContainer)
+            }
             RuntimeKind::SystemdService | RuntimeKind::SystemdSocket => {
                 Some(Runtime::SystemdService)
             }

@@ -4,7 +4,9 @@
 
 use crate::detect::Facts;
 use crate::detect::args::DrawpileArgs;
-use crate::detect::docker::{ComposeFile, ComposeService, Container, PublishedPort};
+use crate::detect::docker::{
+    ComposeFile, ComposeService, Container, PublishedPort, parse_compose_port,
+};
 use crate::detect::drawpile::DrawpileBinary;
 use crate::detect::nginx::{NginxLocation, NginxServer};
 use crate::detect::runtime::RuntimeKind;
@@ -28,6 +30,8 @@ pub struct Instance<'a> {
     /// The version, from the binary or the image tag.
     pub version: Option<[u32; 3]>,
     pub version_text: Option<String>,
+    /// Ports a `docker run` unit publishes (its container is not running to ask).
+    pub unit_ports: Vec<PublishedPort>,
 }
 
 impl Instance<'_> {
@@ -42,7 +46,7 @@ impl Instance<'_> {
         } else if let Some((_, s)) = self.compose {
             &s.ports
         } else {
-            &[]
+            &self.unit_ports
         }
     }
 
@@ -206,9 +210,137 @@ fn binary_for<'a>(facts: &'a Facts, unit: &ServiceUnit) -> Option<&'a DrawpileBi
     })
 }
 
+/// What a unit running `docker run …` runs (dpwizard's new-container unit, or one written
+/// by hand).
+#[derive(Debug, Clone)]
+struct DockerRun {
+    name: Option<String>,
+    image: String,
+    args: Vec<String>,
+    ports: Vec<PublishedPort>,
+}
+
+fn docker_run_unit(u: &ServiceUnit) -> Option<DockerRun> {
+    let argv = u.exec_start.as_ref()?;
+    let program = argv.first()?;
+    if !(program == "docker" || program.ends_with("/docker")) {
+        return None;
+    }
+    let run = argv.iter().position(|a| a == "run")?;
+    // `docker run` options that take a value (the rest are flags).
+    const VALUED: &[&str] = &[
+        "-p",
+        "--publish",
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+        "--name",
+        "--restart",
+        "--network",
+        "--net",
+        "-u",
+        "--user",
+        "--mount",
+        "--env-file",
+        "-w",
+        "--workdir",
+        "--entrypoint",
+        "-l",
+        "--label",
+        "-h",
+        "--hostname",
+        "--log-driver",
+        "--log-opt",
+        "--cpus",
+        "-m",
+        "--memory",
+        "--pull",
+        "--platform",
+    ];
+    let mut out = DockerRun {
+        name: None,
+        image: String::new(),
+        args: Vec::new(),
+        ports: Vec::new(),
+    };
+    let mut i = run + 1;
+    while i < argv.len() {
+        let a = &argv[i];
+        if !a.starts_with('-') {
+            out.image = a.clone();
+            out.args = argv[i + 1..].to_vec();
+            break;
+        }
+        let (opt, inline) = match a.split_once('=') {
+            Some((o, v)) => (o, Some(v.to_string())),
+            None => (a.as_str(), None),
+        };
+        let value = if VALUED.contains(&opt) && inline.is_none() {
+            i += 1;
+            argv.get(i).cloned()
+        } else {
+            inline
+        };
+        match (opt, value) {
+            ("--name", Some(v)) => out.name = Some(v),
+            ("-p" | "--publish", Some(v)) => out
+                .ports
+                .extend(parse_compose_port(&serde_yaml::Value::String(v))),
+            _ => {}
+        }
+        i += 1;
+    }
+    (!out.image.is_empty()).then_some(out)
+}
+
+/// Where a unit's effective ExecStart is written: `file:line`, else the unit file.
+fn exec_start_at(u: &ServiceUnit) -> String {
+    u.exec_start_origin
+        .as_ref()
+        .map(|o| format!("{}:{}", o.file, o.line))
+        .unwrap_or_else(|| u.path.clone())
+}
+
+/// The image run by a unit whose ExecStart is `docker run …`, if any unit does.
+pub fn container_unit_image(facts: &Facts) -> Option<String> {
+    facts
+        .runtime
+        .units
+        .iter()
+        .filter(|u| !u.masked)
+        .find_map(docker_run_unit)
+        .map(|r| r.image)
+}
+
 fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
     let mut all: Vec<Instance> = Vec::new();
     for u in facts.runtime.units.iter().filter(|u| !u.masked) {
+        if let Some(run) = docker_run_unit(u) {
+            // The container the unit runs speaks for it when docker lists it.
+            let listed = run
+                .name
+                .as_ref()
+                .is_some_and(|n| facts.runtime.docker.containers.iter().any(|c| &c.name == n));
+            if listed {
+                continue;
+            }
+            let tag = run.image.rsplit_once(':').map(|(_, t)| t.to_string());
+            all.push(Instance {
+                kind: RuntimeKind::Docker,
+                described: format!("{} running {} ({})", u.name, run.image, exec_start_at(u)),
+                args: DrawpileArgs::parse(&run.args),
+                unit: None,
+                socket: None,
+                container: None,
+                compose: None,
+                binary: None,
+                version: tag.as_deref().and_then(version_from_tag),
+                version_text: tag,
+                unit_ports: run.ports,
+            });
+            continue;
+        }
         let binary = binary_for(facts, u);
         let socket = facts.runtime.sockets.iter().find(|s| {
             !s.masked
@@ -218,11 +350,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                         .as_ref()
                         .is_some_and(|l| l.active_state.as_deref() == Some("active")))
         });
-        let at = u
-            .exec_start_origin
-            .as_ref()
-            .map(|o| format!("{}:{}", o.file, o.line))
-            .unwrap_or_else(|| u.path.clone());
+        let at = exec_start_at(u);
         all.push(Instance {
             kind: if u.appimage {
                 RuntimeKind::Appimage
@@ -240,6 +368,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             binary,
             version: binary.and_then(|b| b.version_number),
             version_text: binary.and_then(|b| b.version.clone()),
+            unit_ports: Vec::new(),
         });
     }
     for c in &facts.runtime.docker.containers {
@@ -257,6 +386,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             binary: None,
             version: c.image_tag.as_deref().and_then(version_from_tag),
             version_text: c.image_tag.clone(),
+            unit_ports: Vec::new(),
         });
     }
     for f in &facts.runtime.compose.files {
@@ -278,6 +408,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 binary: None,
                 version: tag.as_deref().and_then(version_from_tag),
                 version_text: tag,
+                unit_ports: Vec::new(),
             });
         }
     }

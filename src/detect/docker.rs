@@ -37,6 +37,8 @@ pub struct DockerFacts {
     pub daemon_error: Option<String>,
     /// Containers of drawpile/drawpile-srv, in any state.
     pub containers: Vec<Container>,
+    /// drawpile/drawpile-srv images already on this machine, as `repository:tag`.
+    pub images: Vec<String>,
     /// `docker-compose` (v1) version, when installed.
     pub compose_v1: Option<String>,
     /// `docker compose` (v2 plugin) version, when it works.
@@ -157,6 +159,15 @@ pub fn image_tag(image: &str) -> Option<String> {
 
 /// One line of `docker ps --format '{{json .}}'` (CLI 20 and 28 differ only in fields
 /// dpwizard does not need): (id, image).
+/// One line of `docker image ls --format '{{json .}}'`: `repository:tag` (untagged
+/// `<none>` images are skipped).
+pub fn parse_image_line(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let repo = v.get("Repository")?.as_str()?;
+    let tag = v.get("Tag")?.as_str()?;
+    (repo != "<none>" && tag != "<none>").then(|| format!("{repo}:{tag}"))
+}
+
 pub fn parse_ps_line(line: &str) -> Option<(String, String)> {
     let v: Value = serde_json::from_str(line.trim()).ok()?;
     Some((
@@ -409,6 +420,21 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
         }
     }
 
+    let images = run(
+        ctx,
+        &cli,
+        &["image", "ls", "--format", "{{json .}}"],
+        "docker image ls",
+    )
+    .await;
+    if images.success() {
+        facts.images = images
+            .stdout_str()
+            .lines()
+            .filter_map(parse_image_line)
+            .filter(|i| is_drawpile_image(i))
+            .collect();
+    }
     let ps = run(
         ctx,
         &cli,

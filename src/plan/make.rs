@@ -374,11 +374,23 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
             "WebSocket port {port} is already drawpile's TCP or web admin port: choose another"
         ));
     }
+    // Docker publishes a container's port through docker-proxy: that is drawpile-srv when a
+    // drawpile container publishes this very port.
+    let published_by_drawpile = facts
+        .runtime
+        .docker
+        .containers
+        .iter()
+        .any(|c| c.ports.iter().any(|p| p.host_port == Some(port)));
+    let ours = |process: &str| {
+        process == "drawpile-srv" || (process == "docker-proxy" && published_by_drawpile)
+    };
     if facts.network.visible
-        && let Some(l) =
-            facts.network.listeners.iter().find(|l| {
-                l.port == port && l.process.as_deref().is_some_and(|p| p != "drawpile-srv")
-            })
+        && let Some(l) = facts
+            .network
+            .listeners
+            .iter()
+            .find(|l| l.port == port && l.process.as_deref().is_some_and(|p| !ours(p)))
     {
         return Some(format!(
             "port {port} is busy ({} listens on {}): choose another drawpile.websocket_port",
@@ -1481,10 +1493,29 @@ pub fn make(
         .iter()
         .any(|c| c.path().starts_with("/etc/nginx/") || c.path().starts_with("/etc/ssl/dpwizard/"));
     if let (true, Some((docker, image))) = (unit_changed, &d.new_container) {
-        plan.actions.push(Action {
-            argv: vec![docker.clone(), "pull".into(), image.clone()],
-            why: "fetches the official image".into(),
-        });
+        // An image already here (preloaded, or a machine without registry access) is used
+        // as it is; pulling it again is the admin's call.
+        let tagged = if image.rsplit('/').next().is_some_and(|n| n.contains(':')) {
+            image.clone()
+        } else {
+            format!("{image}:latest")
+        };
+        let present = facts
+            .runtime
+            .docker
+            .images
+            .iter()
+            .any(|i| i == &tagged || i.strip_prefix("docker.io/") == Some(tagged.as_str()));
+        if present {
+            plan.notes.push(format!(
+                "{image} is already on this machine: not pulled (`docker pull {image}` updates it)"
+            ));
+        } else {
+            plan.actions.push(Action {
+                argv: vec![docker.clone(), "pull".into(), image.clone()],
+                why: "fetches the official image".into(),
+            });
+        }
     }
     if unit_changed && d.new_service {
         plan.actions.push(Action {

@@ -1047,3 +1047,24 @@ fn apply_fixes_what_the_audit_finds_in_a_hand_written_location() {
     // A second run changes nothing.
     assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
 }
+
+#[test]
+fn a_unit_running_docker_run_is_judged_as_a_container() {
+    let m = good();
+    std::fs::remove_file(m.path("/usr/local/lib/systemd/system/drawpile-srv.service")).unwrap();
+    std::fs::remove_dir_all(m.path("/etc/systemd/system/drawpile-srv.service.d")).unwrap();
+    m.exec("/usr/bin/docker", "#!/bin/sh\nexit 1\n").unit(
+        "drawpile-srv.service",
+        "[Service]\nExecStart=/usr/bin/docker run --rm --name dp -p 27750:27750 -p 127.0.0.1:27751:27751 \
+         -v dpdata:/home/drawpile drawpile/drawpile-srv:2.3 --websocket-port 27751 --websocket-listen 127.0.0.1\n",
+    );
+    // Not run as root by systemd's rules (the image has its user), and known mistake 4.
+    let v = assert_findings(&m, &[], &["DPW-SRV-007"]);
+    assert!(
+        v["instance"]
+            .as_str()
+            .unwrap()
+            .contains("running drawpile/drawpile-srv:2.3"),
+        "{v}"
+    );
+}

@@ -28,6 +28,33 @@ fn recorded() -> Option<PathBuf> {
     }
 }
 
+#[test]
+fn recorded_image_list_finds_the_drawpile_images() {
+    let Some(dir) = recorded() else {
+        return;
+    };
+    let images: Vec<String> = read(&dir, "images-json.cli20.jsonl")
+        .lines()
+        .filter_map(parse_image_line)
+        .filter(|i| is_drawpile_image(i))
+        .collect();
+    assert!(
+        images.contains(&"drawpile/drawpile-srv:2.3.0".to_string()),
+        "{images:?}"
+    );
+    assert!(
+        images
+            .iter()
+            .all(|i| i.starts_with("drawpile/drawpile-srv:")),
+        "{images:?}"
+    );
+    assert_eq!(
+        parse_image_line(r#"{"Repository":"<none>","Tag":"<none>"}"#),
+        None
+    );
+    assert_eq!(parse_image_line("not json"), None);
+}
+
 fn read(dir: &std::path::Path, f: &str) -> String {
     std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
 }

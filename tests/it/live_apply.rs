@@ -182,6 +182,111 @@ fn apply_with_certbot_against_a_local_acme_server() {
     }
 }
 
+/// A fresh VPS with Docker and no drawpile-srv: apply writes a unit that runs the official
+/// image (here imported from the stand-in, as no registry is reachable: the plan then does not
+/// pull what is already there), the real systemd starts it through the real dockerd inside
+/// the machine, and a browser gets through nginx to the container.
+#[test]
+fn new_container_runs_the_official_image_from_a_unit() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+        || skip_unless_program("dockerd")
+    {
+        return;
+    }
+    let m = Machine::boot_with(
+        "dpw-apply-container",
+        &[
+            ("SYSTEMD_NSPAWN_API_VFS_WRITABLE", "1"),
+            // runc gives each container a session keyring.
+            (
+                "DPW_NSPAWN_EXTRA",
+                "--system-call-filter=add_key --system-call-filter=keyctl",
+            ),
+        ],
+    );
+    // dockerd inside the machine: vfs (its root is an overlay), no iptables (the
+    // userland proxy publishes on loopback).
+    m.write(
+        "/etc/docker/daemon.json",
+        r#"{"storage-driver":"vfs","iptables":false,"ip6tables":false}"#,
+    );
+    // runc creates a cgroup per container in every v1 controller hierarchy, which nspawn
+    // mounts read-only: make them writable inside this machine's mount namespace.
+    m.ok("for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw \"$d\" 2>/dev/null || true; done; mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true");
+    m.ok("systemctl start docker.service && docker version >/dev/null");
+    let scratch = tempfile::tempdir().unwrap();
+    let tar = crate::support::dockerd::image_rootfs(
+        scratch.path(),
+        "2.3",
+        &crate::support::drawpile::standin_binary(),
+        &Build::v("2.3.0").profile(),
+    );
+    m.write("/root/image.tar", std::fs::read(&tar).unwrap());
+    let import: Vec<String> = crate::support::dockerd::IMPORT_CHANGES
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect();
+    m.ok(&format!(
+        "docker {} /root/image.tar drawpile/drawpile-srv:2.3",
+        import.join(" ")
+    ));
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n[drawpile]\nruntime = \"new-container\"\n",
+    );
+    let text = apply_ok(&m, "");
+    assert_contains_all(
+        &text,
+        &[
+            "== /etc/systemd/system/drawpile-srv.service",
+            "drawpile/drawpile-srv:2.3 is already on this machine: not pulled",
+            "✓ systemctl enable --now drawpile-srv.service",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with('✓') && l.contains(" pull ")),
+        "no pull ran: {text}"
+    );
+    // The container runs as the image's user, published on loopback only.
+    let ps = m.ok("docker ps --format '{{.Names}} {{.Ports}}'");
+    assert!(ps.contains("drawpile-srv"), "{ps}");
+    assert!(ps.contains("127.0.0.1:27751->27751/tcp"), "{ps}");
+    assert!(!ps.contains("0.0.0.0:27751"), "{ps}");
+    // The audit finds the container and nothing wrong but the self-signed name without DNS.
+    let (ids, v, _) = audit_in(&m);
+    assert_eq!(ids, ["DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003"], "{v}");
+    assert!(
+        v["instance"]
+            .as_str()
+            .unwrap()
+            .starts_with("container drawpile-srv"),
+        "{v}"
+    );
+    let dpw = dpwizard_in_machine();
+    let again = m.ok(&format!("{dpw} apply --yes --answers /root/answers.toml"));
+    assert!(again.contains("Nothing to do"), "{again}");
+    // The exported answers say new-container with its image, and reproduce the setup.
+    let exported = m.ok(&format!("{dpw} answers --from-machine | tee /root/fm.toml"));
+    assert!(
+        exported.contains("runtime = \"new-container\""),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("image = \"drawpile/drawpile-srv:2.3\""),
+        "{exported}"
+    );
+    m.ok(&format!("{dpw} plan --check --answers /root/fm.toml"));
+}
+
 /// `dpwizard audit --json` inside `m`: the finding ids, the report and the exit code.
 fn audit_in(m: &Machine) -> (Vec<String>, serde_json::Value, i32) {
     let out = m.sh(&format!(

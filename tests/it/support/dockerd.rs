@@ -100,59 +100,11 @@ impl Dockerd {
 
     /// Builds `drawpile/drawpile-srv:TAG` from busybox and `server` (+ its libraries).
     pub fn build_image(&self, tag: &str, server: &Path, profile: &str) {
-        let root = self.dir.path().join(format!("rootfs-{tag}"));
-        for d in [
-            "bin",
-            "etc",
-            "home/drawpile",
-            "tmp",
-            "lib",
-            "lib64",
-            "usr/lib",
-        ] {
-            std::fs::create_dir_all(root.join(d)).expect("mkdir");
-        }
-        std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
-        for applet in ["sh", "sleep", "cat", "ls"] {
-            std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("link");
-        }
-        std::fs::copy(server, root.join("bin/drawpile-srv")).expect("copy server");
-        std::fs::write(root.join("bin/drawpile-srv.standin"), profile).expect("profile");
-        for lib in shared_libraries(server) {
-            let dest = root.join(lib.strip_prefix("/").expect("absolute"));
-            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-            std::fs::copy(&lib, &dest).expect("copy lib");
-        }
-        std::fs::write(
-            root.join("etc/passwd"),
-            "root:x:0:0::/root:/bin/sh\ndrawpile:x:1000:1000::/home/drawpile:/bin/sh\n",
-        )
-        .expect("passwd");
-        std::fs::write(root.join("etc/group"), "root:x:0:\ndrawpile:x:1000:\n").expect("group");
-        let tarball = self.dir.path().join(format!("rootfs-{tag}.tar"));
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(&root)
-            .arg("-cf")
-            .arg(&tarball)
-            .arg(".")
-            .status()
-            .expect("tar");
-        assert!(st.success(), "tar of the image rootfs failed");
+        let tarball = image_rootfs(self.dir.path(), tag, server, profile);
         let out = Command::new("docker")
             .env("DOCKER_HOST", &self.host)
             .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
-            .args([
-                "import",
-                "--change",
-                "ENTRYPOINT [\"/bin/drawpile-srv\"]",
-                "--change",
-                "USER drawpile",
-                "--change",
-                "EXPOSE 27750/tcp",
-                "--change",
-                "WORKDIR /home/drawpile",
-            ])
+            .args(IMPORT_CHANGES)
             .arg(&tarball)
             .arg(format!("drawpile/drawpile-srv:{tag}"))
             .output()
@@ -163,6 +115,65 @@ impl Dockerd {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `docker import` arguments that give the rootfs the official image's configuration
+/// (drawpile.md, Docker): entrypoint, user, exposed port, home.
+pub const IMPORT_CHANGES: &[&str] = &[
+    "import",
+    "--change",
+    "ENTRYPOINT [\"/bin/drawpile-srv\"]",
+    "--change",
+    "USER drawpile",
+    "--change",
+    "EXPOSE 27750/tcp",
+    "--change",
+    "WORKDIR /home/drawpile",
+];
+
+/// The image's root filesystem as a tarball in `dir`: static busybox, a `drawpile` user,
+/// and `server` (+ its libraries) as /bin/drawpile-srv playing `profile`.
+pub fn image_rootfs(dir: &Path, tag: &str, server: &Path, profile: &str) -> PathBuf {
+    let root = dir.join(format!("rootfs-{tag}"));
+    for d in [
+        "bin",
+        "etc",
+        "home/drawpile",
+        "tmp",
+        "lib",
+        "lib64",
+        "usr/lib",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static");
+    for applet in ["sh", "sleep", "cat", "ls"] {
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+    }
+    std::fs::copy(server, root.join("bin/drawpile-srv")).expect("copy server");
+    std::fs::write(root.join("bin/drawpile-srv.standin"), profile).expect("profile");
+    for lib in shared_libraries(server) {
+        let dest = root.join(lib.strip_prefix("/").expect("absolute"));
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&lib, &dest).expect("copy lib");
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\ndrawpile:x:1000:1000::/home/drawpile:/bin/sh\n",
+    )
+    .expect("passwd");
+    std::fs::write(root.join("etc/group"), "root:x:0:\ndrawpile:x:1000:\n").expect("group");
+    let tarball = dir.join(format!("rootfs-{tag}.tar"));
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success(), "tar of the image rootfs failed");
+    tarball
 }
 
 /// Libraries a dynamically linked binary needs, from `ldd`.

@@ -23,16 +23,23 @@ mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/r
 mount -t tmpfs tmpfs /run
 rm -f "$T"/root/etc/systemd/system/*.target.wants/*
 : > "$T/root/etc/machine-id"
-exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND"
+exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND" ${DPW_NSPAWN_EXTRA:-}
 ' inner "$NAME" "$T" "$BIND""#;
 
 impl Machine {
     pub fn boot(name: &str) -> Machine {
+        Self::boot_with(name, &[])
+    }
+
+    /// `boot` with environment settings for systemd-nspawn (e.g. writable API file systems,
+    /// which a container runtime inside the machine needs for its cgroups).
+    pub fn boot_with(name: &str, env: &[(&str, &str)]) -> Machine {
         let scratch = tempfile::Builder::new()
             .prefix("dpw-nspawn-")
             .tempdir()
             .expect("tempdir");
         let nspawn = Command::new("bash")
+            .envs(env.iter().copied())
             .args(["-c", LAUNCH, "launch", name])
             .arg(scratch.path())
             .arg(format!(
