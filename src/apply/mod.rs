@@ -177,9 +177,12 @@ exec "$NGINX" -t"#;
 /// `systemd-analyze verify` of the units a plan wrote (live only: it needs the machine's own
 /// unit search path). Unknown keys only warn with status 0, so any output counts as failure.
 pub async fn validate_units(host: &Host, plan: &Plan) -> Validation {
+    // Only files written with content are verified: a mask (a link to /dev/null) or a
+    // removed enablement link is not a unit to load.
     let units: Vec<String> = plan
         .changes
         .iter()
+        .filter(|c| matches!(c, crate::plan::Change::Write { .. }))
         .map(|c| c.path().to_string())
         .filter(|p| {
             p.starts_with("/etc/systemd/system/")
@@ -190,6 +193,7 @@ pub async fn validate_units(host: &Host, plan: &Plan) -> Validation {
     let dropin_units: Vec<String> = plan
         .changes
         .iter()
+        .filter(|c| matches!(c, crate::plan::Change::Write { .. }))
         .filter_map(|c| {
             let p = c.path();
             let rest = p.strip_prefix("/etc/systemd/system/")?;

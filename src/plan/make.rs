@@ -382,8 +382,17 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
         .containers
         .iter()
         .any(|c| c.ports.iter().any(|p| p.host_port == Some(port)));
+    // A drawpile socket unit listens through systemd itself (PID 1).
+    let socket_of_drawpile = facts.runtime.sockets.iter().any(|s| {
+        !s.masked
+            && s.listen_stream
+                .iter()
+                .any(|v| v.rsplit(':').next().and_then(|p| p.trim().parse().ok()) == Some(port))
+    });
     let ours = |process: &str| {
-        process == "drawpile-srv" || (process == "docker-proxy" && published_by_drawpile)
+        process == "drawpile-srv"
+            || (process == "docker-proxy" && published_by_drawpile)
+            || (process == "systemd" && socket_of_drawpile)
     };
     if facts.network.visible
         && let Some(l) = facts

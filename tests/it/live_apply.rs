@@ -373,3 +373,111 @@ fn new_service_for_an_installed_binary_without_a_unit() {
     ));
     assert!(again.contains("Nothing to do"), "{again}");
 }
+
+/// The upstream 2.2.x units as shipped, enabled as the docs say (the service's `Also=`
+/// enables the socket too).
+fn upstream_22x(m: &Machine, build: &Build, socket: &str) {
+    m.install_drawpile(build);
+    m.write(
+        "/usr/local/lib/systemd/system/drawpile-srv.service",
+        crate::support::systemd::upstream_service("/usr/local", true),
+    );
+    m.write("/usr/local/lib/systemd/system/drawpile-srv.socket", socket);
+    m.ok("systemctl daemon-reload && systemctl enable drawpile-srv.service && systemctl start drawpile-srv.socket");
+}
+
+/// 2.2.x socket activation with the socket as a build without web admin ships it (two
+/// slots: the WebSocket lands in the admin slot). The audit says so; apply gives the socket
+/// the three slots in order, and the real systemd passes them to drawpile-srv.
+#[test]
+fn a_22x_socket_gets_its_three_slots_and_browsers_get_through() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-apply-socket22");
+    upstream_22x(
+        &m,
+        &Build::v("2.2.2"),
+        &crate::support::systemd::upstream_socket(false, true),
+    );
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let (ids, v, _) = audit_in(&m);
+    assert!(ids.contains(&"DPW-SRV-011".to_string()), "{v}");
+    assert!(ids.contains(&"DPW-SRV-006".to_string()), "{v}");
+    let text = apply_ok(&m, "");
+    assert_contains_all(
+        &text,
+        &[
+            "ListenStream=27780",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.2.2",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.2.2",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    let (ids, v, code) = audit_in(&m);
+    assert_eq!(
+        ids,
+        ["DPW-SRV-003", "DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003"],
+        "{v}"
+    );
+    assert_eq!(code, 0);
+}
+
+/// 2.3.0 removed socket activation: a leftover enabled socket makes the service fail
+/// (`socket activation is no longer supported`). The audit sees it in the config and in the
+/// journal; apply masks the socket, moves its ports to arguments, and the service runs.
+#[test]
+fn a_leftover_socket_beside_230_is_migrated_live() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-apply-socket23");
+    upstream_22x(
+        &m,
+        &Build::v("2.3.0"),
+        &crate::support::systemd::upstream_socket(true, true),
+    );
+    // A client connects: systemd starts 2.3.0 with the sockets, which refuses them.
+    m.sh("timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/27750; sleep 0.5' || true; sleep 0.5");
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let (ids, v, _) = audit_in(&m);
+    assert!(ids.contains(&"DPW-SRV-010".to_string()), "{v}");
+    assert!(ids.contains(&"DPW-LOG-002".to_string()), "the journal: {v}");
+    let text = apply_ok(&m, "");
+    assert_contains_all(
+        &text,
+        &[
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    assert_eq!(
+        m.ok("systemctl is-enabled drawpile-srv.socket || true")
+            .trim(),
+        "masked"
+    );
+    // The journal's old refusal stays in the log window: the audit still reports it, and
+    // the configuration checks are clean.
+    let (ids, v, _) = audit_in(&m);
+    assert_eq!(
+        ids,
+        ["DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003", "DPW-LOG-002"],
+        "{v}"
+    );
+}
