@@ -589,6 +589,11 @@ pub fn run(wizard: Wizard, engine: Engine, style: &Style) -> Result<i32, Exit> {
             .map_err(|e| Exit::Internal(anyhow::anyhow!("drawing: {e}")))
     };
     draw(&mut terminal, &screen)?;
+    // A panic on purpose, so a test can prove the terminal comes back from one
+    // (tests/it/wizard.rs); never set outside tests.
+    if std::env::var_os("DPWIZARD_TEST_PANIC").is_some() {
+        panic!("DPWIZARD_TEST_PANIC is set: a panic on purpose");
+    }
     let code = loop {
         let msg = rx
             .recv()

@@ -724,3 +724,32 @@ fn on_a_set_up_machine_the_wizard_starts_from_the_audit_and_fixes_what_is_wrong(
     );
     assert_eq!(m.read(DROPIN), dropin_before);
 }
+
+/// A panic in the full-screen wizard still gives the terminal back: the main screen, a
+/// cursor, and the line discipline (canonical input, echo) as the shell had it.
+#[test]
+fn a_panic_restores_the_terminal() {
+    let Some((m, _dir, t)) = session_with_env(&["DPWIZARD_TEST_PANIC=1"], &[]) else {
+        return;
+    };
+    let code = t.exit_code();
+    assert_eq!(code, 101, "the panic's exit code: {}", t.screen());
+    let s = t.wait_for("a panic on purpose");
+    assert!(!s.contains("▶ Welcome"), "the full screen is gone:\n{s}");
+    assert_eq!(t.format("#{alternate_on} #{cursor_flag}"), "0 1");
+    let tty = t.format("#{pane_tty}");
+    let stty = Command::new("stty")
+        .arg("-F")
+        .arg(&tty)
+        .arg("-a")
+        .output()
+        .unwrap();
+    let modes = String::from_utf8_lossy(&stty.stdout);
+    for mode in ["icanon", "echo", "isig"] {
+        assert!(
+            modes.split_whitespace().any(|w| w == mode),
+            "{mode} is off after the panic: {modes}"
+        );
+    }
+    assert!(!m.path(DROPIN).exists());
+}
