@@ -311,12 +311,14 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     // A reload returns before nginx listens on a new port: retry while any check is refused.
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    // Right after a restart the backend may still be coming up (a socket-activated 2.2.x
+    // server starts on the first connection): a 502/504 is retried too.
     for _ in 0..20 {
-        let refused = report
+        let transient = report
             .checks
             .iter()
-            .any(|c| c.detail.contains("could not connect"));
-        if !refused {
+            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)));
+        if !transient {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

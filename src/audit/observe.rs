@@ -119,6 +119,25 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
     out
 }
 
+/// The live probes, once more after a short pause when any failed: a socket-activated
+/// 2.2.x server stops when its last client leaves and restarts on the next connection, and
+/// a probe can land in between. A failure that stays is what the audit reports.
+async fn live_settled(s: &Setup<'_>, t: Duration) -> Live {
+    let first = live(s, t).await;
+    let failed = |l: &Live| {
+        [&l.tcp, &l.direct]
+            .into_iter()
+            .flatten()
+            .chain(l.proxy.iter().flat_map(|p| p.checks.iter()))
+            .any(|c| !c.passed)
+    };
+    if !failed(&first) {
+        return first;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    live(s, t).await
+}
+
 async fn dns(domain: &str, t: Duration) -> Dns {
     let mut out = Dns::default();
     match tokio::time::timeout(t, tokio::net::lookup_host((domain, 443))).await {
@@ -252,7 +271,7 @@ pub async fn observe(
     };
     let live_probe = async {
         match &live_ok {
-            Ok(()) => Ok(live(&s, opts.timeout).await),
+            Ok(()) => Ok(live_settled(&s, opts.timeout).await),
             Err(e) => Err(e.clone()),
         }
     };
