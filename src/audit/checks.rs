@@ -310,8 +310,7 @@ fn web_admin(i: &Instance, v: &mut Verdicts) {
     let admin_port: Option<u16> = if i.socket_active() {
         i.socket
             .and_then(|s| s.slots.web_admin.as_deref())
-            .and_then(|p| p.rsplit(':').next())
-            .and_then(|p| p.trim().parse().ok())
+            .and_then(crate::detect::systemd::listen_port)
     } else {
         i.args
             .web_admin_port

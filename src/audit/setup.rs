@@ -10,7 +10,7 @@ use crate::detect::docker::{
 use crate::detect::drawpile::DrawpileBinary;
 use crate::detect::nginx::{NginxLocation, NginxServer};
 use crate::detect::runtime::RuntimeKind;
-use crate::detect::systemd::{ServiceUnit, SocketUnit};
+use crate::detect::systemd::{ServiceUnit, SocketUnit, listen_port};
 
 pub const WS_PATH: &str = "/drawpile-web/ws";
 
@@ -81,7 +81,7 @@ impl Instance<'_> {
             let s = self.socket?;
             let v = s.slots.websocket.as_deref()?;
             return Some((
-                v.rsplit(':').next()?.trim().parse().ok()?,
+                listen_port(v)?,
                 format!("{}: third ListenStream={v}", s.path),
             ));
         }
@@ -95,8 +95,7 @@ impl Instance<'_> {
             && let Some(p) = self
                 .socket
                 .and_then(|s| s.slots.tcp.as_deref())
-                .and_then(|v| v.rsplit(':').next())
-                .and_then(|p| p.trim().parse().ok())
+                .and_then(listen_port)
         {
             return p;
         }
@@ -177,18 +176,7 @@ pub fn listens_tls_443(s: &NginxServer) -> bool {
         .any(|l| l.port == Some(443) && (l.ssl || s.ssl))
 }
 
-/// Whether a certificate or server name `pattern` covers `domain` (one-level wildcards).
-pub fn name_covers(pattern: &str, domain: &str) -> bool {
-    pattern.eq_ignore_ascii_case(domain)
-        || pattern.strip_prefix("*.").is_some_and(|w| {
-            domain
-                .split_once('.')
-                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(w))
-        })
-        || pattern
-            .strip_prefix('.')
-            .is_some_and(|w| domain.eq_ignore_ascii_case(w) || domain.ends_with(pattern))
-}
+pub use crate::detect::tls::name_covers;
 
 fn version_from_tag(tag: &str) -> Option<[u32; 3]> {
     let core = tag.split('-').next()?;
@@ -482,15 +470,6 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_and_wildcards() {
-        assert!(name_covers("paint.example.com", "PAINT.example.com"));
-        assert!(name_covers("*.example.com", "paint.example.com"));
-        assert!(!name_covers("*.example.com", "a.paint.example.com"));
-        assert!(!name_covers("example.com", "paint.example.com"));
-        assert!(name_covers(".example.com", "example.com"));
-    }
 
     #[test]
     fn image_tags_give_versions() {

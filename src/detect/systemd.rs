@@ -568,6 +568,18 @@ pub async fn detect(ctx: &Ctx, files: UnitFiles, systemd_running: bool) -> Syste
     SystemdFacts { services, sockets }
 }
 
+/// The port of a `ListenStream=` value (`27750`, `127.0.0.1:27751`, `[::]:27750`).
+pub fn listen_port(v: &str) -> Option<u16> {
+    v.rsplit(':').next().and_then(|p| p.trim().parse().ok())
+}
+
+/// The address of a `ListenStream=` value, if it names one (not a wildcard).
+pub fn listen_addr(v: &str) -> Option<String> {
+    let (addr, _) = v.rsplit_once(':')?;
+    let addr = addr.trim_matches(['[', ']']);
+    (!addr.is_empty() && addr != "0.0.0.0" && addr != "::").then(|| addr.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

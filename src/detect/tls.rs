@@ -325,6 +325,34 @@ pub fn add_referenced(facts: &mut TlsFacts, ctx: &Ctx, refs: &[(String, Option<S
     }
 }
 
+/// Whether a certificate name (or an nginx `server_name`) `pattern` covers `domain`:
+/// exact, a one-level `*.` wildcard, or nginx's `.example.com` (the name and its subdomains).
+pub fn name_covers(pattern: &str, domain: &str) -> bool {
+    pattern.eq_ignore_ascii_case(domain)
+        || pattern.strip_prefix("*.").is_some_and(|w| {
+            domain
+                .split_once('.')
+                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(w))
+        })
+        || pattern
+            .strip_prefix('.')
+            .is_some_and(|w| domain.eq_ignore_ascii_case(w) || domain.ends_with(pattern))
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::name_covers;
+
+    #[test]
+    fn names_and_wildcards() {
+        assert!(name_covers("paint.example.com", "PAINT.example.com"));
+        assert!(name_covers("*.example.com", "paint.example.com"));
+        assert!(!name_covers("*.example.com", "a.paint.example.com"));
+        assert!(!name_covers("example.com", "paint.example.com"));
+        assert!(name_covers(".example.com", "example.com"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

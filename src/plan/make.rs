@@ -61,17 +61,7 @@ enum SocketPlan<'a> {
     Migrate(&'a crate::detect::systemd::SocketUnit),
 }
 
-/// The port of a `ListenStream=` value (`27750`, `127.0.0.1:27751`, `[::]:27750`).
-fn slot_port(v: &str) -> Option<u16> {
-    v.rsplit(':').next().and_then(|p| p.trim().parse().ok())
-}
-
-/// The address of a `ListenStream=` value, if it has one.
-fn slot_addr(v: &str) -> Option<String> {
-    let (addr, _) = v.rsplit_once(':')?;
-    let addr = addr.trim_matches(['[', ']']);
-    (!addr.is_empty() && addr != "0.0.0.0" && addr != "::").then(|| addr.to_string())
-}
+use crate::detect::systemd::{listen_addr as slot_addr, listen_port as slot_port};
 
 /// The decisions a plan rests on, each from an answer or from detection.
 #[derive(Debug, Clone)]
@@ -383,12 +373,11 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
         .iter()
         .any(|c| c.ports.iter().any(|p| p.host_port == Some(port)));
     // A drawpile socket unit listens through systemd itself (PID 1).
-    let socket_of_drawpile = facts.runtime.sockets.iter().any(|s| {
-        !s.masked
-            && s.listen_stream
-                .iter()
-                .any(|v| v.rsplit(':').next().and_then(|p| p.trim().parse().ok()) == Some(port))
-    });
+    let socket_of_drawpile = facts
+        .runtime
+        .sockets
+        .iter()
+        .any(|s| !s.masked && s.listen_stream.iter().any(|v| slot_port(v) == Some(port)));
     let ours = |process: &str| {
         process == "drawpile-srv"
             || (process == "docker-proxy" && published_by_drawpile)
@@ -764,14 +753,10 @@ fn check_certificate(facts: &Facts, cert: &str, domain: &str) -> Result<(), Plan
     let Some(info) = info else {
         return Ok(()); // not read by detection (e.g. given only in the answers): nginx -t checks it
     };
-    let covers = info.names.iter().any(|n| {
-        n.eq_ignore_ascii_case(domain)
-            || n.strip_prefix("*.").is_some_and(|w| {
-                domain
-                    .split_once('.')
-                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(w))
-            })
-    });
+    let covers = info
+        .names
+        .iter()
+        .any(|n| crate::detect::tls::name_covers(n, domain));
     if !covers {
         return Err(PlanError::Conflict(format!(
             "{cert} is for {} and does not cover {domain}",
