@@ -33,6 +33,25 @@ pub struct Live {
     pub proxy: Option<ProxyReport>,
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_log_is_read_from_its_tail_at_a_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "first line\nsecond line\nthird\n";
+        std::fs::write(dir.path().join("log"), text).unwrap();
+        let host = crate::host::Host::new(
+            dir.path(),
+            std::time::Duration::from_secs(1),
+            crate::host::Clock::System,
+        );
+        let tail = super::read_tail(&host, std::path::Path::new("/log"), 15).unwrap();
+        assert_eq!(String::from_utf8(tail).unwrap(), "third\n");
+        let all = super::read_tail(&host, std::path::Path::new("/log"), 1000).unwrap();
+        assert_eq!(all, text.as_bytes());
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Dns {
     pub resolved: Vec<String>,
@@ -215,6 +234,29 @@ async fn server_log(host: &Host, s: &Setup<'_>, since: i64) -> Result<logs::Serv
     }
 }
 
+/// How much of each access log is read: the newest part, which is what `--since` looks at;
+/// a busy site's log can be gigabytes.
+const LOG_TAIL_BYTES: u64 = 64 << 20;
+
+/// The last `max` bytes of a file, starting at a whole line.
+fn read_tail(host: &Host, target: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(host.path(target))?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(max);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    file.take(max).read_to_end(&mut bytes)?;
+    if start > 0 {
+        let first = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        bytes.drain(..first);
+    }
+    Ok(bytes)
+}
+
 fn access_logs(host: &Host, since_unix: i64) -> Result<AccessLog, String> {
     let mut files = host.glob("/var/log/nginx/*access*.log");
     files.extend(host.glob("/var/log/nginx/*access*.log.1"));
@@ -226,7 +268,7 @@ fn access_logs(host: &Host, since_unix: i64) -> Result<AccessLog, String> {
     let mut out = AccessLog::default();
     let mut read_any = false;
     for f in &files {
-        if let Ok(bytes) = host.read(f) {
+        if let Ok(bytes) = read_tail(host, f, LOG_TAIL_BYTES) {
             read_any = true;
             logs::access_log(
                 &mut out,
