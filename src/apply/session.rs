@@ -285,6 +285,11 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     use crate::verify;
     let t = std::time::Duration::from_secs(3);
     let mut ok = true;
+    // Held until the probes are done (dropped at the end of this function).
+    let _held = match v.hold.as_deref().and_then(|a| a.parse().ok()) {
+        Some(addr) => verify::hold_client(addr, std::time::Duration::from_secs(5)).await,
+        None => None,
+    };
     let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
         Ok(addr) => {
             let mut direct = verify::check_direct(addr, t).await;

@@ -131,6 +131,12 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
         let (d, a) = proxy_target?;
         Some(verify::check_proxy(&d, a, TlsVerify::SystemRoots, t).await)
     };
+    // A socket-activated 2.2.x server stops when its last client leaves: one client stays
+    // connected while the probes come and go.
+    let _held = match (i.socket_active(), tcp) {
+        (true, Some(a)) => verify::hold_client(a, t).await,
+        _ => None,
+    };
     let (tcp, direct, proxy) = tokio::join!(tcp_probe, direct_probe, proxy_probe);
     out.tcp = tcp;
     out.direct = direct;

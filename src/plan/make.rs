@@ -1466,6 +1466,17 @@ pub fn make(
         } else {
             format!("{}:{}", spec.upstream_host, spec.upstream_port)
         },
+        hold: match d.socket {
+            SocketPlan::Slots(sock) => Some(format!(
+                "127.0.0.1:{}",
+                sock.slots
+                    .tcp
+                    .as_deref()
+                    .and_then(slot_port)
+                    .unwrap_or(27750)
+            )),
+            _ => None,
+        },
     });
     if !plan.manual.is_empty() {
         plan.verify = None; // the container must be re-created first
