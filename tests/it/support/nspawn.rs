@@ -34,6 +34,9 @@ impl Machine {
     /// `boot` with environment settings for systemd-nspawn (e.g. writable API file systems,
     /// which a container runtime inside the machine needs for its cgroups).
     pub fn boot_with(name: &str, env: &[(&str, &str)]) -> Machine {
+        // Unique per test process: several checkouts (or runs) may boot the same test's
+        // machine at once, and the name is a cgroup path.
+        let name = &format!("{name}-{}", std::process::id());
         let scratch = tempfile::Builder::new()
             .prefix("dpw-nspawn-")
             .tempdir()
