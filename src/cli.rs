@@ -95,6 +95,10 @@ pub enum Command {
         /// Restore files even if they were changed after the run.
         #[arg(long)]
         force: bool,
+        /// Only restore the files: do not restart, reload or start anything (the commands
+        /// that would bring the running state back are printed instead).
+        #[arg(long)]
+        files_only: bool,
     },
     /// Answers files: print the commented template, or check a file.
     Answers {
@@ -215,9 +219,13 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
         }) => runtime.block_on(apply_command(
             host, &answers, yes, dry_run, cli.json, &style,
         )),
-        Some(Command::Rollback { run_id, force }) => {
-            rollback_command(&host, run_id, force, cli.json)
-        }
+        Some(Command::Rollback {
+            run_id,
+            force,
+            files_only,
+        }) => runtime.block_on(rollback_command(
+            &host, run_id, force, files_only, cli.json, &style,
+        )),
         Some(Command::Answers {
             from_machine: true,
             domain,
@@ -304,8 +312,19 @@ async fn make_plan(
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let (plan, facts) = crate::apply::session::plan(host, &answers)
         .await
-        .map_err(|e| Exit::Usage(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| Exit::Usage(anyhow::anyhow!("{}", plan_error_at(&e, path, &text))))?;
     Ok((plan, facts, text, answers))
+}
+
+/// A planning error, as `FILE:LINE:COLUMN: [key] message` when it is about one answer.
+fn plan_error_at(e: &crate::plan::make::PlanError, path: &std::path::Path, text: &str) -> String {
+    match e {
+        crate::plan::make::PlanError::Answer { key, .. } => {
+            let (line, col) = crate::answers::locate(text, key);
+            format!("{}:{line}:{col}: {e}; nothing was changed", path.display())
+        }
+        other => other.to_string(),
+    }
 }
 
 fn print_plan(plan: &crate::plan::Plan, style: &Style) {
@@ -373,24 +392,26 @@ async fn apply_command(
     crate::apply::session::run(&host, &answers, &text, (plan, facts), &never, &mut print).await
 }
 
-fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {
-    use crate::apply::journal::{self, JournalError};
-    match journal::rollback(host, id.as_deref(), force) {
-        Ok(report) => {
+async fn rollback_command(
+    host: &Host,
+    id: Option<String>,
+    force: bool,
+    files_only: bool,
+    json: bool,
+    style: &crate::ui::style::Style,
+) -> Result<i32, Exit> {
+    use crate::apply::journal::JournalError;
+    let systemd_running = host.is_dir("/run/systemd/system");
+    match crate::apply::undo::rollback(host, id.as_deref(), force, files_only, systemd_running)
+        .await
+    {
+        Ok(out) => {
             if json {
-                print_json(&report)?;
-            } else if report.already_rolled_back {
-                println!("run {} was already rolled back: nothing to do", report.id);
+                print_json(&out)?;
             } else {
-                println!("rolled back run {}", report.id);
-                for p in &report.restored {
-                    println!("  restored {p}");
-                }
-                for p in &report.removed {
-                    println!("  removed {p} (the run had created it)");
-                }
+                print!("{}", crate::ui::progress::rollback_text(&out, host, style));
             }
-            Ok(exit::OK)
+            Ok(if out.ok() { exit::OK } else { exit::FINDINGS })
         }
         Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns)) => Err(Exit::usage(e)),
         Err(e @ JournalError::ChangedSince { .. }) => {

@@ -230,6 +230,26 @@ pub fn remove(host: &Host, target: &Path) -> Result<(), WriteError> {
     fsync(&dir).map_err(sys(target, "syncing the directory"))
 }
 
+/// Removes an empty directory (not following symlinks on the way). Ok(false) when it is not
+/// empty or not there: a directory someone has put files in since is theirs.
+pub fn remove_empty_dir(host: &Host, target: &Path) -> Result<bool, WriteError> {
+    let (dir, name) = match open_parent(host, target, false) {
+        Ok(x) => x,
+        Err(WriteError::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir) {
+        Ok(()) => {}
+        Err(Errno::ENOENT | Errno::ENOTEMPTY | Errno::EEXIST | Errno::ENOTDIR) => return Ok(false),
+        Err(e) => return Err(sys(target, "removing the directory")(e)),
+    }
+    fsync(&dir).map_err(sys(target, "syncing the directory"))?;
+    Ok(true)
+}
+
 /// Creates (or replaces) a symlink atomically: a temp link renamed over the target.
 pub fn symlink_atomic(host: &Host, target: &Path, points_to: &str) -> Result<(), WriteError> {
     let (dir, name) = open_parent(host, target, true)?;

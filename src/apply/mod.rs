@@ -4,6 +4,8 @@
 pub mod fs;
 pub mod journal;
 pub mod session;
+pub mod settle;
+pub mod undo;
 
 use std::path::Path;
 
@@ -38,10 +40,20 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         ] {
             paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
         }
+        for t in u
+            .wanted_by
+            .iter()
+            .map(String::as_str)
+            .chain(["multi-user.target"])
+        {
+            paths.push(format!("/etc/systemd/system/{t}.wants/{}", u.name));
+        }
     }
     paths.push("/etc/systemd/system/drawpile-srv.service".into());
     paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
+    // An explicit drawpile.user must exist before a unit may run as it.
+    paths.push("/etc/passwd".into());
     for sock in &facts.runtime.sockets {
         paths.push(format!("/etc/systemd/system/{}", sock.name));
         paths.push(format!(
@@ -65,6 +77,9 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     }
     for p in paths {
         if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {
+            if e.is_symlink {
+                snap.symlinks.insert(p.clone());
+            }
             snap.files.insert(p, e.bytes);
         }
     }

@@ -41,6 +41,13 @@ pub enum Event {
     },
     CommandStarted(String),
     CommandDone(String),
+    /// Waited for a change to take effect before judging it (a reload's new workers, a
+    /// restarted server's listener); `seen` false: the wait ran out.
+    Settled {
+        what: String,
+        waited_ms: u64,
+        seen: bool,
+    },
     NotInstalled(String),
     CommandFailed {
         command: String,
@@ -164,7 +171,7 @@ pub async fn apply_once(
     on: &mut dyn FnMut(Event),
 ) -> Result<Result<String, i32>, Exit> {
     let stop = || cancel.load(Ordering::SeqCst);
-    let run = crate::apply::write_plan(host, plan, text, &stop)
+    let mut run = crate::apply::write_plan(host, plan, text, &stop)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
     let id = run.id().to_string();
     if stop() {
@@ -213,6 +220,11 @@ pub async fn apply_once(
     }
     let can_run = host.is_live() && facts.os.systemd_running;
     if !can_run {
+        // Recorded as not run: rollback then lists the commands that undo them.
+        for a in &plan.actions {
+            run.command_started(&a.argv)
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+        }
         on(Event::CommandsLeft {
             reason: if host.is_live() {
                 "systemd is not running"
@@ -226,6 +238,22 @@ pub async fn apply_once(
         on(Event::Written { id });
         return Ok(Err(exit::OK));
     }
+    // The state of every unit the commands touch, so rollback can bring each back to it.
+    let mut before = std::collections::BTreeMap::new();
+    for a in &plan.actions {
+        if let [p, verb, unit] = a.argv.as_slice()
+            && p == "systemctl"
+            && verb != "daemon-reload"
+            && !before.contains_key(unit)
+        {
+            before.insert(
+                unit.clone(),
+                crate::apply::undo::unit_state(host, unit).await,
+            );
+        }
+    }
+    run.record_units_before(before)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
     for a in &plan.actions {
         if stop() {
             return Ok(cancelled(host, Some(id), on));
@@ -255,7 +283,23 @@ pub async fn apply_once(
                 cmd = cmd.env(k, v);
             }
         }
+        run.command_started(&a.argv)
+            .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+        let reloads_nginx = a.argv == ["systemctl", "reload", "nginx"];
+        let before = reloads_nginx.then(crate::apply::settle::NginxProcs::read);
         let out = host.run(cmd).await;
+        if let (Some(before), true) = (&before, out.success()) {
+            let (waited, seen) = crate::apply::settle::wait_for_nginx_reload(
+                before,
+                std::time::Duration::from_secs(15),
+            )
+            .await;
+            on(Event::Settled {
+                what: "nginx's new workers".into(),
+                waited_ms: waited.as_millis() as u64,
+                seen,
+            });
+        }
         if !out.success() {
             let mut tail: Vec<String> = out
                 .stderr_str()
@@ -273,6 +317,8 @@ pub async fn apply_once(
             });
             return Ok(Err(exit::FINDINGS));
         }
+        run.command_done()
+            .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
         on(Event::CommandDone(command));
     }
     on(Event::Written { id: id.clone() });
@@ -280,26 +326,29 @@ pub async fn apply_once(
 }
 
 /// The three handshakes a browser, the desktop app and a foreign site would make, after a
-/// direct one to drawpile-srv (retried while the restarted service comes up).
+/// direct one to drawpile-srv. Each is judged as users will meet the setup: no client of
+/// dpwizard's own is held open to keep a server up. A restarted server and a reloaded proxy
+/// need a moment; only what cannot be a moment (a refused connection, 502/504 while the
+/// backend comes up) is retried, within a bound, and the wait is reported.
 pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, serde_json::Value) {
     use crate::verify;
     let t = std::time::Duration::from_secs(3);
+    let limit = std::time::Duration::from_secs(20);
     let mut ok = true;
-    // Held until the probes are done (dropped at the end of this function).
-    let _held = match v.hold.as_deref().and_then(|a| a.parse().ok()) {
-        Some(addr) => verify::hold_client(addr, std::time::Duration::from_secs(5)).await,
-        None => None,
-    };
     let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
         Ok(addr) => {
+            let start = std::time::Instant::now();
             let mut direct = verify::check_direct(addr, t).await;
-            for _ in 0..20 {
-                if direct.passed {
-                    break;
-                }
+            while !direct.passed && start.elapsed() < limit {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                 direct = verify::check_direct(addr, t).await;
             }
+            report_wait(
+                on,
+                "drawpile-srv's WebSocket listener",
+                start,
+                direct.passed,
+            );
             ok &= direct.passed;
             on(Event::Direct {
                 passed: direct.passed,
@@ -313,22 +362,19 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
             None
         }
     };
-    // A reload returns before nginx listens on a new port: retry while any check is refused.
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
+    let start = std::time::Instant::now();
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
-    // Right after a restart the backend may still be coming up (a socket-activated 2.2.x
-    // server starts on the first connection): a 502/504 is retried too.
-    for _ in 0..20 {
-        let transient = report
-            .checks
+    let transient = |r: &verify::ProxyReport| {
+        r.checks
             .iter()
-            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)));
-        if !transient {
-            break;
-        }
+            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)))
+    };
+    while transient(&report) && start.elapsed() < limit {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
     }
+    report_wait(on, "the proxy", start, !transient(&report));
     if let Some(tls) = &report.tls
         && let Some(e) = &tls.verify_error
     {
@@ -350,6 +396,18 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     }
     let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
     (ok, result)
+}
+
+/// Says how long a check waited, when it had to.
+fn report_wait(on: &mut dyn FnMut(Event), what: &str, start: std::time::Instant, seen: bool) {
+    let waited = start.elapsed();
+    if waited >= std::time::Duration::from_millis(200) {
+        on(Event::Settled {
+            what: what.into(),
+            waited_ms: waited.as_millis() as u64,
+            seen,
+        });
+    }
 }
 
 #[cfg(test)]

@@ -167,6 +167,23 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
         Event::CommandStarted(_) => Vec::new(),
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
+        Event::Settled {
+            what,
+            waited_ms,
+            seen,
+        } => vec![(
+            Out,
+            if *seen {
+                format!("  waited {:.1} s for {what}", *waited_ms as f64 / 1000.0)
+            } else {
+                format!(
+                    "{} waited {:.1} s for {what}, and gave up: the checks below judge what \
+                     answers now",
+                    style.warn("!"),
+                    *waited_ms as f64 / 1000.0
+                )
+            },
+        )],
         Event::CommandFailed {
             command,
             why,
@@ -244,4 +261,63 @@ pub fn print_event(e: &Event, style: &Style) {
             Stream::Err => eprintln!("{line}"),
         }
     }
+}
+
+/// What `dpwizard rollback` did: the files, then the running state.
+pub fn rollback_text(
+    out: &crate::apply::undo::Outcome,
+    host: &crate::host::Host,
+    style: &Style,
+) -> String {
+    let r = &out.files;
+    if r.already_rolled_back {
+        return format!("run {} was already rolled back: nothing to do\n", r.id);
+    }
+    let mut s = format!("rolled back run {}\n", r.id);
+    for p in &r.restored {
+        s += &format!("  restored {p}\n");
+    }
+    for p in &r.removed {
+        s += &format!("  removed {p} (the run had created it)\n");
+    }
+    for p in &r.removed_dirs {
+        s += &format!("  removed the directory {p} (the run had created it)\n");
+    }
+    match &out.commands_left {
+        Some(why) if !out.commands.is_empty() => {
+            s += &format!(
+                "{} the running state is not restored ({why}): run these to finish\n",
+                style.warn("!")
+            );
+            let root = if host.is_live() {
+                String::new()
+            } else {
+                format!(" (on the machine mounted at {})", host.root().display())
+            };
+            if !root.is_empty() {
+                s += &format!("  {}\n", root.trim());
+            }
+            for a in &out.commands {
+                s += &format!("  {}\n", a.argv.join(" "));
+            }
+        }
+        _ => {
+            for (c, err) in &out.ran {
+                match err {
+                    None => s += &format!("{} {c}\n", style.good("✓")),
+                    Some(e) => s += &format!("{} {c}: {e}\n", style.bad("✗")),
+                }
+            }
+        }
+    }
+    for m in &out.mismatches {
+        s += &format!("{} {m}\n", style.bad("✗"));
+    }
+    for n in &out.notes {
+        s += &format!("  note: {n}\n");
+    }
+    if !out.ok() {
+        s += "Not everything is as it was before the run: see above.\n";
+    }
+    s
 }
