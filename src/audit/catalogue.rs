@@ -134,7 +134,7 @@ checks! {
     SRV_SOCKET_SLOTS = "DPW-SRV-011", Srv, Error, true,
         "the 2.2.x socket unit has the TCP, web admin and WebSocket slots, in that order",
         "Sockets are taken in ListenStream= order; with only two, the WebSocket socket lands in the web admin slot and is rejected.",
-        "Give the socket exactly three ListenStream= lines: TCP, web admin, WebSocket (dpwizard does).";
+        "Move away from socket activation (dpwizard masks the socket and gives the ports as arguments); by hand, the socket needs exactly three ListenStream= lines: TCP, web admin, WebSocket.";
     SRV_ADMIN_PRIVATE = "DPW-SRV-012", Srv, Error, false,
         "the web admin is not published on a public address",
         "The web admin controls the server; it must only be reachable from this machine.",
@@ -151,6 +151,18 @@ checks! {
         "the running service uses the unit files on disk (no pending daemon-reload)",
         "Until systemd reloads, changed unit files are not in effect.",
         "Run `systemctl daemon-reload` and restart the service.";
+    SRV_STARTS_AT_BOOT = "DPW-SRV-016", Srv, Error, true,
+        "drawpile-srv starts at boot (its service is enabled)",
+        "Installers that used socket activation leave the service disabled: once the socket is gone, nothing starts drawpile-srv after a reboot.",
+        "Enable the service (`systemctl enable drawpile-srv.service`; dpwizard does it as a journalled link).";
+    SRV_NO_SOCKET_22X = "DPW-SRV-017", Srv, Error, true,
+        "drawpile-srv 2.2.x is not socket-activated",
+        "A 2.2.x server under its socket stops when its last client leaves; systemd then fails the socket (POLLHUP) and restarts the service without it, so the WebSocket port and the web admin are gone for good.",
+        "Mask the socket and give drawpile-srv its ports as arguments (--websocket-port, --websocket-listen) in an enabled service (dpwizard does).";
+    SRV_SOCKET_NOT_FAILED = "DPW-SRV-018", Srv, Error, true,
+        "the drawpile-srv socket unit has not failed",
+        "A failed socket passes nothing: the service runs without its WebSocket and web admin sockets until someone restarts the socket.",
+        "Migrate away from socket activation (dpwizard does); until then `systemctl restart drawpile-srv.socket drawpile-srv.service`.";
     PROXY_TLS_SERVER = "DPW-PROXY-001", Proxy, Error, true,
         "a web server serves the domain with TLS on port 443",
         "Browsers only open wss:// WebSockets, always to port 443 of the server's host name.",
@@ -203,6 +215,10 @@ checks! {
         "the web server in front is one this version of dpwizard audits (nginx)",
         "Apache and Caddy configurations are detected but not judged yet; the live probes still test them.",
         "Check the proxy by hand against the Drawpile docs, or rely on the live probes.";
+    PROXY_ONE_SERVER = "DPW-PROXY-014", Proxy, Error, false,
+        "exactly one TLS server block serves the domain on 443",
+        "nginx answers every request with the first server for a name and ignores the others (\"conflicting server name\"): a location in another one is never used.",
+        "Keep one server block for the name on 443 and move the location /drawpile-web/ws into it.";
     TLS_PRESENT = "DPW-TLS-001", Tls, Error, true,
         "a certificate and key are configured and readable",
         "Without a certificate browsers cannot open wss:// connections.",

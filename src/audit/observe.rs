@@ -210,8 +210,13 @@ async fn server_log(host: &Host, s: &Setup<'_>, since: i64) -> Result<logs::Serv
             let jc = host
                 .which("journalctl")
                 .ok_or("journalctl is not installed")?;
+            // The socket's own messages (systemd failing it) are logged under its name.
+            let socket: Vec<String> = i
+                .socket
+                .map(|sock| vec!["-u".to_string(), sock.name.clone()])
+                .unwrap_or_default();
             let out = host
-                .run(host.command(jc).args([
+                .run(host.command(jc).args(socket).args([
                     "-u",
                     &u.name,
                     "--since",

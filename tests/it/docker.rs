@@ -329,7 +329,9 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     let out = std::process::Command::new(dpwizard_bin())
         .arg("--root")
         .arg(m.root())
-        .args(["detect", "--json"])
+        // docker-compose (Python) starts slowly on a loaded machine: more than the default
+        // 3 s per probe here, so that a busy CI box does not make the probe a skip.
+        .args(["--timeout", "15", "detect", "--json"])
         .env("DOCKER_HOST", &d.host)
         .output()
         .unwrap();
