@@ -87,6 +87,10 @@ pub enum Command {
         /// Show the plan and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Replace files even when they changed between the plan and the writes (otherwise
+        /// nothing is written and the changed files are named).
+        #[arg(long)]
+        force: bool,
     },
     /// Undo a run of `apply`: restore every file it changed (default: the last run).
     Rollback {
@@ -216,8 +220,9 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             answers,
             yes,
             dry_run,
+            force,
         }) => runtime.block_on(apply_command(
-            host, &answers, yes, dry_run, cli.json, &style,
+            host, &answers, yes, dry_run, force, cli.json, &style,
         )),
         Some(Command::Rollback {
             run_id,
@@ -356,6 +361,7 @@ async fn apply_command(
     answers: &std::path::Path,
     yes: bool,
     dry_run: bool,
+    force: bool,
     json: bool,
     style: &Style,
 ) -> Result<i32, Exit> {
@@ -389,7 +395,16 @@ async fn apply_command(
             crate::ui::progress::print_event(&e, style);
         }
     };
-    crate::apply::session::run(&host, &answers, &text, (plan, facts), &never, &mut print).await
+    crate::apply::session::run(
+        &host,
+        &answers,
+        &text,
+        (plan, facts),
+        force,
+        &never,
+        &mut print,
+    )
+    .await
 }
 
 async fn rollback_command(
@@ -402,6 +417,13 @@ async fn rollback_command(
 ) -> Result<i32, Exit> {
     use crate::apply::journal::JournalError;
     let systemd_running = host.is_dir("/run/systemd/system");
+    let _lock = match crate::apply::lock::ApplyLock::acquire(host, "rollback") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dpwizard: {e}");
+            return Ok(exit::FINDINGS);
+        }
+    };
     match crate::apply::undo::rollback(host, id.as_deref(), force, files_only, systemd_running)
         .await
     {
@@ -413,7 +435,9 @@ async fn rollback_command(
             }
             Ok(if out.ok() { exit::OK } else { exit::FINDINGS })
         }
-        Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns)) => Err(Exit::usage(e)),
+        Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns | JournalError::BadId(_))) => {
+            Err(Exit::usage(e))
+        }
         Err(e @ JournalError::ChangedSince { .. }) => {
             eprintln!("dpwizard: {e}");
             Ok(exit::FINDINGS)

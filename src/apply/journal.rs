@@ -93,6 +93,10 @@ pub enum JournalError {
     Write(#[from] WriteError),
     #[error("no run {0} in {RUNS_DIR}")]
     NoSuchRun(String),
+    #[error(
+        "{0:?} is not a run id (run ids look like 20261124T123456Z-4242; `dpwizard history` lists them)"
+    )]
+    BadId(String),
     #[error("no runs in {RUNS_DIR}: nothing to roll back")]
     NoRuns,
     #[error("{path}: the journal cannot be read: {why}")]
@@ -126,6 +130,7 @@ fn stamp(unix: i64) -> String {
 }
 
 /// A run in progress.
+#[derive(Debug)]
 pub struct Run {
     host: Host,
     dir: PathBuf,
@@ -305,11 +310,34 @@ pub fn list_runs(host: &Host) -> Vec<String> {
     host.list_dir(RUNS_DIR)
         .unwrap_or_default()
         .into_iter()
-        .filter(|id| host.is_file(Path::new(RUNS_DIR).join(id).join("journal.json")))
+        .filter(|id| {
+            valid_id(id) && host.is_file(Path::new(RUNS_DIR).join(id).join("journal.json"))
+        })
         .collect()
 }
 
+/// A run id as `Run::begin` makes them: `YYYYMMDDTHHMMSSZ-PID`. Anything else (a path, `..`)
+/// never names a directory to act on.
+pub fn valid_id(id: &str) -> bool {
+    let Some((stamp, pid)) = id.split_once('-') else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 8 | 15) || c.is_ascii_digit())
+        && !pid.is_empty()
+        && pid.len() <= 10
+        && pid.bytes().all(|c| c.is_ascii_digit())
+}
+
 pub fn load(host: &Host, id: &str) -> Result<JournalFile, JournalError> {
+    if !valid_id(id) {
+        return Err(JournalError::BadId(id.to_string()));
+    }
     let path = Path::new(RUNS_DIR).join(id).join("journal.json");
     let existing =
         fs::read_existing(host, &path)?.ok_or_else(|| JournalError::NoSuchRun(id.into()))?;
@@ -409,7 +437,7 @@ pub fn rollback(
     for e in &journal.entries {
         let p = Path::new(&e.path);
         if let (Some(parent), Some(name)) = (p.parent(), p.file_name()) {
-            let prefix = format!(".{}.dpwizard-", name.to_string_lossy());
+            let prefix = fs::temp_prefix(&name.to_string_lossy());
             for f in host.list_dir(parent).unwrap_or_default() {
                 if f.starts_with(&prefix) {
                     fs::remove(host, &parent.join(f))?;
@@ -432,7 +460,13 @@ pub fn rollback(
     }
     journal.rolled_back = true;
     let text = serde_json::to_vec_pretty(&journal).unwrap_or_default();
-    fs::write_atomic(host, &dir.join("journal.json"), &text, FileMode::SECRET)?;
+    // Marking the run rolled back needs room for a temp file; on a full disk with nothing
+    // to restore, the run is as good as rolled back (a second rollback finds nothing to do).
+    if let Err(e) = fs::write_atomic(host, &dir.join("journal.json"), &text, FileMode::SECRET)
+        && !(report.restored.is_empty() && report.removed.is_empty())
+    {
+        return Err(e.into());
+    }
     Ok(report)
 }
 
@@ -527,10 +561,23 @@ mod tests {
             Err(JournalError::NoRuns)
         ));
         assert!(
-            rollback(&h, Some("nope"), false)
+            rollback(&h, Some("20260101T000000Z-1"), false)
                 .unwrap_err()
                 .to_string()
-                .contains("no run nope")
+                .contains("no run 20260101T000000Z-1")
         );
+        // A path or anything else is never taken for a run directory.
+        for bad in [
+            "nope",
+            "/tmp/x",
+            "../../etc",
+            "20260101T000000Z-1/..",
+            "20260101T000000Z-",
+        ] {
+            assert!(matches!(
+                rollback(&h, Some(bad), true),
+                Err(JournalError::BadId(_))
+            ));
+        }
     }
 }

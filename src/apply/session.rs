@@ -86,6 +86,10 @@ pub enum Event {
         id: String,
         error: String,
     },
+    /// The changes were not applied (nothing written, or everything written put back): why.
+    NotApplied(String),
+    /// A command failed after the files were written: the whole run was rolled back.
+    RolledBack(Box<crate::apply::undo::Outcome>),
 }
 
 /// Detects, snapshots and plans for these answers: what `plan`, `apply` and the wizard's
@@ -109,16 +113,25 @@ pub async fn run(
     answers: &Answers,
     text: &str,
     first: (Plan, Facts),
+    force: bool,
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<i32, Exit> {
+    // One apply at a time: another run could change the same files and services under us.
+    let _lock = match crate::apply::lock::ApplyLock::acquire(host, "apply") {
+        Ok(l) => l,
+        Err(e) => {
+            on(Event::NotApplied(e.to_string()));
+            return Ok(exit::FINDINGS);
+        }
+    };
     let (mut plan, mut facts) = first;
     let mut pass = 1;
     loop {
         if plan.is_empty() {
             return Ok(exit::OK);
         }
-        match apply_once(host, &plan, &facts, text, cancel, on).await? {
+        match apply_once(host, &plan, &facts, text, force, cancel, on).await? {
             Err(code) => return Ok(code),
             Ok(_) if plan.then_replan && pass < 3 => {
                 pass += 1;
@@ -149,6 +162,17 @@ pub async fn run(
     }
 }
 
+/// A step failed after files were written (and maybe services restarted): the whole run
+/// goes back, files and running state, so nothing is left half done; says what it did.
+async fn undo_run(host: &Host, id: &str, on: &mut dyn FnMut(Event)) {
+    match crate::apply::undo::rollback(host, Some(id), false, false, true).await {
+        Ok(outcome) => on(Event::RolledBack(Box::new(outcome))),
+        Err(e) => on(Event::NotApplied(format!(
+            "rolling the run back failed too: {e}; run `dpwizard rollback {id} --force`"
+        ))),
+    }
+}
+
 /// Rolls back a run stopped on request, and says so.
 fn cancelled(host: &Host, id: Option<String>, on: &mut dyn FnMut(Event)) -> Result<String, i32> {
     let restore_error = id.as_deref().and_then(|id| {
@@ -167,12 +191,18 @@ pub async fn apply_once(
     plan: &Plan,
     facts: &Facts,
     text: &str,
+    force: bool,
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<Result<String, i32>, Exit> {
     let stop = || cancel.load(Ordering::SeqCst);
-    let mut run = crate::apply::write_plan(host, plan, text, &stop)
-        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
+    let mut run = match crate::apply::write_plan(host, plan, text, force, &stop) {
+        Ok(run) => run,
+        Err(e) => {
+            on(Event::NotApplied(e.to_string()));
+            return Ok(Err(exit::FINDINGS));
+        }
+    };
     let id = run.id().to_string();
     if stop() {
         return Ok(cancelled(host, Some(id), on));
@@ -261,6 +291,7 @@ pub async fn apply_once(
         let command = a.argv.join(" ");
         let Some(prog) = host.which(&a.argv[0]) else {
             on(Event::NotInstalled(a.argv[0].clone()));
+            undo_run(host, &id, on).await;
             return Ok(Err(exit::FINDINGS));
         };
         on(Event::CommandStarted(command.clone()));
@@ -313,8 +344,9 @@ pub async fn apply_once(
                 command,
                 why: out.describe(),
                 tail,
-                id,
+                id: id.clone(),
             });
+            undo_run(host, &id, on).await;
             return Ok(Err(exit::FINDINGS));
         }
         run.command_done()
@@ -455,7 +487,7 @@ mod tests {
             calls.set(calls.get() + 1);
             calls.get() > 1
         };
-        crate::apply::write_plan(&host, &plan, "", &stop).unwrap();
+        crate::apply::write_plan(&host, &plan, "", false, &stop).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
             "new a\n"
@@ -478,6 +510,7 @@ mod tests {
                 &plan,
                 &Facts::default(),
                 "",
+                false,
                 &cancel,
                 &mut |e| events.push(e),
             ))

@@ -12,7 +12,7 @@ use crate::host::Host;
 use crate::plan::Action;
 
 /// What a rollback did, or (under --root, without systemd, `--files-only`) would leave to the admin.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Outcome {
     pub files: RollbackReport,
     /// The reverse commands, in order.

@@ -52,9 +52,27 @@ pub const ACME_WEBROOT: &str = "/var/www/dpwizard-acme";
 /// Where self-signed certificates go.
 pub fn self_signed_paths(domain: &str) -> (String, String) {
     (
-        format!("/etc/ssl/dpwizard/{domain}.crt"),
-        format!("/etc/ssl/dpwizard/{domain}.key"),
+        format!("/etc/ssl/dpwizard/{}", file_name(domain, "", ".crt")),
+        format!("/etc/ssl/dpwizard/{}", file_name(domain, "", ".key")),
     )
+}
+
+/// The name of dpwizard's own site file for a domain.
+pub fn site_file_name(domain: &str) -> String {
+    file_name(domain, "dpwizard-", ".conf")
+}
+
+/// `PREFIX DOMAIN SUFFIX` as a file name. A domain may be 253 characters, a file name only
+/// 255 bytes (and a temp name beside it needs room): a long domain is shortened with a hash
+/// of it, so every name stays well within NAME_MAX and is still one per domain.
+fn file_name(domain: &str, prefix: &str, suffix: &str) -> String {
+    const MAX: usize = 180;
+    if prefix.len() + domain.len() + suffix.len() <= MAX {
+        return format!("{prefix}{domain}{suffix}");
+    }
+    let hash = crate::apply::journal::sha256(domain.as_bytes());
+    let keep = MAX - prefix.len() - suffix.len() - 17;
+    format!("{prefix}{}~{}{suffix}", &domain[..keep], &hash[..16])
 }
 
 /// What to do about a drawpile socket unit.
@@ -1806,7 +1824,7 @@ pub fn make(
                 .iter()
                 .any(|f| f.starts_with("/etc/nginx/sites-enabled/"))
                 || snap.files.contains_key("/etc/nginx/sites-available/");
-            let name = format!("dpwizard-{}.conf", d.domain);
+            let name = site_file_name(&d.domain);
             let (path, link) = if debian {
                 (
                     format!("/etc/nginx/sites-available/{name}"),

@@ -167,6 +167,22 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
         Event::CommandStarted(_) => Vec::new(),
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
+        Event::NotApplied(why) => vec![(Err, format!("dpwizard: {why}"))],
+        Event::RolledBack(out) => {
+            let mut v = vec![(
+                Err,
+                format!(
+                    "dpwizard: the run was rolled back, so the machine is as it was before it (run {}):",
+                    out.files.id
+                ),
+            )];
+            v.extend(
+                rollback_lines(out, style)
+                    .into_iter()
+                    .map(|l| (Err, format!("  {l}"))),
+            );
+            v
+        }
         Event::Settled {
             what,
             waited_ms,
@@ -191,8 +207,15 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
             id,
         } => {
             let mut v = vec![(Err, format!("dpwizard: `{command}` failed: {why}"))];
-            v.extend(tail.iter().map(|l| (Err, format!("  {l}"))));
-            v.push((Err, format!("dpwizard: undo with `dpwizard rollback {id}`")));
+            // certbot and Python tools repeat their last line; say each line once.
+            let mut seen: Vec<&String> = Vec::new();
+            for l in tail {
+                if !seen.contains(&l) {
+                    seen.push(l);
+                    v.push((Err, format!("  {l}")));
+                }
+            }
+            let _ = id; // the rollback that follows names the run
             v
         }
         Event::Written { id } => vec![(
@@ -261,6 +284,29 @@ pub fn print_event(e: &Event, style: &Style) {
             Stream::Err => eprintln!("{line}"),
         }
     }
+}
+
+/// What a rollback did, one line each (files, then commands), for the end of a failed apply.
+fn rollback_lines(out: &crate::apply::undo::Outcome, style: &Style) -> Vec<String> {
+    let r = &out.files;
+    let mut v: Vec<String> = r
+        .restored
+        .iter()
+        .map(|p| format!("restored {p}"))
+        .chain(r.removed.iter().map(|p| format!("removed {p}")))
+        .collect();
+    for (c, err) in &out.ran {
+        match err {
+            None => v.push(format!("{} {c}", style.good("✓"))),
+            Some(e) => v.push(format!("{} {c}: {e}", style.bad("✗"))),
+        }
+    }
+    v.extend(
+        out.mismatches
+            .iter()
+            .map(|m| format!("{} {m}", style.bad("✗"))),
+    );
+    v
 }
 
 /// What `dpwizard rollback` did: the files, then the running state.

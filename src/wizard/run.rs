@@ -98,6 +98,7 @@ impl Engine {
             answers,
             &text,
             (plan, facts.clone()),
+            false,
             &CANCEL,
             on,
         );

@@ -879,3 +879,187 @@ mod root_unit {
         assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
     }
 }
+
+mod safety {
+    //! Two applies at once, and writes that fail: never a mixed or half-written machine.
+
+    use crate::support::*;
+
+    fn answers(port: u16) -> (tempfile::TempDir, String) {
+        answers_file(&format!(
+            "[site]\ndomain = \"paint.example.com\"\n[drawpile]\nwebsocket_port = {port}\n"
+        ))
+    }
+
+    /// The WebSocket port drawpile-srv is set up with, and the one nginx proxies to.
+    fn ports(m: &FakeMachine) -> (Option<String>, Option<String>) {
+        let dropin = std::fs::read_to_string(
+            m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf"),
+        )
+        .ok();
+        let srv = dropin.and_then(|d| {
+            d.split("--websocket-port ")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        });
+        let site = m.read("/etc/nginx/sites-available/paint.example.com");
+        let proxy = site
+            .split("location /drawpile-web/ws")
+            .nth(1)
+            .and_then(|l| l.split("proxy_pass http://127.0.0.1:").nth(1))
+            .map(|r| r.split(';').next().unwrap_or("").to_string());
+        (srv, proxy)
+    }
+
+    #[test]
+    fn twenty_pairs_of_concurrent_applies_never_leave_a_mixed_setup() {
+        for round in 0..20 {
+            let (m, _a, _d) = crate::apply::plan_and_apply::machine();
+            let (_d1, a1) = answers(27771);
+            let (_d2, a2) = answers(27772);
+            let spawn = |a: &str| {
+                std::process::Command::new(dpwizard_bin())
+                    .arg("--root")
+                    .arg(m.root())
+                    .args(["--color", "never", "apply", "--yes", "--answers", a])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            };
+            let (p1, p2) = (spawn(&a1), spawn(&a2));
+            let (o1, o2) = (
+                p1.wait_with_output().unwrap(),
+                p2.wait_with_output().unwrap(),
+            );
+            let (srv, proxy) = ports(&m);
+            assert_eq!(
+                srv,
+                proxy,
+                "round {round}: drawpile-srv and nginx disagree\n{}\n{}",
+                String::from_utf8_lossy(&o1.stderr),
+                String::from_utf8_lossy(&o2.stderr)
+            );
+            let ok = [&o1, &o2].iter().filter(|o| o.status.success()).count();
+            assert!(ok >= 1, "round {round}: neither applied");
+            for o in [&o1, &o2] {
+                if !o.status.success() {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    assert!(
+                        err.contains("another dpwizard is changing this machine")
+                            || err.contains("changed since the plan was made"),
+                        "round {round}: {err}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A file system that fills up in the middle of apply: everything written before is put
+    /// back, the message says what to free, and the tree is as it was.
+    #[test]
+    fn a_full_disk_midway_leaves_the_tree_as_it_was() {
+        if skip_unless_root("mount namespaces") {
+            return;
+        }
+        let (m, _a, _d) = crate::apply::plan_and_apply::machine();
+        let (_d1, a) = answers_file(
+            "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n[proxy]\nsite_file = \"auto\"\n",
+        );
+        m.dir("/etc/ssl/dpwizard");
+        let before = tree(m.root());
+        // /etc/ssl/dpwizard is a full 16 KiB tmpfs in a private mount namespace.
+        let script = format!(
+            "set -e; d={root}/etc/ssl/dpwizard; mkdir -p $d; mount -t tmpfs -o size=16k tmpfs $d; \
+             dd if=/dev/zero of=$d/fill bs=4k count=100 2>/dev/null || true; set +e; \
+             {bin} --root {root} --color never apply --yes --answers {a}; echo rc=$?",
+            root = m.root().display(),
+            bin = dpwizard_bin().display(),
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("rc=1"), "{text}");
+        assert!(text.contains("No space left on device"), "{text}");
+        assert!(text.contains("df -h"), "what to free: {text}");
+        assert!(
+            text.contains("every file written so far was restored"),
+            "{text}"
+        );
+        let after = tree(m.root());
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
+            .filter(|e| !before.contains(e))
+            .collect();
+        assert!(changed.is_empty(), "changed: {changed:?}");
+    }
+
+    /// A read-only subtree is found before the first write: nothing is written at all.
+    #[test]
+    fn a_read_only_target_is_refused_before_anything_is_written() {
+        if skip_unless_root("mount namespaces") {
+            return;
+        }
+        let (m, a, _d) = crate::apply::plan_and_apply::machine();
+        let before = tree(m.root());
+        let script = format!(
+            "set -e; d={root}/etc/nginx; mount --bind $d $d; mount -o remount,bind,ro $d; set +e; \
+             {bin} --root {root} --color never apply --yes --answers {a}; echo rc=$?",
+            root = m.root().display(),
+            bin = dpwizard_bin().display(),
+            a = a.display(),
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("rc=1"), "{text}");
+        assert!(text.contains("read-only file system"), "{text}");
+        assert!(text.contains("nothing was written"), "{text}");
+        // dpwizard's own state (its lock) aside, the tree is as it was.
+        let config = |t: Vec<(String, String)>| -> Vec<(String, String)> {
+            t.into_iter()
+                .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
+                .collect()
+        };
+        assert_eq!(config(tree(m.root())), config(before), "{text}");
+    }
+
+    /// Every file under `root` with a hash of its bytes (links: their target), sorted.
+    fn tree(root: &std::path::Path) -> Vec<(String, String)> {
+        fn walk(p: &std::path::Path, out: &mut Vec<(String, String)>) {
+            let Ok(md) = p.symlink_metadata() else { return };
+            if md.file_type().is_symlink() {
+                let t = std::fs::read_link(p).unwrap_or_default();
+                out.push((p.display().to_string(), format!("-> {}", t.display())));
+            } else if md.is_dir() {
+                out.push((format!("{}/", p.display()), String::new()));
+                for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+                    walk(&e.path(), out);
+                }
+            } else {
+                let bytes = std::fs::read(p).unwrap_or_default();
+                out.push((
+                    p.display().to_string(),
+                    dpwizard::apply::journal::sha256(&bytes),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        walk(root, &mut out);
+        out.sort();
+        out
+    }
+}

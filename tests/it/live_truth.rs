@@ -222,11 +222,7 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
         (ids, v)
     };
     // The site's own certificate is self-signed and has no DNS: those warnings only.
-    assert_eq!(
-        ids,
-        ["DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003"],
-        "{v}"
-    );
+    assert_eq!(ids, ["DPW-TLS-007", "DPW-DNS-002", "DPW-LIVE-003"], "{v}");
     for id in [
         "DPW-LIVE-001",
         "DPW-LIVE-002",
