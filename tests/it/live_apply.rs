@@ -535,3 +535,76 @@ fn a_leftover_socket_beside_230_is_migrated_live() {
     );
     assert!(ids.contains(&"DPW-LOG-002".to_string()), "{v}");
 }
+
+/// An AppImage `--server` unit on a booted machine. An AppImage's runtime stays the main
+/// process and runs the server as its child, so systemd never takes the server's
+/// `READY=1` (`NotifyAccess=main`) and a Type=notify unit never finishes starting. Here the
+/// "AppImage" is a launcher that does the same with the real drawpile-srv (or the stand-in
+/// playing an AppImage build, which sends nothing). apply keeps `--server`, adds the
+/// WebSocket options and Type=simple, and a browser gets through.
+#[test]
+fn an_appimage_like_unit_gets_websockets_live() {
+    if skip_unless_root("systemd-nspawn")
+        || skip_unless_program("systemd-nspawn")
+        || skip_unless_program("nginx")
+    {
+        return;
+    }
+    let m = Machine::boot("dpw-apply-appimage");
+    let srv = Server::pick("2.3.0");
+    let appimage = "/opt/Drawpile-2.3.0.AppImage";
+    if srv.is_real() {
+        let bin = m.install_drawpile(&srv);
+        m.write(
+            appimage,
+            format!(
+                "#!/bin/sh\n# Like an AppImage: `--server` runs the server, as a child.\n\
+                 [ \"$1\" = --server ] && shift\n{bin} \"$@\" &\nwait $!\n"
+            ),
+        );
+        m.ok(&format!("chmod 755 {appimage}"));
+    } else {
+        m.install_drawpile_at(&srv, appimage);
+        m.write(
+            format!("{appimage}.standin"),
+            crate::support::drawpile::Build::v("2.3.0")
+                .appimage()
+                .profile(),
+        );
+    }
+    m.write(
+        "/etc/systemd/system/paint-server.service",
+        format!("[Service]\nType=notify\nUser=artist\nExecStart={appimage} --server --port 27750\n\n[Install]\nWantedBy=multi-user.target\n"),
+    );
+    m.ok("useradd --system --no-create-home artist && systemctl daemon-reload && systemctl enable paint-server.service && systemctl start --no-block paint-server.service");
+    // Still starting: the READY=1 it waits for never comes from the main process.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(m.show("paint-server.service", "ActiveState"), "activating");
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let text = apply_ok(&m, "");
+    assert_contains_all(
+        &text,
+        &[
+            &format!(
+                "ExecStart={appimage} --server --port 27750 --websocket-port 27751 --websocket-listen 127.0.0.1"
+            ),
+            "+Type=simple",
+            "✓ systemctl restart paint-server.service",
+            "✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from Drawpile server 2.3.0",
+            "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
+        ],
+    );
+    assert_eq!(m.show("paint-server.service", "Type"), "simple");
+    assert_eq!(m.show("paint-server.service", "ActiveState"), "active");
+    assert_eq!(
+        m.ok("ps -o user= -C drawpile-srv,Drawpile-2.3.0.AppImage | sort -u")
+            .trim(),
+        "artist"
+    );
+    assert_eq!(proxied_handshake(&m), "101");
+}
