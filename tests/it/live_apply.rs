@@ -5,15 +5,12 @@
 //! a browser gets through.
 
 use crate::support::drawpile::Server;
-use crate::support::nspawn::{Machine, UNIT_DIR_LOCAL};
+use crate::support::nspawn::{Machine, UNIT_DIR_LOCAL, skip_unless_machine};
 use crate::support::*;
 
 #[test]
 fn apply_on_a_live_machine_gets_the_browser_through() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     let m = Machine::boot("dpw-apply-live");
@@ -116,12 +113,7 @@ fn apply_on_a_live_machine_gets_the_browser_through() {
 
 #[test]
 fn apply_with_certbot_against_a_local_acme_server() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-        || skip_unless_program("certbot")
-        || skip_unless_program("pebble")
-    {
+    if skip_unless_machine(&["nginx", "certbot", "pebble"]) {
         return;
     }
     let m = Machine::boot("dpw-apply-certbot");
@@ -190,11 +182,7 @@ fn apply_with_certbot_against_a_local_acme_server() {
 /// the machine, and a browser gets through nginx to the container.
 #[test]
 fn new_container_runs_the_official_image_from_a_unit() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-        || skip_unless_program("dockerd")
-    {
+    if skip_unless_machine(&["nginx", "dockerd"]) {
         return;
     }
     let m = Machine::boot_with(
@@ -327,10 +315,7 @@ fn now() -> i64 {
 
 #[test]
 fn new_service_for_an_installed_binary_without_a_unit() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     let m = Machine::boot("dpw-apply-newsvc");
@@ -444,10 +429,7 @@ fn unexpected_findings(ids: &[String], expected: &[&str]) -> Vec<String> {
 /// the real 2.2.2 then stops and its socket fails — see `standin::socket_22x_autostop`.)
 #[test]
 fn a_22x_socket_setup_becomes_an_enabled_service_and_browsers_get_through() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     // The admin's socket: TCP and WebSocket only; enabled through the service's `Also=`.
@@ -492,10 +474,7 @@ fn a_22x_socket_setup_becomes_an_enabled_service_and_browsers_get_through() {
 /// enables the service (issue 10, item 3: else the server is off after a reboot).
 #[test]
 fn a_leftover_socket_beside_230_is_migrated_live() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     // An upgrade over 2.2.2: the new binary and service, the old socket still enabled.
@@ -544,10 +523,7 @@ fn a_leftover_socket_beside_230_is_migrated_live() {
 /// WebSocket options and Type=simple, and a browser gets through.
 #[test]
 fn an_appimage_like_unit_gets_websockets_live() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     let m = Machine::boot("dpw-apply-appimage");

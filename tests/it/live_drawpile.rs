@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::drawpile::Server;
-use crate::support::nspawn::Machine;
+use crate::support::nspawn::{Machine, skip_unless_machine};
 use crate::support::*;
 
 /// The documented nginx location (drawpile.md, "reverse proxy") on a TLS server for
@@ -70,10 +70,7 @@ fn wait_for(m: &Machine, check: &str, want: &str, within: Duration) -> String {
 /// record (and the stand-in must keep reproducing it).
 #[test]
 fn upstream_222_socket_units_break_after_the_first_autostop() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-    {
+    if skip_unless_machine(&["nginx"]) {
         return;
     }
     let m = Machine::boot("dpw-real-autostop");
@@ -146,7 +143,7 @@ fn upstream_222_socket_units_break_after_the_first_autostop() {
 /// under the upstream unit: no restart, the same process, and it still answers.
 #[test]
 fn slow_65s_230_under_its_upstream_unit_outlives_its_watchdog() {
-    if skip_unless_root("systemd-nspawn") || skip_unless_program("systemd-nspawn") {
+    if skip_unless_machine(&[]) {
         return;
     }
     let m = Machine::boot("dpw-real-watchdog");

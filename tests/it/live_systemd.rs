@@ -4,12 +4,12 @@
 //! units when ../shared/drawpile-srv has them, else the stand-in; the test prints which).
 
 use crate::support::drawpile::Server;
-use crate::support::nspawn::Machine;
+use crate::support::nspawn::{Machine, skip_unless_machine};
 use crate::support::*;
 
 #[test]
 fn detect_reads_live_systemd_state() {
-    if skip_unless_root("systemd-nspawn") || skip_unless_program("systemd-nspawn") {
+    if skip_unless_machine(&[]) {
         return;
     }
     let m = Machine::boot("dpw-detect-live");

@@ -566,12 +566,8 @@ fn dpwizard_pid(t: &Tmux) -> u32 {
 #[test]
 fn live_the_wizard_applies_and_shows_the_checks() {
     use crate::support::drawpile::Server;
-    use crate::support::nspawn::Machine;
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-        || skip_unless_program("tmux")
-    {
+    use crate::support::nspawn::{Machine, skip_unless_machine};
+    if skip_unless_machine(&["nginx", "tmux"]) {
         return;
     }
     let m = Machine::boot("dpw-wizard-live");

@@ -31,6 +31,14 @@ rm -f "$T"/root/etc/systemd/system/*.target.wants/*
 exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND" ${DPW_NSPAWN_EXTRA:-}
 ' inner "$NAME" "$T" "$BIND""#;
 
+/// Skips (returns true, with the printed reason) unless a machine can be booted here (root,
+/// systemd-nspawn) and every program in `programs` is installed.
+pub fn skip_unless_machine(programs: &[&str]) -> bool {
+    super::skip_unless_root("systemd-nspawn")
+        || super::skip_unless_program("systemd-nspawn")
+        || programs.iter().any(|p| super::skip_unless_program(p))
+}
+
 impl Machine {
     pub fn boot(name: &str) -> Machine {
         Self::boot_with(name, &[])
