@@ -807,6 +807,30 @@ fn socket_22x_autostop_shuts_the_web_admin_socket_down() {
     }
 }
 
+/// The real builds run here: scripts/test-deps.sh installed every library `ldd` names.
+#[test]
+fn the_real_builds_find_their_libraries() {
+    for version in ["2.3.0", "2.2.2"] {
+        match Server::real(version) {
+            Some(real) => {
+                let bin = real.host_binary();
+                assert_eq!(
+                    crate::support::drawpile::missing_libraries(&bin),
+                    Vec::<String>::new()
+                );
+                let out = unprivileged(&real).arg("--version").output().unwrap();
+                assert_eq!(
+                    text(&out.stdout).lines().next(),
+                    Some(format!("drawpile-srv {version}").as_str()),
+                    "{}",
+                    text(&out.stderr)
+                );
+            }
+            None => eprintln!("{}", Server::standin(version).describe()),
+        }
+    }
+}
+
 /// The units the stand-in runs under when the real build is absent are the upstream files,
 /// and the binary goes where their `ExecStart=` says.
 #[test]

@@ -117,6 +117,26 @@ pub fn real_builds_dir() -> PathBuf {
     }
 }
 
+/// The shared libraries `ldd` cannot find for `bin` (`libQt5WebSockets.so.5 => not found`).
+pub fn missing_libraries(bin: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("ldd")
+        .arg(bin)
+        .output()
+        .expect("ldd");
+    assert!(
+        out.status.success(),
+        "ldd {}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("not found"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The drawpile-srv a live test meets: the real upstream build of a version when
 /// [`real_builds_dir`] has it, else the stand-in playing that version, installed at the same
 /// path (the one the upstream unit's `ExecStart=` names) under an identical unit.
@@ -137,9 +157,22 @@ impl Server {
     }
 
     /// The real build of `version`, if it is there.
+    /// A build that is there but cannot run (its libraries missing) fails the test with
+    /// what to do, rather than quietly leaving the test to the stand-in.
     pub fn real(version: &'static str) -> Option<Server> {
         let dir = real_builds_dir().join(version);
-        dir.join("bin/drawpile-srv").is_file().then_some(Server {
+        let bin = dir.join("bin/drawpile-srv");
+        if !bin.is_file() {
+            return None;
+        }
+        let missing = missing_libraries(&bin);
+        assert!(
+            missing.is_empty(),
+            "{}: ldd finds no {} (bash scripts/test-deps.sh installs them)",
+            bin.display(),
+            missing.join(", ")
+        );
+        Some(Server {
             version,
             real: Some(dir),
         })
