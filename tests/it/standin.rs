@@ -541,8 +541,18 @@ fn the_wire_and_the_log_lines_are_the_real_ones() {
             "HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n\r\n",
             "{l}"
         );
-        // No version: closed without a byte.
+        // Any other number too; no version, or not a number: closed without a byte.
+        assert_eq!(
+            text(&exchange(ws, &handshake("Sec-WebSocket-Version: 14\r\n"))),
+            "HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "{l}"
+        );
         assert_eq!(exchange(ws, &handshake("")), b"", "{l}");
+        assert_eq!(
+            exchange(ws, &handshake("Sec-WebSocket-Version: abc\r\n")),
+            b"",
+            "{l}"
+        );
 
         // Pings (masked, or not) get pongs with the same payload; a text frame is logged.
         let mut s = open_ws(ws, "");
@@ -804,6 +814,32 @@ fn socket_22x_autostop_shuts_the_web_admin_socket_down() {
         // What systemd holds: the web admin socket hung up, the other two merely unserved.
         assert!(hung_up(&listeners[1]), "{l}: the web admin socket");
         assert!(!hung_up(&listeners[0]) && !hung_up(&listeners[2]), "{l}");
+
+        // A plain stop (SIGTERM, as `systemctl restart drawpile-srv.service` sends) does the
+        // same to the web admin socket: under its socket unit, a restart fails the socket too.
+        let listeners: Vec<std::net::TcpListener> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let fds: Vec<i32> = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        let mut server = socket_activated(&srv, &fds, &[]);
+        server.wait_log("Starting microhttpd on pre-opened socket\n");
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(server.child.id() as i32, libc::SIGTERM);
+        }
+        server.wait_exit(Duration::from_secs(5));
+        let log = server.log();
+        assert!(
+            log.ends_with("Server stopped.\nStopping microhttpd\n"),
+            "{l}:\n{log}"
+        );
+        assert!(
+            hung_up(&listeners[1]),
+            "{l}: the web admin socket after SIGTERM"
+        );
     }
 }
 
