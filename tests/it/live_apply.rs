@@ -584,3 +584,99 @@ fn an_appimage_like_unit_gets_websockets_live() {
     );
     assert_eq!(proxied_handshake(&m), "101");
 }
+
+/// Issue 10's "done when", as a test: the real 2.3.0 under its upstream unit, a domain that
+/// already has an HTTPS site (the common case), ten applies each followed by a rollback.
+/// Every apply must report success (its checks wait for the reload instead of judging the
+/// old configuration's 404: item 1), and after every rollback the endpoint must be gone and
+/// drawpile-srv must run its old configuration (item 2). Problems of all runs are listed
+/// together.
+#[test]
+fn ten_applies_and_rollbacks_beside_an_existing_https_site() {
+    if skip_unless_machine(&["nginx", "curl"]) {
+        return;
+    }
+    const RUNS: usize = 10;
+    let m = Machine::boot("dpw-apply-10x");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = m.self_signed("draw.example.test");
+    m.write("/var/www/draw/index.html", "the club's site\n");
+    m.write(
+        "/etc/nginx/sites-available/draw",
+        format!(
+            "server {{\n    listen 443 ssl;\n    server_name draw.example.test;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};\n    root /var/www/draw;\n    location / {{\n        try_files $uri $uri/ =404;\n    }}\n}}\n"
+        ),
+    );
+    m.ok("ln -s /etc/nginx/sites-available/draw /etc/nginx/sites-enabled/draw && systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n",
+    );
+    // The command line systemd runs (ExecStart's argv, without pid and times).
+    let argv = |m: &Machine| {
+        let show = m.show("drawpile-srv.service", "ExecStart");
+        show.split(" ; ")
+            .find_map(|f| f.strip_prefix("argv[]="))
+            .map(str::to_string)
+            .unwrap_or(show)
+    };
+    let before = argv(&m);
+    assert_eq!(before, "/opt/dpsrv/bin/drawpile-srv", "the upstream unit's");
+    assert_eq!(proxied_handshake(&m), "404", "no endpoint yet");
+    let dpw = dpwizard_in_machine();
+    let mut problems = Vec::new();
+    for run in 1..=RUNS {
+        let out = m.sh(&format!(
+            "{dpw} --color never apply --yes --answers /root/answers.toml 2>&1"
+        ));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let verdicts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('✗') || l.contains("Finished"))
+            .collect();
+        if out.status.code() != Some(0)
+            || !text.contains(
+                "✓ wss://draw.example.test/drawpile-web/ws (Origin https://web.drawpile.net): 101",
+            )
+        {
+            problems.push(format!(
+                "run {run}: apply exit {:?}: {}",
+                out.status.code(),
+                verdicts.join(" | ")
+            ));
+        }
+        let rb = m.sh(&format!("{dpw} --color never rollback 2>&1"));
+        if !rb.status.success() {
+            problems.push(format!(
+                "run {run}: rollback exit {:?}: {}",
+                rb.status.code(),
+                String::from_utf8_lossy(&rb.stdout)
+            ));
+        }
+        // What users and systemd see right after the rollback.
+        let code = proxied_handshake(&m);
+        if code != "404" {
+            problems.push(format!(
+                "run {run}: after rollback the proxy answers {code}, not 404"
+            ));
+        }
+        if m.show("drawpile-srv.service", "NeedDaemonReload") != "no" {
+            problems.push(format!(
+                "run {run}: after rollback a daemon-reload is pending"
+            ));
+        }
+        let exec = argv(&m);
+        if exec != before {
+            problems.push(format!("run {run}: after rollback systemd runs {exec}"));
+        }
+        if m.sh("exec 3<>/dev/tcp/127.0.0.1/27751").status.success() {
+            problems.push(format!(
+                "run {run}: after rollback drawpile-srv still listens for WebSockets"
+            ));
+        }
+        // Whatever the rollback left running, the next run starts from the old state, so
+        // each apply is judged on its own.
+        m.ok("systemctl daemon-reload && systemctl restart drawpile-srv.service && systemctl reload nginx");
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

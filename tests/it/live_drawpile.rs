@@ -12,31 +12,27 @@ use crate::support::*;
 /// The documented nginx location (drawpile.md, "reverse proxy") on a TLS server for
 /// draw.example.test with a fresh self-signed certificate, nginx started.
 fn documented_proxy(m: &Machine) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let tls = dpwizard::plan::selfsigned::generate("draw.example.test", now - 60, 30).unwrap();
-    m.write("/etc/ssl/dpw/cert.pem", &tls.cert_pem);
-    m.write("/etc/ssl/dpw/key.pem", &tls.key_pem);
+    let (cert, key) = m.self_signed("draw.example.test");
     m.write(
         "/etc/nginx/sites-enabled/drawpile",
-        r#"server {
+        format!(
+            r#"server {{
     listen 443 ssl;
     server_name draw.example.test;
-    ssl_certificate /etc/ssl/dpw/cert.pem;
-    ssl_certificate_key /etc/ssl/dpw/key.pem;
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
 
-    location /drawpile-web/ws {
-        if ($http_origin !~ "^(https://web\.(drawpile\.net|foxdice\.cn))?$") { return 403; }
+    location /drawpile-web/ws {{
+        if ($http_origin !~ "^(https://web\.(drawpile\.net|foxdice\.cn))?$") {{ return 403; }}
         proxy_pass http://localhost:27751;
         proxy_http_version 1.1;
         proxy_set_header Upgrade $http_upgrade;
         proxy_set_header Connection "upgrade";
         proxy_set_header X-Real-IP $remote_addr;
-    }
-}
-"#,
+    }}
+}}
+"#
+        ),
     );
     m.ok("nginx -t 2>&1 && systemctl start nginx");
 }

@@ -168,6 +168,23 @@ impl Machine {
         self.ok("systemctl daemon-reload && systemctl enable drawpile-srv.service && systemctl start drawpile-srv.socket");
     }
 
+    /// A self-signed certificate for `domain`, valid from a minute ago for 30 days, at
+    /// /etc/ssl/dpw/DOMAIN.{crt,key}; returns the two paths.
+    pub fn self_signed(&self, domain: &str) -> (String, String) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let tls = dpwizard::plan::selfsigned::generate(domain, now - 60, 30).expect("certificate");
+        let (cert, key) = (
+            format!("/etc/ssl/dpw/{domain}.crt"),
+            format!("/etc/ssl/dpw/{domain}.key"),
+        );
+        self.write(&cert, &tls.cert_pem);
+        self.write(&key, &tls.key_pem);
+        (cert, key)
+    }
+
     /// `systemctl show -p PROP --value UNIT`, trimmed.
     pub fn show(&self, unit: &str, prop: &str) -> String {
         self.ok(&format!("systemctl show -p {prop} --value {unit}"))
