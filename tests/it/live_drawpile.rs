@@ -57,6 +57,32 @@ fn wait_for(m: &Machine, check: &str, want: &str, within: Duration) -> String {
     }
 }
 
+fn units_status(m: &Machine) -> String {
+    m.ok("systemctl status --no-pager drawpile-srv.socket drawpile-srv.service 2>&1 || true")
+}
+
+/// A machine with 2.2.2 under its upstream socket and service units behind the documented
+/// proxy, after one browser came and left (the socket unit has failed by then).
+fn after_the_first_autostop(name: &str) -> Machine {
+    let m = Machine::boot(name);
+    let srv = Server::pick("2.2.2");
+    m.with_drawpile_socket(&srv);
+    documented_proxy(&m);
+    // The first browser: 101 and the greeting, from a server systemd started on demand.
+    let (code, body) = browser_handshake(&m);
+    assert_eq!(code, "101", "{}", units_status(&m));
+    assert!(body.contains("Drawpile server 2.2.2"), "{body:?}");
+    // It left: drawpile-srv stops, and the socket unit fails with it.
+    let result = wait_for(
+        &m,
+        "systemctl show -p Result --value drawpile-srv.socket",
+        "resources",
+        Duration::from_secs(10),
+    );
+    assert_eq!(result, "resources", "{}", units_status(&m));
+    m
+}
+
 /// Issue 10, item 4, reproduced: 2.2.2 under its own upstream socket and service units
 /// with the documented nginx location in front. The first browser gets through; when it
 /// leaves, drawpile-srv autostops, shuts its (web admin) socket down, systemd fails the
@@ -69,26 +95,8 @@ fn upstream_222_socket_units_break_after_the_first_autostop() {
     if skip_unless_machine(&["nginx"]) {
         return;
     }
-    let m = Machine::boot("dpw-real-autostop");
-    let srv = Server::pick("2.2.2");
-    m.with_drawpile_socket(&srv);
-    documented_proxy(&m);
-    let status = || {
-        m.ok("systemctl status --no-pager drawpile-srv.socket drawpile-srv.service 2>&1 || true")
-    };
-
-    // The first browser: 101 and the greeting, from a server systemd started on demand.
-    let (code, body) = browser_handshake(&m);
-    assert_eq!(code, "101", "{}", status());
-    assert!(body.contains("Drawpile server 2.2.2"), "{body:?}");
-    // It left: drawpile-srv stops, and the socket unit fails with it.
-    let result = wait_for(
-        &m,
-        "systemctl show -p Result --value drawpile-srv.socket",
-        "resources",
-        Duration::from_secs(10),
-    );
-    assert_eq!(result, "resources", "{}", status());
+    let m = after_the_first_autostop("dpw-real-autostop");
+    let status = || units_status(&m);
     assert_eq!(m.show("drawpile-srv.socket", "ActiveState"), "failed");
     let socket_log = m.ok("journalctl -u drawpile-srv.socket --no-pager -o cat");
     assert!(
@@ -176,4 +184,37 @@ fn slow_65s_230_under_its_upstream_unit_outlives_its_watchdog() {
         Duration::from_secs(5),
     );
     assert_eq!(text, "0 users and 0 sessions");
+}
+
+/// Issue 10, item 4: the audit of that broken machine names the failed socket, with the
+/// journal's `Got POLLHUP on a listening socket` as evidence (it used to report only the
+/// live 502s and pass the socket's three slots).
+#[test]
+fn the_audit_names_a_failed_22x_socket_with_its_evidence() {
+    if skip_unless_machine(&["nginx"]) {
+        return;
+    }
+    let m = after_the_first_autostop("dpw-real-audit-autostop");
+    let out = m.sh(&format!(
+        "{} audit --json --timeout 2",
+        dpwizard_in_machine()
+    ));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{v:#}");
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    let pollhup: Vec<&Value> = findings
+        .iter()
+        .filter(|f| {
+            f["evidence"]
+                .to_string()
+                .contains("Got POLLHUP on a listening socket")
+        })
+        .collect();
+    assert!(
+        !pollhup.is_empty(),
+        "no finding has the journal's POLLHUP line as evidence: {:#}",
+        v["findings"]
+    );
 }
