@@ -7,6 +7,9 @@ pkgs=(
   nginx apache2 caddy certbot python3-certbot-nginx pebble openssl tmux curl
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
+  # The real drawpile-srv builds in ../shared/drawpile-srv/ (its README): their runtime.
+  libqt5core5a libqt5network5 libqt5websockets5 libqt5sql5 libqt5sql5-sqlite libsodium23
+  libmicrohttpd12 libsystemd0
 )
 missing=()
 for p in "${pkgs[@]}"; do

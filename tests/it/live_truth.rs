@@ -1,89 +1,31 @@
 //! The moment of truth, as an admin meets it: a booted machine (real systemd, real nginx)
 //! with an existing HTTPS site, drawpile-srv 2.3.0 under its upstream unit — the real
 //! upstream build when ../shared/drawpile-srv is there, else the stand-in — then apply,
-//! rollback and apply again, several times in a row, reading the verdict each time; and the
+//! rollback and apply again, ten times in a row (DPW_TRUTH_RUNS), reading the verdict each time; and the
 //! machine after a reboot-like restart. A verdict that is right four times out of five fails.
 
-use crate::support::drawpile::Build;
-use crate::support::nspawn::Machine;
+use crate::support::drawpile::Server;
+use crate::support::nspawn::{Machine, skip_unless_machine};
 use crate::support::*;
 
 const DOMAIN: &str = "paint.example.test";
 const SITE: &str = "/etc/nginx/sites-available/paint.example.test";
 
-/// The real 2.3.0 build, if the project's shared folder has it.
-fn real_230() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("DPW_REAL_DRAWPILE_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/drawpile-srv")
-        });
-    let bin = dir.join("2.3.0/bin/drawpile-srv");
-    bin.is_file().then_some(bin)
-}
-
-/// drawpile-srv 2.3.0 at /opt/dpsrv/bin under the upstream unit (as upstream installs it;
-/// the unit copied to /etc/systemd/system), enabled and started. Says which server it is.
-fn install_230(m: &Machine) -> &'static str {
-    let which = match real_230() {
-        Some(bin) => {
-            m.write(
-                "/opt/dpsrv/bin/drawpile-srv",
-                std::fs::read(&bin).expect("read the real drawpile-srv"),
-            );
-            let unit = bin
-                .parent()
-                .and_then(|b| b.parent())
-                .map(|d| d.join("lib/systemd/system/drawpile-srv.service"))
-                .expect("unit path");
-            m.write(
-                "/etc/systemd/system/drawpile-srv.service",
-                std::fs::read(unit).expect("read the upstream unit"),
-            );
-            "real 2.3.0"
-        }
-        None => {
-            m.ok(&format!(
-                "mkdir -p /opt/dpsrv/bin && cp {} /opt/dpsrv/bin/drawpile-srv",
-                standin_in_machine()
-            ));
-            m.write(
-                "/opt/dpsrv/bin/drawpile-srv.standin",
-                Build::v("2.3.0").profile(),
-            );
-            m.write(
-                "/etc/systemd/system/drawpile-srv.service",
-                crate::support::systemd::upstream_service("/opt/dpsrv", false),
-            );
-            "stand-in playing 2.3.0"
-        }
-    };
-    m.ok("chmod 755 /opt/dpsrv/bin/drawpile-srv && systemctl daemon-reload && systemctl enable --now drawpile-srv.service");
-    println!("drawpile-srv: {which}");
-    which
-}
-
 /// An HTTPS site that was there before dpwizard: its own certificate, its own pages.
 fn existing_site(m: &Machine) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let c = dpwizard::plan::selfsigned::generate(DOMAIN, now, 90).unwrap();
-    m.write("/etc/ssl/site/paint.crt", &c.cert_pem);
-    m.write("/etc/ssl/site/paint.key", &c.key_pem);
+    let (cert, key) = m.self_signed(DOMAIN);
     m.write("/var/www/paint/index.html", "<h1>Paint club</h1>\n");
     m.write(
         SITE,
         format!(
             "server {{\n    listen 80;\n    server_name {DOMAIN};\n    return 301 https://$host$request_uri;\n}}\n\n\
              server {{\n    listen 443 ssl;\n    server_name {DOMAIN};\n    root /var/www/paint;\n\
-             \x20   ssl_certificate /etc/ssl/site/paint.crt;\n    ssl_certificate_key /etc/ssl/site/paint.key;\n\n\
+             \x20   ssl_certificate {cert};\n    ssl_certificate_key {key};\n\n\
              \x20   location / {{\n        try_files $uri $uri/ =404;\n    }}\n}}\n"
         ),
     );
     m.ok(&format!(
-        "rm -f /etc/nginx/sites-enabled/default && ln -s {SITE} /etc/nginx/sites-enabled/{DOMAIN} && chmod 600 /etc/ssl/site/paint.key && systemctl enable --now nginx"
+        "rm -f /etc/nginx/sites-enabled/default && ln -s {SITE} /etc/nginx/sites-enabled/{DOMAIN} && chmod 600 {key} && systemctl enable --now nginx"
     ));
 }
 
@@ -111,27 +53,20 @@ fn dpwizard(m: &Machine, args: &str) -> (i32, String) {
     )
 }
 
-fn show(m: &Machine, unit: &str, prop: &str) -> String {
-    m.ok(&format!("systemctl show -P {prop} {unit}"))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every_time() {
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-        || skip_unless_program("curl")
-    {
+    if skip_unless_machine(&["nginx", "curl"]) {
         return;
     }
     let runs: usize = std::env::var("DPW_TRUTH_RUNS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(10);
     let m = Machine::boot("dpw-truth");
-    let which = install_230(&m);
+    let srv = Server::pick("2.3.0");
+    println!("drawpile-srv: {}", srv.describe());
+    let which = srv.label();
+    m.with_drawpile_service(&srv);
     existing_site(&m);
     m.write(
         "/root/answers.toml",
@@ -164,7 +99,7 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
             "101",
             "run {run}"
         );
-        let pid = show(&m, "drawpile-srv.service", "MainPID");
+        let pid = m.show("drawpile-srv.service", "MainPID");
 
         // rollback: files and running state, with no command of the admin's.
         let (code, text) = dpwizard(&m, "rollback");
@@ -185,13 +120,9 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
             "404",
             "run {run}"
         );
-        assert_eq!(show(&m, "drawpile-srv.service", "ActiveState"), "active");
-        assert_ne!(
-            show(&m, "drawpile-srv.service", "MainPID"),
-            pid,
-            "restarted"
-        );
-        assert_eq!(show(&m, "drawpile-srv.service", "NeedDaemonReload"), "no");
+        assert_eq!(m.show("drawpile-srv.service", "ActiveState"), "active");
+        assert_ne!(m.show("drawpile-srv.service", "MainPID"), pid, "restarted");
+        assert_eq!(m.show("drawpile-srv.service", "NeedDaemonReload"), "no");
         let listeners = m.ok("ss -Hltn");
         assert!(!listeners.contains(":27751 "), "run {run}: {listeners}");
         assert!(
@@ -207,7 +138,7 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
     // (enabled) and the setup still holds.
     let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
-    assert_eq!(show(&m, "drawpile-srv.service", "UnitFileState"), "enabled");
+    assert_eq!(m.show("drawpile-srv.service", "UnitFileState"), "enabled");
     m.ok("systemctl stop drawpile-srv.service nginx.service && systemctl start multi-user.target");
     let (ids, v) = {
         let (_, text) = dpwizard(&m, "audit --json --timeout 3");

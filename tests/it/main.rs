@@ -11,6 +11,7 @@ mod docker;
 mod drawpile;
 mod hostnet;
 mod live_apply;
+mod live_drawpile;
 mod live_systemd;
 mod live_truth;
 mod nginx;
