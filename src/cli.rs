@@ -79,6 +79,7 @@ pub enum Command {
     /// Make the changes: journalled atomic writes, nginx -t before any reload, rollback on
     /// failure, then the commands and a live check of the three WebSocket handshakes.
     Apply {
+        /// The answers file to apply (see `dpwizard answers --template`).
         #[arg(long, value_name = "FILE")]
         answers: PathBuf,
         /// Do not ask for confirmation (needed when stdin is not a terminal).
@@ -341,6 +342,7 @@ async fn apply_command(
     style: &Style,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
+    let inv = crate::ui::shell::Invocation::new(host.root(), Some(answers));
     let (plan, facts, text, answers) = make_plan(&host, answers).await?;
     if !json {
         print_plan(&plan, style);
@@ -367,7 +369,7 @@ async fn apply_command(
     let never = std::sync::atomic::AtomicBool::new(false);
     let mut print = |e: crate::apply::session::Event| {
         if !(json && matches!(e, crate::apply::session::Event::Replanned(_))) {
-            crate::ui::progress::print_event(&e, style);
+            crate::ui::progress::print_event(&e, style, &inv);
         }
     };
     crate::apply::session::run(&host, &answers, &text, (plan, facts), &never, &mut print).await

@@ -74,6 +74,8 @@ pub enum Event {
     /// Every check passed: the invite link's shape.
     Joinable {
         domain: String,
+        /// This machine does not trust the certificate (self-signed): users must accept it.
+        untrusted: bool,
     },
     RecordFailed {
         id: String,
@@ -220,7 +222,11 @@ pub async fn apply_once(
                 "--root is not /"
             }
             .into(),
-            commands: plan.actions.iter().map(|a| a.argv.join(" ")).collect(),
+            commands: plan
+                .actions
+                .iter()
+                .map(|a| crate::ui::shell::join(&a.argv))
+                .collect(),
             then_replan: plan.then_replan,
         });
         on(Event::Written { id });
@@ -230,7 +236,7 @@ pub async fn apply_once(
         if stop() {
             return Ok(cancelled(host, Some(id), on));
         }
-        let command = a.argv.join(" ");
+        let command = crate::ui::shell::join(&a.argv);
         let Some(prog) = host.which(&a.argv[0]) else {
             on(Event::NotInstalled(a.argv[0].clone()));
             return Ok(Err(exit::FINDINGS));
@@ -346,6 +352,10 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     if ok {
         on(Event::Joinable {
             domain: v.domain.clone(),
+            untrusted: report
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.verify_error.is_some()),
         });
     }
     let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });

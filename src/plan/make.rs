@@ -152,23 +152,36 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     Ok(unit)
 }
 
-fn check_binary<'a>(
-    facts: &'a Facts,
-    unit: &ServiceUnit,
-) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
-    let program = unit
-        .exec_start
+/// The program a unit's ExecStart runs.
+fn unit_program(unit: &ServiceUnit) -> String {
+    unit.exec_start
         .as_ref()
         .and_then(|a| a.first())
         .cloned()
-        .unwrap_or_default();
-    let bin = facts.drawpile.binaries.iter().find(|b| {
+        .unwrap_or_default()
+}
+
+/// The drawpile-srv binary a unit runs (its ExecStart program, or found through the unit).
+pub fn unit_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Option<&'a crate::detect::drawpile::DrawpileBinary> {
+    let program = unit_program(unit);
+    facts.drawpile.binaries.iter().find(|b| {
         b.path == program
             || b.canonical == program
             || b.found_via
                 .iter()
                 .any(|v| v == &format!("unit {}", unit.name))
-    });
+    })
+}
+
+fn check_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
+    let program = unit_program(unit);
+    let bin = unit_binary(facts, unit);
     match bin.map(|b| {
         (
             b,
@@ -1161,7 +1174,7 @@ pub fn make(
             let run = docker_run_command(c, d.ws_port);
             plan.manual
                 .push(format!("docker stop {0} && docker rm {0}", c.name));
-            plan.manual.push(run.join(" "));
+            plan.manual.push(crate::ui::shell::join(&run));
             plan.notes.push(format!(
                 "container {} was started by hand (no file says how): re-create it with the \
                  commands above (its volumes keep the data; -e names pass the current \

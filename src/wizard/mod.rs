@@ -231,6 +231,8 @@ pub struct Wizard {
     /// On a machine already set up: the audit, shown on the welcome screen; the answers
     /// then start from the current setup, so the plan fixes only what is wrong.
     pub audit: Option<crate::audit::Report>,
+    /// How dpwizard was started: the commands the wizard prints repeat its `--root`.
+    pub invocation: crate::ui::shell::Invocation,
 }
 
 /// A runtime choice: what it records in the answers and whose options it keeps.
@@ -258,7 +260,56 @@ impl Wizard {
             events: Vec::new(),
             save_to: None,
             audit: None,
+            invocation: Default::default(),
         }
+    }
+
+    /// The problems that leave no way through the questions (no drawpile-srv that could
+    /// get a WebSocket listener, not root): the welcome step stops on them with the fix,
+    /// instead of the review refusing nine answers later.
+    pub fn stopped(&self) -> Vec<String> {
+        let f = &self.facts;
+        let mut out = Vec::new();
+        if self.live && !f.os.is_root {
+            out.push("not running as root: run `sudo dpwizard`".into());
+        }
+        let workable = self.runtime_options().iter().any(|o| match &o.unit {
+            // A unit whose program has no WebSocket support cannot be given a listener.
+            Some(u) => f
+                .runtime
+                .units
+                .iter()
+                .find(|x| x.name == u.as_str())
+                .and_then(|unit| crate::plan::make::unit_binary(f, unit))
+                .is_none_or(|b| b.websocket.supported != Some(false)),
+            None => true,
+        });
+        if !workable {
+            out.extend(
+                blockers(f, false)
+                    .into_iter()
+                    .filter(|b| !b.starts_with("nginx")),
+            );
+            if out.is_empty() {
+                out.push(
+                    "no drawpile-srv dpwizard can set up: install drawpile-srv 2.3 \
+                     (https://drawpile.net/download) or Docker (apt-get install docker.io)"
+                        .into(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Where the wizard is as `[n/total]` over the steps shown (the questions asked for
+    /// these answers, then review, apply and verify).
+    pub fn step_counter(&self) -> (usize, usize) {
+        let steps = self.steps();
+        let n = steps
+            .iter()
+            .position(|(_, st)| *st == StepState::Current)
+            .map_or(1, |i| i + 1);
+        (n, steps.len())
     }
 
     pub fn facts(&self) -> &Facts {
@@ -821,6 +872,10 @@ impl Wizard {
                 Effect::None
             }
             (_, Input::ConfirmQuit(_)) => Effect::None,
+            (Phase::Asking(QId::Welcome), Input::Answer(_)) if !self.stopped().is_empty() => {
+                // Nothing can succeed: end here, the blockers on screen say what to fix.
+                Effect::Exit(crate::exit::USAGE)
+            }
             (Phase::Asking(q), Input::Answer(raw)) => {
                 let q = *q;
                 let raw = raw.trim().to_string();
