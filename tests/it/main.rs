@@ -14,6 +14,7 @@ mod live_apply;
 mod live_systemd;
 mod nginx;
 mod os;
+mod pasteable;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;
