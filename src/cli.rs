@@ -414,6 +414,28 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
         ));
     };
     match crate::answers::load(&path) {
+        Ok(a) if a.site.domain.as_str() == crate::answers::TEMPLATE_DOMAIN => {
+            // Valid, but the template's example: applying it would ask a certificate for a
+            // name that is not this server's.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let (line, col) = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| {
+                    let l2 = l.trim_start();
+                    (l2.starts_with("domain") && !l2.starts_with('#'))
+                        .then(|| l.find('"').map(|c| (i + 1, c + 1)))
+                        .flatten()
+                })
+                .unwrap_or((1, 1));
+            eprintln!(
+                "{}:{line}:{col}: [site.domain] {:?} is the template's example: edit \
+                 site.domain to the name people use for your server",
+                path.display(),
+                crate::answers::TEMPLATE_DOMAIN
+            );
+            Ok(exit::USAGE)
+        }
         Ok(a) => {
             if json {
                 print_json(&a)?;

@@ -372,6 +372,19 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
         .web_admin_port
         .as_deref()
         .and_then(|p| p.parse().ok());
+    if port < 1024 {
+        let whose = match port {
+            80 => "the web server's HTTP port",
+            443 => "the web server's HTTPS port, where the proxy itself listens",
+            22 => "SSH's port",
+            _ => "a privileged port",
+        };
+        return Some(format!(
+            "port {port} is {whose}: drawpile-srv runs unprivileged and only the proxy on this \
+             machine connects to it, so use a port above 1023 (drawpile's usual one is \
+             {DEFAULT_WEBSOCKET_PORT})"
+        ));
+    }
     if port == tcp_port || Some(port) == admin {
         return Some(format!(
             "WebSocket port {port} is already drawpile's TCP or web admin port: choose another"

@@ -100,6 +100,39 @@ impl QId {
         }
     }
 
+    pub const ALL: [QId; 12] = [
+        QId::Welcome,
+        QId::Runtime,
+        QId::WsPort,
+        QId::Listen,
+        QId::Domain,
+        QId::TlsMode,
+        QId::Email,
+        QId::Certificate,
+        QId::Key,
+        QId::ProxyServer,
+        QId::SiteFile,
+        QId::ExtraOrigins,
+    ];
+
+    /// What the question is about, in the words a message to the admin uses.
+    fn words(self) -> &'static str {
+        match self {
+            QId::Welcome => "",
+            QId::Runtime => "the drawpile-srv choice",
+            QId::WsPort => "WebSocket port",
+            QId::Listen => "listen address",
+            QId::Domain => "domain",
+            QId::TlsMode => "the certificate choice",
+            QId::Email => "e-mail address",
+            QId::Certificate => "certificate path",
+            QId::Key => "key path",
+            QId::ProxyServer => "reverse proxy",
+            QId::SiteFile => "nginx site",
+            QId::ExtraOrigins => "other origins",
+        }
+    }
+
     /// The answers-file key this question fills (for the saved file's comments).
     fn key(self) -> Option<&'static str> {
         Some(match self {
@@ -757,7 +790,7 @@ impl Wizard {
             QId::Certificate | QId::Key => AbsPath::parse(raw).map(|_| ()),
             QId::ExtraOrigins => parse_origins(raw).map(|_| ()),
         };
-        r.map_err(|e| e.0)
+        r.map_err(|e| in_words(&e.0))
     }
 
     /// The answers so far, typed (every raw answer was validated when given; defaults fill
@@ -919,7 +952,7 @@ impl Wizard {
                 Effect::None
             }
             (Phase::Review(_), Input::Planned(p)) => {
-                self.phase = Phase::Review(Some(p));
+                self.phase = Phase::Review(Some(p.map_err(|e| in_words(&e))));
                 Effect::None
             }
             (Phase::Review(_), Input::Back) => {
@@ -1003,6 +1036,25 @@ impl Wizard {
             }
         }
     }
+}
+
+/// A message of the planner or the validators in the wizard's words: they name the
+/// answers-file keys (`drawpile.websocket_port`), but the wizard asked questions.
+pub fn in_words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    let keys = QId::ALL
+        .iter()
+        .filter_map(|id| Some((id.key()?, id.words())))
+        .chain([
+            ("drawpile.unit", "the drawpile-srv choice"),
+            ("drawpile.binary", "the drawpile-srv program"),
+        ]);
+    for (key, words) in keys {
+        out = out
+            .replace(&format!("{key} = "), &format!("{words} "))
+            .replace(key, words);
+    }
+    out
 }
 
 /// The state of a step in the side list.
