@@ -276,7 +276,7 @@ fn ask_question(w: &Wizard, id: QId, io: &mut Io) -> Input {
         io.say(&format!("  ✗ {e}"));
     }
     let back_hint = if id == QId::Welcome { "" } else { " · < back" };
-    let keys = |what: &str| format!("  {} ({what} · ? help{back_hint} · Esc quits)", q.why);
+    let keys = |what: &str| format!("  {} ({what} · ? help{back_hint} · Esc Enter quits)", q.why);
     let mut help_shown = false;
     loop {
         let reply = match q.kind {
