@@ -870,7 +870,11 @@ impl Wizard {
             .collect();
         Ok(crate::answers::to_toml(
             &a,
-            "Written by the dpwizard wizard. Run it again with:\n  sudo dpwizard apply --answers THIS-FILE",
+            &format!(
+                "Written by the dpwizard wizard. Run it again with:\n  sudo {}",
+                self.invocation
+                    .dpwizard(&["apply", "--answers", "THIS-FILE"])
+            ),
             &|k| whys.get(k).cloned(),
         ))
     }

@@ -973,7 +973,13 @@ pub fn run(wizard: Wizard, engine: Engine, style: &Style) -> Result<i32, Exit> {
         }
     }
     if let Some(p) = saved {
-        println!("Answers saved to {p}: `dpwizard apply --answers {p}` repeats this run.");
+        println!(
+            "Answers saved to {p}: `{}` repeats this run.",
+            screen
+                .wizard
+                .invocation
+                .dpwizard(&["apply", "--answers", &p])
+        );
     }
     Ok(code)
 }

@@ -25,6 +25,11 @@ struct Tmux {
 impl Tmux {
     /// Starts `program args` in an 80×24 window; its exit code lands in a file.
     fn start(program: &Path, args: &[&str]) -> Tmux {
+        Tmux::start_sized(program, args, (80, 24))
+    }
+
+    /// `start` in a window of (columns, rows).
+    fn start_sized(program: &Path, args: &[&str], (w, h): (u16, u16)) -> Tmux {
         let dir = tempfile::tempdir().expect("tmux dir");
         let exit_file = dir.path().join("exit");
         let mut script = String::from("\"$@\"; echo $? > ");
@@ -41,9 +46,9 @@ impl Tmux {
                 "-s",
                 "W",
                 "-x",
-                "80",
+                &w.to_string(),
                 "-y",
-                "24",
+                &h.to_string(),
             ])
             .args(["sh", "-c", &script, "sh"])
             .arg(program)
@@ -324,6 +329,11 @@ fn tui_from_welcome_through_review_and_apply() {
         undo.starts_with(&format!("dpwizard --root {root} rollback ")),
         "{undo}"
     );
+    // So does the command that repeats the run, on screen and in the saved file.
+    let again = format!("dpwizard --root {root} apply --answers ");
+    assert!(s.contains(&format!("`{again}{}`", saved.display())), "{s}");
+    let text = std::fs::read_to_string(&saved).expect("saved");
+    assert!(text.contains(&format!("sudo {again}THIS-FILE")), "{text}");
     assert_applied_and_reproducible(&m, &saved);
 }
 
@@ -479,6 +489,46 @@ fn resizing_redraws_to_the_new_size() {
         s.lines().any(|l| l.chars().count() > 80)
     });
     assert!(s.contains("▶ drawpile-srv"), "{s}");
+}
+
+/// At 50×14 and at 40×12 (the smallest the full screen takes): the highlighted choice is
+/// on screen as it moves, and after apply the verdict and the save question are in view
+/// without scrolling.
+#[test]
+fn small_terminals_keep_the_choice_and_the_end_in_view() {
+    if skip_unless_program("tmux") {
+        return;
+    }
+    for size in [(50, 14), (40, 12)] {
+        let (m, _answers, _dir) = machine();
+        let root = m.root().display().to_string();
+        let t = Tmux::start_sized(&dpwizard_bin(), &["--root", &root], size);
+        let at = format!("{}×{}", size.0, size.1);
+        t.wait_for("Enter continue");
+        t.keys(&["Enter"]);
+        t.wait_for("› drawpile-srv.service");
+        for _ in 0..4 {
+            t.keys(&["Enter"]);
+        }
+        t.wait_for("› existing");
+        t.keys(&["Down"]);
+        t.wait_for("› self-signed");
+        t.keys(&["Up", "Up"]);
+        t.wait_for("› certbot");
+        t.keys(&["Down"]);
+        let s = t.wait_for("› existing");
+        assert!(s.lines().count() <= usize::from(size.1), "{at}:\n{s}");
+        // The rest with the defaults, then Apply.
+        for _ in 0..5 {
+            t.keys(&["Enter"]);
+        }
+        let s = t.wait("the end of the run", |s| s.contains("Save the answers?"));
+        assert!(s.contains("! Written"), "{at}: the verdict:\n{s}");
+        assert!(s.contains("> █"), "{at}: the field:\n{s}");
+        t.keys(&["Enter"]);
+        assert_eq!(t.exit_code(), 0, "{at}: {}", t.screen());
+        assert!(m.path(DROPIN).exists(), "{at}: applied");
+    }
 }
 
 #[test]
