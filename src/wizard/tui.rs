@@ -84,6 +84,11 @@ impl Screen {
         self.scroll = 0;
         self.field.clear();
         self.selected = 0;
+        if matches!(self.wizard.phase, Phase::Done { .. }) {
+            // The end of the run (the checks, or what failed) sits right above the verdict;
+            // ↑ goes back through the rest.
+            self.scroll = self.scroll_limit();
+        }
         if let Phase::Asking(id) = self.wizard.phase {
             let q = self.wizard.question(id);
             let default = q.default.unwrap_or_default();

@@ -261,7 +261,13 @@ fn scrolling_stops_at_the_end_and_the_quit_question_stays_in_view() {
 
 /// The final screen after a long run: `n` lines of progress before the checks.
 fn done_after(n: usize, untrusted: bool) -> Screen {
+    done_at(n, untrusted, None)
+}
+
+/// `done_after` on a terminal of a known size (where the end opens scrolled to the end).
+fn done_at(n: usize, untrusted: bool, size: Option<(u16, u16)>) -> Screen {
     let mut s = review();
+    s.size = size;
     press(&mut s, KeyCode::Enter);
     for i in 0..n {
         s.input(Input::Progress(Event::CommandDone(format!(
@@ -279,8 +285,7 @@ fn done_after(n: usize, untrusted: bool) -> Screen {
 #[test]
 fn after_a_long_run_the_link_and_the_save_question_are_in_view_with_a_mark() {
     for (w, h) in [(80, 24), (50, 14), (40, 12)] {
-        let mut s = done_after(40, false);
-        s.size = Some((w, h));
+        let mut s = done_at(40, false, Some((w, h)));
         let text = buffer_text(&draw(&s, w, h));
         // The link may wrap at 40 columns: compare without the row breaks.
         let flat: String = text.lines().map(|l| l.trim()).collect();
@@ -290,17 +295,24 @@ fn after_a_long_run_the_link_and_the_save_question_are_in_view_with_a_mark() {
         );
         assert!(text.contains("> █"), "the save field, {w}×{h}:\n{text}");
         assert!(flat.contains("Save the answers?"), "{w}×{h}:\n{text}");
-        assert!(text.contains("more line(s) below"), "{w}×{h}:\n{text}");
-        // Scrolled to the end, the mark moves to the top and the last step shows.
-        for _ in 0..20 {
-            press(&mut s, KeyCode::PageDown);
-        }
-        let text = buffer_text(&draw(&s, w, h));
+        // It opens on the end of the run, right above the verdict.
         assert!(text.contains("step-39"), "{w}×{h}:\n{text}");
         assert!(text.contains("more line(s) above"), "{w}×{h}:\n{text}");
         assert!(!text.contains("more line(s) below"), "{w}×{h}:\n{text}");
+        // Scrolled to the start, the mark moves to the bottom and the first step shows.
+        for _ in 0..20 {
+            press(&mut s, KeyCode::PageUp);
+        }
+        let text = buffer_text(&draw(&s, w, h));
+        assert!(text.contains("step-0 "), "{w}×{h}:\n{text}");
+        assert!(text.contains("more line(s) below"), "{w}×{h}:\n{text}");
+        assert!(!text.contains("more line(s) above"), "{w}×{h}:\n{text}");
+        // One line back down: the mark above is back.
+        press(&mut s, KeyCode::Down);
+        let text = buffer_text(&draw(&s, w, h));
+        assert!(text.contains("more line(s) above"), "{w}×{h}:\n{text}");
     }
-    let s = done_after(40, false);
+    let s = done_at(40, false, Some((80, 24)));
     insta::assert_snapshot!(draw(&s, 80, 24).backend());
 }
 
