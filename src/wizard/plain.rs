@@ -391,3 +391,98 @@ impl Drop for SigintCancels {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::tests::facts;
+
+    /// Runs `f` on an Io reading `input`; what it wrote.
+    fn with_io<T>(input: &str, width: usize, f: impl FnOnce(&mut Io) -> T) -> (T, String) {
+        let mut out = Vec::new();
+        let r = {
+            let mut io = Io {
+                input: Box::new(std::io::Cursor::new(input.as_bytes().to_vec())),
+                out: Box::new(&mut out),
+                width,
+            };
+            f(&mut io)
+        };
+        (r, String::from_utf8(out).expect("UTF-8"))
+    }
+
+    #[test]
+    fn esc_at_the_quit_question_means_no_and_the_end_of_input_quits() {
+        let mut w = Wizard::new(facts(), false);
+        w.handle(Input::Quit);
+        assert!(w.confirm_quit);
+        let (i, out) = with_io("\x1b\n", 80, |io| next_input(&w, io));
+        assert_eq!(i, Input::ConfirmQuit(false));
+        assert!(out.contains("Quit the wizard? Nothing has been changed. (y/N)"));
+        assert_eq!(
+            with_io("y\n", 80, |io| next_input(&w, io)).0,
+            Input::ConfirmQuit(true)
+        );
+        assert_eq!(
+            with_io("", 80, |io| next_input(&w, io)).0,
+            Input::ConfirmQuit(true)
+        );
+        assert_eq!(
+            with_io("\n", 80, |io| next_input(&w, io)).0,
+            Input::ConfirmQuit(false)
+        );
+    }
+
+    #[test]
+    fn choices_are_numbered_and_a_wrong_number_is_asked_again() {
+        let mut w = Wizard::new(facts(), false);
+        for _ in 0..5 {
+            w.handle(Input::Answer(String::new()));
+        }
+        assert_eq!(w.phase, Phase::Asking(QId::TlsMode));
+        let (i, out) = with_io("9\nx\n3\n", 80, |io| next_input(&w, io));
+        assert_eq!(i, Input::Answer("self-signed".into()));
+        assert!(out.contains("  2) existing: use a certificate that is already there (default)"));
+        assert_eq!(out.matches("type a number from 1 to 3").count(), 2, "{out}");
+        // Enter alone: the default; < back; Esc quits.
+        assert_eq!(
+            with_io("\n", 80, |io| next_input(&w, io)).0,
+            Input::Answer("existing".into())
+        );
+        assert_eq!(with_io("<\n", 80, |io| next_input(&w, io)).0, Input::Back);
+        assert_eq!(
+            with_io("\x1b\n", 80, |io| next_input(&w, io)).0,
+            Input::Quit
+        );
+        assert!(!out.contains('\x1b'), "no escape codes: {out:?}");
+    }
+
+    #[test]
+    fn text_is_validated_before_it_is_handed_over_and_lines_wrap_with_an_indent() {
+        let mut w = Wizard::new(facts(), false);
+        w.handle(Input::Answer(String::new()));
+        w.handle(Input::Answer(String::new()));
+        assert_eq!(w.phase, Phase::Asking(QId::WsPort));
+        let (i, out) = with_io("80\n?\n27770\n", 40, |io| next_input(&w, io));
+        assert_eq!(i, Input::Answer("27770".into()));
+        let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains("✗ port 80 is the web server's HTTP port"),
+            "{out}"
+        );
+        assert!(
+            flat.contains("A port another program listens on"),
+            "the help: {out}"
+        );
+        for l in out.lines() {
+            // The prompt line holds what was typed after it; the rest fits the width.
+            if !l.starts_with('?') {
+                assert!(l.chars().count() <= 40, "{l:?}");
+            }
+        }
+        assert!(
+            out.lines().any(|l| l.starts_with("    ")),
+            "hanging indent: {out}"
+        );
+    }
+}
