@@ -376,6 +376,10 @@ fn the_selected_choice_is_always_on_screen_at_every_size_the_tui_takes() {
             }
             press(&mut s, KeyCode::Down);
         }
+        if (w, h) == (40, 12) {
+            // Moved past the end (stops at the last): the list scrolled with it.
+            insta::assert_snapshot!(draw(&s, w, h).backend());
+        }
         // And back up to the first.
         for _ in 0..n {
             press(&mut s, KeyCode::Up);
@@ -415,7 +419,9 @@ fn every_question_keeps_its_choice_or_field_in_view_at_40x12() {
 fn a_terminal_too_small_says_so_and_takes_no_choice() {
     let mut s = many_units();
     s.size = Some((30, 8));
-    let text = flat(&draw(&s, 30, 8));
+    let t = draw(&s, 30, 8);
+    insta::assert_snapshot!(t.backend());
+    let text = flat(&t);
     assert!(text.contains("too small (30×8)"), "{text}");
     assert!(text.contains("--plain"), "{text}");
     assert!(!text.contains("›"), "no choice drawn:\n{text}");
