@@ -207,13 +207,16 @@ impl Screen {
     }
 
     fn move_by(&mut self, d: i32) {
-        match &self.wizard.phase {
-            Phase::Asking(id) => {
-                let n = self.wizard.question(*id).choices.len();
-                if n > 0 {
-                    self.selected = (self.selected as i32 + d).clamp(0, n as i32 - 1) as usize;
-                }
+        let choices = match &self.wizard.phase {
+            Phase::Asking(id) => self.wizard.question(*id).choices.len(),
+            _ => 0,
+        };
+        match choices {
+            // A list: the selection moves (and the view with it).
+            n if n > 0 => {
+                self.selected = (self.selected as i32 + d).clamp(0, n as i32 - 1) as usize;
             }
+            // Anything else taller than the screen (a welcome with a long audit) scrolls.
             _ => {
                 self.scroll = if d < 0 {
                     self.scroll.saturating_sub(1)

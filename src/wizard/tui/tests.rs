@@ -506,3 +506,26 @@ fn windows_keep_the_focus_and_leave_rows_for_the_marks() {
     // No focus: the offset asked for, at most the last one.
     assert_eq!(window(30, 10, 100, None).offset, 21);
 }
+
+#[test]
+fn a_long_welcome_scrolls_with_the_arrows() {
+    let mut f = facts();
+    for i in 0..30 {
+        f.web_servers.push(crate::detect::webserver::WebServer {
+            name: format!("server-{i:02}"),
+            ..Default::default()
+        });
+    }
+    let mut s = Screen::new(Wizard::new(f, false), true);
+    s.size = Some((50, 14));
+    let text = buffer_text(&draw(&s, 50, 14));
+    assert!(text.contains("more line(s) below"), "{text}");
+    assert!(!text.contains("server-29"), "{text}");
+    for _ in 0..60 {
+        press(&mut s, KeyCode::Down);
+    }
+    let text = buffer_text(&draw(&s, 50, 14));
+    assert!(text.contains("web server: server-29"), "{text}");
+    assert!(!text.contains("more line(s) below"), "{text}");
+    assert_eq!(s.wizard.phase, Phase::Asking(QId::Welcome));
+}
