@@ -490,11 +490,12 @@ impl Wizard {
                 q.why = "Browsers join only over TLS WebSockets: drawpile-srv needs its WebSocket \
                          listener, a certificate and a reverse proxy."
                     .into();
-                q.help = "The wizard asks a few questions (each has a default from what it found \
-                          on this machine), shows every file change and command, and applies \
-                          them only when you confirm. Every run is journalled: \
-                          `dpwizard rollback` undoes it byte for byte."
-                    .into();
+                q.help = format!(
+                    "The wizard asks a few questions (each has a default from what it found on \
+                     this machine), shows every file change and command, and applies them only \
+                     when you confirm. Every run is journalled: `{}` undoes it byte for byte.",
+                    self.invocation.dpwizard(&["rollback"])
+                );
                 q.context = summary(f);
                 q.blockers = blockers(f, self.live);
                 if let Some(r) = &self.audit {
@@ -511,8 +512,11 @@ impl Wizard {
                     };
                     let s = &r.summary;
                     let mut audit = vec![format!(
-                        "audit: {} passed, {} error(s), {} warning(s) (`dpwizard audit -v` for details)",
-                        s.passed, s.errors, s.warnings
+                        "audit: {} passed, {} error(s), {} warning(s) (`{}` for details)",
+                        s.passed,
+                        s.errors,
+                        s.warnings,
+                        self.invocation.dpwizard(&["audit", "-v"])
                     )];
                     for f in &r.findings {
                         let mark = match f.severity {

@@ -442,3 +442,20 @@ fn the_step_counter_goes_on_past_the_questions() {
     w.phase = Phase::Done { code: 0 };
     assert_eq!(w.step_counter(), (10, 10));
 }
+
+#[test]
+fn commands_in_the_wizards_text_repeat_the_root() {
+    let mut w = Wizard::new(facts(), false);
+    w.invocation = crate::ui::shell::Invocation::new(std::path::Path::new("/mnt/my vps"), None);
+    let help = w.question(QId::Welcome).help;
+    assert!(
+        help.contains("`dpwizard --root '/mnt/my vps' rollback` undoes it"),
+        "{help}"
+    );
+    to_review(&mut w);
+    let text = w.answers_toml().unwrap();
+    assert!(
+        text.contains("sudo dpwizard --root '/mnt/my vps' apply --answers THIS-FILE"),
+        "{text}"
+    );
+}

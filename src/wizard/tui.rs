@@ -303,8 +303,10 @@ impl Screen {
         if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
             let text = format!(
                 "The terminal is too small ({}×{}): the wizard needs {MIN_WIDTH}×{MIN_HEIGHT}. \
-                 Make it larger, or quit (Esc) and run `dpwizard --plain`.",
-                area.width, area.height
+                 Make it larger, or quit (Esc) and run `{}`.",
+                area.width,
+                area.height,
+                self.wizard.invocation.dpwizard(&["--plain"])
             );
             let mut lines = wrap_line(&Line::raw(text), area.width as usize);
             if self.wizard.confirm_quit {
