@@ -4,6 +4,9 @@
 //! the model's inputs (pure, tested on TestBackend); `run` is the event loop. It blocks on
 //! one channel fed by the terminal and the apply thread, and redraws only after a message,
 //! so an idle wizard uses no CPU. The terminal is restored on every exit, panics included.
+//! Nothing that matters is ever off screen unannounced: lists scroll with their selection,
+//! marks count the lines above and below, the end pins its verdict, link and save question,
+//! and below 40×12 the screen says so instead of drawing a question it cannot show.
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
