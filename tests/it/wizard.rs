@@ -683,12 +683,11 @@ fn dpwizard_pid(t: &Tmux) -> u32 {
         .expect("dpwizard runs in the pane")
 }
 
-/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx:
-/// the wizard applies and the final screen shows the live checks a browser depends on.
+/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx, in
+/// an 80×24 and a 50×14 terminal: the wizard applies, and the final screen shows the verdict,
+/// the link browsers join with and the save question without scrolling.
 #[test]
 fn live_the_wizard_applies_and_shows_the_checks() {
-    use crate::support::drawpile::Build;
-    use crate::support::nspawn::Machine;
     if skip_unless_root("systemd-nspawn")
         || skip_unless_program("systemd-nspawn")
         || skip_unless_program("nginx")
@@ -696,12 +695,20 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     {
         return;
     }
-    let m = Machine::boot("dpw-wizard-live");
+    live_run("dpw-wizard-live", (80, 24));
+    live_run("dpw-wizard-live-50", (50, 14));
+}
+
+fn live_run(name: &str, size: (u16, u16)) {
+    use crate::support::drawpile::Build;
+    use crate::support::nspawn::Machine;
+    let at = format!("{}×{}", size.0, size.1);
+    let m = Machine::boot(name);
     m.with_drawpile_service(&Build::v("2.3.0"));
     m.ok("systemctl start nginx");
     let init = m.init.to_string();
     let dpw = dpwizard_in_machine();
-    let t = Tmux::start(
+    let t = Tmux::start_sized(
         Path::new("nsenter"),
         &[
             "-t",
@@ -711,14 +718,17 @@ fn live_the_wizard_applies_and_shows_the_checks() {
             "--save-answers",
             "/root/saved.toml",
         ],
+        size,
     );
-    past_welcome(&t, "Make this Drawpile server reachable");
+    t.wait_for("Enter continue");
+    t.keys(&["Enter"]);
+    t.wait_for("Which drawpile-srv");
     t.keys(&["Enter"]);
     let s = t.wait_for("WebSocket port for drawpile-srv");
     assert_eq!(
         field(&s),
         "27751",
-        "not configured yet: the usual port\n{s}"
+        "{at}: not configured yet: the usual port\n{s}"
     );
     t.keys(&["Enter"]);
     t.wait_for("Address the WebSocket listener");
@@ -726,36 +736,50 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     t.wait_for("Domain people use");
     t.text("draw.example.test");
     t.keys(&["Enter"]);
-    let s = t.wait_for("Certificate for TLS");
-    assert!(s.contains("› certbot"), "no certificate yet: certbot\n{s}");
-    t.keys(&["Down", "Down", "Enter"]);
+    let s = t.wait_for("› certbot");
+    assert!(s.contains("Certificate for TLS"), "{at}: {s}");
+    t.keys(&["Down", "Down"]);
+    t.wait_for("› self-signed");
+    t.keys(&["Enter"]);
     t.wait_for("It terminates TLS");
     t.keys(&["Enter"]);
     let s = t.wait_for("Which nginx site");
-    assert!(s.contains("a new site"), "{s}");
+    assert!(s.contains("a new site"), "{at}: {s}");
     t.keys(&["Enter"]);
     t.wait_for("Other web client origins");
     t.keys(&["Enter"]);
     t.wait_for("Enter Apply");
     t.keys(&["Enter"]);
-    // At 80×24, without scrolling: the verdict, the link, the self-signed note, the save.
+    // Without scrolling: the verdict, the link, the self-signed note, the save.
     let s = t.wait("the end of the run", |s| {
         s.contains("Done: browsers can join")
     });
-    let flat: String = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    assert!(s.lines().count() <= usize::from(size.1), "{at}:\n{s}");
+    // Rows joined without their breaks: the link may wrap at 50 columns.
+    let rows: Vec<&str> = s.lines().map(str::trim).collect();
+    assert!(
+        rows.concat()
+            .contains("https://web.drawpile.net/?host=draw.example.test&session=SESSION"),
+        "{at}:\n{s}"
+    );
     assert_contains_all(
-        &flat,
+        &rows.join(" "),
         &[
-            "https://web.drawpile.net/?host=draw.example.test&session=SESSION",
-            "SESSION: the ID or alias of a session",
             "accept its certificate",
             "Enter finishes and saves the answers to /root/saved.toml",
         ],
     );
+    if size == (80, 24) {
+        assert!(
+            rows.join(" ")
+                .contains("SESSION: the ID or alias of a session"),
+            "{s}"
+        );
+    }
     t.keys(&["Enter"]);
-    assert_eq!(t.exit_code(), 0, "{}", t.joined());
-    // The run's lines stay on the main screen after the wizard.
-    let s = t.joined();
+    assert_eq!(t.exit_code(), 0, "{at}: {}", t.joined());
+    // The run's lines stay in the terminal after the wizard.
+    let s = t.capture(&["-J", "-S", "-"]);
     assert_contains_all(
         &s,
         &[
@@ -765,6 +789,7 @@ fn live_the_wizard_applies_and_shows_the_checks() {
             "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
             "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
             "Browsers can join: https://web.drawpile.net/?host=draw.example.test&session=SESSION",
+            "but first each user must open https://draw.example.test/ and accept its certificate",
         ],
     );
     // The saved answers repeat the run: nothing is left to do.
@@ -772,7 +797,7 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     assert_eq!(
         check.status.code(),
         Some(0),
-        "{}{}",
+        "{at}: {}{}",
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
