@@ -13,6 +13,10 @@ use crate::model::*;
 /// The commented template (`dpwizard answers --template`).
 pub const TEMPLATE: &str = include_str!("../assets/answers-template.toml");
 
+/// The template's `site.domain`, which stands for the admin's own: `answers --check`
+/// refuses a file that still has it.
+pub const TEMPLATE_DOMAIN: &str = "draw.example.com";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runtime {

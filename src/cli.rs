@@ -79,6 +79,7 @@ pub enum Command {
     /// Make the changes: journalled atomic writes, nginx -t before any reload, rollback on
     /// failure, then the commands and a live check of the three WebSocket handshakes.
     Apply {
+        /// The answers file to apply (see `dpwizard answers --template`).
         #[arg(long, value_name = "FILE")]
         answers: PathBuf,
         /// Do not ask for confirmation (needed when stdin is not a terminal).
@@ -366,6 +367,7 @@ async fn apply_command(
     style: &Style,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
+    let inv = crate::ui::shell::Invocation::new(host.root(), Some(answers));
     let (plan, facts, text, answers) = make_plan(&host, answers).await?;
     if !json {
         print_plan(&plan, style);
@@ -392,7 +394,7 @@ async fn apply_command(
     let never = std::sync::atomic::AtomicBool::new(false);
     let mut print = |e: crate::apply::session::Event| {
         if !(json && matches!(e, crate::apply::session::Event::Replanned(_))) {
-            crate::ui::progress::print_event(&e, style);
+            crate::ui::progress::print_event(&e, style, &inv);
         }
     };
     crate::apply::session::run(
@@ -457,6 +459,28 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
         ));
     };
     match crate::answers::load(&path) {
+        Ok(a) if a.site.domain.as_str() == crate::answers::TEMPLATE_DOMAIN => {
+            // Valid, but the template's example: applying it would ask a certificate for a
+            // name that is not this server's.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let (line, col) = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| {
+                    let l2 = l.trim_start();
+                    (l2.starts_with("domain") && !l2.starts_with('#'))
+                        .then(|| l.find('"').map(|c| (i + 1, c + 1)))
+                        .flatten()
+                })
+                .unwrap_or((1, 1));
+            eprintln!(
+                "{}:{line}:{col}: [site.domain] {:?} is the template's example: edit \
+                 site.domain to the name people use for your server",
+                path.display(),
+                crate::answers::TEMPLATE_DOMAIN
+            );
+            Ok(exit::USAGE)
+        }
         Ok(a) => {
             if json {
                 print_json(&a)?;

@@ -81,6 +81,8 @@ pub enum Event {
     /// Every check passed: the invite link's shape.
     Joinable {
         domain: String,
+        /// This machine does not trust the certificate (self-signed): users must accept it.
+        untrusted: bool,
     },
     RecordFailed {
         id: String,
@@ -262,7 +264,11 @@ pub async fn apply_once(
                 "--root is not /"
             }
             .into(),
-            commands: plan.actions.iter().map(|a| a.argv.join(" ")).collect(),
+            commands: plan
+                .actions
+                .iter()
+                .map(|a| crate::ui::shell::join(&a.argv))
+                .collect(),
             then_replan: plan.then_replan,
         });
         on(Event::Written { id });
@@ -288,7 +294,7 @@ pub async fn apply_once(
         if stop() {
             return Ok(cancelled(host, Some(id), on));
         }
-        let command = a.argv.join(" ");
+        let command = crate::ui::shell::join(&a.argv);
         let Some(prog) = host.which(&a.argv[0]) else {
             on(Event::NotInstalled(a.argv[0].clone()));
             undo_run(host, &id, on).await;
@@ -424,6 +430,10 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     if ok {
         on(Event::Joinable {
             domain: v.domain.clone(),
+            untrusted: report
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.verify_error.is_some()),
         });
     }
     let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });

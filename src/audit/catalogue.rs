@@ -147,7 +147,7 @@ checks! {
         "--web-admin-access all only inside a container",
         "Outside a container it opens the web admin to every address that can reach the port.",
         "Remove --web-admin-access all, or restrict it to the addresses that need it.";
-    SRV_NO_PENDING_RELOAD = "DPW-SRV-015", Srv, Warning, true,
+    SRV_NO_PENDING_RELOAD = "DPW-SRV-015", Srv, Warning, false,
         "the running service uses the unit files on disk (no pending daemon-reload)",
         "Until systemd reloads, changed unit files are not in effect.",
         "Run `systemctl daemon-reload` and restart the service.";
@@ -223,7 +223,7 @@ checks! {
         "a certificate and key are configured and readable",
         "Without a certificate browsers cannot open wss:// connections.",
         "Get one with certbot (tls.mode = \"certbot\"), or point ssl_certificate/ssl_certificate_key at yours.";
-    TLS_NAME = "DPW-TLS-002", Tls, Error, true,
+    TLS_NAME = "DPW-TLS-002", Tls, Error, false,
         "the certificate covers the domain",
         "Browsers refuse a certificate issued for another name.",
         "Get a certificate for the domain (certbot certonly -d DOMAIN).";
@@ -231,7 +231,7 @@ checks! {
         "the private key matches the certificate",
         "With a mismatched key nginx refuses to start or the TLS handshake fails.",
         "Point ssl_certificate_key at the key the certificate was issued for.";
-    TLS_VALID = "DPW-TLS-004", Tls, Error, true,
+    TLS_VALID = "DPW-TLS-004", Tls, Error, false,
         "the certificate is valid now",
         "Browsers refuse expired (or not yet valid) certificates without a way around it for WebSockets.",
         "Renew it: `certbot renew`, then reload the web server.";
@@ -243,7 +243,7 @@ checks! {
         "the certificate file includes its intermediate (full chain)",
         "Without the intermediate some browsers cannot build a trusted chain.",
         "Use fullchain.pem, not cert.pem, as ssl_certificate.";
-    TLS_PUBLIC_CA = "DPW-TLS-007", Tls, Warning, true,
+    TLS_PUBLIC_CA = "DPW-TLS-007", Tls, Warning, false,
         "the certificate is issued by a certificate authority (not self-signed)",
         "Browsers refuse self-signed certificates for WebSockets unless each user adds an exception.",
         "Use tls.mode = \"certbot\" once the domain resolves to this machine.";
@@ -251,7 +251,7 @@ checks! {
         "renewal is scheduled (certbot timer or cron job)",
         "Let's Encrypt certificates last 90 days; without scheduled renewal the site breaks.",
         "Enable certbot.timer (`systemctl enable --now certbot.timer`) or a cron job running `certbot renew`.";
-    TLS_RELOAD_HOOK = "DPW-TLS-009", Tls, Warning, true,
+    TLS_RELOAD_HOOK = "DPW-TLS-009", Tls, Warning, false,
         "renewal reloads the web server",
         "nginx keeps serving the old certificate until it reloads, even after a renewal.",
         "Add a deploy hook: /etc/letsencrypt/renewal-hooks/deploy/reload-nginx running `systemctl reload nginx`.";
@@ -283,7 +283,7 @@ checks! {
         "drawpile-srv greets on its WebSocket port",
         "The proxy forwards there; if drawpile-srv does not answer, every browser gets a 502.",
         "Check --websocket-port and that the service runs the configuration on disk.";
-    LIVE_TLS_TRUSTED = "DPW-LIVE-003", Live, Warning, true,
+    LIVE_TLS_TRUSTED = "DPW-LIVE-003", Live, Warning, false,
         "the certificate served for the domain is trusted by this machine",
         "Browsers check the same chain; an untrusted certificate makes wss:// fail.",
         "Serve a certificate from a public CA with its full chain.";
@@ -311,11 +311,11 @@ checks! {
         "the proxy does not refuse the desktop app (no 403 to DrawpileClient)",
         "403s to User-Agent DrawpileClient mean the Origin check rejects the empty Origin.",
         "Use the documented Origin regex, which allows the empty Origin.";
-    LOG_BROWSER_REFUSED = "DPW-LOG-004", Log, Warning, true,
+    LOG_BROWSER_REFUSED = "DPW-LOG-004", Log, Warning, false,
         "the proxy does not refuse browsers on /drawpile-web/ws (no 403)",
         "403s to browsers mean the Origin check refuses the web client or a site you meant to allow.",
         "Check the Origin regex against the origins in the log lines.";
-    LOG_BACKEND_DOWN = "DPW-LOG-005", Log, Error, true,
+    LOG_BACKEND_DOWN = "DPW-LOG-005", Log, Error, false,
         "the proxy reaches drawpile-srv (no 502/504 on /drawpile-web/ws)",
         "502 and 504 mean drawpile-srv was down or proxy_pass points at the wrong port.",
         "Check proxy_pass against --websocket-port and that the service is running.";

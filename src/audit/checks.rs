@@ -1257,11 +1257,36 @@ pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         }
         Some(a) => {
             v.check(LOG_APP_REFUSED, a.app_403.count == 0, a.app_403.evidence());
-            v.check(
-                LOG_BROWSER_REFUSED,
-                a.browser_403.count == 0,
-                a.browser_403.evidence(),
-            );
+            // A 403 is what the Origin check gives a page of another site: when the check
+            // lets both web clients in, the refused browsers came from other sites (the
+            // access log has no Origin to tell more), and that is the check doing its job.
+            let admits_web_clients =
+                s.site
+                    .as_ref()
+                    .and_then(|site| site.location)
+                    .is_some_and(|l| {
+                        let oc = OriginCheck::read(&l.directives);
+                        oc.unreadable.is_empty()
+                            && oc.refused_by(WEB).is_none()
+                            && oc.refused_by(MIRROR).is_none()
+                    });
+            if a.browser_403.count > 0 && admits_web_clients {
+                v.pass_with(
+                    LOG_BROWSER_REFUSED,
+                    format!(
+                        "{} request(s) refused with 403, from pages of other sites: the \
+                         Origin check lets the web client in (a site of yours among them? \
+                         add it to the extra origins)",
+                        a.browser_403.count
+                    ),
+                );
+            } else {
+                v.check(
+                    LOG_BROWSER_REFUSED,
+                    a.browser_403.count == 0,
+                    a.browser_403.evidence(),
+                );
+            }
             v.check(
                 LOG_BACKEND_DOWN,
                 a.bad_gateway.count == 0,

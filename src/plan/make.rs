@@ -208,23 +208,36 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     Ok(unit)
 }
 
-fn check_binary<'a>(
-    facts: &'a Facts,
-    unit: &ServiceUnit,
-) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
-    let program = unit
-        .exec_start
+/// The program a unit's ExecStart runs.
+fn unit_program(unit: &ServiceUnit) -> String {
+    unit.exec_start
         .as_ref()
         .and_then(|a| a.first())
         .cloned()
-        .unwrap_or_default();
-    let bin = facts.drawpile.binaries.iter().find(|b| {
+        .unwrap_or_default()
+}
+
+/// The drawpile-srv binary a unit runs (its ExecStart program, or found through the unit).
+pub fn unit_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Option<&'a crate::detect::drawpile::DrawpileBinary> {
+    let program = unit_program(unit);
+    facts.drawpile.binaries.iter().find(|b| {
         b.path == program
             || b.canonical == program
             || b.found_via
                 .iter()
                 .any(|v| v == &format!("unit {}", unit.name))
-    });
+    })
+}
+
+fn check_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
+    let program = unit_program(unit);
+    let bin = unit_binary(facts, unit);
     match bin.map(|b| {
         (
             b,
@@ -487,6 +500,19 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
         .web_admin_port
         .as_deref()
         .and_then(|p| p.parse().ok());
+    if port < 1024 {
+        let whose = match port {
+            80 => "the web server's HTTP port",
+            443 => "the web server's HTTPS port, where the proxy itself listens",
+            22 => "SSH's port",
+            _ => "a privileged port",
+        };
+        return Some(format!(
+            "port {port} is {whose}: drawpile-srv runs unprivileged and only the proxy on this \
+             machine connects to it, so use a port above 1023 (drawpile's usual one is \
+             {DEFAULT_WEBSOCKET_PORT})"
+        ));
+    }
     if port == tcp_port || Some(port) == admin {
         return Some(format!(
             "WebSocket port {port} is already drawpile's TCP or web admin port: choose another"
@@ -1579,7 +1605,7 @@ pub fn make(
             let run = docker_run_command(c, d.ws_port);
             plan.manual
                 .push(format!("docker stop {0} && docker rm {0}", c.name));
-            plan.manual.push(run.join(" "));
+            plan.manual.push(crate::ui::shell::join(&run));
             plan.notes.push(format!(
                 "container {} was started by hand (no file says how): re-create it with the \
                  commands above (its volumes keep the data; -e names pass the current \

@@ -1,6 +1,7 @@
 //! The text of a plan and of an apply run's events, as `plan` and `apply` print them and
 //! the wizard shows them. Pure: values in, lines out.
 
+use super::shell::{self, Invocation};
 use super::style::Style;
 use crate::apply::session::Event;
 use crate::plan::{Change, Plan};
@@ -38,7 +39,7 @@ pub fn plan_text(plan: &Plan, style: &Style) -> String {
         for a in &plan.actions {
             line(format!(
                 "  $ {}  {}",
-                a.argv.join(" "),
+                shell::join(&a.argv),
                 style.dim(&format!("# {}", a.why))
             ));
         }
@@ -89,8 +90,9 @@ fn paint_diff_line(l: &str, style: &Style) -> String {
 }
 
 /// The lines an event prints, each with its stream. A replanned pass is the plan's text
-/// (callers that print no plan, e.g. `--json`, skip that event).
-pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
+/// (callers that print no plan, e.g. `--json`, skip that event). The commands it suggests
+/// repeat the run's `--root` and `--answers` (`inv`).
+pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, String)> {
     use Stream::{Err, Out};
     let ok = |passed: bool| {
         if passed {
@@ -140,7 +142,8 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                         "dpwizard: every file was restored as it was; nothing was reloaded".into()
                     }
                     Some(e) => format!(
-                        "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
+                        "dpwizard: restoring failed too: {e}; run `{}`",
+                        inv.rollback(id, true)
                     ),
                 },
             ),
@@ -159,7 +162,15 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
             )];
             v.extend(commands.iter().map(|c| (Out, format!("  {c}"))));
             if *then_replan {
-                v.push((Out, "Then run `dpwizard apply` again to finish.".into()));
+                let file = if inv.answers.is_none() {
+                    " (FILE: the answers, saved at the end)"
+                } else {
+                    ""
+                };
+                v.push((
+                    Out,
+                    format!("Then run `{}` again to finish{file}.", inv.apply_again()),
+                ));
             }
             v
         }
@@ -220,7 +231,10 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
         }
         Event::Written { id } => vec![(
             Out,
-            format!("Written as run {id}; undo with `dpwizard rollback {id}`."),
+            format!(
+                "Written as run {id}; undo with `{}`.",
+                inv.rollback(id, false)
+            ),
         )],
         Event::Cancelled { id, restore_error } => vec![(
             Err,
@@ -230,7 +244,8 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                     "dpwizard: stopped; every file written so far was restored".into()
                 }
                 (Some(id), Some(e)) => format!(
-                    "dpwizard: stopped, but restoring failed: {e}; run `dpwizard rollback {id} --force`"
+                    "dpwizard: stopped, but restoring failed: {e}; run `{}`",
+                    inv.rollback(id, true)
                 ),
             },
         )],
@@ -263,7 +278,10 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                 origin.as_deref().unwrap_or("none")
             ),
         )],
-        Event::Joinable { domain } => vec![(Out, join_hint(domain))],
+        Event::Joinable { domain, untrusted } => join_lines(domain, *untrusted)
+            .into_iter()
+            .map(|l| (Out, l))
+            .collect(),
         Event::RecordFailed { id, error } => vec![(
             Err,
             format!("dpwizard: could not record the checks in run {id}: {error}"),
@@ -271,14 +289,38 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
     }
 }
 
-/// The invite link's shape once browsers can join.
-pub fn join_hint(domain: &str) -> String {
-    format!("Browsers can join: https://web.drawpile.net/?host={domain}&session=SESSION")
+/// The browser link to a session on this server.
+pub fn join_url(domain: &str) -> String {
+    format!("https://web.drawpile.net/?host={domain}&session=SESSION")
+}
+
+/// What the link's `session=` stands for and, with a certificate this machine does not
+/// trust (self-signed), what each user must do before the link works.
+pub fn join_notes(domain: &str, untrusted: bool) -> Vec<String> {
+    let mut v = vec![
+        "  SESSION: the ID or alias of a session on this server; host one from Drawpile, \
+         then share the link with it (or the session's own invite link)"
+            .to_string(),
+    ];
+    if untrusted {
+        v.push(format!(
+            "  but first each user must open https://{domain}/ and accept its certificate: \
+             it is not trusted (self-signed), and browsers refuse the WebSocket until then"
+        ));
+    }
+    v
+}
+
+/// The lines once browsers can join: the link, then the notes.
+pub fn join_lines(domain: &str, untrusted: bool) -> Vec<String> {
+    let mut v = vec![format!("Browsers can join: {}", join_url(domain))];
+    v.extend(join_notes(domain, untrusted));
+    v
 }
 
 /// Prints an event's lines on their streams.
-pub fn print_event(e: &Event, style: &Style) {
-    for (stream, line) in event_lines(e, style) {
+pub fn print_event(e: &Event, style: &Style, inv: &Invocation) {
+    for (stream, line) in event_lines(e, style, inv) {
         match stream {
             Stream::Out => println!("{line}"),
             Stream::Err => eprintln!("{line}"),

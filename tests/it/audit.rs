@@ -782,11 +782,20 @@ fn access_log_shows_refused_apps_and_a_down_backend() {
             .to_string()
             .contains("203.0.113.7")
     );
-    // A longer window takes in the old browser 403 too.
+    // A longer window takes in the old browser 403 too: with an Origin check that lets
+    // the web client in, that is another site's page refused, as it should be.
+    assert_findings(&m, &["--since", "60d"], &["DPW-LOG-003", "DPW-LOG-005"]);
+    // With a check that refuses the web client, the same 403 is a browser locked out.
+    site(
+        &m,
+        &DOC_LOCATION.replace(r"drawpile\.net|foxdice\.cn", r"foxdice\.cn"),
+        "",
+        "",
+    );
     assert_findings(
         &m,
         &["--since", "60d"],
-        &["DPW-LOG-003", "DPW-LOG-004", "DPW-LOG-005"],
+        &["DPW-PROXY-004", "DPW-LOG-003", "DPW-LOG-004", "DPW-LOG-005"],
     );
 }
 
