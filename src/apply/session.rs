@@ -346,6 +346,30 @@ pub async fn apply_once(
                 .map(String::from)
                 .collect();
             tail.reverse();
+            // A service that did not start says why in its journal, not on systemctl's stderr.
+            if let [p, verb, unit] = a.argv.as_slice()
+                && p == "systemctl"
+                && matches!(verb.as_str(), "restart" | "start")
+                && let Some(jc) = host.which("journalctl")
+            {
+                let log = host
+                    .run(host.command(jc).args([
+                        "-u",
+                        unit,
+                        "-n",
+                        "6",
+                        "--no-pager",
+                        "-q",
+                        "-o",
+                        "cat",
+                    ]))
+                    .await;
+                let lines: Vec<String> = log.stdout_str().lines().map(String::from).collect();
+                if !lines.is_empty() {
+                    tail.push(format!("{unit} said:"));
+                    tail.extend(lines.into_iter().map(|l| format!("  {l}")));
+                }
+            }
             on(Event::CommandFailed {
                 command,
                 why: out.describe(),

@@ -2049,6 +2049,24 @@ mod tests {
     }
 
     #[test]
+    fn a_restart_says_what_it_ends_when_the_server_told_systemd() {
+        let mut unit = ServiceUnit::default();
+        assert!(restart_why(&unit, false).contains("sessions in memory end"));
+        unit.live = Some(crate::detect::systemd::LiveState {
+            active_state: Some("active".into()),
+            status_text: Some("3 users and 1 sessions\u{1b}[2J".into()),
+            ..Default::default()
+        });
+        let why = restart_why(&unit, false);
+        assert!(why.contains("(3 users and 1 sessions[2J;"), "{why}");
+        assert!(
+            !why.contains('\u{1b}'),
+            "no escape reaches the terminal: {why}"
+        );
+        assert!(restart_why(&unit, true).starts_with("starts drawpile-srv"));
+    }
+
+    #[test]
     fn options_are_set_in_every_spelling_and_kept_in_place_when_already_right() {
         // Short, inline, `=` and repeated forms are all the same option to drawpile-srv.
         let argv = v(&["srv", "-p27000", "--x", "-p", "1", "--port=2", "-d", "/db"]);

@@ -64,7 +64,6 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
         .unwrap_or(10);
     let m = Machine::boot("dpw-truth");
     let srv = Server::pick("2.3.0");
-    println!("drawpile-srv: {}", srv.describe());
     let which = srv.label();
     m.with_drawpile_service(&srv);
     existing_site(&m);
@@ -163,4 +162,53 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
     ] {
         assert!(v["passed"].to_string().contains(id), "{id}: {v}");
     }
+}
+
+/// A server that does not come back after the restart (its new TCP port is taken): apply
+/// says what failed, rolls the whole run back — files, then the running state — and the
+/// machine serves exactly as before, with nothing pending.
+#[test]
+fn a_server_that_does_not_come_back_is_rolled_back_whole() {
+    if skip_unless_machine(&["nginx", "curl", "python3"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-truth-fail");
+    let srv = Server::pick("2.3.0");
+    m.with_drawpile_service(&srv);
+    existing_site(&m);
+    m.ok("systemd-run --unit port-thief python3 -c 'import socket,time; s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind((\"::\", 27800)); s.listen(); time.sleep(600)' && sleep 0.5");
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n[drawpile]\ntcp_port = 27800\n"),
+    );
+    let site_before = m.ok(&format!("cat {SITE}"));
+    let pid_before = m.show("drawpile-srv.service", "MainPID");
+    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 1, "{text}");
+    assert_contains_all(
+        &text,
+        &[
+            "dpwizard: `systemctl restart drawpile-srv.service` failed",
+            "drawpile-srv.service said:",
+            "the run was rolled back",
+            "✓ systemctl daemon-reload",
+            "✓ systemctl restart drawpile-srv.service",
+            "✓ systemctl reload nginx",
+        ],
+    );
+    assert_eq!(m.ok(&format!("cat {SITE}")), site_before);
+    assert_eq!(
+        m.show("drawpile-srv.service", "ActiveState"),
+        "active",
+        "{text}"
+    );
+    assert_ne!(m.show("drawpile-srv.service", "MainPID"), pid_before);
+    assert_eq!(m.show("drawpile-srv.service", "NeedDaemonReload"), "no");
+    let argv = m.show("drawpile-srv.service", "ExecStart");
+    assert!(!argv.contains("--port"), "the old arguments: {argv}");
+    assert_eq!(through_proxy(&m, "https://web.drawpile.net"), "404");
+    // The journal says it was rolled back; a second rollback has nothing to do.
+    let (code, again) = dpwizard(&m, "rollback");
+    assert_eq!(code, 0, "{again}");
+    assert!(again.contains("already rolled back"), "{again}");
 }
