@@ -4,6 +4,7 @@
 pub mod fs;
 pub mod journal;
 pub mod lock;
+pub mod preflight;
 pub mod session;
 pub mod settle;
 pub mod undo;
