@@ -379,11 +379,16 @@ pub async fn apply_once(
         let mut cmd =
             host.command(prog)
                 .args(a.argv[1..].iter())
-                .timeout(std::time::Duration::from_secs(if a.argv[0] == "certbot" {
-                    180
-                } else {
-                    60
+                .timeout(std::time::Duration::from_secs(match a.argv[0].as_str() {
+                    "certbot" => 180,
+                    "apt-get" => 900,
+                    _ => 60,
                 }));
+        if a.argv[0] == "apt-get" {
+            // No questions (a conffile prompt would wait for ever); no services started by
+            // policy-rc.d decide here either way.
+            cmd = cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        }
         // A private ACME server's CA (tests, internal PKI) reaches certbot this way.
         for k in [
             "REQUESTS_CA_BUNDLE",

@@ -175,6 +175,10 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
             v
         }
         // Progress the line front end does not need: the command's ✓ follows at once.
+        Event::CommandStarted(c) if c.starts_with("apt-get install") => vec![(
+            Out,
+            format!("  {c} … (downloading and installing can take a few minutes)"),
+        )],
         Event::CommandStarted(_) => Vec::new(),
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
