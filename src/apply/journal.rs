@@ -250,6 +250,19 @@ impl Run {
         self.done(n)
     }
 
+    /// Backs up a file a command is about to change (ufw's rules): rollback restores it
+    /// like a file dpwizard wrote. `command_wrote` records what the command left there.
+    pub fn before_command_writes(&mut self, path: &Path) -> Result<usize, JournalError> {
+        self.plan(path, Kind::File, None)
+    }
+
+    pub fn command_wrote(&mut self, n: usize) -> Result<(), JournalError> {
+        let path = PathBuf::from(&self.journal.entries[n].path);
+        let now = fs::read_existing(&self.host, &path)?;
+        self.journal.entries[n].new_sha256 = now.map(|e| sha256(&e.bytes));
+        self.done(n)
+    }
+
     /// Records the units' states before any command runs.
     pub fn record_units_before(
         &mut self,

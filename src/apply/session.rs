@@ -219,6 +219,17 @@ fn error_tail(stderr: &str) -> Vec<String> {
     tail
 }
 
+/// The files a command changes by itself, which the journal must back up first.
+fn files_changed_by(argv: &[String]) -> &'static [&'static str] {
+    match argv.first().map(String::as_str) {
+        Some("ufw") => &["/etc/ufw/user.rules", "/etc/ufw/user6.rules"],
+        Some("firewall-cmd") if argv.iter().any(|a| a == "--permanent") => {
+            &["/etc/firewalld/zones/public.xml"]
+        }
+        _ => &[],
+    }
+}
+
 /// How an apply run may deviate from the safe default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Options {
@@ -402,6 +413,15 @@ pub async fn apply_once(
         }
         run.command_started(&a.argv)
             .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+        // Files the command changes itself (ufw's rules) are backed up, so rollback
+        // restores them too.
+        let mut owned = Vec::new();
+        for f in files_changed_by(&a.argv) {
+            let n = run
+                .before_command_writes(std::path::Path::new(f))
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+            owned.push(n);
+        }
         let reloads_nginx = matches!(a.argv.as_slice(), [p, v, n] if p == "systemctl" && (v == "reload" || v == "start") && n == "nginx");
         let before = reloads_nginx.then(crate::apply::settle::NginxProcs::read);
         let out = host.run(cmd).await;
@@ -416,6 +436,10 @@ pub async fn apply_once(
                 waited_ms: waited.as_millis() as u64,
                 seen,
             });
+        }
+        for n in owned {
+            run.command_wrote(n)
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
         }
         if !out.success() {
             let mut tail = error_tail(&out.stderr_str());

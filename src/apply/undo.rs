@@ -132,7 +132,17 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
             });
         }
     }
-    // 6. nginx serves the old files (validated first by the caller).
+    // 6. Firewall rules restored from the backup are loaded again.
+    if changed.iter().any(|p| p.starts_with("/etc/ufw/")) {
+        out.push(act(&["ufw", "reload"], "ufw loads the restored rules"));
+    }
+    if changed.iter().any(|p| p.starts_with("/etc/firewalld/")) {
+        out.push(act(
+            &["firewall-cmd", "--reload"],
+            "firewalld loads the restored rules",
+        ));
+    }
+    // 7. nginx serves the old files (validated first by the caller).
     let nginx_files = changed
         .iter()
         .any(|p| p.starts_with("/etc/nginx/") || p.starts_with("/etc/ssl/dpwizard/"));

@@ -259,11 +259,11 @@ checks! {
         "the plain WebSocket port is not reachable from outside",
         "A public plain-WebSocket port bypasses TLS and the proxy's Origin check.",
         "Bind it to 127.0.0.1 (--websocket-listen 127.0.0.1) or block it in the firewall.";
-    NET_FIREWALL_HTTPS = "DPW-NET-002", Net, Error, false,
+    NET_FIREWALL_HTTPS = "DPW-NET-002", Net, Error, true,
         "the firewall allows HTTPS (443)",
         "An active firewall without a 443 rule blocks every browser.",
-        "`ufw allow 443/tcp` (or `firewall-cmd --permanent --add-service=https && firewall-cmd --reload`).";
-    NET_FIREWALL_TCP = "DPW-NET-003", Net, Warning, false,
+        "`ufw allow 443/tcp` (or `firewall-cmd --permanent --add-service=https && firewall-cmd --reload`); dpwizard adds the rule with the tool the machine uses.";
+    NET_FIREWALL_TCP = "DPW-NET-003", Net, Warning, true,
         "the firewall allows drawpile-srv's TCP port",
         "The desktop and mobile apps connect to the TCP port directly.",
         "`ufw allow 27750/tcp` (or the firewalld equivalent).";

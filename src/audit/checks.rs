@@ -1018,34 +1018,11 @@ pub fn net(facts: &Facts, s: &Setup, v: &mut Verdicts) {
     let fw = &facts.network.firewall;
     let ufw_on = fw.ufw_enabled == Some(true);
     let active = ufw_on || fw.firewalld_present;
-    let allows = |port: u16, names: &[&str]| {
-        let p = port.to_string();
-        let ufw_allows = fw
-            .ufw_rules
-            .iter()
-            .filter(|r| r.starts_with("allow") || r.contains(" allow "));
-        ufw_allows.chain(fw.firewalld_allows.iter()).any(|r| {
-            let r_low = r.to_ascii_lowercase();
-            r_low
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == p)
-                || names.iter().any(|n| r_low.contains(n))
-        })
-    };
+    let allows = |port: u16, names: &[&str]| fw.allows(port, names);
     if active {
         v.check(
             NET_FIREWALL_HTTPS,
-            allows(
-                443,
-                &[
-                    "nginx full",
-                    "nginx https",
-                    "www full",
-                    "www secure",
-                    "apache full",
-                    "https",
-                ],
-            ),
+            allows(443, crate::detect::network::HTTPS_NAMES),
             vec![format!(
                 "the firewall is active and has no rule for 443: {}",
                 fw.ufw_rules

@@ -72,6 +72,44 @@ pub struct Firewall {
     pub nftables_conf: bool,
 }
 
+impl Firewall {
+    /// A ufw or firewalld rule lets `port` in (by number, or by one of the service `names`
+    /// such as `https` or ufw's `Nginx Full` profile).
+    pub fn allows(&self, port: u16, names: &[&str]) -> bool {
+        let p = port.to_string();
+        let ufw_allows = self
+            .ufw_rules
+            .iter()
+            .filter(|r| r.starts_with("allow") || r.contains(" allow "));
+        ufw_allows.chain(self.firewalld_allows.iter()).any(|r| {
+            let r_low = r.to_ascii_lowercase();
+            r_low
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w == p)
+                || names.iter().any(|n| r_low.contains(n))
+        })
+    }
+}
+
+/// Service names that open 443 in ufw profiles and firewalld services.
+pub const HTTPS_NAMES: &[&str] = &[
+    "nginx full",
+    "nginx https",
+    "www full",
+    "www secure",
+    "apache full",
+    "https",
+];
+/// Service names that open 80.
+pub const HTTP_NAMES: &[&str] = &[
+    "nginx full",
+    "nginx http",
+    "www full",
+    "www",
+    "apache full",
+    "http",
+];
+
 /// Parses /proc/net/tcp or tcp6: listening sockets as (address, port, inode).
 pub fn parse_proc_net_tcp(text: &str, v6: bool) -> Vec<(String, u16, u64)> {
     let mut out = Vec::new();

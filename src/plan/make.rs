@@ -2082,8 +2082,95 @@ pub fn make(
             }
         });
     }
+    // 5. The firewall the machine already uses lets browsers (80, 443) and the apps (the TCP
+    // port) in. Before certbot: its challenge comes in on port 80.
+    let tcp_port = answers
+        .drawpile
+        .tcp_port
+        .map(|p| p.get())
+        .or_else(|| d.unit.options.port.as_deref().and_then(|p| p.parse().ok()))
+        .unwrap_or(DEFAULT_TCP_PORT);
+    let http = d.certbot.is_some() || d.server.is_none();
+    let (rules, notes) = firewall_rules(&facts.network.firewall, tcp_port, http);
+    plan.actions.extend(rules);
+    // Said with a change, not on every run of an unchanged machine.
+    if !plan.changes.is_empty() || !plan.actions.is_empty() {
+        plan.notes.extend(notes);
+    }
     plan.actions.extend(certbot_action);
     Ok(plan)
+}
+
+/// The rules the firewall in use needs, with the tool the machine already uses (ufw, else
+/// firewalld); nftables rules are not edited (what to add is said). A cloud firewall cannot
+/// be seen from the machine: what to open there is said too.
+fn firewall_rules(
+    fw: &crate::detect::network::Firewall,
+    tcp_port: u16,
+    http: bool,
+) -> (Vec<Action>, Vec<String>) {
+    use crate::detect::network::{HTTP_NAMES, HTTPS_NAMES};
+    let mut wanted: Vec<(u16, &[&str], &str)> =
+        vec![(443, HTTPS_NAMES, "browsers reach the proxy (HTTPS)")];
+    if http {
+        wanted.push((
+            80,
+            HTTP_NAMES,
+            "HTTP: the redirect to HTTPS and certbot's challenge",
+        ));
+    }
+    wanted.push((
+        tcp_port,
+        &[],
+        "the desktop and mobile apps connect to drawpile-srv directly",
+    ));
+    let missing: Vec<&(u16, &[&str], &str)> = wanted
+        .iter()
+        .filter(|(p, names, _)| !fw.allows(*p, names))
+        .collect();
+    let mut actions = Vec::new();
+    let mut notes = Vec::new();
+    let ports = wanted
+        .iter()
+        .map(|(p, _, _)| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if fw.ufw_enabled == Some(true) {
+        for (p, _, why) in &missing {
+            actions.push(Action {
+                argv: vec!["ufw".into(), "allow".into(), format!("{p}/tcp")],
+                why: format!("ufw is active: {why}"),
+            });
+        }
+    } else if fw.firewalld_present {
+        for (p, _, why) in &missing {
+            let arg = match p {
+                443 => "--add-service=https".to_string(),
+                80 => "--add-service=http".to_string(),
+                p => format!("--add-port={p}/tcp"),
+            };
+            actions.push(Action {
+                argv: vec!["firewall-cmd".into(), "--permanent".into(), arg],
+                why: format!("firewalld is configured: {why}"),
+            });
+        }
+        if !missing.is_empty() {
+            actions.push(Action {
+                argv: vec!["firewall-cmd".into(), "--reload".into()],
+                why: "firewalld applies the permanent rules".into(),
+            });
+        }
+    } else if fw.nftables_conf {
+        notes.push(format!(
+            "/etc/nftables.conf is not edited by dpwizard: make sure its input chain accepts \
+             tcp dport {{ {ports} }}"
+        ));
+    }
+    notes.push(format!(
+        "a cloud provider's firewall (security group) cannot be seen from this machine: open \
+         TCP {ports} there too"
+    ));
+    (actions, notes)
 }
 
 #[cfg(test)]

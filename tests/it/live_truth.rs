@@ -212,3 +212,66 @@ fn a_server_that_does_not_come_back_is_rolled_back_whole() {
     assert_eq!(code, 0, "{again}");
     assert!(again.contains("already rolled back"), "{again}");
 }
+
+/// An active ufw (real ufw, real netfilter in the machine's own network namespace): apply
+/// opens 443 and the apps' TCP port with ufw itself, the audit finds the rules, rollback
+/// puts ufw's rules back and reloads it.
+#[test]
+fn ufw_rules_are_planned_applied_audited_and_rolled_back() {
+    if skip_unless_machine(&["nginx", "curl", "ufw"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-truth-ufw");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    existing_site(&m);
+    m.ok("ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let (ids, _) = audit_ids(&m);
+    assert!(ids.contains(&"DPW-NET-002".to_string()), "{ids:?}");
+    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert_contains_all(
+        &text,
+        &[
+            "✓ ufw allow 443/tcp",
+            "✓ ufw allow 27750/tcp",
+            "a cloud provider's firewall (security group) cannot be seen",
+        ],
+    );
+    let status = m.ok("ufw status");
+    assert!(
+        status.contains("443/tcp") && status.contains("27750/tcp"),
+        "{status}"
+    );
+    let (ids, v) = audit_ids(&m);
+    assert!(!ids.iter().any(|i| i.starts_with("DPW-NET-00")), "{v}");
+    assert!(v["passed"].to_string().contains("DPW-NET-002"), "{v}");
+    // Applying again adds no second rule.
+    let (_, again) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    assert!(again.contains("Nothing to do"), "{again}");
+    let (code, back) = dpwizard(&m, "rollback");
+    assert_eq!(code, 0, "{back}");
+    assert!(back.contains("✓ ufw reload"), "{back}");
+    let status = m.ok("ufw status");
+    assert!(!status.contains("443/tcp"), "{status}");
+    assert!(
+        status.contains("22/tcp"),
+        "the admin's own rule stays: {status}"
+    );
+}
+
+fn audit_ids(m: &Machine) -> (Vec<String>, serde_json::Value) {
+    let (_, text) = dpwizard(m, "audit --json --timeout 3");
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let ids = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, v)
+}
