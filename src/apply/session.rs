@@ -92,6 +92,14 @@ pub enum Event {
     NotApplied(String),
     /// A safety check that did not run (what was not checked, and why).
     NotChecked(String),
+    /// The browser client's handshake at one of this machine's own addresses.
+    Reachable {
+        address: String,
+        passed: bool,
+        detail: String,
+    },
+    /// The command that checks from another machine (only that sees a cloud firewall).
+    OutsideCheck(String),
     /// A command failed after the files were written: the whole run was rolled back.
     RolledBack(Box<crate::apply::undo::Outcome>),
 }
@@ -548,6 +556,27 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
             detail: c.detail.clone(),
         });
     }
+    // The same handshake at this machine's own addresses: a web server bound to loopback
+    // only (or to another address) fails here. From outside, only the admin can check.
+    for ip in verify::reachable_addresses() {
+        let at = std::net::SocketAddr::new(ip, 443);
+        let r = verify::check_proxy(&v.domain, at, verify::TlsVerify::SystemRoots, t).await;
+        let official = r
+            .checks
+            .iter()
+            .find(|c| c.origin.as_deref() == Some(verify::OFFICIAL_ORIGIN));
+        if let Some(c) = official {
+            ok &= c.passed;
+            on(Event::Reachable {
+                address: at.to_string(),
+                passed: c.passed,
+                detail: c.detail.clone(),
+            });
+        }
+    }
+    on(Event::OutsideCheck(verify::outside_check_command(
+        &v.domain,
+    )));
     if ok {
         on(Event::Joinable {
             domain: v.domain.clone(),

@@ -183,6 +183,21 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
         Event::NotApplied(why) => vec![(Err, format!("dpwizard: {why}"))],
+        Event::Reachable {
+            address,
+            passed,
+            detail,
+        } => vec![(
+            Out,
+            format!(
+                "{} at this machine's address {address}: {detail}",
+                ok(*passed)
+            ),
+        )],
+        Event::OutsideCheck(cmd) => vec![(
+            Out,
+            format!("  From another machine (it must print 101): {cmd}"),
+        )],
         Event::NotChecked(what) => vec![(Out, format!("{} not checked: {what}", style.warn("!")))],
         Event::RolledBack(out) => {
             let mut v = vec![(
