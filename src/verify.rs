@@ -847,6 +847,45 @@ pub async fn check_direct(addr: SocketAddr, t: Duration) -> Check {
     judge("direct", Some(OFFICIAL_ORIGIN), Expect::Reach, &r)
 }
 
+/// This machine's own addresses that others could reach it at: every interface address but
+/// loopback and link-local.
+pub fn reachable_addresses() -> Vec<std::net::IpAddr> {
+    let mut out = Vec::new();
+    if let Ok(ifs) = nix::ifaddrs::getifaddrs() {
+        for i in ifs {
+            let Some(a) = i.address else { continue };
+            let ip = if let Some(v4) = a.as_sockaddr_in() {
+                std::net::IpAddr::V4(v4.ip())
+            } else if let Some(v6) = a.as_sockaddr_in6() {
+                std::net::IpAddr::V6(v6.ip())
+            } else {
+                continue;
+            };
+            let local = match ip {
+                std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
+                std::net::IpAddr::V6(v6) => {
+                    v6.is_loopback() || (v6.segments()[0] & 0xffc0) == 0xfe80
+                }
+            };
+            if !local && !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    out
+}
+
+/// A command to run from another machine: the browser client's handshake through the proxy,
+/// which must print 101. Only a check from outside sees a cloud firewall or NAT.
+pub fn outside_check_command(domain: &str) -> String {
+    format!(
+        "curl -sS --http1.1 --max-time 5 -o /dev/null -w '%{{http_code}}\\n' \
+         -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {OFFICIAL_ORIGIN}' \
+         https://{domain}{WS_PATH}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -977,43 +1016,4 @@ mod tests {
         assert!(check.detail.contains("timed out"), "{}", check.detail);
         assert!(start.elapsed() < Duration::from_secs(2));
     }
-}
-
-/// This machine's own addresses that others could reach it at: every interface address but
-/// loopback and link-local.
-pub fn reachable_addresses() -> Vec<std::net::IpAddr> {
-    let mut out = Vec::new();
-    if let Ok(ifs) = nix::ifaddrs::getifaddrs() {
-        for i in ifs {
-            let Some(a) = i.address else { continue };
-            let ip = if let Some(v4) = a.as_sockaddr_in() {
-                std::net::IpAddr::V4(v4.ip())
-            } else if let Some(v6) = a.as_sockaddr_in6() {
-                std::net::IpAddr::V6(v6.ip())
-            } else {
-                continue;
-            };
-            let local = match ip {
-                std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local(),
-                std::net::IpAddr::V6(v6) => {
-                    v6.is_loopback() || (v6.segments()[0] & 0xffc0) == 0xfe80
-                }
-            };
-            if !local && !out.contains(&ip) {
-                out.push(ip);
-            }
-        }
-    }
-    out
-}
-
-/// A command to run from another machine: the browser client's handshake through the proxy,
-/// which must print 101. Only a check from outside sees a cloud firewall or NAT.
-pub fn outside_check_command(domain: &str) -> String {
-    format!(
-        "curl -sS --http1.1 --max-time 5 -o /dev/null -w '%{{http_code}}\\n' \
-         -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
-         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {OFFICIAL_ORIGIN}' \
-         https://{domain}{WS_PATH}"
-    )
 }
