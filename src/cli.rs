@@ -13,7 +13,7 @@ use crate::ui::style::Style;
 #[derive(Debug, Parser)]
 #[command(
     name = "dpwizard",
-    version,
+    version = crate::manual::LONG_VERSION,
     about = "Makes a Drawpile server reachable from the browser client at web.drawpile.net",
     after_help = "Without a command, dpwizard starts the interactive wizard (--plain: line by line).\n\
                   Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
@@ -136,6 +136,11 @@ pub enum Command {
         /// A docker-compose file to inspect besides the usual places (repeatable).
         #[arg(long, value_name = "FILE")]
         compose_file: Vec<PathBuf>,
+    },
+    /// Print the tab-completion script for a shell (the .deb installs bash, zsh and fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::manual::Shell,
     },
 }
 
@@ -273,6 +278,13 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                     exit::OK
                 },
             )
+        }
+        Some(Command::Completions { shell }) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&crate::manual::completion(shell))
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the completion: {e}")))?;
+            Ok(exit::OK)
         }
         None => crate::wizard::run::main(
             host,

@@ -12,6 +12,7 @@ mod drawpile;
 mod hostnet;
 mod live_apply;
 mod live_systemd;
+mod manual;
 mod nginx;
 mod os;
 mod plan_nginx_live;
