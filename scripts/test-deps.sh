@@ -7,6 +7,7 @@ pkgs=(
   nginx apache2 caddy certbot python3-certbot-nginx pebble openssl tmux curl
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
+  prometheus
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,7 +21,7 @@ if ((${#missing[@]})); then
 fi
 # Debian's packages may start services on install; tests run servers only in their own
 # namespaces, so make sure nothing is left running on the host.
-for svc in nginx apache2 caddy docker containerd; do
+for svc in nginx apache2 caddy docker containerd prometheus; do
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi

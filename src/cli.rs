@@ -56,6 +56,8 @@ pub enum AuditFormat {
     Text,
     Json,
     Sarif,
+    /// Metrics for node_exporter's textfile collector.
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -257,15 +259,20 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                 since_text: since,
                 timeout: cli.timeout,
             };
-            let report = runtime.block_on(async {
+            let (facts, report) = runtime.block_on(async {
                 let facts = detect::detect(host.clone(), detect::Options::default()).await;
                 let obs =
                     crate::audit::observe::observe(&host, &facts, domain.as_deref(), &opts).await;
-                crate::audit::judge(&facts, &obs, domain.as_deref())
+                let report = crate::audit::judge(&facts, &obs, domain.as_deref());
+                (facts, report)
             });
             match format {
                 AuditFormat::Json => print_json(&report)?,
                 AuditFormat::Sarif => print_json(&crate::audit::render::sarif(&report))?,
+                AuditFormat::Prometheus => print!(
+                    "{}",
+                    crate::audit::render::prometheus(&report, &facts, host.clock().now_unix())
+                ),
                 AuditFormat::Text => print!(
                     "{}",
                     crate::audit::render::text(&report, &style, cli.verbose > 0)

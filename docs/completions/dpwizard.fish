@@ -89,7 +89,8 @@ complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l since -d 'Ho
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l domain -d 'The domain to audit (default: the server_name of the server that serves /drawpile-web/ws)' -r
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l format -d 'Output format (`--json` is the same as `--format json`)' -r -f -a "text\t''
 json\t''
-sarif\t''"
+sarif\t''
+prometheus\t'Metrics for node_exporter\'s textfile collector'"
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l root -d 'The machine\'s filesystem root: dpwizard reads and writes every path under it' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l color -d 'When to use colours (NO_COLOR in the environment means never, unless `always`)' -r -f -a "auto\t''
 always\t''
@@ -99,7 +100,7 @@ complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l offline -d '
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l strict -d 'Exit 1 on warnings too, not only on errors'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -s h -l help -d 'Print help'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -l compose-file -d 'A docker-compose file to inspect besides the usual places (repeatable)' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -l root -d 'The machine\'s filesystem root: dpwizard reads and writes every path under it' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -l color -d 'When to use colours (NO_COLOR in the environment means never, unless `always`)' -r -f -a "auto\t''

@@ -13,6 +13,7 @@ mod hostnet;
 mod live_apply;
 mod live_systemd;
 mod manual;
+mod metrics;
 mod nginx;
 mod os;
 mod plan_nginx_live;
