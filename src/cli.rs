@@ -139,6 +139,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         compose_file: Vec<PathBuf>,
     },
+    /// List past runs of `apply` (newest first): when, what changed, whether the live checks
+    /// passed, whether it was rolled back; with RUN-ID, print that run's log.
+    History {
+        /// A run (a directory name under /var/lib/dpwizard/runs) whose log to print.
+        run_id: Option<String>,
+    },
     /// Print the tab-completion script for a shell (the .deb installs bash, zsh and fish).
     Completions {
         #[arg(value_enum)]
@@ -286,6 +292,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                 },
             )
         }
+        Some(Command::History { run_id }) => history_command(&host, run_id, cli.json, &style),
         Some(Command::Completions { shell }) => {
             use std::io::Write;
             std::io::stdout()
@@ -418,6 +425,42 @@ fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) ->
         }
         Err(e) => Err(Exit::Internal(anyhow::anyhow!("{e}"))),
     }
+}
+
+fn history_command(
+    host: &Host,
+    id: Option<String>,
+    json: bool,
+    style: &Style,
+) -> Result<i32, Exit> {
+    use crate::apply::history;
+    let h = history::read(host);
+    let Some(id) = id else {
+        if json {
+            print_json(&h)?;
+        } else {
+            print!("{}", history::text(&h, style));
+        }
+        return Ok(exit::OK);
+    };
+    let Some(run) = h.runs.iter().find(|r| r.id == id) else {
+        return Err(Exit::usage(format!(
+            "history: no run {id} in {} (dpwizard history lists them)",
+            crate::apply::journal::RUNS_DIR
+        )));
+    };
+    if json {
+        return print_json(run).map(|_| exit::OK);
+    }
+    let Some(log) = &run.log else {
+        println!("run {id} has no log (it was made by an older dpwizard)");
+        return Ok(exit::OK);
+    };
+    let text = host
+        .read_to_string(log)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("reading {log}: {e}")))?;
+    print!("{text}");
+    Ok(exit::OK)
 }
 
 fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result<i32, Exit> {

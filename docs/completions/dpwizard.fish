@@ -41,6 +41,7 @@ complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "rollback" -d 'Und
 complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "answers" -d 'Answers files: print the commented template, or check a file'
 complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "audit" -d 'Judge the setup: every check passes, warns or fails, with evidence and the fix. Read-only: it never changes the machine'
 complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "detect" -d 'Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports'
+complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "history" -d 'List past runs of `apply` (newest first): when, what changed, whether the live checks passed, whether it was rolled back; with RUN-ID, print that run\'s log'
 complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "completions" -d 'Print the tab-completion script for a shell (the .deb installs bash, zsh and fish)'
 complete -c dpwizard -n "__fish_dpwizard_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand plan" -l answers -d 'The answers file (see `dpwizard answers --template`)' -r -F
@@ -110,6 +111,14 @@ complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -l timeout -d 
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand detect" -s h -l help -d 'Print help'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -l root -d 'The machine\'s filesystem root: dpwizard reads and writes every path under it' -r -F
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -l color -d 'When to use colours (NO_COLOR in the environment means never, unless `always`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -l timeout -d 'Timeout for each external command, in seconds (e.g. 3 or 0.5)' -r
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -l json -d 'Print machine-readable JSON instead of the human report'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand history" -s h -l help -d 'Print help'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -l root -d 'The machine\'s filesystem root: dpwizard reads and writes every path under it' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -l color -d 'When to use colours (NO_COLOR in the environment means never, unless `always`)' -r -f -a "auto\t''
 always\t''
@@ -118,11 +127,12 @@ complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -l timeou
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "plan" -d 'Show what `apply` would change (diffs, commands, why), changing nothing'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "apply" -d 'Make the changes: journalled atomic writes, nginx -t before any reload, rollback on failure, then the commands and a live check of the three WebSocket handshakes'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "rollback" -d 'Undo a run of `apply`: restore every file it changed (default: the last run)'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "answers" -d 'Answers files: print the commented template, or check a file'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "audit" -d 'Judge the setup: every check passes, warns or fails, with evidence and the fix. Read-only: it never changes the machine'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "detect" -d 'Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "completions" -d 'Print the tab-completion script for a shell (the .deb installs bash, zsh and fish)'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "plan" -d 'Show what `apply` would change (diffs, commands, why), changing nothing'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "apply" -d 'Make the changes: journalled atomic writes, nginx -t before any reload, rollback on failure, then the commands and a live check of the three WebSocket handshakes'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "rollback" -d 'Undo a run of `apply`: restore every file it changed (default: the last run)'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "answers" -d 'Answers files: print the commented template, or check a file'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "audit" -d 'Judge the setup: every check passes, warns or fails, with evidence and the fix. Read-only: it never changes the machine'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "detect" -d 'Show what is on this machine: drawpile-srv, how it runs, web servers, TLS, ports'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "history" -d 'List past runs of `apply` (newest first): when, what changed, whether the live checks passed, whether it was rolled back; with RUN-ID, print that run\'s log'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "completions" -d 'Print the tab-completion script for a shell (the .deb installs bash, zsh and fish)'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand help; and not __fish_seen_subcommand_from plan apply rollback answers audit detect history completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

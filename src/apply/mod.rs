@@ -2,7 +2,9 @@
 //! backups and rollback (`journal`). Everything it writes was computed by `plan` first.
 
 pub mod fs;
+pub mod history;
 pub mod journal;
+pub mod runlog;
 pub mod session;
 
 use std::path::Path;

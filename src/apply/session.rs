@@ -105,6 +105,7 @@ pub async fn run(
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<i32, Exit> {
+    let on: &mut dyn FnMut(Event) = &mut crate::apply::runlog::tee(host, on);
     let (mut plan, mut facts) = first;
     let mut pass = 1;
     loop {

@@ -10,6 +10,7 @@ mod cli;
 mod deb;
 mod docker;
 mod drawpile;
+mod history;
 mod hostnet;
 mod live_apply;
 mod live_systemd;

@@ -60,6 +60,7 @@ fn manual_pages_are_current_and_one_per_subcommand() {
         "answers",
         "audit",
         "detect",
+        "history",
         "completions",
     ] {
         assert!(
