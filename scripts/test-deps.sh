@@ -7,7 +7,7 @@ pkgs=(
   nginx apache2 caddy certbot python3-certbot-nginx pebble openssl tmux curl
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
-  prometheus lintian bash-completion
+  prometheus lintian bash-completion ansible-core
 )
 missing=()
 for p in "${pkgs[@]}"; do

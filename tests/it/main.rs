@@ -3,6 +3,7 @@
 
 mod support;
 
+mod ansible;
 mod answers;
 mod apply;
 mod audit;
@@ -10,6 +11,7 @@ mod cli;
 mod deb;
 mod docker;
 mod drawpile;
+mod examples;
 mod history;
 mod hostnet;
 mod live_apply;
