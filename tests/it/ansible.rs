@@ -14,6 +14,16 @@ struct Play {
 }
 
 impl Play {
+    /// What the play said of a task: the line after its header (`changed: [localhost]`).
+    fn task(&self, name: &str) -> &str {
+        let header = format!("TASK [dpwizard : {name}]");
+        let mut lines = self.out.lines();
+        lines.find(|l| l.starts_with(&header));
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("no task {name}:\n{}", self.out))
+    }
+
     /// The recap's count for `what` (`changed`, `failed`, …).
     fn recap(&self, what: &str) -> u32 {
         self.out
@@ -112,9 +122,10 @@ fn ansible_role_applies_audits_and_a_second_play_changes_nothing() {
     let second = play(m.root(), scratch.path(), OFFLINE);
     assert_eq!(second.code, 0, "{}", second.out);
     assert_eq!(second.recap("changed"), 0, "{}", second.out);
-    assert!(
-        second.out.contains("skipping: [localhost]"),
-        "apply was not skipped:\n{}",
+    assert_eq!(
+        second.task("Apply the answers"),
+        "skipping: [localhost]",
+        "{}",
         second.out
     );
 
@@ -145,4 +156,122 @@ fn ansible_role_applies_audits_and_a_second_play_changes_nothing() {
         "{}",
         plan_error.out
     );
+}
+
+/// Stages the fake server's tree at `to` inside a throwaway machine: the files through
+/// `vps.file`, and a shell prelude that makes its directories and symlinks.
+fn stage_tree(vps: &crate::support::vps::Vps, root: &Path, to: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let mut prelude = String::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let inside = format!("{to}/{}", p.strip_prefix(root).unwrap().display());
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                prelude.push_str(&format!("ln -sfn '{}' '{inside}'\n", target.display()));
+            } else if meta.is_dir() {
+                prelude.push_str(&format!(
+                    "mkdir -p '{inside}' && chmod {:o} '{inside}'\n",
+                    meta.permissions().mode() & 0o7777
+                ));
+                stack.push(p);
+            } else {
+                vps.file(
+                    &inside,
+                    std::fs::read(&p).unwrap(),
+                    meta.permissions().mode() & 0o7777,
+                );
+            }
+        }
+    }
+    prelude
+}
+
+/// The whole role in a throwaway machine, as on a fresh server: it installs the .deb with
+/// apt, then applies and audits with the installed /usr/bin/dpwizard; the second play
+/// changes nothing.
+#[test]
+fn ansible_role_installs_the_deb_and_is_idempotent_in_a_throwaway_machine() {
+    if skip_unless_root("the Ansible role in a throwaway machine")
+        || skip_unless_program("ansible-playbook")
+    {
+        return;
+    }
+    let Some(deb) = crate::deb::deb_or_skip("the Ansible role in a throwaway machine") else {
+        return;
+    };
+    let (m, _, _dir) = crate::apply::plan_and_apply::machine();
+    let vps = crate::support::vps::Vps::new();
+    let prelude = stage_tree(&vps, m.root(), "/srv/paint");
+    vps.file("/root/dpwizard.deb", std::fs::read(&deb).unwrap(), 0o644);
+    let vars = serde_json::json!({
+        "ansible_become": false,
+        "dpwizard_deb": "/root/dpwizard.deb",
+        "dpwizard_root": "/srv/paint",
+        "dpwizard_domain": "paint.example.com",
+        "dpwizard_audit_args": OFFLINE,
+    });
+    let site = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ansible/site.yml");
+    let out = vps.run(&format!(
+        r#"set -u
+{prelude}
+rm -f /usr/local/bin/dpwizard /usr/bin/dpwizard
+printf '[drawpile]\nlocalhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n' >/root/inventory.ini
+export ANSIBLE_NOCOLOR=1 HOME=/root ANSIBLE_RETRY_FILES_ENABLED=0
+for n in 1 2; do
+  ansible-playbook -i /root/inventory.ini -e '{vars}' {site} >/results/play$n 2>&1
+  echo $? >/results/play$n.rc
+done
+command -v dpwizard >/results/which
+"#
+    ));
+    let r = |name: &str| vps.result(name);
+    for n in ["play1", "play2"] {
+        assert_eq!(
+            r(&format!("{n}.rc")).trim(),
+            "0",
+            "{n}:\n{}\n{}",
+            r(n),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let first = Play {
+        code: 0,
+        out: r("play1"),
+    };
+    let second = Play {
+        code: 0,
+        out: r("play2"),
+    };
+    // The first play copies and installs the package, writes the answers and applies them.
+    assert!(first.recap("changed") >= 4, "{}", first.out);
+    assert_eq!(
+        first.task("Install dpwizard"),
+        "changed: [localhost]",
+        "{}",
+        first.out
+    );
+    assert_eq!(
+        first.task("Apply the answers"),
+        "changed: [localhost]",
+        "{}",
+        first.out
+    );
+    assert_eq!(
+        second.task("Install dpwizard"),
+        "ok: [localhost]",
+        "{}",
+        second.out
+    );
+    assert_eq!(
+        second.task("Apply the answers"),
+        "skipping: [localhost]",
+        "{}",
+        second.out
+    );
+    assert_eq!(r("which").trim(), "/usr/bin/dpwizard");
+    assert_eq!(second.recap("changed"), 0, "{}", second.out);
 }

@@ -25,7 +25,7 @@ fn built_deb() -> Option<PathBuf> {
     debs.pop()
 }
 
-fn deb_or_skip(what: &str) -> Option<PathBuf> {
+pub fn deb_or_skip(what: &str) -> Option<PathBuf> {
     let deb = built_deb();
     if deb.is_none() {
         assert!(
@@ -40,6 +40,10 @@ fn deb_or_skip(what: &str) -> Option<PathBuf> {
 /// What the scenario does inside the machine; each step leaves its output in /results.
 const SCENARIO: &str = r#"
 set -u
+# As on a fresh server: no Rust toolchain (the package must not need one).
+rm -rf /root/.cargo /root/.rustup /usr/local/cargo /usr/local/rustup
+hash -r
+{ command -v cargo; command -v rustc; } >/results/rust
 # A VPS image ships man pages; container images (like this machine's) tell dpkg to drop them.
 rm -f /etc/dpkg/dpkg.cfg.d/excludes
 # Only the package's dpwizard may be found.
@@ -83,6 +87,7 @@ fn deb_installs_runs_and_removes_cleanly_in_a_throwaway_machine() {
         r("install.log"),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(r("rust"), "", "a Rust toolchain is left in the machine");
     assert_eq!(r("which").trim(), "/usr/bin/dpwizard");
     assert!(
         r("version").starts_with(&format!("dpwizard {} (git ", env!("CARGO_PKG_VERSION"))),
