@@ -344,10 +344,14 @@ pub fn checks_md() -> String {
          `dpwizard_tls_certificate_expires_in_seconds{domain,path}` and\n\
          `dpwizard_tls_certificate_expiry_timestamp_seconds{domain,path}` tell the certificate's\n\
          expiry, `dpwizard_drawpile_srv_info{version,instance}` the drawpile-srv judged, and\n\
-         `dpwizard_audit_timestamp_seconds` when the audit ran. For example, from cron:\n\
-         `dpwizard audit --format prometheus > /var/lib/prometheus/node-exporter/dpwizard.prom.$$ &&\n\
-         mv /var/lib/prometheus/node-exporter/dpwizard.prom.$$ /var/lib/prometheus/node-exporter/dpwizard.prom`\n\
-         (write, then rename, so the collector never reads half a file).\n",
+         `dpwizard_audit_timestamp_seconds` when the audit ran. For example, from cron (in\n\
+         /var/lib/prometheus/node-exporter; the exit code is 1 when there are findings, which the\n\
+         metrics then carry, so only 2 and 3 keep the old file):\n\n\
+         ```sh\n\
+         dpwizard audit --format prometheus > dpwizard.prom.tmp; [ $? -le 1 ] && mv dpwizard.prom.tmp dpwizard.prom\n\
+         ```\n\n\
+         Write, then rename, so the collector never reads half a file; alert when\n\
+         `time() - dpwizard_audit_timestamp_seconds` grows, as the audit then stopped running.\n",
     );
     for area in Area::ALL {
         let _ = writeln!(out, "\n## {}\n", area.title());
