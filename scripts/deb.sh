@@ -2,6 +2,7 @@
 # Builds the .deb from the portable release binary (scripts/release.sh), so the package
 # installs on Debian 10+ and Ubuntu 20.04+ as well as on Debian 12, then runs lintian on it.
 #   bash scripts/deb.sh     # → target/debian/dpwizard_VERSION-1_amd64.deb
+#   DEB_TARGET=aarch64-unknown-linux-gnu bash scripts/deb.sh    # → …_arm64.deb
 # cargo-deb is compiled once from crates.io (a few minutes) and kept in ~/.cargo/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +19,15 @@ if [ ! -x "target/$triple/release/dpwizard" ]; then
   echo "deb: no release binary for $triple yet: building it"
   RELEASE_TARGETS=${triple%%-*} bash scripts/release.sh
 fi
-rm -f target/debian/dpwizard_*.deb
+case "$triple" in
+  x86_64-*) arch=amd64 ;;
+  aarch64-*) arch=arm64 ;;
+  *) echo "deb: no Debian architecture known for $triple" >&2; exit 2 ;;
+esac
+rm -f target/debian/dpwizard_*_"$arch".deb
 # --no-build: pack the zigbuild binary as it is (already stripped by the release profile).
 cargo deb --no-build --no-strip --target "$triple" --output target/debian/
-deb=$(ls target/debian/dpwizard_*.deb)
+deb=$(ls target/debian/dpwizard_*_"$arch".deb)
 echo "deb: $deb ($(stat -c %s "$deb") bytes)"
 if command -v lintian >/dev/null; then
   # The overrides shipped in the package (debian/lintian-overrides) argue each remaining tag.

@@ -9,16 +9,24 @@ use std::process::Command;
 use crate::support::vps::Vps;
 use crate::support::*;
 
-/// The package scripts/deb.sh made (target/debian/dpwizard_*.deb).
+/// The package scripts/deb.sh made for this machine's architecture
+/// (target/debian/dpwizard_*_amd64.deb on x86_64).
 fn built_deb() -> Option<PathBuf> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let suffix = format!("_{arch}.deb");
     let dir = target_dir().parent()?.join("debian");
     let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("dpwizard_"))
-                && p.extension().is_some_and(|e| e == "deb")
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with("dpwizard_") && n.ends_with(&suffix)
+            })
         })
         .collect();
     debs.sort();
