@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_DEB_VERSION=3.6.3
 triple=${DEB_TARGET:-x86_64-unknown-linux-gnu}
+tdir=${CARGO_TARGET_DIR:-target}
 
 if [[ "$(cargo deb --version 2>/dev/null)" != *" $CARGO_DEB_VERSION"* ]]; then
   echo "deb: installing cargo-deb $CARGO_DEB_VERSION from crates.io"
@@ -15,7 +16,7 @@ if [[ "$(cargo deb --version 2>/dev/null)" != *" $CARGO_DEB_VERSION"* ]]; then
   cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
   echo "deb: cargo-deb installed in $((SECONDS - start)) s"
 fi
-if [ ! -x "target/$triple/release/dpwizard" ]; then
+if [ ! -x "$tdir/$triple/release/dpwizard" ]; then
   echo "deb: no release binary for $triple yet: building it"
   RELEASE_TARGETS=${triple%%-*} bash scripts/release.sh
 fi
@@ -24,10 +25,10 @@ case "$triple" in
   aarch64-*) arch=arm64 ;;
   *) echo "deb: no Debian architecture known for $triple" >&2; exit 2 ;;
 esac
-rm -f target/debian/dpwizard_*_"$arch".deb
+rm -f "$tdir"/debian/dpwizard_*_"$arch".deb
 # --no-build: pack the zigbuild binary as it is (already stripped by the release profile).
-cargo deb --no-build --no-strip --target "$triple" --output target/debian/
-deb=$(ls target/debian/dpwizard_*_"$arch".deb)
+cargo deb --no-build --no-strip --target "$triple" --output "$tdir/debian/"
+deb=$(ls "$tdir"/debian/dpwizard_*_"$arch".deb)
 echo "deb: $deb ($(stat -c %s "$deb") bytes)"
 if command -v lintian >/dev/null; then
   # The overrides shipped in the package (debian/lintian-overrides) argue each remaining tag.

@@ -4,7 +4,8 @@
 #   bash scripts/release.sh                   # x86_64 and aarch64
 #   RELEASE_TARGETS=x86_64 bash scripts/release.sh
 # Output: target/dist/dpwizard-VERSION-ARCH-linux-gnu (and .sha256); cargo's own copy stays in
-# target/ARCH-unknown-linux-gnu/release/ (cargo deb --no-build packs that one).
+# target/ARCH-unknown-linux-gnu/release/ (cargo deb --no-build packs that one). CARGO_TARGET_DIR
+# is honoured.
 # An architecture whose Rust target is not installed and cannot be added is skipped with a
 # message; x86_64 missing is an error.
 set -euo pipefail
@@ -28,7 +29,8 @@ command -v cargo-zigbuild >/dev/null || {
 }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-mkdir -p target/dist
+tdir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$tdir/dist"
 built=() missing=()
 for arch in "${arches[@]}"; do
   triple="$arch-unknown-linux-gnu"
@@ -42,9 +44,9 @@ for arch in "${arches[@]}"; do
   fi
   start=$SECONDS
   cargo zigbuild --release --locked --target "$triple.$GLIBC"
-  out="target/dist/dpwizard-$version-$arch-linux-gnu"
-  cp "target/$triple/release/dpwizard" "$out"
-  (cd target/dist && sha256sum "$(basename "$out")" >"$(basename "$out").sha256")
+  out="$tdir/dist/dpwizard-$version-$arch-linux-gnu"
+  cp "$tdir/$triple/release/dpwizard" "$out"
+  (cd "$tdir/dist" && sha256sum "$(basename "$out")" >"$(basename "$out").sha256")
   echo "release: $out ($(stat -c %s "$out") bytes, built in $((SECONDS - start)) s)"
   built+=("$arch")
 done
