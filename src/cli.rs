@@ -435,6 +435,10 @@ fn history_command(
 ) -> Result<i32, Exit> {
     use crate::apply::history;
     let h = history::read(host);
+    if let Some(e) = &h.error {
+        // The runs directory is root's (0700): an empty list would be a lie.
+        return Err(Exit::usage(format!("history: cannot list the runs: {e}")));
+    }
     let Some(id) = id else {
         if json {
             print_json(&h)?;

@@ -57,11 +57,18 @@ pub struct Unreadable {
 pub struct History {
     pub runs: Vec<RunSummary>,
     pub unreadable: Vec<Unreadable>,
+    /// Why the runs directory could not be listed (e.g. not root: it is 0700), if so.
+    pub error: Option<String>,
 }
 
 /// Every run on the machine, newest first.
 pub fn read(host: &Host) -> History {
     let mut h = History::default();
+    if let Err(e) = host.list_dir(RUNS_DIR)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        h.error = Some(format!("{RUNS_DIR}: {e}"));
+    }
     for id in journal::list_runs(host).into_iter().rev() {
         match load(host, &id) {
             Ok(j) => h.runs.push(summary(host, j)),
@@ -132,7 +139,9 @@ fn utc(unix: i64) -> String {
 pub fn text(h: &History, style: &Style) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    if h.runs.is_empty() && h.unreadable.is_empty() {
+    if let Some(e) = &h.error {
+        let _ = writeln!(out, "cannot list the runs: {e}");
+    } else if h.runs.is_empty() && h.unreadable.is_empty() {
         let _ = writeln!(out, "No runs recorded in {RUNS_DIR}.");
     }
     for r in &h.runs {
@@ -248,6 +257,20 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("20990101T000000Z-1  cannot be read: "), "{t}");
+    }
+
+    #[test]
+    fn an_unreadable_runs_directory_is_not_taken_for_no_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be: listing it fails, and not with NotFound.
+        std::fs::create_dir_all(dir.path().join("var/lib/dpwizard")).unwrap();
+        std::fs::write(dir.path().join("var/lib/dpwizard/runs"), "").unwrap();
+        let h = read(&host(dir.path(), 0));
+        let t = text(&h, &Style::plain());
+        assert!(
+            t.starts_with("cannot list the runs: /var/lib/dpwizard/runs: "),
+            "{t}"
+        );
     }
 
     #[test]

@@ -144,3 +144,18 @@ fn history_lists_the_run_its_files_its_log_and_its_rollback_and_keeps_no_secret(
         unknown.stderr
     );
 }
+
+#[test]
+fn history_that_cannot_list_the_runs_says_why_and_exits_2() {
+    let m = FakeMachine::debian12();
+    // A file where the runs directory should be (as a non-root user meets a 0700 one).
+    m.file("/var/lib/dpwizard/runs", "");
+    let run = m.dpwizard(["history"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("history: cannot list the runs: /var/lib/dpwizard/runs: "),
+        "{}",
+        run.stderr
+    );
+}
