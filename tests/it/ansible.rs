@@ -207,6 +207,13 @@ fn ansible_role_installs_the_deb_and_is_idempotent_in_a_throwaway_machine() {
     let vps = crate::support::vps::Vps::new();
     let prelude = stage_tree(&vps, m.root(), "/srv/paint");
     vps.file("/root/dpwizard.deb", std::fs::read(&deb).unwrap(), 0o644);
+    // The role too: the checkout may live under /tmp, which the machine replaces.
+    let prelude = prelude
+        + &stage_tree(
+            &vps,
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ansible")),
+            "/root/ansible",
+        );
     let vars = serde_json::json!({
         "ansible_become": false,
         "dpwizard_deb": "/root/dpwizard.deb",
@@ -214,7 +221,7 @@ fn ansible_role_installs_the_deb_and_is_idempotent_in_a_throwaway_machine() {
         "dpwizard_domain": "paint.example.com",
         "dpwizard_audit_args": OFFLINE,
     });
-    let site = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ansible/site.yml");
+    let site = "/root/ansible/site.yml";
     let out = vps.run(&format!(
         r#"set -u
 {prelude}
