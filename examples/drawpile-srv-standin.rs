@@ -3,7 +3,12 @@
 //! program (shared docs: drawpile.md, drawpile-outputs.md), never invented behaviour:
 //! `--version`/`--help` byte for byte per version and build options, the root refusal, the
 //! option errors, the TCP and WebSocket greetings, the 101 headers, the log lines, socket
-//! activation (2.2.x) and its refusal (2.3.0+), sd_notify, SIGTERM.
+//! activation (2.2.x) and its refusal (2.3.0+), sd_notify, SIGTERM. Where the real builds were
+//! observed to differ from a replay (drawpile-real.md) it does what they do: the watchdog
+//! pings and `STATUS=` texts, the dual-stack bind, the WebSocket version checks, pings and close
+//! frames, the X-Real-IP log line, and the 2.2.x autostop that shuts the web admin socket down
+//! (so systemd fails a socket unit with POLLHUP). tests/it/standin.rs runs the same assertions
+//! against the real builds when they are there.
 //!
 //! Which build it plays comes from a profile: the env var `DRAWPILE_STANDIN`, else a sidecar
 //! file `<argv0>.standin` or `<real exe>.standin`; lines `key=value`:
@@ -12,9 +17,9 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -460,44 +465,186 @@ struct Server {
     prefer_ws: bool,
     clients: AtomicUsize,
     autostop: bool,
+    /// The web admin's listening socket (-1: none): microhttpd shuts it down when the server
+    /// stops, which is what makes systemd fail a 2.2.x socket unit (POLLHUP).
+    admin_fd: AtomicI32,
 }
 
 impl Server {
+    /// A client connected: the real server counts it in its status text at once.
+    fn client_came(&self) {
+        let n = self.clients.fetch_add(1, Ordering::SeqCst) + 1;
+        self.status(n);
+    }
+
     fn client_left(&self) {
-        if self.clients.fetch_sub(1, Ordering::SeqCst) == 1 && self.autostop {
+        let n = self.clients.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.status(n);
+        if n == 0 && self.autostop {
             log("Info/Status", "Autostopping due to lack of sessions.");
+            self.stop();
             std::process::exit(0);
         }
     }
+
+    /// `STATUS=` for systemd: `systemctl show -p StatusText` reads `0 users and 0 sessions`.
+    fn status(&self, users: usize) {
+        if self.profile.systemd {
+            notify(&format!("STATUS={users} users and 0 sessions"));
+        }
+    }
+
+    /// What the real server logs and does when it stops (SIGTERM or autostop).
+    fn stop(&self) {
+        log(
+            "Info/Status",
+            &format!(
+                "Stopping server and kicking out {} users...",
+                self.clients.load(Ordering::SeqCst)
+            ),
+        );
+        log("Info/Status", "Server stopped.");
+        let fd = self.admin_fd.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: shutdown(2) on a socket this process owns; the fd stays open.
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            }
+            eprintln!("Stopping microhttpd");
+        }
+    }
+}
+
+/// The address a peer is logged with: `::ffff:127.0.0.1` on a dual-stack socket, as real.
+fn peer_of(s: &TcpStream) -> String {
+    s.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 fn serve_tcp(server: Arc<Server>, listener: TcpListener) {
     for stream in listener.incoming() {
         let Ok(mut s) = stream else { continue };
         let server = server.clone();
-        server.clients.fetch_add(1, Ordering::SeqCst);
+        let peer = peer_of(&s);
+        log(
+            "Info/Status",
+            &format!("0;{peer};: New TCP client connected"),
+        );
+        server.client_came();
         std::thread::spawn(move || {
             let json = greeting_json(&server.profile, server.prefer_ws);
             let mut msg = (json.len() as u16).to_be_bytes().to_vec();
             msg.extend_from_slice(&[0, 0]);
             msg.extend_from_slice(json.as_bytes());
             let _ = s.write_all(&msg);
-            idle_until_close(&mut s);
+            idle_until_close(&mut s, &peer);
             server.client_left();
         });
     }
 }
 
+const IDLE: Duration = Duration::from_secs(60);
+
 /// Keeps a client until it closes or has been idle for 60 s, like the real server.
-fn idle_until_close(s: &mut TcpStream) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+fn idle_until_close(s: &mut TcpStream, who: &str) {
+    let _ = s.set_read_timeout(Some(IDLE));
     let mut buf = [0u8; 4096];
-    while let Ok(n) = s.read(&mut buf) {
-        if n == 0 {
-            break;
+    let err = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(_) => {}
+            Err(e) => break Some(e),
         }
+    };
+    drop_client(s, err, who);
+}
+
+/// Closes a client's connection; one that timed out is logged as the real server does.
+fn drop_client(s: &mut TcpStream, err: Option<std::io::Error>, who: &str) {
+    if err.is_some_and(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    }) {
+        log(
+            "Warn/Status",
+            &format!("0;{who};: Message queue exceeded timeout of 60000ms"),
+        );
     }
     let _ = s.shutdown(Shutdown::Both);
+}
+
+/// One WebSocket frame from a client: (opcode, unmasked payload). Clients mask; the real
+/// server also takes unmasked frames (it answers an unmasked ping).
+fn read_frame(s: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head)?;
+    let opcode = head[0] & 0x0f;
+    let masked = head[1] & 0x80 != 0;
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            s.read_exact(&mut b)?;
+            u64::from(u16::from_be_bytes(b))
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            s.read_exact(&mut b)?;
+            u64::from_be_bytes(b)
+        }
+        n => u64::from(n),
+    };
+    if len > 16 << 20 {
+        return Err(std::io::Error::other("frame too large"));
+    }
+    let mut mask = [0u8; 4];
+    if masked {
+        s.read_exact(&mut mask)?;
+    }
+    let mut payload = vec![0u8; len as usize];
+    s.read_exact(&mut payload)?;
+    if masked {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+    }
+    Ok((opcode, payload))
+}
+
+/// A WebSocket client after the greeting: pings get pongs, a close frame is echoed (its
+/// status code, 1000 when it had none) before the connection closes, text frames are logged
+/// as unexpected; idle for 60 s, the client is dropped.
+fn websocket_session(s: &mut TcpStream, who: &str) {
+    let _ = s.set_read_timeout(Some(IDLE));
+    let err = loop {
+        match read_frame(s) {
+            Ok((0x9, payload)) => {
+                let mut pong = vec![0x8a, payload.len().min(125) as u8];
+                pong.extend_from_slice(&payload[..payload.len().min(125)]);
+                if let Err(e) = s.write_all(&pong) {
+                    break Some(e);
+                }
+            }
+            Ok((0x8, payload)) => {
+                let code = if payload.len() >= 2 {
+                    [payload[0], payload[1]]
+                } else {
+                    1000u16.to_be_bytes()
+                };
+                let _ = s.write_all(&[0x88, 0x02, code[0], code[1]]);
+                break None;
+            }
+            Ok((0x1, payload)) => eprintln!(
+                "Unexpected WebSocket text message: '{}'",
+                String::from_utf8_lossy(&payload)
+            ),
+            Ok(_) => {}
+            Err(e) => break Some(e),
+        }
+    };
+    drop_client(s, err, who);
 }
 
 fn header<'a>(req: &'a str, name: &str) -> Option<&'a str> {
@@ -532,10 +679,7 @@ fn serve_ws(server: Arc<Server>, listener: TcpListener) {
         let Ok(mut s) = stream else { continue };
         let server = server.clone();
         std::thread::spawn(move || {
-            let peer = s
-                .peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
+            let peer = peer_of(&s);
             let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
@@ -551,11 +695,20 @@ fn serve_ws(server: Arc<Server>, listener: TcpListener) {
             let req = String::from_utf8_lossy(&buf).to_string();
             let upgrade =
                 header(&req, "Upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-            let Some(key) = header(&req, "Sec-WebSocket-Key").filter(|_| upgrade) else {
-                // A plain HTTP request gets the connection closed with no bytes.
+            // A plain HTTP request, or a handshake without a (numeric) version, gets the
+            // connection closed with no bytes; any version but 13 gets a 400 naming 13.
+            let version = header(&req, "Sec-WebSocket-Version").and_then(|v| v.parse::<u32>().ok());
+            let key = header(&req, "Sec-WebSocket-Key").filter(|_| upgrade);
+            let (Some(key), Some(version)) = (key, version) else {
                 let _ = s.shutdown(Shutdown::Both);
                 return;
             };
+            if version != 13 {
+                let _ =
+                    s.write_all(b"HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n\r\n");
+                let _ = s.shutdown(Shutdown::Both);
+                return;
+            }
             let mut h = Sha1::new();
             h.update(key.as_bytes());
             h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
@@ -586,9 +739,11 @@ fn serve_ws(server: Arc<Server>, listener: TcpListener) {
             let source = if real_ip.is_some() {
                 "IP from X-Real-IP header"
             } else {
-                "WebSocket peer address"
+                "IP from WebSocket peer address"
             };
-            let who = real_ip.map(str::to_string).unwrap_or(peer);
+            // The user's address (X-Real-IP, else the peer) in the prefix; the peer (the
+            // proxy) after "from".
+            let who = real_ip.map(str::to_string).unwrap_or_else(|| peer.clone());
             let detail = if server.profile.at_least(2, 2, 2) {
                 format!("{source}, Origin '{origin}'")
             } else {
@@ -596,11 +751,11 @@ fn serve_ws(server: Arc<Server>, listener: TcpListener) {
             };
             log(
                 "Info/Status",
-                &format!("0;{who};: New WebSocket client connected from {who} ({detail})"),
+                &format!("0;{who};: New WebSocket client connected from {peer} ({detail})"),
             );
-            server.clients.fetch_add(1, Ordering::SeqCst);
+            server.client_came();
             if s.write_all(resp.as_bytes()).is_ok() && s.write_all(&frame).is_ok() {
-                idle_until_close(&mut s);
+                websocket_session(&mut s, &who);
             }
             server.client_left();
         });
@@ -646,16 +801,41 @@ fn serve_webadmin(server: Arc<Server>, listener: TcpListener, ws_active: bool) {
     }
 }
 
+/// Binds a listener. With no address the real server (Qt's `QHostAddress::Any`) binds
+/// dual-stack IPv6 (`ss` shows `*:PORT`) while its log says 0.0.0.0; IPv4 only where the
+/// machine has no IPv6.
 fn bind(addr: Option<&str>, port: u16) -> TcpListener {
-    let ip = addr.unwrap_or("0.0.0.0");
-    let sa: SocketAddr = if ip.contains(':') {
-        format!("[{ip}]:{port}")
-    } else {
-        format!("{ip}:{port}")
+    let candidates: Vec<String> = match addr {
+        None => vec![format!("[::]:{port}"), format!("0.0.0.0:{port}")],
+        Some(ip) if ip.contains(':') => vec![format!("[{ip}]:{port}")],
+        Some(ip) => vec![format!("{ip}:{port}")],
+    };
+    let mut last = None;
+    for c in &candidates {
+        let sa: SocketAddr = c.parse().unwrap_or_else(|_| {
+            fail(&format!(
+                "Invalid listening address {}",
+                addr.unwrap_or_default()
+            ))
+        });
+        match TcpListener::bind(sa) {
+            Ok(l) => return l,
+            Err(e) => last = Some(e),
+        }
     }
-    .parse()
-    .unwrap_or_else(|_| fail(&format!("Invalid listening address {ip}")));
-    TcpListener::bind(sa).unwrap_or_else(|e| fail(&format!("Couldn't start server: {e}")))
+    match last {
+        Some(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            log("Error/Status", "The bound address is already in use");
+            std::process::exit(1);
+        }
+        Some(e) => fail(&format!("Couldn't start server: {e}")),
+        None => fail("Couldn't start server"),
+    }
+}
+
+/// The web admin listens on IPv4's any address (drawpile.md), whatever `--listen` says.
+fn bind_web_admin(port: u16) -> TcpListener {
+    bind(Some("0.0.0.0"), port)
 }
 
 fn port_of(o: &Options, name: &str, default: u16, what: &str) -> u16 {
@@ -668,7 +848,8 @@ fn port_of(o: &Options, name: &str, default: u16, what: &str) -> u16 {
     }
 }
 
-fn notify_ready() {
+/// One sd_notify(3) message (`READY=1`, `STATUS=…`, `WATCHDOG=1`), when systemd asked.
+fn notify(msg: &str) {
     let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
         return;
     };
@@ -679,11 +860,51 @@ fn notify_ready() {
     if let Some(abs) = path.strip_prefix('@') {
         use std::os::linux::net::SocketAddrExt;
         if let Ok(addr) = std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes()) {
-            let _ = sock.send_to_addr(b"READY=1", &addr);
+            let _ = sock.send_to_addr(msg.as_bytes(), &addr);
         }
     } else {
-        let _ = sock.send_to(b"READY=1", &path);
+        let _ = sock.send_to(msg.as_bytes(), &path);
     }
+}
+
+/// The watchdog as the real server keeps it: with `WATCHDOG_USEC` (for this process) it
+/// sends `WATCHDOG=1` every half period and says so; without, it logs that it is off. A
+/// unit with `WatchdogSec=` kills a server that never pings.
+fn start_watchdog(systemd: bool) {
+    let usec = std::env::var("WATCHDOG_USEC")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&u| u > 0);
+    let for_us = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_none_or(|p| p == std::process::id());
+    let usec = match usec {
+        Some(u) if systemd && for_us => u,
+        _ => {
+            eprintln!("Watchdog timer not enabled");
+            return;
+        }
+    };
+    let interval_ms = usec / 2 / 1000;
+    if interval_ms == 0 {
+        eprintln!("Watchdog timeout {usec}usec results in keepalive interval of 0");
+        eprintln!("Watchdog timer not enabled");
+        return;
+    }
+    // Qt's timer types: very coarse (whole seconds) from 5 s on, as logged by the real one.
+    let kind = if interval_ms >= 5000 {
+        "very coarse"
+    } else {
+        "coarse"
+    };
+    eprintln!("Setting {kind} watchdog timer every {interval_ms}ms");
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(interval_ms));
+            notify("WATCHDOG=1");
+        }
+    });
 }
 
 fn main() {
@@ -758,6 +979,7 @@ fn main() {
         prefer_ws,
         clients: AtomicUsize::new(0),
         autostop: passed > 0,
+        admin_fd: AtomicI32::new(-1),
     });
 
     let mut ws_active = false;
@@ -853,22 +1075,26 @@ fn main() {
         }
         if admin_port > 0 && profile.webadmin {
             // The real web admin listens on all interfaces, whatever --listen says.
-            admin_listener = Some(bind(None, admin_port));
+            admin_listener = Some(bind_web_admin(admin_port));
         }
     }
     if let Some(l) = admin_listener {
-        let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-        eprintln!("Starting microhttpd on port {port}");
+        if passed > 0 {
+            eprintln!("Starting microhttpd on pre-opened socket");
+        } else {
+            let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+            eprintln!("Starting microhttpd on port {port}");
+        }
+        server.admin_fd.store(l.as_raw_fd(), Ordering::SeqCst);
         let s = server.clone();
         std::thread::spawn(move || serve_webadmin(s, l, ws_active));
     }
-    eprintln!("Watchdog timer not enabled");
     if profile.systemd {
-        notify_ready();
+        notify("READY=1");
     }
+    start_watchdog(profile.systemd);
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    log("Info/Status", "Stopping server and kicking out 0 users...");
-    log("Info/Status", "Server stopped.");
+    server.stop();
 }

@@ -8,6 +8,9 @@ pkgs=(
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
   prometheus lintian bash-completion ansible-core
+  # The real drawpile-srv builds in ../shared/drawpile-srv/ (its README): their runtime.
+  libqt5core5a libqt5network5 libqt5websockets5 libqt5sql5 libqt5sql5-sqlite libsodium23
+  libmicrohttpd12 libsystemd0
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -13,6 +13,10 @@ use crate::model::*;
 /// The commented template (`dpwizard answers --template`).
 pub const TEMPLATE: &str = include_str!("../assets/answers-template.toml");
 
+/// The template's `site.domain`, which stands for the admin's own: `answers --check`
+/// refuses a file that still has it.
+pub const TEMPLATE_DOMAIN: &str = "draw.example.com";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runtime {
@@ -208,6 +212,26 @@ struct RawProxy {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
+/// Where `section.key` is written in an answers file (its value), for errors found after
+/// loading (the planner refusing an explicit answer). (1, 1) when it is not there.
+pub fn locate(text: &str, key: &str) -> (usize, usize) {
+    type Section = std::collections::BTreeMap<String, Spanned<toml::Value>>;
+    let Some((section, name)) = key.split_once('.') else {
+        return (1, 1);
+    };
+    let Ok(doc) = toml::from_str::<std::collections::BTreeMap<String, Spanned<Section>>>(text)
+    else {
+        return (1, 1);
+    };
+    match doc.get(section) {
+        Some(sec) => match sec.get_ref().get(name) {
+            Some(v) => line_col(text, v.span().start),
+            None => line_col(text, sec.span().start),
+        },
+        None => (1, 1),
+    }
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];

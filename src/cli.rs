@@ -81,6 +81,7 @@ pub enum Command {
     /// Make the changes: journalled atomic writes, nginx -t before any reload, rollback on
     /// failure, then the commands and a live check of the three WebSocket handshakes.
     Apply {
+        /// The answers file to apply (see `dpwizard answers --template`).
         #[arg(long, value_name = "FILE")]
         answers: PathBuf,
         /// Do not ask for confirmation (needed when stdin is not a terminal).
@@ -89,6 +90,10 @@ pub enum Command {
         /// Show the plan and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Replace files even when they changed between the plan and the writes (otherwise
+        /// nothing is written and the changed files are named).
+        #[arg(long)]
+        force: bool,
     },
     /// Undo a run of `apply`: restore every file it changed (default: the last run).
     Rollback {
@@ -97,6 +102,10 @@ pub enum Command {
         /// Restore files even if they were changed after the run.
         #[arg(long)]
         force: bool,
+        /// Only restore the files: do not restart, reload or start anything (the commands
+        /// that would bring the running state back are printed instead).
+        #[arg(long)]
+        files_only: bool,
     },
     /// Answers files: print the commented template, or check a file.
     Answers {
@@ -225,12 +234,17 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             answers,
             yes,
             dry_run,
+            force,
         }) => runtime.block_on(apply_command(
-            host, &answers, yes, dry_run, cli.json, &style,
+            host, &answers, yes, dry_run, force, cli.json, &style,
         )),
-        Some(Command::Rollback { run_id, force }) => {
-            rollback_command(&host, run_id, force, cli.json)
-        }
+        Some(Command::Rollback {
+            run_id,
+            force,
+            files_only,
+        }) => runtime.block_on(rollback_command(
+            &host, run_id, force, files_only, cli.json, &style,
+        )),
         Some(Command::Answers {
             from_machine: true,
             domain,
@@ -330,8 +344,19 @@ async fn make_plan(
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let (plan, facts) = crate::apply::session::plan(host, &answers)
         .await
-        .map_err(|e| Exit::Usage(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| Exit::Usage(anyhow::anyhow!("{}", plan_error_at(&e, path, &text))))?;
     Ok((plan, facts, text, answers))
+}
+
+/// A planning error, as `FILE:LINE:COLUMN: [key] message` when it is about one answer.
+fn plan_error_at(e: &crate::plan::make::PlanError, path: &std::path::Path, text: &str) -> String {
+    match e {
+        crate::plan::make::PlanError::Answer { key, .. } => {
+            let (line, col) = crate::answers::locate(text, key);
+            format!("{}:{line}:{col}: {e}; nothing was changed", path.display())
+        }
+        other => other.to_string(),
+    }
 }
 
 fn print_plan(plan: &crate::plan::Plan, style: &Style) {
@@ -363,10 +388,12 @@ async fn apply_command(
     answers: &std::path::Path,
     yes: bool,
     dry_run: bool,
+    force: bool,
     json: bool,
     style: &Style,
 ) -> Result<i32, Exit> {
     use std::io::IsTerminal;
+    let inv = crate::ui::shell::Invocation::new(host.root(), Some(answers));
     let (plan, facts, text, answers) = make_plan(&host, answers).await?;
     if !json {
         print_plan(&plan, style);
@@ -393,32 +420,52 @@ async fn apply_command(
     let never = std::sync::atomic::AtomicBool::new(false);
     let mut print = |e: crate::apply::session::Event| {
         if !(json && matches!(e, crate::apply::session::Event::Replanned(_))) {
-            crate::ui::progress::print_event(&e, style);
+            crate::ui::progress::print_event(&e, style, &inv);
         }
     };
-    crate::apply::session::run(&host, &answers, &text, (plan, facts), &never, &mut print).await
+    crate::apply::session::run(
+        &host,
+        &answers,
+        &text,
+        (plan, facts),
+        force,
+        &never,
+        &mut print,
+    )
+    .await
 }
 
-fn rollback_command(host: &Host, id: Option<String>, force: bool, json: bool) -> Result<i32, Exit> {
-    use crate::apply::journal::{self, JournalError};
-    match journal::rollback(host, id.as_deref(), force) {
-        Ok(report) => {
-            if json {
-                print_json(&report)?;
-            } else if report.already_rolled_back {
-                println!("run {} was already rolled back: nothing to do", report.id);
-            } else {
-                println!("rolled back run {}", report.id);
-                for p in &report.restored {
-                    println!("  restored {p}");
-                }
-                for p in &report.removed {
-                    println!("  removed {p} (the run had created it)");
-                }
-            }
-            Ok(exit::OK)
+async fn rollback_command(
+    host: &Host,
+    id: Option<String>,
+    force: bool,
+    files_only: bool,
+    json: bool,
+    style: &crate::ui::style::Style,
+) -> Result<i32, Exit> {
+    use crate::apply::journal::JournalError;
+    let systemd_running = host.is_dir("/run/systemd/system");
+    let _lock = match crate::apply::lock::ApplyLock::acquire(host, "rollback") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("dpwizard: {e}");
+            return Ok(exit::FINDINGS);
         }
-        Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns)) => Err(Exit::usage(e)),
+    };
+    match crate::apply::undo::rollback(host, id.as_deref(), force, files_only, systemd_running)
+        .await
+    {
+        Ok(out) => {
+            if json {
+                print_json(&out)?;
+            } else {
+                print!("{}", crate::ui::progress::rollback_text(&out, host, style));
+            }
+            Ok(if out.ok() { exit::OK } else { exit::FINDINGS })
+        }
+        Err(e @ (JournalError::NoSuchRun(_) | JournalError::NoRuns | JournalError::BadId(_))) => {
+            Err(Exit::usage(e))
+        }
         Err(e @ JournalError::ChangedSince { .. }) => {
             eprintln!("dpwizard: {e}");
             Ok(exit::FINDINGS)
@@ -478,6 +525,28 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
         ));
     };
     match crate::answers::load(&path) {
+        Ok(a) if a.site.domain.as_str() == crate::answers::TEMPLATE_DOMAIN => {
+            // Valid, but the template's example: applying it would ask a certificate for a
+            // name that is not this server's.
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let (line, col) = text
+                .lines()
+                .enumerate()
+                .find_map(|(i, l)| {
+                    let l2 = l.trim_start();
+                    (l2.starts_with("domain") && !l2.starts_with('#'))
+                        .then(|| l.find('"').map(|c| (i + 1, c + 1)))
+                        .flatten()
+                })
+                .unwrap_or((1, 1));
+            eprintln!(
+                "{}:{line}:{col}: [site.domain] {:?} is the template's example: edit \
+                 site.domain to the name people use for your server",
+                path.display(),
+                crate::answers::TEMPLATE_DOMAIN
+            );
+            Ok(exit::USAGE)
+        }
         Ok(a) => {
             if json {
                 print_json(&a)?;

@@ -835,27 +835,6 @@ pub async fn check_proxy(
     }
 }
 
-/// A client connection kept open while probing a socket-activated 2.2.x server, which stops
-/// when its last client leaves (drawpile.md: "Autostopping due to lack of sessions."). The
-/// first connection starts the service, so connecting is retried for up to `t`. The
-/// connection counts once the server has spoken (it greets first on TCP): then it has
-/// accepted this client.
-pub async fn hold_client(addr: SocketAddr, t: Duration) -> Option<TcpStream> {
-    let deadline = tokio::time::Instant::now() + t;
-    loop {
-        if let Ok(Ok(mut s)) = tokio::time::timeout(t, TcpStream::connect(addr)).await {
-            let mut first = [0u8; 1];
-            if let Ok(Ok(1)) = tokio::time::timeout(t, s.read(&mut first)).await {
-                return Some(s);
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// A direct WebSocket handshake to drawpile-srv's own WebSocket port (no proxy, no TLS).
 pub async fn check_direct(addr: SocketAddr, t: Duration) -> Check {
     let target = Target {

@@ -54,7 +54,7 @@ complete -c dpwizard -n "__fish_dpwizard_using_subcommand plan" -l check -d 'Exi
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand plan" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand plan" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand plan" -s h -l help -d 'Print help'
-complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l answers -r -F
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l answers -d 'The answers file to apply (see `dpwizard answers --template`)' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l root -d 'The machine\'s filesystem root: dpwizard reads and writes every path under it' -r -F
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l color -d 'When to use colours (NO_COLOR in the environment means never, unless `always`)' -r -f -a "auto\t''
 always\t''
@@ -62,6 +62,7 @@ never\t''"
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l timeout -d 'Timeout for each external command, in seconds (e.g. 3 or 0.5)' -r
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l yes -d 'Do not ask for confirmation (needed when stdin is not a terminal)'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l dry-run -d 'Show the plan and stop'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l force -d 'Replace files even when they changed between the plan and the writes (otherwise nothing is written and the changed files are named)'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand apply" -s h -l help -d 'Print help'
@@ -71,6 +72,7 @@ always\t''
 never\t''"
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -l timeout -d 'Timeout for each external command, in seconds (e.g. 3 or 0.5)' -r
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -l force -d 'Restore files even if they were changed after the run'
+complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -l files-only -d 'Only restore the files: do not restart, reload or start anything (the commands that would bring the running state back are printed instead)'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -l json -d 'Print machine-readable JSON instead of the human report'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -s v -l verbose -d 'Say more: show every probe and where each fact came from'
 complete -c dpwizard -n "__fish_dpwizard_using_subcommand rollback" -s h -l help -d 'Print help'

@@ -25,7 +25,7 @@ pub enum WriteError {
     SymlinkInPath { path: String, component: String },
     #[error("refusing to write {path}: it is a symbolic link")]
     TargetIsSymlink { path: String },
-    #[error("{path}: {what}: {errno}")]
+    #[error("{path}: {what}: {errno}{}", errno_hint(*errno))]
     Sys {
         path: String,
         what: &'static str,
@@ -33,6 +33,20 @@ pub enum WriteError {
     },
     #[error("{0} is not an absolute path with a file name")]
     BadPath(String),
+    #[error("refusing to write {path}: {component} is not a directory")]
+    NotADirectory { path: String, component: String },
+    #[error("cannot write {path}: {at} is on a read-only file system")]
+    ReadOnly { path: String, at: String },
+}
+
+/// What to do about the errors an admin can fix.
+fn errno_hint(e: Errno) -> &'static str {
+    match e {
+        Errno::ENOSPC | Errno::EDQUOT => " (free some space on that file system: `df -h` shows it)",
+        Errno::EROFS => " (the file system is mounted read-only)",
+        Errno::ENAMETOOLONG => " (the name is longer than the file system allows)",
+        _ => "",
+    }
 }
 
 /// What a file was before a change: its bytes and how it was owned.
@@ -97,16 +111,101 @@ fn open_parent<'p>(
             }
             // O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY).
             Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
-                return Err(WriteError::SymlinkInPath {
-                    path: target.display().to_string(),
-                    component: walked.display().to_string(),
-                });
+                return Err(not_a_dir(&dir, c, target, &walked));
             }
             Err(e) => return Err(sys(&walked, "opening the directory")(e)),
         };
         dir = next;
     }
     Ok((dir, name))
+}
+
+/// Why `c` in `dir` is not a directory to walk through: a symlink, or something else.
+fn not_a_dir(dir: &OwnedFd, c: &OsStr, target: &Path, walked: &Path) -> WriteError {
+    let link = fstatat(dir.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+    if link {
+        WriteError::SymlinkInPath {
+            path: target.display().to_string(),
+            component: walked.display().to_string(),
+        }
+    } else {
+        WriteError::NotADirectory {
+            path: target.display().to_string(),
+            component: walked.display().to_string(),
+        }
+    }
+}
+
+/// What would stop a write at `target`, found before anything is written: a symlink or a
+/// non-directory on the way, a symlink at the target (unless `link_ok`: the change is a link
+/// or a removal), a read-only file system. Creates nothing.
+pub fn preflight(host: &Host, target: &Path, link_ok: bool) -> Result<(), WriteError> {
+    let name = target
+        .file_name()
+        .filter(|_| target.is_absolute())
+        .ok_or_else(|| WriteError::BadPath(target.display().to_string()))?;
+    let mut dir = open_root(host)?;
+    let mut walked = std::path::PathBuf::from("/");
+    let mut whole = true;
+    for comp in target.parent().unwrap_or(Path::new("/")).components() {
+        let Component::Normal(c) = comp else {
+            if matches!(comp, Component::ParentDir) {
+                return Err(WriteError::BadPath(target.display().to_string()));
+            }
+            continue;
+        };
+        walked.push(c);
+        let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+        match openat(dir.as_fd(), c, flags, Mode::empty()) {
+            Ok(fd) => dir = fd,
+            Err(Errno::ENOENT) => {
+                whole = false;
+                break;
+            }
+            Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
+                return Err(not_a_dir(&dir, c, target, &walked));
+            }
+            Err(e) => return Err(sys(&walked, "opening the directory")(e)),
+        }
+    }
+    if whole
+        && !link_ok
+        && let Ok(st) = fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        && st.st_mode & libc::S_IFMT == libc::S_IFLNK
+    {
+        return Err(WriteError::TargetIsSymlink {
+            path: target.display().to_string(),
+        });
+    }
+    // SAFETY: fstatvfs fills the struct we own from a directory fd we hold open.
+    let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::fstatvfs(std::os::fd::AsRawFd::as_raw_fd(&dir), &mut vfs) };
+    if rc == 0 && vfs.f_flag & libc::ST_RDONLY != 0 {
+        let at = if whole {
+            walked
+        } else {
+            walked.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        return Err(WriteError::ReadOnly {
+            path: target.display().to_string(),
+            at: at.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Opens (creating it, 0600) a lock file without following links on its path.
+pub fn open_lock_file(host: &Host, target: &Path) -> Result<std::fs::File, WriteError> {
+    let (dir, name) = open_parent(host, target, true)?;
+    let fd = openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_CREAT | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(sys(target, "opening the lock file"))?;
+    Ok(std::fs::File::from(fd))
 }
 
 /// Reads a file without following symlinks anywhere on its path; None when it does not exist.
@@ -162,6 +261,22 @@ pub fn read_existing(host: &Host, target: &Path) -> Result<Option<Existing>, Wri
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The start of the names of temp files written beside `name`: `.NAME.dpwizard-`. A long
+/// name (a 253-character domain in a file name is valid) is shortened with a hash of it, so
+/// that the temp name stays within NAME_MAX (255 bytes) whatever follows the prefix.
+pub fn temp_prefix(name: &str) -> String {
+    const ROOM: usize = 160;
+    if name.len() <= ROOM {
+        return format!(".{name}.dpwizard-");
+    }
+    let mut cut = 100;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = super::journal::sha256(name.as_bytes());
+    format!(".{}~{}.dpwizard-", &name[..cut], &hash[..16])
+}
+
 /// Atomically replaces (or creates) `target` with `bytes`, owned and moded as asked.
 /// A symlink at the target is refused; parent directories are created (0755) if missing.
 pub fn write_atomic(
@@ -180,8 +295,8 @@ pub fn write_atomic(
         _ => {}
     }
     let tmp = format!(
-        ".{}.dpwizard-{}-{}",
-        name.to_string_lossy(),
+        "{}{}-{}",
+        temp_prefix(&name.to_string_lossy()),
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     );
@@ -230,12 +345,32 @@ pub fn remove(host: &Host, target: &Path) -> Result<(), WriteError> {
     fsync(&dir).map_err(sys(target, "syncing the directory"))
 }
 
+/// Removes an empty directory (not following symlinks on the way). Ok(false) when it is not
+/// empty or not there: a directory someone has put files in since is theirs.
+pub fn remove_empty_dir(host: &Host, target: &Path) -> Result<bool, WriteError> {
+    let (dir, name) = match open_parent(host, target, false) {
+        Ok(x) => x,
+        Err(WriteError::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match unlinkat(dir.as_fd(), name, UnlinkatFlags::RemoveDir) {
+        Ok(()) => {}
+        Err(Errno::ENOENT | Errno::ENOTEMPTY | Errno::EEXIST | Errno::ENOTDIR) => return Ok(false),
+        Err(e) => return Err(sys(target, "removing the directory")(e)),
+    }
+    fsync(&dir).map_err(sys(target, "syncing the directory"))?;
+    Ok(true)
+}
+
 /// Creates (or replaces) a symlink atomically: a temp link renamed over the target.
 pub fn symlink_atomic(host: &Host, target: &Path, points_to: &str) -> Result<(), WriteError> {
     let (dir, name) = open_parent(host, target, true)?;
     let tmp = format!(
-        ".{}.dpwizard-link-{}",
-        name.to_string_lossy(),
+        "{}link-{}",
+        temp_prefix(&name.to_string_lossy()),
         std::process::id()
     );
     let _ = unlinkat(dir.as_fd(), tmp.as_str(), UnlinkatFlags::NoRemoveDir);

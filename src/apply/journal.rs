@@ -46,6 +46,23 @@ pub struct Entry {
     /// Backup file name inside the run directory.
     pub backup: Option<String>,
     pub state: State,
+    /// Directories the change created (outermost first): rollback removes them when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<String>,
+}
+
+/// A unit's state before the run's commands touched it (`systemctl is-active`/`is-enabled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitBefore {
+    pub active: String,
+    pub enabled: String,
+}
+
+/// A command the run ran, in order, and whether it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RanCommand {
+    pub argv: Vec<String>,
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +78,13 @@ pub struct JournalFile {
     /// The live checks after the run (direct and through the proxy), when they ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<serde_json::Value>,
+    /// The units the run's commands restart, stop, start or reload, as they were before:
+    /// rollback brings each back to this state.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub units_before: std::collections::BTreeMap<String, UnitBefore>,
+    /// The commands the run ran (recorded before each runs, `ok` set after).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<RanCommand>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +93,10 @@ pub enum JournalError {
     Write(#[from] WriteError),
     #[error("no run {0} in {RUNS_DIR}")]
     NoSuchRun(String),
+    #[error(
+        "{0:?} is not a run id (run ids look like 20261124T123456Z-4242; `dpwizard history` lists them)"
+    )]
+    BadId(String),
     #[error("no runs in {RUNS_DIR}: nothing to roll back")]
     NoRuns,
     #[error("{path}: the journal cannot be read: {why}")]
@@ -102,6 +130,7 @@ fn stamp(unix: i64) -> String {
 }
 
 /// A run in progress.
+#[derive(Debug)]
 pub struct Run {
     host: Host,
     dir: PathBuf,
@@ -124,6 +153,8 @@ impl Run {
                 entries: Vec::new(),
                 rolled_back: false,
                 verify: None,
+                units_before: Default::default(),
+                commands: Vec::new(),
             },
         };
         // The journal comes first: a run directory without one recorded no change.
@@ -162,6 +193,7 @@ impl Run {
         new_hash: Option<String>,
     ) -> Result<usize, JournalError> {
         let old = fs::read_existing(&self.host, path)?;
+        let created_dirs = missing_dirs(&self.host, path);
         let n = self.journal.entries.len();
         let backup = match &old {
             Some(e) => {
@@ -186,6 +218,7 @@ impl Run {
             new_sha256: new_hash,
             backup,
             state: State::Planned,
+            created_dirs,
         });
         self.save()?;
         Ok(n)
@@ -216,6 +249,45 @@ impl Run {
         fs::remove(&self.host, path)?;
         self.done(n)
     }
+
+    /// Records the units' states before any command runs.
+    pub fn record_units_before(
+        &mut self,
+        units: std::collections::BTreeMap<String, UnitBefore>,
+    ) -> Result<(), JournalError> {
+        self.journal.units_before = units;
+        self.save()
+    }
+
+    /// Records a command before it runs (as failed, until `command_done` says otherwise), so
+    /// a run killed mid-command still tells rollback what may have happened.
+    pub fn command_started(&mut self, argv: &[String]) -> Result<(), JournalError> {
+        self.journal.commands.push(RanCommand {
+            argv: argv.to_vec(),
+            ok: false,
+        });
+        self.save()
+    }
+
+    pub fn command_done(&mut self) -> Result<(), JournalError> {
+        if let Some(c) = self.journal.commands.last_mut() {
+            c.ok = true;
+        }
+        self.save()
+    }
+}
+
+/// The directories on the way to `path` that do not exist yet (outermost first): writing it
+/// creates them, and rollback removes them again when they are empty.
+fn missing_dirs(host: &Host, path: &Path) -> Vec<String> {
+    let mut missing: Vec<String> = path
+        .ancestors()
+        .skip(1)
+        .take_while(|d| d.parent().is_some() && std::fs::symlink_metadata(host.path(d)).is_err())
+        .map(|d| d.display().to_string())
+        .collect();
+    missing.reverse();
+    missing
 }
 
 /// Records the live-check result in a run's journal.
@@ -238,11 +310,34 @@ pub fn list_runs(host: &Host) -> Vec<String> {
     host.list_dir(RUNS_DIR)
         .unwrap_or_default()
         .into_iter()
-        .filter(|id| host.is_file(Path::new(RUNS_DIR).join(id).join("journal.json")))
+        .filter(|id| {
+            valid_id(id) && host.is_file(Path::new(RUNS_DIR).join(id).join("journal.json"))
+        })
         .collect()
 }
 
-fn load(host: &Host, id: &str) -> Result<JournalFile, JournalError> {
+/// A run id as `Run::begin` makes them: `YYYYMMDDTHHMMSSZ-PID`. Anything else (a path, `..`)
+/// never names a directory to act on.
+pub fn valid_id(id: &str) -> bool {
+    let Some((stamp, pid)) = id.split_once('-') else {
+        return false;
+    };
+    let b = stamp.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 8 | 15) || c.is_ascii_digit())
+        && !pid.is_empty()
+        && pid.len() <= 10
+        && pid.bytes().all(|c| c.is_ascii_digit())
+}
+
+pub fn load(host: &Host, id: &str) -> Result<JournalFile, JournalError> {
+    if !valid_id(id) {
+        return Err(JournalError::BadId(id.to_string()));
+    }
     let path = Path::new(RUNS_DIR).join(id).join("journal.json");
     let existing =
         fs::read_existing(host, &path)?.ok_or_else(|| JournalError::NoSuchRun(id.into()))?;
@@ -259,6 +354,8 @@ pub struct RollbackReport {
     pub restored: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: Vec<String>,
+    /// Directories the run had created, removed again (they were empty).
+    pub removed_dirs: Vec<String>,
     pub already_rolled_back: bool,
 }
 
@@ -284,12 +381,17 @@ pub fn rollback(
         return Ok(report);
     }
     let dir = Path::new(RUNS_DIR).join(&id);
-    // First pass: check, so a refusal leaves everything as it is.
+    // First pass: check, so a refusal leaves everything as it is. A path may be changed
+    // twice in one run (a socket unit removed, then masked there): each entry is judged
+    // against the state the newer entries leave once undone, not against the disk.
     let mut actions = Vec::new();
+    let mut state: std::collections::BTreeMap<String, Option<String>> = Default::default();
     for e in journal.entries.iter().rev() {
-        let path = Path::new(&e.path);
-        let now = fs::read_existing(host, path)?;
-        let now_hash = now.as_ref().map(|x| sha256(&x.bytes));
+        let now_hash = match state.get(&e.path) {
+            Some(h) => h.clone(),
+            None => fs::read_existing(host, Path::new(&e.path))?.map(|x| sha256(&x.bytes)),
+        };
+        state.insert(e.path.clone(), e.old_sha256.clone());
         if now_hash == e.old_sha256 {
             report.unchanged.push(e.path.clone());
             continue; // already as before (the change never happened, or was undone)
@@ -335,7 +437,7 @@ pub fn rollback(
     for e in &journal.entries {
         let p = Path::new(&e.path);
         if let (Some(parent), Some(name)) = (p.parent(), p.file_name()) {
-            let prefix = format!(".{}.dpwizard-", name.to_string_lossy());
+            let prefix = fs::temp_prefix(&name.to_string_lossy());
             for f in host.list_dir(parent).unwrap_or_default() {
                 if f.starts_with(&prefix) {
                     fs::remove(host, &parent.join(f))?;
@@ -343,9 +445,28 @@ pub fn rollback(
             }
         }
     }
+    // Directories the run created, deepest first, when nothing else was put in them since.
+    let mut dirs: Vec<&String> = journal
+        .entries
+        .iter()
+        .flat_map(|e| e.created_dirs.iter())
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.len()));
+    dirs.dedup();
+    for d in dirs {
+        if fs::remove_empty_dir(host, Path::new(d))? {
+            report.removed_dirs.push(d.clone());
+        }
+    }
     journal.rolled_back = true;
     let text = serde_json::to_vec_pretty(&journal).unwrap_or_default();
-    fs::write_atomic(host, &dir.join("journal.json"), &text, FileMode::SECRET)?;
+    // Marking the run rolled back needs room for a temp file; on a full disk with nothing
+    // to restore, the run is as good as rolled back (a second rollback finds nothing to do).
+    if let Err(e) = fs::write_atomic(host, &dir.join("journal.json"), &text, FileMode::SECRET)
+        && !(report.restored.is_empty() && report.removed.is_empty())
+    {
+        return Err(e.into());
+    }
     Ok(report)
 }
 
@@ -440,10 +561,23 @@ mod tests {
             Err(JournalError::NoRuns)
         ));
         assert!(
-            rollback(&h, Some("nope"), false)
+            rollback(&h, Some("20260101T000000Z-1"), false)
                 .unwrap_err()
                 .to_string()
-                .contains("no run nope")
+                .contains("no run 20260101T000000Z-1")
         );
+        // A path or anything else is never taken for a run directory.
+        for bad in [
+            "nope",
+            "/tmp/x",
+            "../../etc",
+            "20260101T000000Z-1/..",
+            "20260101T000000Z-",
+        ] {
+            assert!(matches!(
+                rollback(&h, Some(bad), true),
+                Err(JournalError::BadId(_))
+            ));
+        }
     }
 }

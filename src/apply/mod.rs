@@ -4,8 +4,11 @@
 pub mod fs;
 pub mod history;
 pub mod journal;
+pub mod lock;
 pub mod runlog;
 pub mod session;
+pub mod settle;
+pub mod undo;
 
 use std::path::Path;
 
@@ -25,7 +28,7 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         .filter(|s| s.ssl)
         .map(|s| s.file.to_string())
         .collect();
-    let site = format!("dpwizard-{domain}.conf");
+    let site = crate::plan::make::site_file_name(domain);
     paths.push(format!("/etc/nginx/sites-available/{site}"));
     paths.push(format!("/etc/nginx/sites-enabled/{site}"));
     paths.push(format!("/etc/nginx/conf.d/{site}"));
@@ -40,10 +43,20 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         ] {
             paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
         }
+        for t in u
+            .wanted_by
+            .iter()
+            .map(String::as_str)
+            .chain(["multi-user.target"])
+        {
+            paths.push(format!("/etc/systemd/system/{t}.wants/{}", u.name));
+        }
     }
     paths.push("/etc/systemd/system/drawpile-srv.service".into());
     paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
+    // An explicit drawpile.user must exist before a unit may run as it.
+    paths.push("/etc/passwd".into());
     for sock in &facts.runtime.sockets {
         paths.push(format!("/etc/systemd/system/{}", sock.name));
         paths.push(format!(
@@ -67,6 +80,9 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     }
     for p in paths {
         if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {
+            if e.is_symlink {
+                snap.symlinks.insert(p.clone());
+            }
             snap.files.insert(p, e.bytes);
         }
     }
@@ -77,26 +93,134 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     snap
 }
 
-/// Writes every change of the plan inside a journalled run; returns the run. `stop` is
-/// asked between writes (each write is atomic), so an interrupted run is old-or-new per
+/// Why a plan's changes were not (all) written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteFailure {
+    /// Nothing was written: these files are not what the plan was computed from (edited
+    /// between the review and apply).
+    Stale(Vec<String>),
+    /// Nothing was written: these targets cannot be written (why, per path).
+    Unwritable(Vec<String>),
+    /// A write failed after others were made; the run was rolled back (`restore_error`
+    /// when that failed too).
+    Failed {
+        error: String,
+        id: String,
+        restore_error: Option<String>,
+    },
+}
+
+impl std::fmt::Display for WriteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteFailure::Stale(paths) => write!(
+                f,
+                "changed since the plan was made, so nothing was written: {} (plan again to \
+                 see the changes against them, or apply with --force to replace them)",
+                paths.join(", ")
+            ),
+            WriteFailure::Unwritable(why) => {
+                write!(f, "nothing was written, because: {}", why.join("; "))
+            }
+            WriteFailure::Failed {
+                error,
+                id,
+                restore_error: None,
+            } => write!(
+                f,
+                "{error}; every file written so far was restored (run {id} is rolled back)"
+            ),
+            WriteFailure::Failed {
+                error,
+                id,
+                restore_error: Some(r),
+            } => write!(
+                f,
+                "{error}; restoring the files failed too: {r} (free what it names, then run \
+                 `dpwizard rollback {id} --force`)"
+            ),
+        }
+    }
+}
+
+/// Files in the plan whose bytes on disk are not the ones the plan was computed from.
+pub fn stale_files(host: &Host, plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter_map(|c| {
+            let expected: Option<Option<&[u8]>> = match c {
+                Change::Write { old, .. } => Some(old.as_deref()),
+                Change::Remove { old, .. } => Some(Some(old.as_slice())),
+                Change::Symlink { .. } => None,
+            };
+            let expected = expected?;
+            let now = fs::read_existing(host, Path::new(c.path())).ok()?;
+            (now.as_ref().map(|e| e.bytes.as_slice()) != expected).then(|| c.path().to_string())
+        })
+        .collect()
+}
+
+/// What would stop the plan's writes (and the journal's), found before the first one.
+pub fn unwritable(host: &Host, plan: &Plan) -> Vec<String> {
+    let journal = format!("{}/x", journal::RUNS_DIR);
+    plan.changes
+        .iter()
+        .map(|c| {
+            let link_ok = !matches!(c, Change::Write { .. });
+            (c.path(), link_ok)
+        })
+        .chain([(journal.as_str(), false)])
+        .filter_map(|(p, link_ok)| fs::preflight(host, Path::new(p), link_ok).err())
+        .map(|e| e.to_string())
+        .collect()
+}
+
+/// Writes every change of the plan inside a journalled run; returns the run. Before the
+/// first write: every target is checked (`unwritable`) and, unless `force`, compared with
+/// the bytes the plan saw (`stale_files`). After it, any failure rolls the run back. `stop`
+/// is asked between writes (each write is atomic), so an interrupted run is old-or-new per
 /// file and the caller rolls it back.
 pub fn write_plan(
     host: &Host,
     plan: &Plan,
     answers_text: &str,
+    force: bool,
     stop: &dyn Fn() -> bool,
-) -> Result<journal::Run, journal::JournalError> {
-    let mut run = journal::Run::begin(host, Some(answers_text))?;
+) -> Result<journal::Run, WriteFailure> {
+    let refused = unwritable(host, plan);
+    if !refused.is_empty() {
+        return Err(WriteFailure::Unwritable(refused));
+    }
+    if !force {
+        let stale = stale_files(host, plan);
+        if !stale.is_empty() {
+            return Err(WriteFailure::Stale(stale));
+        }
+    }
+    let mut run = journal::Run::begin(host, Some(answers_text)).map_err(|e| {
+        WriteFailure::Unwritable(vec![format!("the run's journal cannot be written: {e}")])
+    })?;
     for c in &plan.changes {
         if stop() {
             break;
         }
-        match c {
+        let done = match c {
             Change::Write {
                 path, new, mode, ..
-            } => run.write(Path::new(path), new, *mode)?,
-            Change::Symlink { path, target, .. } => run.symlink(Path::new(path), target)?,
-            Change::Remove { path, .. } => run.remove(Path::new(path))?,
+            } => run.write(Path::new(path), new, *mode),
+            Change::Symlink { path, target, .. } => run.symlink(Path::new(path), target),
+            Change::Remove { path, .. } => run.remove(Path::new(path)),
+        };
+        if let Err(e) = done {
+            let id = run.id().to_string();
+            let restore_error = journal::rollback(host, Some(&id), true)
+                .err()
+                .map(|e| e.to_string());
+            return Err(WriteFailure::Failed {
+                error: e.to_string(),
+                id,
+                restore_error,
+            });
         }
     }
     Ok(run)
@@ -297,5 +421,171 @@ impl From<&crate::host::CmdOutput> for Validation {
         } else {
             Validation::Failed(text)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::Clock;
+    use crate::plan::FileMode;
+
+    fn write(path: &str, old: Option<&str>, new: &str) -> Change {
+        Change::Write {
+            path: path.into(),
+            old: old.map(|o| o.as_bytes().to_vec()),
+            new: new.as_bytes().to_vec(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: "test".into(),
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Host) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/x")).unwrap();
+        std::fs::write(dir.path().join("etc/x/a"), "old a\n").unwrap();
+        let host = Host::new(
+            dir.path(),
+            std::time::Duration::from_secs(3),
+            Clock::Fixed(1_800_000_000),
+        );
+        (dir, host)
+    }
+
+    fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for e in walk(dir) {
+            let bytes = std::fs::read(&e).unwrap_or_default();
+            out.push((e.display().to_string(), bytes));
+        }
+        out.sort();
+        out
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = vec![dir.to_path_buf()];
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                    out.extend(walk(&p));
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_edited_after_the_plan_stops_apply_before_anything_is_written() {
+        let (dir, host) = setup();
+        let plan = Plan {
+            changes: vec![
+                write("/etc/x/b", None, "new b\n"),
+                write("/etc/x/a", Some("old a\n"), "new a\n"),
+            ],
+            ..Default::default()
+        };
+        std::fs::write(dir.path().join("etc/x/a"), "edited by the admin\n").unwrap();
+        let before = snapshot(dir.path());
+        let e = write_plan(&host, &plan, "", false, &|| false).unwrap_err();
+        assert_eq!(e, WriteFailure::Stale(vec!["/etc/x/a".into()]));
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(
+            snapshot(dir.path()),
+            before,
+            "nothing written, no journal either"
+        );
+        // --force replaces it.
+        assert!(write_plan(&host, &plan, "", true, &|| false).is_ok());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/x/a")).unwrap(),
+            "new a\n"
+        );
+    }
+
+    #[test]
+    fn a_planted_link_or_a_file_where_a_directory_goes_is_refused_up_front() {
+        let (dir, host) = setup();
+        std::os::unix::fs::symlink("/tmp", dir.path().join("etc/link")).unwrap();
+        std::fs::write(dir.path().join("etc/notadir"), "x").unwrap();
+        let plan = Plan {
+            changes: vec![
+                write("/etc/x/a", Some("old a\n"), "new a\n"),
+                write("/etc/link/c", None, "c\n"),
+                write("/etc/notadir/d", None, "d\n"),
+            ],
+            ..Default::default()
+        };
+        let before = snapshot(dir.path());
+        let e = write_plan(&host, &plan, "", false, &|| false).unwrap_err();
+        let WriteFailure::Unwritable(why) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert!(why[0].contains("/etc/link is a symbolic link"), "{why:?}");
+        assert!(
+            why[1].contains("/etc/notadir is not a directory"),
+            "{why:?}"
+        );
+        assert_eq!(snapshot(dir.path()), before);
+    }
+
+    #[test]
+    fn a_write_that_fails_midway_puts_back_every_file_written_before_it() {
+        let (dir, host) = setup();
+        // Passes the checks up front, then fails at its turn: a directory where the file goes.
+        std::fs::create_dir_all(dir.path().join("etc/x/dir-not-file/inner")).unwrap();
+        let plan = Plan {
+            changes: vec![
+                write("/etc/x/a", Some("old a\n"), "new a\n"),
+                write("/etc/x/new", None, "new\n"),
+                write("/etc/x/dir-not-file", None, "x\n"),
+            ],
+            ..Default::default()
+        };
+        let e = write_plan(&host, &plan, "", true, &|| false).unwrap_err();
+        let WriteFailure::Failed { restore_error, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(restore_error, &None);
+        assert!(
+            e.to_string()
+                .contains("every file written so far was restored"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("etc/x/a")).unwrap(),
+            "old a\n"
+        );
+        assert!(!dir.path().join("etc/x/new").exists());
+    }
+
+    #[test]
+    fn temp_names_stay_within_name_max_for_the_longest_domain() {
+        let (dir, host) = setup();
+        let label = |c: &str, n: usize| c.repeat(n);
+        let domain = format!(
+            "{}.{}.{}.{}.example.com",
+            label("a", 63),
+            label("b", 63),
+            label("c", 63),
+            label("d", 50)
+        );
+        assert!(domain.len() > 200);
+        let site = crate::plan::make::site_file_name(&domain);
+        assert!(site.len() <= 200, "{site}");
+        let path = format!("/etc/x/{site}");
+        let plan = Plan {
+            changes: vec![write(&path, None, "site\n")],
+            ..Default::default()
+        };
+        write_plan(&host, &plan, "", false, &|| false).unwrap();
+        assert!(dir.path().join(format!("etc/x/{site}")).is_file());
+        // A name at the limit itself still gets a temp name that fits.
+        let long = "d".repeat(255);
+        assert!(fs::temp_prefix(&long).len() + 24 <= 255);
     }
 }

@@ -14,6 +14,7 @@ use super::journal::RUNS_DIR;
 use super::session::Event;
 use crate::host::Host;
 use crate::plan::FileMode;
+use crate::ui::shell::Invocation;
 use crate::ui::style::Style;
 
 /// The log file's name in a run's directory.
@@ -26,6 +27,7 @@ pub struct RunLog {
     pending: Vec<String>,
     /// The run being logged and its lines so far.
     current: Option<(String, Vec<String>)>,
+    invocation: Invocation,
 }
 
 impl RunLog {
@@ -34,6 +36,7 @@ impl RunLog {
             host: host.clone(),
             pending: Vec::new(),
             current: None,
+            invocation: Invocation::new(host.root(), None),
         }
     }
 
@@ -41,7 +44,7 @@ impl RunLog {
     /// what rollback needs): the failure is noted in the next write's lines instead.
     pub fn record(&mut self, e: &Event) {
         let stamp = clock(self.host.clock().now_unix());
-        let lines: Vec<String> = lines(e)
+        let lines: Vec<String> = lines(e, &self.invocation)
             .into_iter()
             .map(|l| format!("{stamp} {}", redact(&l)))
             .collect();
@@ -124,7 +127,8 @@ fn after_a_run(e: &Event) -> bool {
 }
 
 /// The event's text as `apply` prints it, without colours; a replanned pass as its files.
-fn lines(e: &Event) -> Vec<String> {
+/// `inv` makes the commands it names repeat `--root`.
+fn lines(e: &Event, inv: &Invocation) -> Vec<String> {
     match e {
         Event::Replanned(plan) => {
             let mut v = vec!["planned again (certbot has run):".to_string()];
@@ -143,7 +147,7 @@ fn lines(e: &Event) -> Vec<String> {
             v
         }
         Event::CommandStarted(c) => vec![format!("running {c}")],
-        _ => crate::ui::progress::event_lines(e, &Style::plain())
+        _ => crate::ui::progress::event_lines(e, &Style::plain(), inv)
             .into_iter()
             .flat_map(|(_, l)| l.lines().map(String::from).collect::<Vec<_>>())
             .collect(),
@@ -225,6 +229,7 @@ mod tests {
             Event::Written { id: "r2".into() },
             Event::Joinable {
                 domain: "paint.example.com".into(),
+                untrusted: false,
             },
         ] {
             log.record(&e);
@@ -239,10 +244,14 @@ mod tests {
             .unwrap()
         };
         // 1,800,000,000 s after the epoch is 08:00:00 UTC.
+        // The commands it names repeat --root, as apply prints them.
         assert_eq!(
             read("r1"),
-            "08:00:00Z ✓ certbot certonly\n\
-             08:00:00Z Written as run r1; undo with `dpwizard rollback r1`.\n"
+            format!(
+                "08:00:00Z ✓ certbot certonly\n\
+                 08:00:00Z Written as run r1; undo with `dpwizard --root {} rollback r1`.\n",
+                dir.path().display()
+            )
         );
         let r2 = read("r2");
         assert!(

@@ -41,6 +41,13 @@ pub enum Event {
     },
     CommandStarted(String),
     CommandDone(String),
+    /// Waited for a change to take effect before judging it (a reload's new workers, a
+    /// restarted server's listener); `seen` false: the wait ran out.
+    Settled {
+        what: String,
+        waited_ms: u64,
+        seen: bool,
+    },
     NotInstalled(String),
     CommandFailed {
         command: String,
@@ -74,11 +81,17 @@ pub enum Event {
     /// Every check passed: the invite link's shape.
     Joinable {
         domain: String,
+        /// This machine does not trust the certificate (self-signed): users must accept it.
+        untrusted: bool,
     },
     RecordFailed {
         id: String,
         error: String,
     },
+    /// The changes were not applied (nothing written, or everything written put back): why.
+    NotApplied(String),
+    /// A command failed after the files were written: the whole run was rolled back.
+    RolledBack(Box<crate::apply::undo::Outcome>),
 }
 
 /// Detects, snapshots and plans for these answers: what `plan`, `apply` and the wizard's
@@ -102,17 +115,26 @@ pub async fn run(
     answers: &Answers,
     text: &str,
     first: (Plan, Facts),
+    force: bool,
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<i32, Exit> {
     let on: &mut dyn FnMut(Event) = &mut crate::apply::runlog::tee(host, on);
+    // One apply at a time: another run could change the same files and services under us.
+    let _lock = match crate::apply::lock::ApplyLock::acquire(host, "apply") {
+        Ok(l) => l,
+        Err(e) => {
+            on(Event::NotApplied(e.to_string()));
+            return Ok(exit::FINDINGS);
+        }
+    };
     let (mut plan, mut facts) = first;
     let mut pass = 1;
     loop {
         if plan.is_empty() {
             return Ok(exit::OK);
         }
-        match apply_once(host, &plan, &facts, text, cancel, on).await? {
+        match apply_once(host, &plan, &facts, text, force, cancel, on).await? {
             Err(code) => return Ok(code),
             Ok(_) if plan.then_replan && pass < 3 => {
                 pass += 1;
@@ -143,6 +165,17 @@ pub async fn run(
     }
 }
 
+/// A step failed after files were written (and maybe services restarted): the whole run
+/// goes back, files and running state, so nothing is left half done; says what it did.
+async fn undo_run(host: &Host, id: &str, on: &mut dyn FnMut(Event)) {
+    match crate::apply::undo::rollback(host, Some(id), false, false, true).await {
+        Ok(outcome) => on(Event::RolledBack(Box::new(outcome))),
+        Err(e) => on(Event::NotApplied(format!(
+            "rolling the run back failed too: {e}; run `dpwizard rollback {id} --force`"
+        ))),
+    }
+}
+
 /// Rolls back a run stopped on request, and says so.
 fn cancelled(host: &Host, id: Option<String>, on: &mut dyn FnMut(Event)) -> Result<String, i32> {
     let restore_error = id.as_deref().and_then(|id| {
@@ -161,12 +194,18 @@ pub async fn apply_once(
     plan: &Plan,
     facts: &Facts,
     text: &str,
+    force: bool,
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<Result<String, i32>, Exit> {
     let stop = || cancel.load(Ordering::SeqCst);
-    let run = crate::apply::write_plan(host, plan, text, &stop)
-        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the changes: {e}")))?;
+    let mut run = match crate::apply::write_plan(host, plan, text, force, &stop) {
+        Ok(run) => run,
+        Err(e) => {
+            on(Event::NotApplied(e.to_string()));
+            return Ok(Err(exit::FINDINGS));
+        }
+    };
     let id = run.id().to_string();
     if stop() {
         return Ok(cancelled(host, Some(id), on));
@@ -214,6 +253,11 @@ pub async fn apply_once(
     }
     let can_run = host.is_live() && facts.os.systemd_running;
     if !can_run {
+        // Recorded as not run: rollback then lists the commands that undo them.
+        for a in &plan.actions {
+            run.command_started(&a.argv)
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+        }
         on(Event::CommandsLeft {
             reason: if host.is_live() {
                 "systemd is not running"
@@ -221,19 +265,40 @@ pub async fn apply_once(
                 "--root is not /"
             }
             .into(),
-            commands: plan.actions.iter().map(|a| a.argv.join(" ")).collect(),
+            commands: plan
+                .actions
+                .iter()
+                .map(|a| crate::ui::shell::join(&a.argv))
+                .collect(),
             then_replan: plan.then_replan,
         });
         on(Event::Written { id });
         return Ok(Err(exit::OK));
     }
+    // The state of every unit the commands touch, so rollback can bring each back to it.
+    let mut before = std::collections::BTreeMap::new();
+    for a in &plan.actions {
+        if let [p, verb, unit] = a.argv.as_slice()
+            && p == "systemctl"
+            && verb != "daemon-reload"
+            && !before.contains_key(unit)
+        {
+            before.insert(
+                unit.clone(),
+                crate::apply::undo::unit_state(host, unit).await,
+            );
+        }
+    }
+    run.record_units_before(before)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
     for a in &plan.actions {
         if stop() {
             return Ok(cancelled(host, Some(id), on));
         }
-        let command = a.argv.join(" ");
+        let command = crate::ui::shell::join(&a.argv);
         let Some(prog) = host.which(&a.argv[0]) else {
             on(Event::NotInstalled(a.argv[0].clone()));
+            undo_run(host, &id, on).await;
             return Ok(Err(exit::FINDINGS));
         };
         on(Event::CommandStarted(command.clone()));
@@ -256,7 +321,23 @@ pub async fn apply_once(
                 cmd = cmd.env(k, v);
             }
         }
+        run.command_started(&a.argv)
+            .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
+        let reloads_nginx = a.argv == ["systemctl", "reload", "nginx"];
+        let before = reloads_nginx.then(crate::apply::settle::NginxProcs::read);
         let out = host.run(cmd).await;
+        if let (Some(before), true) = (&before, out.success()) {
+            let (waited, seen) = crate::apply::settle::wait_for_nginx_reload(
+                before,
+                std::time::Duration::from_secs(15),
+            )
+            .await;
+            on(Event::Settled {
+                what: "nginx's new workers".into(),
+                waited_ms: waited.as_millis() as u64,
+                seen,
+            });
+        }
         if !out.success() {
             let mut tail: Vec<String> = out
                 .stderr_str()
@@ -266,14 +347,41 @@ pub async fn apply_once(
                 .map(String::from)
                 .collect();
             tail.reverse();
+            // A service that did not start says why in its journal, not on systemctl's stderr.
+            if let [p, verb, unit] = a.argv.as_slice()
+                && p == "systemctl"
+                && matches!(verb.as_str(), "restart" | "start")
+                && let Some(jc) = host.which("journalctl")
+            {
+                let log = host
+                    .run(host.command(jc).args([
+                        "-u",
+                        unit,
+                        "-n",
+                        "6",
+                        "--no-pager",
+                        "-q",
+                        "-o",
+                        "cat",
+                    ]))
+                    .await;
+                let lines: Vec<String> = log.stdout_str().lines().map(String::from).collect();
+                if !lines.is_empty() {
+                    tail.push(format!("{unit} said:"));
+                    tail.extend(lines.into_iter().map(|l| format!("  {l}")));
+                }
+            }
             on(Event::CommandFailed {
                 command,
                 why: out.describe(),
                 tail,
-                id,
+                id: id.clone(),
             });
+            undo_run(host, &id, on).await;
             return Ok(Err(exit::FINDINGS));
         }
+        run.command_done()
+            .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
         on(Event::CommandDone(command));
     }
     on(Event::Written { id: id.clone() });
@@ -281,26 +389,29 @@ pub async fn apply_once(
 }
 
 /// The three handshakes a browser, the desktop app and a foreign site would make, after a
-/// direct one to drawpile-srv (retried while the restarted service comes up).
+/// direct one to drawpile-srv. Each is judged as users will meet the setup: no client of
+/// dpwizard's own is held open to keep a server up. A restarted server and a reloaded proxy
+/// need a moment; only what cannot be a moment (a refused connection, 502/504 while the
+/// backend comes up) is retried, within a bound, and the wait is reported.
 pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, serde_json::Value) {
     use crate::verify;
     let t = std::time::Duration::from_secs(3);
+    let limit = std::time::Duration::from_secs(20);
     let mut ok = true;
-    // Held until the probes are done (dropped at the end of this function).
-    let _held = match v.hold.as_deref().and_then(|a| a.parse().ok()) {
-        Some(addr) => verify::hold_client(addr, std::time::Duration::from_secs(5)).await,
-        None => None,
-    };
     let direct_check: Option<verify::Check> = match v.websocket.parse::<std::net::SocketAddr>() {
         Ok(addr) => {
+            let start = std::time::Instant::now();
             let mut direct = verify::check_direct(addr, t).await;
-            for _ in 0..20 {
-                if direct.passed {
-                    break;
-                }
+            while !direct.passed && start.elapsed() < limit {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
                 direct = verify::check_direct(addr, t).await;
             }
+            report_wait(
+                on,
+                "drawpile-srv's WebSocket listener",
+                start,
+                direct.passed,
+            );
             ok &= direct.passed;
             on(Event::Direct {
                 passed: direct.passed,
@@ -314,22 +425,19 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
             None
         }
     };
-    // A reload returns before nginx listens on a new port: retry while any check is refused.
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
+    let start = std::time::Instant::now();
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
-    // Right after a restart the backend may still be coming up (a socket-activated 2.2.x
-    // server starts on the first connection): a 502/504 is retried too.
-    for _ in 0..20 {
-        let transient = report
-            .checks
+    let transient = |r: &verify::ProxyReport| {
+        r.checks
             .iter()
-            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)));
-        if !transient {
-            break;
-        }
+            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)))
+    };
+    while transient(&report) && start.elapsed() < limit {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
     }
+    report_wait(on, "the proxy", start, !transient(&report));
     if let Some(tls) = &report.tls
         && let Some(e) = &tls.verify_error
     {
@@ -347,10 +455,26 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     if ok {
         on(Event::Joinable {
             domain: v.domain.clone(),
+            untrusted: report
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.verify_error.is_some()),
         });
     }
     let result = serde_json::json!({ "passed": ok, "direct": direct_check, "proxy": report });
     (ok, result)
+}
+
+/// Says how long a check waited, when it had to.
+fn report_wait(on: &mut dyn FnMut(Event), what: &str, start: std::time::Instant, seen: bool) {
+    let waited = start.elapsed();
+    if waited >= std::time::Duration::from_millis(200) {
+        on(Event::Settled {
+            what: what.into(),
+            waited_ms: waited.as_millis() as u64,
+            seen,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -398,7 +522,7 @@ mod tests {
             calls.set(calls.get() + 1);
             calls.get() > 1
         };
-        crate::apply::write_plan(&host, &plan, "", &stop).unwrap();
+        crate::apply::write_plan(&host, &plan, "", false, &stop).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.path().join("etc/a")).unwrap(),
             "new a\n"
@@ -421,6 +545,7 @@ mod tests {
                 &plan,
                 &Facts::default(),
                 "",
+                false,
                 &cancel,
                 &mut |e| events.push(e),
             ))

@@ -134,7 +134,7 @@ checks! {
     SRV_SOCKET_SLOTS = "DPW-SRV-011", Srv, Error, true,
         "the 2.2.x socket unit has the TCP, web admin and WebSocket slots, in that order",
         "Sockets are taken in ListenStream= order; with only two, the WebSocket socket lands in the web admin slot and is rejected.",
-        "Give the socket exactly three ListenStream= lines: TCP, web admin, WebSocket (dpwizard does).";
+        "Move away from socket activation (dpwizard masks the socket and gives the ports as arguments); by hand, the socket needs exactly three ListenStream= lines: TCP, web admin, WebSocket.";
     SRV_ADMIN_PRIVATE = "DPW-SRV-012", Srv, Error, false,
         "the web admin is not published on a public address",
         "The web admin controls the server; it must only be reachable from this machine.",
@@ -147,10 +147,22 @@ checks! {
         "--web-admin-access all only inside a container",
         "Outside a container it opens the web admin to every address that can reach the port.",
         "Remove --web-admin-access all, or restrict it to the addresses that need it.";
-    SRV_NO_PENDING_RELOAD = "DPW-SRV-015", Srv, Warning, true,
+    SRV_NO_PENDING_RELOAD = "DPW-SRV-015", Srv, Warning, false,
         "the running service uses the unit files on disk (no pending daemon-reload)",
         "Until systemd reloads, changed unit files are not in effect.",
         "Run `systemctl daemon-reload` and restart the service.";
+    SRV_STARTS_AT_BOOT = "DPW-SRV-016", Srv, Error, true,
+        "drawpile-srv starts at boot (its service is enabled)",
+        "Installers that used socket activation leave the service disabled: once the socket is gone, nothing starts drawpile-srv after a reboot.",
+        "Enable the service (`systemctl enable drawpile-srv.service`; dpwizard does it as a journalled link).";
+    SRV_NO_SOCKET_22X = "DPW-SRV-017", Srv, Error, true,
+        "drawpile-srv 2.2.x is not socket-activated",
+        "A 2.2.x server under its socket stops when its last client leaves; systemd then fails the socket (POLLHUP) and restarts the service without it, so the WebSocket port and the web admin are gone for good.",
+        "Mask the socket and give drawpile-srv its ports as arguments (--websocket-port, --websocket-listen) in an enabled service (dpwizard does).";
+    SRV_SOCKET_NOT_FAILED = "DPW-SRV-018", Srv, Error, true,
+        "the drawpile-srv socket unit has not failed",
+        "A failed socket passes nothing: the service runs without its WebSocket and web admin sockets until someone restarts the socket.",
+        "Migrate away from socket activation (dpwizard does); until then `systemctl restart drawpile-srv.socket drawpile-srv.service`.";
     PROXY_TLS_SERVER = "DPW-PROXY-001", Proxy, Error, true,
         "a web server serves the domain with TLS on port 443",
         "Browsers only open wss:// WebSockets, always to port 443 of the server's host name.",
@@ -203,11 +215,15 @@ checks! {
         "the web server in front is one this version of dpwizard audits (nginx)",
         "Apache and Caddy configurations are detected but not judged yet; the live probes still test them.",
         "Check the proxy by hand against the Drawpile docs, or rely on the live probes.";
+    PROXY_ONE_SERVER = "DPW-PROXY-014", Proxy, Error, false,
+        "exactly one TLS server block serves the domain on 443",
+        "nginx answers every request with the first server for a name and ignores the others (\"conflicting server name\"): a location in another one is never used.",
+        "Keep one server block for the name on 443 and move the location /drawpile-web/ws into it.";
     TLS_PRESENT = "DPW-TLS-001", Tls, Error, true,
         "a certificate and key are configured and readable",
         "Without a certificate browsers cannot open wss:// connections.",
         "Get one with certbot (tls.mode = \"certbot\"), or point ssl_certificate/ssl_certificate_key at yours.";
-    TLS_NAME = "DPW-TLS-002", Tls, Error, true,
+    TLS_NAME = "DPW-TLS-002", Tls, Error, false,
         "the certificate covers the domain",
         "Browsers refuse a certificate issued for another name.",
         "Get a certificate for the domain (certbot certonly -d DOMAIN).";
@@ -215,7 +231,7 @@ checks! {
         "the private key matches the certificate",
         "With a mismatched key nginx refuses to start or the TLS handshake fails.",
         "Point ssl_certificate_key at the key the certificate was issued for.";
-    TLS_VALID = "DPW-TLS-004", Tls, Error, true,
+    TLS_VALID = "DPW-TLS-004", Tls, Error, false,
         "the certificate is valid now",
         "Browsers refuse expired (or not yet valid) certificates without a way around it for WebSockets.",
         "Renew it: `certbot renew`, then reload the web server.";
@@ -227,7 +243,7 @@ checks! {
         "the certificate file includes its intermediate (full chain)",
         "Without the intermediate some browsers cannot build a trusted chain.",
         "Use fullchain.pem, not cert.pem, as ssl_certificate.";
-    TLS_PUBLIC_CA = "DPW-TLS-007", Tls, Warning, true,
+    TLS_PUBLIC_CA = "DPW-TLS-007", Tls, Warning, false,
         "the certificate is issued by a certificate authority (not self-signed)",
         "Browsers refuse self-signed certificates for WebSockets unless each user adds an exception.",
         "Use tls.mode = \"certbot\" once the domain resolves to this machine.";
@@ -235,7 +251,7 @@ checks! {
         "renewal is scheduled (certbot timer or cron job)",
         "Let's Encrypt certificates last 90 days; without scheduled renewal the site breaks.",
         "Enable certbot.timer (`systemctl enable --now certbot.timer`) or a cron job running `certbot renew`.";
-    TLS_RELOAD_HOOK = "DPW-TLS-009", Tls, Warning, true,
+    TLS_RELOAD_HOOK = "DPW-TLS-009", Tls, Warning, false,
         "renewal reloads the web server",
         "nginx keeps serving the old certificate until it reloads, even after a renewal.",
         "Add a deploy hook: /etc/letsencrypt/renewal-hooks/deploy/reload-nginx running `systemctl reload nginx`.";
@@ -267,7 +283,7 @@ checks! {
         "drawpile-srv greets on its WebSocket port",
         "The proxy forwards there; if drawpile-srv does not answer, every browser gets a 502.",
         "Check --websocket-port and that the service runs the configuration on disk.";
-    LIVE_TLS_TRUSTED = "DPW-LIVE-003", Live, Warning, true,
+    LIVE_TLS_TRUSTED = "DPW-LIVE-003", Live, Warning, false,
         "the certificate served for the domain is trusted by this machine",
         "Browsers check the same chain; an untrusted certificate makes wss:// fail.",
         "Serve a certificate from a public CA with its full chain.";
@@ -295,11 +311,11 @@ checks! {
         "the proxy does not refuse the desktop app (no 403 to DrawpileClient)",
         "403s to User-Agent DrawpileClient mean the Origin check rejects the empty Origin.",
         "Use the documented Origin regex, which allows the empty Origin.";
-    LOG_BROWSER_REFUSED = "DPW-LOG-004", Log, Warning, true,
+    LOG_BROWSER_REFUSED = "DPW-LOG-004", Log, Warning, false,
         "the proxy does not refuse browsers on /drawpile-web/ws (no 403)",
         "403s to browsers mean the Origin check refuses the web client or a site you meant to allow.",
         "Check the Origin regex against the origins in the log lines.";
-    LOG_BACKEND_DOWN = "DPW-LOG-005", Log, Error, true,
+    LOG_BACKEND_DOWN = "DPW-LOG-005", Log, Error, false,
         "the proxy reaches drawpile-srv (no 502/504 on /drawpile-web/ws)",
         "502 and 504 mean drawpile-srv was down or proxy_pass points at the wrong port.",
         "Check proxy_pass against --websocket-port and that the service is running.";

@@ -121,7 +121,8 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     ws_listener(i, v);
     container_listen(s, i, v);
     notify(i, v);
-    sockets(i, v);
+    sockets(i, obs, v);
+    starts_at_boot(i, v);
     web_admin(i, v);
     if let Some(live) = i.unit.and_then(|u| u.live.as_ref()) {
         v.check(
@@ -276,12 +277,47 @@ fn notify(i: &Instance, v: &mut Verdicts) {
     }
 }
 
-fn sockets(i: &Instance, v: &mut Verdicts) {
+fn sockets(i: &Instance, obs: &Observations, v: &mut Verdicts) {
     let Some(sock) = i.socket else {
         v.pass(SRV_NO_SOCKET_230);
         v.skip(SRV_SOCKET_SLOTS, "no socket unit in use");
+        v.pass(SRV_NO_SOCKET_22X);
+        v.skip(SRV_SOCKET_NOT_FAILED, "no socket unit in use");
         return;
     };
+    // A failed socket, from systemd's state and its own words in the journal.
+    let failed_state = sock.live.as_ref().filter(|l| {
+        l.active_state.as_deref() == Some("failed")
+            || l.result.as_deref().is_some_and(|r| r != "success")
+    });
+    let pollhup = obs
+        .logs
+        .server
+        .as_ref()
+        .map(|s| &s.socket_pollhup)
+        .filter(|t| t.count > 0);
+    if failed_state.is_some() || pollhup.is_some() {
+        let mut ev = Vec::new();
+        if let Some(l) = failed_state {
+            ev.push(format!(
+                "{}: {} (result: {})",
+                sock.name,
+                l.active_state.as_deref().unwrap_or("?"),
+                l.result.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(t) = pollhup {
+            ev.extend(t.evidence());
+        }
+        v.fail(SRV_SOCKET_NOT_FAILED, ev);
+    } else if sock.live.is_some() {
+        v.pass(SRV_SOCKET_NOT_FAILED);
+    } else {
+        v.skip(
+            SRV_SOCKET_NOT_FAILED,
+            obs_reason(obs, "systemd's live state is not visible"),
+        );
+    }
     let new = i.version.is_some_and(|ver| ver >= [2, 3, 0]);
     if new {
         v.fail(
@@ -294,9 +330,19 @@ fn sockets(i: &Instance, v: &mut Verdicts) {
             )],
         );
         v.skip(SRV_SOCKET_SLOTS, "2.3.0 and newer take no sockets");
+        v.skip(SRV_NO_SOCKET_22X, "drawpile-srv is 2.3.0 or newer");
         return;
     }
     v.pass(SRV_NO_SOCKET_230);
+    v.fail(
+        SRV_NO_SOCKET_22X,
+        vec![format!(
+            "{} starts drawpile-srv {} ({})",
+            sock.path,
+            i.version_text.as_deref().unwrap_or("2.2.x"),
+            if sock.enabled { "enabled" } else { "active" }
+        )],
+    );
     let n = sock.listen_stream.len();
     let ev = vec![format!(
         "{}: {n} ListenStream= line(s): {}",
@@ -304,6 +350,34 @@ fn sockets(i: &Instance, v: &mut Verdicts) {
         sock.listen_stream.join(", ")
     )];
     v.check(SRV_SOCKET_SLOTS, n == 3, ev);
+}
+
+/// A systemd service nothing starts at boot: not enabled, and no enabled socket for it.
+fn starts_at_boot(i: &Instance, v: &mut Verdicts) {
+    let Some(u) = i.unit else {
+        v.skip(
+            SRV_STARTS_AT_BOOT,
+            "drawpile-srv is not a systemd service here",
+        );
+        return;
+    };
+    let socket_enabled = i.socket.is_some_and(|s| s.enabled);
+    if u.enabled || socket_enabled {
+        v.pass(SRV_STARTS_AT_BOOT);
+        return;
+    }
+    let state = u
+        .live
+        .as_ref()
+        .and_then(|l| l.unit_file_state.clone())
+        .unwrap_or_else(|| "not enabled".into());
+    v.fail(
+        SRV_STARTS_AT_BOOT,
+        vec![format!(
+            "{}: {state}, and no enabled socket starts it: it does not come back after a reboot",
+            u.name
+        )],
+    );
 }
 
 fn web_admin(i: &Instance, v: &mut Verdicts) {
@@ -351,6 +425,39 @@ fn web_admin(i: &Instance, v: &mut Verdicts) {
             "outside a container the web admin only answers loopback unless --web-admin-access says otherwise",
         );
     }
+}
+
+/// Two TLS server blocks for one name on 443: nginx uses the first and warns "conflicting
+/// server name" about the rest, whose locations are never used.
+fn one_server(facts: &Facts, domain: &str, v: &mut Verdicts) {
+    let servers: Vec<&crate::detect::nginx::NginxServer> = facts
+        .nginx
+        .servers
+        .iter()
+        .filter(|s| {
+            s.ssl
+                && s.listen.iter().any(|l| l.port == Some(443))
+                && s.server_names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(domain))
+        })
+        .collect();
+    if servers.len() < 2 {
+        v.pass(PROXY_ONE_SERVER);
+        return;
+    }
+    let mut ev = vec![format!(
+        "{} TLS server blocks serve {domain} on 443; nginx uses the first ({}:{})",
+        servers.len(),
+        servers[0].file,
+        servers[0].line
+    )];
+    ev.extend(
+        servers[1..]
+            .iter()
+            .map(|s| format!("{}:{}: ignored (conflicting server name)", s.file, s.line)),
+    );
+    v.fail(PROXY_ONE_SERVER, ev);
 }
 
 /// `proxy_pass`'s host and port (port 80 when absent); `None` when there is no proxy_pass.
@@ -432,6 +539,7 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
             );
         }
         v.skip(PROXY_SYNTAX, "nginx does not serve the domain");
+        v.skip(PROXY_ONE_SERVER, "nginx does not serve the domain");
         return;
     }
     v.pass(PROXY_SUPPORTED);
@@ -469,8 +577,10 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         for c in &proxy_checks[2..] {
             v.skip(c, "no location /drawpile-web/ws to judge");
         }
+        v.skip(PROXY_ONE_SERVER, "the domain is not known");
         return;
     };
+    one_server(facts, domain, v);
     let Some(site) = &s.site else {
         let mut ev = vec![format!(
             "no server block listens on 443 with TLS for {domain}"
@@ -1139,11 +1249,36 @@ pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         }
         Some(a) => {
             v.check(LOG_APP_REFUSED, a.app_403.count == 0, a.app_403.evidence());
-            v.check(
-                LOG_BROWSER_REFUSED,
-                a.browser_403.count == 0,
-                a.browser_403.evidence(),
-            );
+            // A 403 is what the Origin check gives a page of another site: when the check
+            // lets both web clients in, the refused browsers came from other sites (the
+            // access log has no Origin to tell more), and that is the check doing its job.
+            let admits_web_clients =
+                s.site
+                    .as_ref()
+                    .and_then(|site| site.location)
+                    .is_some_and(|l| {
+                        let oc = OriginCheck::read(&l.directives);
+                        oc.unreadable.is_empty()
+                            && oc.refused_by(WEB).is_none()
+                            && oc.refused_by(MIRROR).is_none()
+                    });
+            if a.browser_403.count > 0 && admits_web_clients {
+                v.pass_with(
+                    LOG_BROWSER_REFUSED,
+                    format!(
+                        "{} request(s) refused with 403, from pages of other sites: the \
+                         Origin check lets the web client in (a site of yours among them? \
+                         add it to the extra origins)",
+                        a.browser_403.count
+                    ),
+                );
+            } else {
+                v.check(
+                    LOG_BROWSER_REFUSED,
+                    a.browser_403.count == 0,
+                    a.browser_403.evidence(),
+                );
+            }
             v.check(
                 LOG_BACKEND_DOWN,
                 a.bad_gateway.count == 0,

@@ -34,6 +34,9 @@ pub struct ServerLog {
     pub peer_address: Tally,
     /// Socket-activation errors.
     pub socket_errors: Tally,
+    /// systemd failing drawpile's socket after the server shut it down (2.2.x autostop).
+    #[serde(default)]
+    pub socket_pollhup: Tally,
     /// WebSocket clients seen at all.
     pub websocket_clients: usize,
 }
@@ -68,6 +71,10 @@ pub fn server_log(text: &str, source: &str) -> ServerLog {
             source: source.into(),
             ..Default::default()
         },
+        socket_pollhup: Tally {
+            source: source.into(),
+            ..Default::default()
+        },
         websocket_clients: 0,
     };
     for line in text.lines() {
@@ -81,6 +88,9 @@ pub fn server_log(text: &str, source: &str) -> ServerLog {
             || line.contains("Web admin socket passed, but web admin support not built in")
         {
             out.socket_errors.add(line);
+        }
+        if line.contains("Got POLLHUP on a listening socket") {
+            out.socket_pollhup.add(line);
         }
     }
     out

@@ -131,12 +131,6 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
         let (d, a) = proxy_target?;
         Some(verify::check_proxy(&d, a, TlsVerify::SystemRoots, t).await)
     };
-    // A socket-activated 2.2.x server stops when its last client leaves: one client stays
-    // connected while the probes come and go.
-    let _held = match (i.socket_active(), tcp) {
-        (true, Some(a)) => verify::hold_client(a, t).await,
-        _ => None,
-    };
     let (tcp, direct, proxy) = tokio::join!(tcp_probe, direct_probe, proxy_probe);
     out.tcp = tcp;
     out.direct = direct;
@@ -144,9 +138,9 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
     out
 }
 
-/// The live probes, once more after a short pause when any failed: a socket-activated
-/// 2.2.x server stops when its last client leaves and restarts on the next connection, and
-/// a probe can land in between. A failure that stays is what the audit reports.
+/// The live probes, once more after a short pause when any failed: a server or proxy that was
+/// just restarted or reloaded may need a moment. No client is held open to keep a server up:
+/// the audit judges the setup as users meet it. A failure that stays is what it reports.
 async fn live_settled(s: &Setup<'_>, t: Duration) -> Live {
     let first = live(s, t).await;
     let failed = |l: &Live| {
@@ -216,8 +210,13 @@ async fn server_log(host: &Host, s: &Setup<'_>, since: i64) -> Result<logs::Serv
             let jc = host
                 .which("journalctl")
                 .ok_or("journalctl is not installed")?;
+            // The socket's own messages (systemd failing it) are logged under its name.
+            let socket: Vec<String> = i
+                .socket
+                .map(|sock| vec!["-u".to_string(), sock.name.clone()])
+                .unwrap_or_default();
             let out = host
-                .run(host.command(jc).args([
+                .run(host.command(jc).args(socket).args([
                     "-u",
                     &u.name,
                     "--since",

@@ -131,6 +131,15 @@ pub struct LiveState {
     pub exec_start: Option<Vec<String>>,
     /// The files say something else than what systemd has loaded: a daemon-reload is due.
     pub differs_from_files: bool,
+    /// How the unit last ended (`success`, `resources` for a socket that got POLLHUP, …).
+    #[serde(default)]
+    pub result: Option<String>,
+    /// What the service last told systemd (drawpile-srv: `3 users and 1 sessions`).
+    #[serde(default)]
+    pub status_text: Option<String>,
+    /// How often systemd restarted the service since it was started by hand.
+    #[serde(default)]
+    pub n_restarts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -514,6 +523,9 @@ fn live_from_show(map: &BTreeMap<String, String>) -> LiveState {
             .filter(|p| *p != 0),
         exec_start: get("ExecStart").and_then(|v| parse_show_exec(&v)),
         differs_from_files: false,
+        result: get("Result"),
+        status_text: get("StatusText"),
+        n_restarts: get("NRestarts").and_then(|n| n.parse().ok()),
     }
 }
 
@@ -524,7 +536,7 @@ async fn show(ctx: &Ctx, name: &str) -> Option<LiveState> {
         name,
         "--no-pager",
         "-p",
-        "Id,ActiveState,SubState,UnitFileState,FragmentPath,DropInPaths,ExecStart,Type,User,MainPID,NRestarts",
+        "Id,ActiveState,SubState,UnitFileState,FragmentPath,DropInPaths,ExecStart,Type,User,MainPID,NRestarts,Result,StatusText",
     ]);
     let out = ctx.host.run(cmd).await;
     ctx.probes

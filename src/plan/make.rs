@@ -22,6 +22,8 @@ pub struct Snapshot {
     /// Config files that are symlinks (Debian's sites-enabled → sites-available): the path
     /// the link resolves to on the machine. Edits go to the real file, never through a link.
     pub real_paths: BTreeMap<String, String>,
+    /// Paths in `files` that are symbolic links (their bytes are the link's target).
+    pub symlinks: std::collections::BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -32,6 +34,10 @@ impl Snapshot {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// An explicit answer that cannot be honoured: named by its key so the message can point
+    /// at the line of the answers file.
+    #[error("[{key}] {message}")]
+    Answer { key: &'static str, message: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]
@@ -46,19 +52,69 @@ pub const ACME_WEBROOT: &str = "/var/www/dpwizard-acme";
 /// Where self-signed certificates go.
 pub fn self_signed_paths(domain: &str) -> (String, String) {
     (
-        format!("/etc/ssl/dpwizard/{domain}.crt"),
-        format!("/etc/ssl/dpwizard/{domain}.key"),
+        format!("/etc/ssl/dpwizard/{}", file_name(domain, "", ".crt")),
+        format!("/etc/ssl/dpwizard/{}", file_name(domain, "", ".key")),
     )
+}
+
+/// The name of dpwizard's own site file for a domain.
+pub fn site_file_name(domain: &str) -> String {
+    file_name(domain, "dpwizard-", ".conf")
+}
+
+/// `PREFIX DOMAIN SUFFIX` as a file name. A domain may be 253 characters, a file name only
+/// 255 bytes (and a temp name beside it needs room): a long domain is shortened with a hash
+/// of it, so every name stays well within NAME_MAX and is still one per domain.
+fn file_name(domain: &str, prefix: &str, suffix: &str) -> String {
+    const MAX: usize = 180;
+    if prefix.len() + domain.len() + suffix.len() <= MAX {
+        return format!("{prefix}{domain}{suffix}");
+    }
+    let hash = crate::apply::journal::sha256(domain.as_bytes());
+    let keep = MAX - prefix.len() - suffix.len() - 17;
+    format!("{prefix}{}~{}{suffix}", &domain[..keep], &hash[..16])
 }
 
 /// What to do about a drawpile socket unit.
 #[derive(Debug, Clone, Copy)]
 enum SocketPlan<'a> {
     None,
-    /// 2.2.x: keep socket activation, with TCP, web admin and WebSocket in that order.
-    Slots(&'a crate::detect::systemd::SocketUnit),
-    /// 2.3.0+ (or no web admin): mask the socket, move its ports to arguments.
-    Migrate(&'a crate::detect::systemd::SocketUnit),
+    /// Mask the socket and move its ports to arguments; the service is enabled on its own.
+    /// 2.3.0 removed socket activation, and a 2.2.x server under its socket stops when its
+    /// last client leaves, after which systemd fails the socket (POLLHUP) and restarts the
+    /// service without it: no WebSocket port, no web admin (drawpile-real.md). The reason
+    /// says which, for the review.
+    Migrate(&'a crate::detect::systemd::SocketUnit, MigrateReason),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MigrateReason {
+    /// 2.3.0+: any passed socket makes the server exit.
+    Removed,
+    /// 2.2.x: the socket fails for good after the first autostop.
+    Autostop,
+    /// A build without web admin cannot take the WebSocket socket in its slot.
+    NoWebAdminSlot,
+}
+
+impl MigrateReason {
+    fn why(self) -> &'static str {
+        match self {
+            MigrateReason::Removed => {
+                "from 2.3.0 any passed socket makes drawpile-srv exit (\"socket activation is no \
+                 longer supported\")"
+            }
+            MigrateReason::Autostop => {
+                "a 2.2.x server under its socket stops when its last client leaves; systemd then \
+                 fails the socket (\"Got POLLHUP on a listening socket\") and restarts the \
+                 service without it, so the WebSocket port and the web admin are gone for good"
+            }
+            MigrateReason::NoWebAdminSlot => {
+                "this build has no web admin, so the WebSocket socket would land in the web \
+                 admin's slot and be refused"
+            }
+        }
+    }
 }
 
 use crate::detect::systemd::{listen_addr as slot_addr, listen_port as slot_port};
@@ -152,23 +208,36 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
     Ok(unit)
 }
 
-fn check_binary<'a>(
-    facts: &'a Facts,
-    unit: &ServiceUnit,
-) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
-    let program = unit
-        .exec_start
+/// The program a unit's ExecStart runs.
+fn unit_program(unit: &ServiceUnit) -> String {
+    unit.exec_start
         .as_ref()
         .and_then(|a| a.first())
         .cloned()
-        .unwrap_or_default();
-    let bin = facts.drawpile.binaries.iter().find(|b| {
+        .unwrap_or_default()
+}
+
+/// The drawpile-srv binary a unit runs (its ExecStart program, or found through the unit).
+pub fn unit_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Option<&'a crate::detect::drawpile::DrawpileBinary> {
+    let program = unit_program(unit);
+    facts.drawpile.binaries.iter().find(|b| {
         b.path == program
             || b.canonical == program
             || b.found_via
                 .iter()
                 .any(|v| v == &format!("unit {}", unit.name))
-    });
+    })
+}
+
+fn check_binary<'a>(
+    facts: &'a Facts,
+    unit: &ServiceUnit,
+) -> Result<&'a crate::detect::drawpile::DrawpileBinary, PlanError> {
+    let program = unit_program(unit);
+    let bin = unit_binary(facts, unit);
     match bin.map(|b| {
         (
             b,
@@ -239,6 +308,8 @@ fn new_service_unit(
     Ok(ServiceUnit {
         name: "drawpile-srv.service".into(),
         path: "/etc/systemd/system/drawpile-srv.service".into(),
+        // As rendered by plan::systemd: enabled by a link in multi-user.target.wants.
+        wanted_by: vec!["multi-user.target".into()],
         exec_start: Some(vec![binary]),
         user: Some(
             answers
@@ -270,17 +341,33 @@ fn decide<'a>(
     let wants_container = answers.drawpile.runtime == Some(Runtime::NewContainer)
         || (ours_container && answers.drawpile.runtime.is_none());
     if wants_container {
-        return decide_container(facts, answers, ours_container);
+        refuse_answers(
+            answers,
+            &["binary", "user"],
+            "the official image brings its own binary and user",
+        )?;
+        return decide_container(facts, answers, snap, ours_container);
     }
     if facts.runtime.kind == RuntimeKind::Docker
         && matches!(answers.drawpile.runtime, None | Some(Runtime::Docker))
     {
-        return decide_docker_run(facts, answers);
+        refuse_answers(
+            answers,
+            &["binary", "user", "tcp_port", "web_admin_port"],
+            "dpwizard changes only the WebSocket port of a container started by hand",
+        )?;
+        return decide_docker_run(facts, answers, snap);
     }
     if facts.runtime.kind == RuntimeKind::Compose
         && matches!(answers.drawpile.runtime, None | Some(Runtime::Compose))
     {
-        return decide_compose(facts, answers);
+        refuse_answers(
+            answers,
+            &["binary", "user", "tcp_port", "web_admin_port"],
+            "dpwizard changes only the WebSocket port of a Compose service (edit its command: \
+             for the rest)",
+        )?;
+        return decide_compose(facts, answers, snap);
     }
     let wants_new = ours
         || answers.drawpile.runtime == Some(Runtime::NewService)
@@ -296,7 +383,37 @@ fn decide<'a>(
     } else {
         (pick_unit(facts, answers)?.clone(), false)
     };
-    let binary = check_binary(facts, &unit)?;
+    // A new service's user is made by systemd-sysusers; an existing unit needs one that is there.
+    if let (false, Some(u), Some(passwd)) =
+        (new_service, &answers.drawpile.user, snap.get("/etc/passwd"))
+        && !crate::host::passwd::parse_passwd(&String::from_utf8_lossy(passwd))
+            .iter()
+            .any(|x| x.name == u.as_str())
+    {
+        return Err(PlanError::Answer {
+            key: "drawpile.user",
+            message: format!(
+                "there is no user {u} on this machine: create it first (useradd --system \
+                 --no-create-home {u}) or leave the key out"
+            ),
+        });
+    }
+    let binary = match (&answers.drawpile.binary, new_service) {
+        // An explicit binary for an existing unit replaces its program: it must be one
+        // detection knows to be a drawpile-srv with WebSocket support.
+        (Some(b), false) => {
+            let mut probe = unit.clone();
+            probe.name = String::new();
+            if let Some(first) = probe.exec_start.as_mut().and_then(|a| a.first_mut()) {
+                *first = b.to_string();
+            }
+            check_binary(facts, &probe).map_err(|e| PlanError::Answer {
+                key: "drawpile.binary",
+                message: e.to_string(),
+            })?
+        }
+        _ => check_binary(facts, &unit)?,
+    };
     let socket = facts.runtime.sockets.iter().find(|s| {
         !s.masked
             && s.service == unit.name
@@ -305,22 +422,46 @@ fn decide<'a>(
                     .as_ref()
                     .is_some_and(|l| l.active_state.as_deref() == Some("active")))
     });
-    // 2.3.0 removed socket activation; a build without web admin cannot take the
-    // WebSocket socket in its slot (drawpile.md, systemd): both move to arguments.
+    // Socket activation is never kept: see MigrateReason.
     let socket_plan = match socket {
         None => SocketPlan::None,
-        Some(s)
-            if binary.version_number.is_some_and(|v| v >= [2, 3, 0])
-                || binary.web_admin == Some(false) =>
-        {
-            SocketPlan::Migrate(s)
-        }
-        Some(s) => SocketPlan::Slots(s),
+        Some(s) => SocketPlan::Migrate(
+            s,
+            if binary.version_number.is_some_and(|v| v >= [2, 3, 0]) {
+                MigrateReason::Removed
+            } else if binary.web_admin == Some(false) {
+                MigrateReason::NoWebAdminSlot
+            } else {
+                MigrateReason::Autostop
+            },
+        ),
     };
-    let mut d = proxy_and_tls(facts, answers, unit, socket_plan)?;
+    let mut d = proxy_and_tls(facts, answers, snap, unit, socket_plan)?;
     d.new_service = new_service;
     let _ = binary;
     Ok(d)
+}
+
+/// Explicit answers a runtime cannot honour are refused, never silently ignored.
+fn refuse_answers(answers: &Answers, keys: &[&str], why: &str) -> Result<(), PlanError> {
+    let d = &answers.drawpile;
+    let given = [
+        ("binary", "drawpile.binary", d.binary.is_some()),
+        ("user", "drawpile.user", d.user.is_some()),
+        ("tcp_port", "drawpile.tcp_port", d.tcp_port.is_some()),
+        (
+            "web_admin_port",
+            "drawpile.web_admin_port",
+            d.web_admin_port.is_some(),
+        ),
+    ];
+    match given.iter().find(|(k, _, set)| *set && keys.contains(k)) {
+        Some((_, key, _)) => Err(PlanError::Answer {
+            key,
+            message: format!("cannot be honoured here: {why}; remove it from the answers"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// drawpile-srv's WebSocket port when nothing says otherwise (its documentation's).
@@ -359,6 +500,19 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
         .web_admin_port
         .as_deref()
         .and_then(|p| p.parse().ok());
+    if port < 1024 {
+        let whose = match port {
+            80 => "the web server's HTTP port",
+            443 => "the web server's HTTPS port, where the proxy itself listens",
+            22 => "SSH's port",
+            _ => "a privileged port",
+        };
+        return Some(format!(
+            "port {port} is {whose}: drawpile-srv runs unprivileged and only the proxy on this \
+             machine connects to it, so use a port above 1023 (drawpile's usual one is \
+             {DEFAULT_WEBSOCKET_PORT})"
+        ));
+    }
     if port == tcp_port || Some(port) == admin {
         return Some(format!(
             "WebSocket port {port} is already drawpile's TCP or web admin port: choose another"
@@ -420,6 +574,55 @@ pub fn tls_server<'a>(
     }
 }
 
+/// The TLS server for `domain` in the file the answers name: the file nginx reads, or the
+/// file a link nginx reads points to (Debian's sites-available/x behind sites-enabled/x).
+/// A file that holds no such server is refused, never silently replaced by a new site.
+fn named_site<'a>(
+    facts: &'a Facts,
+    snap: &Snapshot,
+    domain: &str,
+    path: &str,
+) -> Result<&'a NginxServer, PlanError> {
+    let is_file = |s: &NginxServer| {
+        &*s.file == path || snap.real_paths.get(&*s.file).is_some_and(|r| r == path)
+    };
+    let serves = |s: &NginxServer| {
+        s.ssl
+            && s.server_names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(domain))
+    };
+    if let Some(s) = facts.nginx.servers.iter().find(|s| is_file(s) && serves(s)) {
+        return Ok(s);
+    }
+    let why = if facts.nginx.servers.iter().any(is_file) {
+        format!("{path} has no TLS server block for {domain}")
+    } else {
+        format!("{path} is not a file nginx reads a server block from")
+    };
+    let candidates: Vec<String> = facts
+        .nginx
+        .servers
+        .iter()
+        .filter(|s| serves(s))
+        .map(|s| match snap.real_paths.get(&*s.file) {
+            Some(r) => format!("{r} (via {})", s.file),
+            None => s.file.to_string(),
+        })
+        .collect();
+    Err(PlanError::Answer {
+        key: "proxy.site_file",
+        message: format!(
+            "{why}: {}",
+            if candidates.is_empty() {
+                "use \"auto\" (dpwizard writes a new site)".to_string()
+            } else {
+                format!("the server for {domain} is in {}", candidates.join(", "))
+            }
+        ),
+    })
+}
+
 /// The TLS mode when the answers name none: keep a certificate that is already there (the
 /// server's, a certbot lineage, or one given), else obtain one with certbot.
 pub fn default_tls_mode(
@@ -444,11 +647,12 @@ pub fn default_tls_mode(
 fn proxy_and_tls<'a>(
     facts: &'a Facts,
     answers: &Answers,
+    snap: &Snapshot,
     unit: ServiceUnit,
     socket_plan: SocketPlan<'a>,
 ) -> Result<Decisions<'a>, PlanError> {
     let socket = match socket_plan {
-        SocketPlan::Slots(s) | SocketPlan::Migrate(s) => Some(s),
+        SocketPlan::Migrate(s, _) => Some(s),
         SocketPlan::None => None,
     };
     let ws_port = answers
@@ -474,7 +678,10 @@ fn proxy_and_tls<'a>(
                 .into(),
         ));
     }
-    let server = tls_server(facts, &domain, answers.proxy.site_file.as_ref());
+    let server = match &answers.proxy.site_file {
+        Some(SiteFile::Path(p)) => Some(named_site(facts, snap, &domain, p.as_str())?),
+        _ => tls_server(facts, &domain, None),
+    };
     let lineage = facts
         .tls
         .lineages
@@ -573,7 +780,11 @@ fn proxy_and_tls<'a>(
 
 /// A compose service: its `command:` and `ports:` are edited in place, keeping the file's
 /// comments; the WebSocket port is published on the host's loopback for nginx.
-fn decide_compose<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
+fn decide_compose<'a>(
+    facts: &'a Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+) -> Result<Decisions<'a>, PlanError> {
     let files = &facts.runtime.compose.files;
     let (file, svc) = match files
         .iter()
@@ -602,7 +813,7 @@ fn decide_compose<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'
         options: svc.options.clone(),
         ..Default::default()
     };
-    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
     let tool = match (
         &facts.runtime.docker.compose_v1,
         &facts.runtime.docker.compose_v2,
@@ -617,7 +828,11 @@ fn decide_compose<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'
 
 /// A plain `docker run` container: the proxy is configured; the container must be
 /// re-created with the WebSocket port (the plan prints the exact commands).
-fn decide_docker_run<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decisions<'a>, PlanError> {
+fn decide_docker_run<'a>(
+    facts: &'a Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+) -> Result<Decisions<'a>, PlanError> {
     let containers = &facts.runtime.docker.containers;
     let c = containers
         .iter()
@@ -629,7 +844,7 @@ fn decide_docker_run<'a>(facts: &'a Facts, answers: &Answers) -> Result<Decision
         options: c.options.clone(),
         ..Default::default()
     };
-    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
     d.docker_run = Some(c);
     Ok(d)
 }
@@ -705,6 +920,7 @@ pub fn docker_run_command(c: &crate::detect::docker::Container, ws_port: u16) ->
 fn decide_container<'a>(
     facts: &'a Facts,
     answers: &Answers,
+    snap: &Snapshot,
     ours: bool,
 ) -> Result<Decisions<'a>, PlanError> {
     refuse_existing_unit(
@@ -728,9 +944,10 @@ fn decide_container<'a>(
     let unit = ServiceUnit {
         name: "drawpile-srv.service".into(),
         path: "/etc/systemd/system/drawpile-srv.service".into(),
+        wanted_by: vec!["multi-user.target".into()],
         ..Default::default()
     };
-    let mut d = proxy_and_tls(facts, answers, unit, SocketPlan::None)?;
+    let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
     d.new_container = Some((docker, image));
     Ok(d)
 }
@@ -791,30 +1008,170 @@ fn exec_quote(arg: &str) -> String {
     }
 }
 
-/// The unit's effective argv with the WebSocket options set exactly once.
-pub fn with_websocket(argv: &[String], port: u16, listen: Option<&str>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut i = 0;
+/// One option of drawpile-srv as its command line spells it: the long name and the short
+/// letter (QCommandLineParser accepts `--name v`, `--name=v`, `-x v`, `-xv` and `-x=v`).
+#[derive(Debug, Clone, Copy)]
+pub struct Opt {
+    pub long: &'static str,
+    pub short: Option<char>,
+}
+
+pub const OPT_PORT: Opt = Opt {
+    long: "port",
+    short: Some('p'),
+};
+pub const OPT_WEB_ADMIN_PORT: Opt = Opt {
+    long: "web-admin-port",
+    short: None,
+};
+pub const OPT_WEBSOCKET_PORT: Opt = Opt {
+    long: "websocket-port",
+    short: None,
+};
+pub const OPT_WEBSOCKET_LISTEN: Opt = Opt {
+    long: "websocket-listen",
+    short: None,
+};
+
+/// `argv` (program first) with each option of `set` given exactly once with its value
+/// (None: removed). An option already given once with that value stays as it is written,
+/// where it is; otherwise every occurrence goes and it is added at the end. Every other
+/// argument keeps its place and spelling, so rendering twice gives the same line.
+pub fn set_options(argv: &[String], set: &[(Opt, Option<String>)]) -> Vec<String> {
+    // (option index in `set`, position, how many arguments, value) of every occurrence.
+    let mut found: Vec<(usize, usize, usize, Option<String>)> = Vec::new();
+    let mut i = 1;
     while i < argv.len() {
         let a = &argv[i];
-        let (name, inline) = match a.split_once('=') {
-            Some((n, _)) if n.starts_with("--") => (n, true),
-            _ => (a.as_str(), false),
-        };
-        if i > 0 && (name == "--websocket-port" || name == "--websocket-listen") {
-            i += if inline { 1 } else { 2 };
-            continue;
+        let hit = set.iter().enumerate().find_map(|(k, (o, _))| {
+            if let Some(rest) = a.strip_prefix("--") {
+                match rest.split_once('=') {
+                    Some((n, v)) if n == o.long => Some((k, 1, Some(v.to_string()))),
+                    None if rest == o.long => Some((k, 2, argv.get(i + 1).cloned())),
+                    _ => None,
+                }
+            } else if let (Some(c), Some(rest)) = (o.short, a.strip_prefix('-')) {
+                let mut chars = rest.chars();
+                if chars.next() != Some(c) || rest.starts_with('-') {
+                    return None;
+                }
+                let inline = chars.as_str();
+                Some(if inline.is_empty() {
+                    (k, 2, argv.get(i + 1).cloned())
+                } else {
+                    (k, 1, Some(inline.trim_start_matches('=').to_string()))
+                })
+            } else {
+                None
+            }
+        });
+        match hit {
+            Some((k, n, v)) => {
+                found.push((k, i, n, v));
+                i += n;
+            }
+            None => i += 1,
         }
-        out.push(a.clone());
-        i += 1;
     }
-    out.push("--websocket-port".into());
-    out.push(port.to_string());
-    if let Some(l) = listen {
-        out.push("--websocket-listen".into());
-        out.push(l.to_string());
+    let keep = |k: usize| {
+        let mine: Vec<_> = found.iter().filter(|f| f.0 == k).collect();
+        matches!(mine.as_slice(), [one] if one.3.is_some() && one.3 == set[k].1)
+    };
+    let mut out: Vec<String> = argv.iter().take(1).cloned().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        match found.iter().find(|f| f.1 == i) {
+            Some(&(k, _, n, _)) => {
+                if keep(k) {
+                    out.extend(argv[i..(i + n).min(argv.len())].iter().cloned());
+                }
+                i += n;
+            }
+            None => {
+                out.push(argv[i].clone());
+                i += 1;
+            }
+        }
+    }
+    for (k, (o, v)) in set.iter().enumerate() {
+        if let Some(v) = v
+            && !keep(k)
+        {
+            out.push(format!("--{}", o.long));
+            out.push(v.clone());
+        }
     }
     out
+}
+
+/// The unit's effective argv with the WebSocket options set exactly once.
+pub fn with_websocket(argv: &[String], port: u16, listen: Option<&str>) -> Vec<String> {
+    set_options(
+        argv,
+        &[
+            (OPT_WEBSOCKET_PORT, Some(port.to_string())),
+            (OPT_WEBSOCKET_LISTEN, listen.map(str::to_string)),
+        ],
+    )
+}
+
+/// What drawpile-srv must end up running with: the decisions, and every explicit answer
+/// (an explicit value always wins over what the unit says now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Wanted {
+    binary: Option<String>,
+    user: Option<String>,
+    tcp_port: Option<u16>,
+    web_admin_port: Option<u16>,
+}
+
+impl Wanted {
+    fn from_answers(answers: &Answers) -> Wanted {
+        Wanted {
+            binary: answers.drawpile.binary.as_ref().map(|b| b.to_string()),
+            user: answers.drawpile.user.as_ref().map(|u| u.to_string()),
+            tcp_port: answers.drawpile.tcp_port.map(|p| p.get()),
+            web_admin_port: answers.drawpile.web_admin_port.map(|p| p.get()),
+        }
+    }
+}
+
+/// Two listen addresses mean the same (`127.0.0.1` and `127.000.000.001` do not parse alike
+/// as text, but drawpile-srv reads both as an IP).
+fn same_address(a: &str, b: &str) -> bool {
+    match (
+        a.trim_matches(['[', ']']).parse::<std::net::IpAddr>(),
+        b.trim_matches(['[', ']']).parse::<std::net::IpAddr>(),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// True when the unit already runs drawpile-srv the way the plan wants: its options as
+/// drawpile-srv reads them (long or short, `=` or a space, any order, the last of a repeated
+/// one), not its command line as text. Then no drop-in is written and nothing restarts.
+fn effective_matches(unit: &ServiceUnit, d: &Decisions, want: &Wanted) -> bool {
+    let Some(argv) = unit.exec_start.as_ref() else {
+        return false;
+    };
+    let o = &unit.options;
+    let num = |v: &Option<String>| v.as_deref().and_then(|p| p.parse::<u16>().ok());
+    o.websocket_port_number() == Some(d.ws_port)
+        && o.websocket_listen
+            .as_deref()
+            .is_some_and(|l| same_address(l, &d.ws_listen))
+        && want.binary.as_ref().is_none_or(|b| argv.first() == Some(b))
+        && want
+            .tcp_port
+            .is_none_or(|p| num(&o.port).unwrap_or(DEFAULT_TCP_PORT) == p)
+        && want
+            .web_admin_port
+            .is_none_or(|p| num(&o.web_admin_port) == Some(p))
+        && want
+            .user
+            .as_ref()
+            .is_none_or(|u| unit.user.as_ref() == Some(u))
 }
 
 /// A drop-in name that sorts after every existing drop-in of the unit.
@@ -836,11 +1193,15 @@ fn dropin_name(unit: &ServiceUnit) -> String {
 fn render_dropin(
     unit: &ServiceUnit,
     d: &Decisions,
+    want: &Wanted,
     notify_ok: bool,
     previous: Option<&[u8]>,
 ) -> String {
     let mut base: Vec<String> = unit.exec_start.clone().unwrap_or_default();
-    if let SocketPlan::Migrate(sock) = d.socket {
+    if let (Some(b), Some(first)) = (&want.binary, base.first_mut()) {
+        *first = b.clone();
+    }
+    if let SocketPlan::Migrate(sock, _) = d.socket {
         // The socket's ports become arguments, unless the unit already sets them.
         let o = &unit.options;
         if let Some(tcp) = sock.slots.tcp.as_deref() {
@@ -855,13 +1216,26 @@ fn render_dropin(
                 base.extend(["--listen".to_string(), a]);
             }
         }
+        // A two-line socket from a build without web admin meant its second line for
+        // WebSockets: that port is the WebSocket port now, not a web admin.
         if o.web_admin_port.is_none()
             && let Some(p) = sock.slots.web_admin.as_deref().and_then(slot_port)
+            && p != d.ws_port
         {
             base.extend(["--web-admin-port".to_string(), p.to_string()]);
         }
     }
-    let argv = with_websocket(&base, d.ws_port, Some(&d.ws_listen));
+    let mut set = vec![
+        (OPT_WEBSOCKET_PORT, Some(d.ws_port.to_string())),
+        (OPT_WEBSOCKET_LISTEN, Some(d.ws_listen.clone())),
+    ];
+    if let Some(p) = want.tcp_port {
+        set.push((OPT_PORT, Some(p.to_string())));
+    }
+    if let Some(p) = want.web_admin_port {
+        set.push((OPT_WEB_ADMIN_PORT, Some(p.to_string())));
+    }
+    let argv = set_options(&base, &set);
     let mut text = format!(
         "# Written by dpwizard: drawpile-srv's WebSocket listener for the reverse proxy at\n\
          # https://{}/drawpile-web/ws. Remove this file and run `systemctl daemon-reload` to undo.\n\
@@ -881,12 +1255,145 @@ fn render_dropin(
             "# This build never reports readiness: Type=notify would hang at start.\nType=simple\n",
         );
     }
-    if unit.user.as_deref().is_none_or(|u| u == "root" || u == "0")
-        || (had("User=nobody") && unit.user.as_deref() == Some("nobody"))
-    {
-        text.push_str("# drawpile-srv refuses to run as root.\nUser=nobody\n");
+    let user = match &want.user {
+        Some(u) if unit.user.as_ref() != Some(u) || had(&format!("User={u}")) => Some(u.as_str()),
+        Some(_) => None,
+        None if unit.user.as_deref().is_none_or(|u| u == "root" || u == "0")
+            || (had("User=nobody") && unit.user.as_deref() == Some("nobody")) =>
+        {
+            Some("nobody")
+        }
+        None => None,
+    };
+    match user {
+        Some("nobody") if want.user.is_none() => {
+            text.push_str("# drawpile-srv refuses to run as root.\nUser=nobody\n")
+        }
+        Some(u) => text.push_str(&format!("User={u}\n")),
+        None => {}
     }
     text
+}
+
+/// A link in a `<target>.wants/` directory: it enables a unit, it changes nothing a running
+/// service reads, so it needs a daemon-reload but no restart.
+fn is_enablement_link(path: &str) -> bool {
+    path.rsplit_once('/')
+        .is_some_and(|(dir, _)| dir.ends_with(".wants") || dir.ends_with(".requires"))
+}
+
+/// Why drawpile-srv restarts, and what it ends: a restart drops every session in memory, so
+/// the review says how many users are on the server now when the server told systemd.
+fn restart_why(unit: &ServiceUnit, new: bool) -> String {
+    if new {
+        return "starts drawpile-srv (enabled above, so it also starts at every boot)".into();
+    }
+    let now = unit
+        .live
+        .as_ref()
+        .filter(|l| l.active_state.as_deref() == Some("active"))
+        .and_then(|l| l.status_text.as_deref())
+        .filter(|t| !t.trim().is_empty());
+    match now {
+        Some(status) => format!(
+            "drawpile-srv restarts with the new settings: this ends what is on the server now \
+             ({}; sessions not saved to disk are lost)",
+            status
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+        ),
+        None => "drawpile-srv restarts with the new settings (sessions in memory end)".into(),
+    }
+}
+
+/// Moves a socket unit out of the way: its dpwizard drop-in and enablement links go, a real
+/// unit file in /etc is removed (its bytes stay in the run's backup, and the review shows the
+/// removal) and the name is masked, so `Also=` or a package cannot bring it back.
+fn migrate_socket(plan: &mut Plan, snap: &Snapshot, sock: &SocketUnit, reason: MigrateReason) {
+    let ours = format!("/etc/systemd/system/{}.d/zz-dpwizard.conf", sock.name);
+    if let Some(old) = snap.get(&ours) {
+        plan.changes.push(Change::Remove {
+            path: ours,
+            old: old.to_vec(),
+            why: "dpwizard's earlier socket slots are no longer used".into(),
+        });
+    }
+    for via in &sock.enabled_via {
+        let link = format!("/etc/systemd/system/{via}/{}", sock.name);
+        if let Some(old) = snap.get(&link) {
+            plan.changes.push(Change::Remove {
+                path: link,
+                old: old.to_vec(),
+                why: format!("disables {}", sock.name),
+            });
+        }
+    }
+    let mask = format!("/etc/systemd/system/{}", sock.name);
+    match snap.get(&mask) {
+        Some(b"/dev/null") => {}
+        Some(old) if !snap.symlinks.contains(&mask) => {
+            plan.changes.push(Change::Remove {
+                path: mask.clone(),
+                old: old.to_vec(),
+                why: format!(
+                    "moves the socket unit {} aside (the run's backup keeps it; rollback puts it \
+                     back) before masking the name",
+                    sock.name
+                ),
+            });
+            plan.changes.push(mask_change(mask, sock, reason));
+        }
+        _ => plan.changes.push(mask_change(mask, sock, reason)),
+    }
+    plan.actions.push(Action {
+        argv: vec!["systemctl".into(), "stop".into(), sock.name.clone()],
+        why: "stops the socket before drawpile-srv restarts with its own listeners".into(),
+    });
+}
+
+fn mask_change(path: String, sock: &SocketUnit, reason: MigrateReason) -> Change {
+    Change::Symlink {
+        path,
+        target: "/dev/null".into(),
+        why: format!(
+            "masks {}: {}; its ports move to drawpile-srv's arguments",
+            sock.name,
+            reason.why()
+        ),
+    }
+}
+
+/// Enables the service the way `systemctl enable` would (a link in each `WantedBy=` target's
+/// `.wants/`), as a journalled change that rollback undoes. A service left disabled by an
+/// installer that used socket activation would otherwise be off after the next reboot.
+fn enable_service(plan: &mut Plan, snap: &Snapshot, unit: &ServiceUnit) {
+    if unit.masked {
+        return;
+    }
+    // A unit without [Install] (static) is started by something else on purpose.
+    if unit.wanted_by.is_empty() {
+        plan.notes.push(format!(
+            "{} is not enabled and has no WantedBy=: nothing starts it at boot unless another \
+             unit does (add WantedBy=multi-user.target to its [Install] section and enable it)",
+            unit.name
+        ));
+        return;
+    }
+    let targets = unit.wanted_by.clone();
+    for t in targets {
+        let link = format!("/etc/systemd/system/{t}.wants/{}", unit.name);
+        if snap.get(&link).is_none() {
+            plan.changes.push(Change::Symlink {
+                path: link,
+                target: unit.path.clone(),
+                why: format!(
+                    "enables {} ({t}), so drawpile-srv starts at every boot on its own",
+                    unit.name
+                ),
+            });
+        }
+    }
 }
 
 /// Inserts or replaces the marked location inside the server block at `line` of `text`.
@@ -1019,73 +1526,10 @@ pub fn make(
         })
         .is_some_and(|b| b.systemd_support.supported != Some(false));
 
-    // 1. The socket unit, if drawpile-srv is socket-activated.
-    match d.socket {
-        SocketPlan::None => {}
-        SocketPlan::Migrate(sock) => {
-            let mask = format!("/etc/systemd/system/{}", sock.name);
-            if snap.get(&mask) != Some(b"/dev/null".as_slice()) {
-                plan.changes.push(Change::Symlink {
-                    path: mask,
-                    target: "/dev/null".into(),
-                    why: format!(
-                        "masks {}: from 2.3.0 any passed socket makes drawpile-srv exit (\"socket \
-                         activation is no longer supported\"); its ports move to arguments",
-                        sock.name
-                    ),
-                });
-            }
-            for via in &sock.enabled_via {
-                let link = format!("/etc/systemd/system/{via}/{}", sock.name);
-                if let Some(old) = snap.get(&link) {
-                    plan.changes.push(Change::Remove {
-                        path: link,
-                        old: old.to_vec(),
-                        why: format!("disables {}", sock.name),
-                    });
-                }
-            }
-            plan.actions.push(Action {
-                argv: vec!["systemctl".into(), "stop".into(), sock.name.clone()],
-                why: "stops the leftover socket before drawpile-srv restarts".into(),
-            });
-        }
-        SocketPlan::Slots(sock) => {
-            let path = format!("/etc/systemd/system/{}.d/zz-dpwizard.conf", sock.name);
-            let tcp = sock.slots.tcp.clone().unwrap_or_else(|| "27750".into());
-            // With two entries the second was meant for WebSockets (the admin slot is
-            // missing): the admin slot is added (27780) and the WebSocket goes third.
-            let admin = match sock.listen_stream.len() {
-                n if n >= 3 => sock
-                    .slots
-                    .web_admin
-                    .clone()
-                    .unwrap_or_else(|| "27780".into()),
-                _ => "27780".into(),
-            };
-            let ws = if d.ws_listen.contains(':') {
-                format!("[{}]:{}", d.ws_listen, d.ws_port)
-            } else {
-                format!("{}:{}", d.ws_listen, d.ws_port)
-            };
-            let text = format!(
-                "# Written by dpwizard: drawpile-srv 2.2.x takes passed sockets in the order TCP,\n\
-                 # web admin, WebSocket; while sockets are passed it ignores --port and\n\
-                 # --websocket-port, so the WebSocket listener is set here.\n\
-                 [Socket]\nListenStream=\nListenStream={tcp}\nListenStream={admin}\nListenStream={ws}\n"
-            );
-            plan.changes.push(Change::Write {
-                old: snap.get(&path).map(<[u8]>::to_vec),
-                path,
-                new: text.into_bytes(),
-                mode: FileMode::CONFIG,
-                secret: false,
-                why: format!(
-                    "gives {} exactly the TCP, web admin and WebSocket slots, in that order",
-                    sock.name
-                ),
-            });
-        }
+    // 1. The socket unit, if drawpile-srv is socket-activated: its ports move to arguments
+    // and the service is enabled on its own, so it comes back after a reboot.
+    if let SocketPlan::Migrate(sock, reason) = d.socket {
+        migrate_socket(&mut plan, snap, sock, reason);
     }
 
     // 2. The service drop-in (not with 2.2.x sockets: the arguments would be ignored).
@@ -1094,9 +1538,9 @@ pub fn make(
         d.unit.name,
         dropin_name(&d.unit)
     );
-    let dropin_text = render_dropin(&d.unit, &d, notify_ok, snap.get(&dropin));
-    let service_dropin = !matches!(d.socket, SocketPlan::Slots(_))
-        && !d.new_service
+    let want = Wanted::from_answers(answers);
+    let dropin_text = render_dropin(&d.unit, &d, &want, notify_ok, snap.get(&dropin));
+    let service_dropin = !d.new_service
         && d.new_container.is_none()
         && d.docker_run.is_none()
         && d.compose.is_none();
@@ -1161,7 +1605,7 @@ pub fn make(
             let run = docker_run_command(c, d.ws_port);
             plan.manual
                 .push(format!("docker stop {0} && docker rm {0}", c.name));
-            plan.manual.push(run.join(" "));
+            plan.manual.push(crate::ui::shell::join(&run));
             plan.notes.push(format!(
                 "container {} was started by hand (no file says how): re-create it with the \
                  commands above (its volumes keep the data; -e names pass the current \
@@ -1249,10 +1693,7 @@ pub fn make(
     // hand, e.g. in override.conf) needs no drop-in: adding one would change nothing.
     let already = snap.get(&dropin).is_none()
         && matches!(d.socket, SocketPlan::None)
-        && d.unit
-            .exec_start
-            .as_ref()
-            .is_some_and(|argv| with_websocket(argv, d.ws_port, Some(&d.ws_listen)) == *argv)
+        && effective_matches(&d.unit, &d, &want)
         && (notify_ok || d.unit.type_.as_deref() != Some("notify"))
         && d.unit
             .user
@@ -1271,6 +1712,11 @@ pub fn make(
                 d.unit.name, d.ws_listen, d.ws_port
             ),
         });
+    }
+
+    // The service starts at boot on its own (after its unit file, for the review's order).
+    if !d.unit.enabled && d.compose.is_none() && d.docker_run.is_none() {
+        enable_service(&mut plan, snap, &d.unit);
     }
 
     // 3. TLS material.
@@ -1404,7 +1850,7 @@ pub fn make(
                 .iter()
                 .any(|f| f.starts_with("/etc/nginx/sites-enabled/"))
                 || snap.files.contains_key("/etc/nginx/sites-available/");
-            let name = format!("dpwizard-{}.conf", d.domain);
+            let name = site_file_name(&d.domain);
             let (path, link) = if debian {
                 (
                     format!("/etc/nginx/sites-available/{name}"),
@@ -1466,17 +1912,6 @@ pub fn make(
         } else {
             format!("{}:{}", spec.upstream_host, spec.upstream_port)
         },
-        hold: match d.socket {
-            SocketPlan::Slots(sock) => Some(format!(
-                "127.0.0.1:{}",
-                sock.slots
-                    .tcp
-                    .as_deref()
-                    .and_then(slot_port)
-                    .unwrap_or(27750)
-            )),
-            _ => None,
-        },
     });
     if !plan.manual.is_empty() {
         plan.verify = None; // the container must be re-created first
@@ -1533,30 +1968,26 @@ pub fn make(
             argv: vec!["systemctl".into(), "daemon-reload".into()],
             why: "systemd reads the new unit files".into(),
         });
-        match d.socket {
-            SocketPlan::Slots(sock) => {
-                plan.actions.push(Action {
-                    argv: vec!["systemctl".into(), "stop".into(), d.unit.name.clone()],
-                    why: "the service takes the new sockets when it is next activated".into(),
-                });
-                plan.actions.push(Action {
-                    argv: vec!["systemctl".into(), "restart".into(), sock.name.clone()],
-                    why: "the socket listens on the new WebSocket port".into(),
-                });
-            }
-            _ if d.new_service || d.new_container.is_some() => plan.actions.push(Action {
-                argv: vec![
-                    "systemctl".into(),
-                    "enable".into(),
-                    "--now".into(),
-                    d.unit.name.clone(),
-                ],
-                why: "starts drawpile-srv now and at every boot".into(),
-            }),
-            _ => plan.actions.push(Action {
+        let config_changed = plan
+            .changes
+            .iter()
+            .any(|c| c.path().starts_with("/etc/systemd/") && !is_enablement_link(c.path()));
+        let running = d
+            .unit
+            .live
+            .as_ref()
+            .is_some_and(|l| l.active_state.as_deref() == Some("active"));
+        if config_changed || d.new_service || d.new_container.is_some() {
+            plan.actions.push(Action {
                 argv: vec!["systemctl".into(), "restart".into(), d.unit.name.clone()],
-                why: "drawpile-srv starts its WebSocket listener (sessions in memory end)".into(),
-            }),
+                why: restart_why(&d.unit, d.new_service || d.new_container.is_some()),
+            });
+        } else if !running {
+            plan.actions.push(Action {
+                argv: vec!["systemctl".into(), "start".into(), d.unit.name.clone()],
+                why: "starts drawpile-srv (it was enabled above, so it also starts at every boot)"
+                    .into(),
+            });
         }
     }
     if nginx_changed {
@@ -1611,6 +2042,151 @@ mod tests {
         let text = "server {\n  listen 443 ssl;\n  location /drawpile-web/ws { proxy_pass http://x; }\n}\n";
         let e = edit_server_block(text, 1, &spec()).unwrap_err();
         assert!(e.contains("not written by dpwizard"), "{e}");
+    }
+
+    fn v(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_restart_says_what_it_ends_when_the_server_told_systemd() {
+        let mut unit = ServiceUnit::default();
+        assert!(restart_why(&unit, false).contains("sessions in memory end"));
+        unit.live = Some(crate::detect::systemd::LiveState {
+            active_state: Some("active".into()),
+            status_text: Some("3 users and 1 sessions\u{1b}[2J".into()),
+            ..Default::default()
+        });
+        let why = restart_why(&unit, false);
+        assert!(why.contains("(3 users and 1 sessions[2J;"), "{why}");
+        assert!(
+            !why.contains('\u{1b}'),
+            "no escape reaches the terminal: {why}"
+        );
+        assert!(restart_why(&unit, true).starts_with("starts drawpile-srv"));
+    }
+
+    #[test]
+    fn options_are_set_in_every_spelling_and_kept_in_place_when_already_right() {
+        // Short, inline, `=` and repeated forms are all the same option to drawpile-srv.
+        let argv = v(&["srv", "-p27000", "--x", "-p", "1", "--port=2", "-d", "/db"]);
+        assert_eq!(
+            set_options(&argv, &[(OPT_PORT, Some("27750".into()))]),
+            v(&["srv", "--x", "-d", "/db", "--port", "27750"])
+        );
+        // Given once with the wanted value: not moved, not respelled.
+        let argv = v(&[
+            "srv",
+            "-p",
+            "27750",
+            "--websocket-port=27751",
+            "--websocket-listen",
+            "127.0.0.1",
+            "-d",
+            "/db",
+        ]);
+        assert_eq!(with_websocket(&argv, 27751, Some("127.0.0.1")), argv);
+        assert_eq!(
+            set_options(&argv, &[(OPT_PORT, Some("27750".into()))]),
+            argv
+        );
+        // None removes; `-d` is not `-p`, `--ports` is not `--port`.
+        let argv = v(&[
+            "srv",
+            "--ports",
+            "1",
+            "--websocket-listen",
+            "0.0.0.0",
+            "-d",
+            "/p",
+        ]);
+        assert_eq!(
+            with_websocket(&argv, 27751, None),
+            v(&[
+                "srv",
+                "--ports",
+                "1",
+                "-d",
+                "/p",
+                "--websocket-port",
+                "27751"
+            ])
+        );
+    }
+
+    #[test]
+    fn the_effective_configuration_is_compared_as_drawpile_reads_it() {
+        let argv = v(&[
+            "/usr/bin/drawpile-srv",
+            "--websocket-listen=127.0.0.1",
+            "-p",
+            "27750",
+            "--websocket-port",
+            "27751",
+        ]);
+        let unit = ServiceUnit {
+            options: DrawpileArgs::parse(&argv[1..]),
+            exec_start: Some(argv.clone()),
+            user: Some("drawpile".into()),
+            ..Default::default()
+        };
+        let d = Decisions {
+            unit: unit.clone(),
+            new_service: false,
+            new_container: None,
+            docker_run: None,
+            compose: None,
+            socket: SocketPlan::None,
+            ws_port: 27751,
+            ws_listen: "127.0.0.1".into(),
+            domain: "x.example".into(),
+            server: None,
+            cert: String::new(),
+            key: String::new(),
+            self_signed: false,
+            certbot: None,
+        };
+        assert!(effective_matches(&unit, &d, &Wanted::default()));
+        let want = |f: fn(&mut Wanted)| {
+            let mut w = Wanted::default();
+            f(&mut w);
+            w
+        };
+        assert!(effective_matches(
+            &unit,
+            &d,
+            &want(|w| w.tcp_port = Some(27750))
+        ));
+        assert!(!effective_matches(
+            &unit,
+            &d,
+            &want(|w| w.tcp_port = Some(27760))
+        ));
+        assert!(!effective_matches(
+            &unit,
+            &d,
+            &want(|w| w.web_admin_port = Some(27780))
+        ));
+        assert!(!effective_matches(
+            &unit,
+            &d,
+            &want(|w| w.user = Some("nobody".into()))
+        ));
+        assert!(!effective_matches(
+            &unit,
+            &d,
+            &want(|w| w.binary = Some("/opt/srv".into()))
+        ));
+        let other_port = Decisions {
+            ws_port: 27752,
+            ..d.clone()
+        };
+        assert!(!effective_matches(&unit, &other_port, &Wanted::default()));
+        let other_listen = Decisions {
+            ws_listen: "0.0.0.0".into(),
+            ..d
+        };
+        assert!(!effective_matches(&unit, &other_listen, &Wanted::default()));
     }
 
     #[test]

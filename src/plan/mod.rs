@@ -109,10 +109,6 @@ pub struct VerifySpec {
     pub domain: String,
     /// `127.0.0.1:27751`
     pub websocket: String,
-    /// A TCP address to keep one client connected to while probing (`127.0.0.1:27750`): a
-    /// socket-activated 2.2.x server stops when its last client leaves, so probes one after
-    /// another could land between a stop and the next start.
-    pub hold: Option<String>,
 }
 
 impl Plan {

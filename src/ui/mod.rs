@@ -2,4 +2,5 @@
 
 pub mod progress;
 pub mod report;
+pub mod shell;
 pub mod style;

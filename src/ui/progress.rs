@@ -1,6 +1,7 @@
 //! The text of a plan and of an apply run's events, as `plan` and `apply` print them and
 //! the wizard shows them. Pure: values in, lines out.
 
+use super::shell::{self, Invocation};
 use super::style::Style;
 use crate::apply::session::Event;
 use crate::plan::{Change, Plan};
@@ -38,7 +39,7 @@ pub fn plan_text(plan: &Plan, style: &Style) -> String {
         for a in &plan.actions {
             line(format!(
                 "  $ {}  {}",
-                a.argv.join(" "),
+                shell::join(&a.argv),
                 style.dim(&format!("# {}", a.why))
             ));
         }
@@ -89,8 +90,9 @@ fn paint_diff_line(l: &str, style: &Style) -> String {
 }
 
 /// The lines an event prints, each with its stream. A replanned pass is the plan's text
-/// (callers that print no plan, e.g. `--json`, skip that event).
-pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
+/// (callers that print no plan, e.g. `--json`, skip that event). The commands it suggests
+/// repeat the run's `--root` and `--answers` (`inv`).
+pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, String)> {
     use Stream::{Err, Out};
     let ok = |passed: bool| {
         if passed {
@@ -140,7 +142,8 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                         "dpwizard: every file was restored as it was; nothing was reloaded".into()
                     }
                     Some(e) => format!(
-                        "dpwizard: restoring failed too: {e}; run `dpwizard rollback {id} --force`"
+                        "dpwizard: restoring failed too: {e}; run `{}`",
+                        inv.rollback(id, true)
                     ),
                 },
             ),
@@ -159,7 +162,15 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
             )];
             v.extend(commands.iter().map(|c| (Out, format!("  {c}"))));
             if *then_replan {
-                v.push((Out, "Then run `dpwizard apply` again to finish.".into()));
+                let file = if inv.answers.is_none() {
+                    " (FILE: the answers, saved at the end)"
+                } else {
+                    ""
+                };
+                v.push((
+                    Out,
+                    format!("Then run `{}` again to finish{file}.", inv.apply_again()),
+                ));
             }
             v
         }
@@ -167,6 +178,39 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
         Event::CommandStarted(_) => Vec::new(),
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
+        Event::NotApplied(why) => vec![(Err, format!("dpwizard: {why}"))],
+        Event::RolledBack(out) => {
+            let mut v = vec![(
+                Err,
+                format!(
+                    "dpwizard: the run was rolled back, so the machine is as it was before it (run {}):",
+                    out.files.id
+                ),
+            )];
+            v.extend(
+                rollback_lines(out, style)
+                    .into_iter()
+                    .map(|l| (Err, format!("  {l}"))),
+            );
+            v
+        }
+        Event::Settled {
+            what,
+            waited_ms,
+            seen,
+        } => vec![(
+            Out,
+            if *seen {
+                format!("  waited {:.1} s for {what}", *waited_ms as f64 / 1000.0)
+            } else {
+                format!(
+                    "{} waited {:.1} s for {what}, and gave up: the checks below judge what \
+                     answers now",
+                    style.warn("!"),
+                    *waited_ms as f64 / 1000.0
+                )
+            },
+        )],
         Event::CommandFailed {
             command,
             why,
@@ -174,13 +218,23 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
             id,
         } => {
             let mut v = vec![(Err, format!("dpwizard: `{command}` failed: {why}"))];
-            v.extend(tail.iter().map(|l| (Err, format!("  {l}"))));
-            v.push((Err, format!("dpwizard: undo with `dpwizard rollback {id}`")));
+            // certbot and Python tools repeat their last line; say each line once.
+            let mut seen: Vec<&String> = Vec::new();
+            for l in tail {
+                if !seen.contains(&l) {
+                    seen.push(l);
+                    v.push((Err, format!("  {l}")));
+                }
+            }
+            let _ = id; // the rollback that follows names the run
             v
         }
         Event::Written { id } => vec![(
             Out,
-            format!("Written as run {id}; undo with `dpwizard rollback {id}`."),
+            format!(
+                "Written as run {id}; undo with `{}`.",
+                inv.rollback(id, false)
+            ),
         )],
         Event::Cancelled { id, restore_error } => vec![(
             Err,
@@ -190,7 +244,8 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                     "dpwizard: stopped; every file written so far was restored".into()
                 }
                 (Some(id), Some(e)) => format!(
-                    "dpwizard: stopped, but restoring failed: {e}; run `dpwizard rollback {id} --force`"
+                    "dpwizard: stopped, but restoring failed: {e}; run `{}`",
+                    inv.rollback(id, true)
                 ),
             },
         )],
@@ -223,7 +278,10 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
                 origin.as_deref().unwrap_or("none")
             ),
         )],
-        Event::Joinable { domain } => vec![(Out, join_hint(domain))],
+        Event::Joinable { domain, untrusted } => join_lines(domain, *untrusted)
+            .into_iter()
+            .map(|l| (Out, l))
+            .collect(),
         Event::RecordFailed { id, error } => vec![(
             Err,
             format!("dpwizard: could not record the checks in run {id}: {error}"),
@@ -231,17 +289,123 @@ pub fn event_lines(e: &Event, style: &Style) -> Vec<(Stream, String)> {
     }
 }
 
-/// The invite link's shape once browsers can join.
-pub fn join_hint(domain: &str) -> String {
-    format!("Browsers can join: https://web.drawpile.net/?host={domain}&session=SESSION")
+/// The browser link to a session on this server.
+pub fn join_url(domain: &str) -> String {
+    format!("https://web.drawpile.net/?host={domain}&session=SESSION")
+}
+
+/// What the link's `session=` stands for and, with a certificate this machine does not
+/// trust (self-signed), what each user must do before the link works.
+pub fn join_notes(domain: &str, untrusted: bool) -> Vec<String> {
+    let mut v = vec![
+        "  SESSION: the ID or alias of a session on this server; host one from Drawpile, \
+         then share the link with it (or the session's own invite link)"
+            .to_string(),
+    ];
+    if untrusted {
+        v.push(format!(
+            "  but first each user must open https://{domain}/ and accept its certificate: \
+             it is not trusted (self-signed), and browsers refuse the WebSocket until then"
+        ));
+    }
+    v
+}
+
+/// The lines once browsers can join: the link, then the notes.
+pub fn join_lines(domain: &str, untrusted: bool) -> Vec<String> {
+    let mut v = vec![format!("Browsers can join: {}", join_url(domain))];
+    v.extend(join_notes(domain, untrusted));
+    v
 }
 
 /// Prints an event's lines on their streams.
-pub fn print_event(e: &Event, style: &Style) {
-    for (stream, line) in event_lines(e, style) {
+pub fn print_event(e: &Event, style: &Style, inv: &Invocation) {
+    for (stream, line) in event_lines(e, style, inv) {
         match stream {
             Stream::Out => println!("{line}"),
             Stream::Err => eprintln!("{line}"),
         }
     }
+}
+
+/// What a rollback did, one line each (files, then commands), for the end of a failed apply.
+fn rollback_lines(out: &crate::apply::undo::Outcome, style: &Style) -> Vec<String> {
+    let r = &out.files;
+    let mut v: Vec<String> = r
+        .restored
+        .iter()
+        .map(|p| format!("restored {p}"))
+        .chain(r.removed.iter().map(|p| format!("removed {p}")))
+        .collect();
+    for (c, err) in &out.ran {
+        match err {
+            None => v.push(format!("{} {c}", style.good("✓"))),
+            Some(e) => v.push(format!("{} {c}: {e}", style.bad("✗"))),
+        }
+    }
+    v.extend(
+        out.mismatches
+            .iter()
+            .map(|m| format!("{} {m}", style.bad("✗"))),
+    );
+    v
+}
+
+/// What `dpwizard rollback` did: the files, then the running state.
+pub fn rollback_text(
+    out: &crate::apply::undo::Outcome,
+    host: &crate::host::Host,
+    style: &Style,
+) -> String {
+    let r = &out.files;
+    if r.already_rolled_back {
+        return format!("run {} was already rolled back: nothing to do\n", r.id);
+    }
+    let mut s = format!("rolled back run {}\n", r.id);
+    for p in &r.restored {
+        s += &format!("  restored {p}\n");
+    }
+    for p in &r.removed {
+        s += &format!("  removed {p} (the run had created it)\n");
+    }
+    for p in &r.removed_dirs {
+        s += &format!("  removed the directory {p} (the run had created it)\n");
+    }
+    match &out.commands_left {
+        Some(why) if !out.commands.is_empty() => {
+            s += &format!(
+                "{} the running state is not restored ({why}): run these to finish\n",
+                style.warn("!")
+            );
+            let root = if host.is_live() {
+                String::new()
+            } else {
+                format!(" (on the machine mounted at {})", host.root().display())
+            };
+            if !root.is_empty() {
+                s += &format!("  {}\n", root.trim());
+            }
+            for a in &out.commands {
+                s += &format!("  {}\n", a.argv.join(" "));
+            }
+        }
+        _ => {
+            for (c, err) in &out.ran {
+                match err {
+                    None => s += &format!("{} {c}\n", style.good("✓")),
+                    Some(e) => s += &format!("{} {c}: {e}\n", style.bad("✗")),
+                }
+            }
+        }
+    }
+    for m in &out.mismatches {
+        s += &format!("{} {m}\n", style.bad("✗"));
+    }
+    for n in &out.notes {
+        s += &format!("  note: {n}\n");
+    }
+    if !out.ok() {
+        s += "Not everything is as it was before the run: see above.\n";
+    }
+    s
 }

@@ -6,10 +6,17 @@ use std::fmt::Write;
 use super::style::Style;
 use crate::detect::{Facts, ProbeStatus};
 
-fn yes_no(v: Option<bool>) -> &'static str {
+/// `1 file`, `3 files`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Whether the build has the web admin: a property of the build, not whether it is on
+/// (that is `--web-admin-port`).
+fn built_in(v: Option<bool>) -> &'static str {
     match v {
-        Some(true) => "yes",
-        Some(false) => "no",
+        Some(true) => "built in",
+        Some(false) => "not built in",
         None => "unknown",
     }
 }
@@ -109,7 +116,7 @@ fn drawpile(o: &mut Out, f: &Facts) {
             2,
             format!(
                 "web admin: {}, found via {}, probed as {}",
-                yes_no(b.web_admin),
+                built_in(b.web_admin),
                 b.found_via.join(", "),
                 b.probed_as.as_deref().unwrap_or("?")
             ),
@@ -286,9 +293,9 @@ fn web(o: &mut Out, f: &Facts) {
         o.line(
             1,
             format!(
-                "nginx: {conf}, {} files, {} server blocks",
-                n.files.len(),
-                n.servers.len()
+                "nginx: {conf}, {}, {}",
+                count(n.files.len(), "file", "files"),
+                count(n.servers.len(), "server block", "server blocks")
             ),
         );
         for srv in n.servers.iter().filter(|x| x.ssl) {
@@ -499,5 +506,36 @@ fn probes(o: &mut Out, f: &Facts, verbose: u8) {
                 .unwrap_or_default()
         );
         o.line(1, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns_and_the_web_admin_says_built_in() {
+        let mut f = Facts::default();
+        f.nginx.conf_path = Some("/etc/nginx/nginx.conf".into());
+        f.nginx.files.push(Default::default());
+        f.nginx.servers.push(Default::default());
+        f.drawpile
+            .binaries
+            .push(crate::detect::drawpile::DrawpileBinary {
+                path: "/usr/bin/drawpile-srv".into(),
+                web_admin: Some(true),
+                ..Default::default()
+            });
+        let r = detect_report(&f, &Style::plain(), 0);
+        assert!(
+            r.contains("nginx: /etc/nginx/nginx.conf, 1 file, 1 server block\n"),
+            "{r}"
+        );
+        assert!(r.contains("web admin: built in,"), "{r}");
+        f.nginx.servers.push(Default::default());
+        f.drawpile.binaries[0].web_admin = Some(false);
+        let r = detect_report(&f, &Style::plain(), 0);
+        assert!(r.contains("1 file, 2 server blocks"), "{r}");
+        assert!(r.contains("web admin: not built in,"), "{r}");
     }
 }

@@ -100,6 +100,39 @@ impl QId {
         }
     }
 
+    pub const ALL: [QId; 12] = [
+        QId::Welcome,
+        QId::Runtime,
+        QId::WsPort,
+        QId::Listen,
+        QId::Domain,
+        QId::TlsMode,
+        QId::Email,
+        QId::Certificate,
+        QId::Key,
+        QId::ProxyServer,
+        QId::SiteFile,
+        QId::ExtraOrigins,
+    ];
+
+    /// What the question is about, in the words a message to the admin uses.
+    fn words(self) -> &'static str {
+        match self {
+            QId::Welcome => "",
+            QId::Runtime => "the drawpile-srv choice",
+            QId::WsPort => "WebSocket port",
+            QId::Listen => "listen address",
+            QId::Domain => "domain",
+            QId::TlsMode => "the certificate choice",
+            QId::Email => "e-mail address",
+            QId::Certificate => "certificate path",
+            QId::Key => "key path",
+            QId::ProxyServer => "reverse proxy",
+            QId::SiteFile => "nginx site",
+            QId::ExtraOrigins => "other origins",
+        }
+    }
+
     /// The answers-file key this question fills (for the saved file's comments).
     fn key(self) -> Option<&'static str> {
         Some(match self {
@@ -231,6 +264,8 @@ pub struct Wizard {
     /// On a machine already set up: the audit, shown on the welcome screen; the answers
     /// then start from the current setup, so the plan fixes only what is wrong.
     pub audit: Option<crate::audit::Report>,
+    /// How dpwizard was started: the commands the wizard prints repeat its `--root`.
+    pub invocation: crate::ui::shell::Invocation,
 }
 
 /// A runtime choice: what it records in the answers and whose options it keeps.
@@ -258,7 +293,56 @@ impl Wizard {
             events: Vec::new(),
             save_to: None,
             audit: None,
+            invocation: Default::default(),
         }
+    }
+
+    /// The problems that leave no way through the questions (no drawpile-srv that could
+    /// get a WebSocket listener, not root): the welcome step stops on them with the fix,
+    /// instead of the review refusing nine answers later.
+    pub fn stopped(&self) -> Vec<String> {
+        let f = &self.facts;
+        let mut out = Vec::new();
+        if self.live && !f.os.is_root {
+            out.push("not running as root: run `sudo dpwizard`".into());
+        }
+        let workable = self.runtime_options().iter().any(|o| match &o.unit {
+            // A unit whose program has no WebSocket support cannot be given a listener.
+            Some(u) => f
+                .runtime
+                .units
+                .iter()
+                .find(|x| x.name == u.as_str())
+                .and_then(|unit| crate::plan::make::unit_binary(f, unit))
+                .is_none_or(|b| b.websocket.supported != Some(false)),
+            None => true,
+        });
+        if !workable {
+            out.extend(
+                blockers(f, false)
+                    .into_iter()
+                    .filter(|b| !b.starts_with("nginx")),
+            );
+            if out.is_empty() {
+                out.push(
+                    "no drawpile-srv dpwizard can set up: install drawpile-srv 2.3 \
+                     (https://drawpile.net/download) or Docker (apt-get install docker.io)"
+                        .into(),
+                );
+            }
+        }
+        out
+    }
+
+    /// Where the wizard is as `[n/total]` over the steps shown (the questions asked for
+    /// these answers, then review, apply and verify).
+    pub fn step_counter(&self) -> (usize, usize) {
+        let steps = self.steps();
+        let n = steps
+            .iter()
+            .position(|(_, st)| *st == StepState::Current)
+            .map_or(1, |i| i + 1);
+        (n, steps.len())
     }
 
     pub fn facts(&self) -> &Facts {
@@ -406,11 +490,12 @@ impl Wizard {
                 q.why = "Browsers join only over TLS WebSockets: drawpile-srv needs its WebSocket \
                          listener, a certificate and a reverse proxy."
                     .into();
-                q.help = "The wizard asks a few questions (each has a default from what it found \
-                          on this machine), shows every file change and command, and applies \
-                          them only when you confirm. Every run is journalled: \
-                          `dpwizard rollback` undoes it byte for byte."
-                    .into();
+                q.help = format!(
+                    "The wizard asks a few questions (each has a default from what it found on \
+                     this machine), shows every file change and command, and applies them only \
+                     when you confirm. Every run is journalled: `{}` undoes it byte for byte.",
+                    self.invocation.dpwizard(&["rollback"])
+                );
                 q.context = summary(f);
                 q.blockers = blockers(f, self.live);
                 if let Some(r) = &self.audit {
@@ -427,8 +512,11 @@ impl Wizard {
                     };
                     let s = &r.summary;
                     let mut audit = vec![format!(
-                        "audit: {} passed, {} error(s), {} warning(s) (`dpwizard audit -v` for details)",
-                        s.passed, s.errors, s.warnings
+                        "audit: {} passed, {} error(s), {} warning(s) (`{}` for details)",
+                        s.passed,
+                        s.errors,
+                        s.warnings,
+                        self.invocation.dpwizard(&["audit", "-v"])
                     )];
                     for f in &r.findings {
                         let mark = match f.severity {
@@ -706,7 +794,7 @@ impl Wizard {
             QId::Certificate | QId::Key => AbsPath::parse(raw).map(|_| ()),
             QId::ExtraOrigins => parse_origins(raw).map(|_| ()),
         };
-        r.map_err(|e| e.0)
+        r.map_err(|e| in_words(&e.0))
     }
 
     /// The answers so far, typed (every raw answer was validated when given; defaults fill
@@ -786,7 +874,11 @@ impl Wizard {
             .collect();
         Ok(crate::answers::to_toml(
             &a,
-            "Written by the dpwizard wizard. Run it again with:\n  sudo dpwizard apply --answers THIS-FILE",
+            &format!(
+                "Written by the dpwizard wizard. Run it again with:\n  sudo {}",
+                self.invocation
+                    .dpwizard(&["apply", "--answers", "THIS-FILE"])
+            ),
             &|k| whys.get(k).cloned(),
         ))
     }
@@ -821,6 +913,10 @@ impl Wizard {
                 Effect::None
             }
             (_, Input::ConfirmQuit(_)) => Effect::None,
+            (Phase::Asking(QId::Welcome), Input::Answer(_)) if !self.stopped().is_empty() => {
+                // Nothing can succeed: end here, the blockers on screen say what to fix.
+                Effect::Exit(crate::exit::USAGE)
+            }
             (Phase::Asking(q), Input::Answer(raw)) => {
                 let q = *q;
                 let raw = raw.trim().to_string();
@@ -864,7 +960,7 @@ impl Wizard {
                 Effect::None
             }
             (Phase::Review(_), Input::Planned(p)) => {
-                self.phase = Phase::Review(Some(p));
+                self.phase = Phase::Review(Some(p.map_err(|e| in_words(&e))));
                 Effect::None
             }
             (Phase::Review(_), Input::Back) => {
@@ -948,6 +1044,25 @@ impl Wizard {
             }
         }
     }
+}
+
+/// A message of the planner or the validators in the wizard's words: they name the
+/// answers-file keys (`drawpile.websocket_port`), but the wizard asked questions.
+pub fn in_words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    let keys = QId::ALL
+        .iter()
+        .filter_map(|id| Some((id.key()?, id.words())))
+        .chain([
+            ("drawpile.unit", "the drawpile-srv choice"),
+            ("drawpile.binary", "the drawpile-srv program"),
+        ]);
+    for (key, words) in keys {
+        out = out
+            .replace(&format!("{key} = "), &format!("{words} "))
+            .replace(key, words);
+    }
+    out
 }
 
 /// The state of a step in the side list.

@@ -61,6 +61,8 @@ pub fn main(host: Host, rt: &tokio::runtime::Runtime, opts: Options) -> Result<i
     let mut wizard = Wizard::new(facts, host.is_live());
     wizard.audit = audit;
     wizard.save_to = opts.save_answers.as_ref().map(|p| p.display().to_string());
+    wizard.invocation =
+        crate::ui::shell::Invocation::new(host.root(), opts.save_answers.as_deref());
     let engine = Engine { host };
     if opts.plain || !super::tui::capable() {
         super::plain::run(&mut wizard, &engine, rt, &opts.style)
@@ -98,6 +100,7 @@ impl Engine {
             answers,
             &text,
             (plan, facts.clone()),
+            false,
             &CANCEL,
             on,
         );

@@ -383,3 +383,79 @@ fn back_from_review_returns_to_the_last_question() {
         Some("https://paint.example.org, https://b.example.org:8443")
     );
 }
+
+#[test]
+fn well_known_and_privileged_ports_are_refused_even_under_root() {
+    // live = false: as under --root, where no listening socket is visible to refuse them.
+    let mut f = facts();
+    f.network.visible = false;
+    f.network.listeners.clear();
+    let w = Wizard::new(f, false);
+    for (port, whose) in [
+        ("80", "HTTP port"),
+        ("443", "HTTPS port"),
+        ("22", "SSH's port"),
+        ("1023", "a privileged port"),
+    ] {
+        let e = w.validate(QId::WsPort, port).unwrap_err();
+        assert!(e.contains(whose) && e.contains("above 1023"), "{port}: {e}");
+    }
+    assert_eq!(w.validate(QId::WsPort, "1024"), Ok(()));
+}
+
+#[test]
+fn messages_name_the_question_not_the_answers_file_key() {
+    let w = Wizard::new(facts(), false);
+    let e = w.validate(QId::WsPort, "8080").unwrap_err();
+    assert!(e.contains("choose another WebSocket port"), "{e}");
+    assert!(!e.contains("drawpile."), "{e}");
+    assert_eq!(
+        in_words("the server on 443 has its own certificate: use tls.mode = \"existing\""),
+        "the server on 443 has its own certificate: use the certificate choice \"existing\""
+    );
+    assert_eq!(
+        in_words("several drawpile units: say which one with drawpile.unit"),
+        "several drawpile units: say which one with the drawpile-srv choice"
+    );
+    // A planner error reaches the review in words too.
+    let mut w = Wizard::new(facts(), false);
+    to_review(&mut w);
+    w.handle(Input::Planned(Err(
+        "tls.mode = \"existing\" but no certificate".into(),
+    )));
+    assert_eq!(
+        w.phase,
+        Phase::Review(Some(Err(
+            "the certificate choice \"existing\" but no certificate".into()
+        )))
+    );
+}
+
+#[test]
+fn the_step_counter_goes_on_past_the_questions() {
+    let mut w = Wizard::new(facts(), false);
+    assert_eq!(w.step_counter(), (1, 10));
+    to_review(&mut w);
+    assert_eq!(w.step_counter(), (8, 10));
+    w.phase = Phase::Applying;
+    assert_eq!(w.step_counter(), (9, 10));
+    w.phase = Phase::Done { code: 0 };
+    assert_eq!(w.step_counter(), (10, 10));
+}
+
+#[test]
+fn commands_in_the_wizards_text_repeat_the_root() {
+    let mut w = Wizard::new(facts(), false);
+    w.invocation = crate::ui::shell::Invocation::new(std::path::Path::new("/mnt/my vps"), None);
+    let help = w.question(QId::Welcome).help;
+    assert!(
+        help.contains("`dpwizard --root '/mnt/my vps' rollback` undoes it"),
+        "{help}"
+    );
+    to_review(&mut w);
+    let text = w.answers_toml().unwrap();
+    assert!(
+        text.contains("sudo dpwizard --root '/mnt/my vps' apply --answers THIS-FILE"),
+        "{text}"
+    );
+}

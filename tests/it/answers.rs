@@ -242,22 +242,50 @@ fn unreadable_and_non_utf8_files_are_named() {
 }
 
 #[test]
-fn good_files_and_the_template_pass() {
+fn good_files_and_the_template_once_its_domain_is_edited_pass() {
     let dir = tempfile::tempdir().unwrap();
     let t = dpw(["answers", "--template"]);
     assert_eq!(Some(t.code), Some(0));
     let path = dir.path().join("template.toml");
     std::fs::write(&path, &t.stdout).unwrap();
-    let out = dpw([
-        std::ffi::OsStr::new("answers"),
-        "--check".as_ref(),
-        path.as_os_str(),
-    ]);
+    let check = |path: &std::path::Path| {
+        dpw([
+            std::ffi::OsStr::new("answers"),
+            "--check".as_ref(),
+            path.as_os_str(),
+        ])
+    };
+    // As printed, it still has the example domain: refused, at its place, saying what to do.
+    let out = check(&path);
+    assert_eq!(Some(out.code), Some(2), "{}", out.stdout);
+    let line = t
+        .stdout
+        .lines()
+        .position(|l| l.starts_with("domain = "))
+        .expect("the domain line")
+        + 1;
+    assert!(
+        out.stderr
+            .contains(&format!("{}:{line}:10: [site.domain]", path.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("edit site.domain"), "{}", out.stderr);
+    // Edited, it passes.
+    std::fs::write(
+        &path,
+        t.stdout.replace(
+            "domain = \"draw.example.com\"",
+            "domain = \"paint.example.net\"",
+        ),
+    )
+    .unwrap();
+    let out = check(&path);
     assert_eq!(Some(out.code), Some(0), "{}", out.stderr.clone());
     let path = dir.path().join("good.toml");
     std::fs::write(
         &path,
-        "[site]\ndomain = \"Draw.Example.com\"\nemail = \"admin@example.com\"\n[drawpile]\nwebsocket_port = 27755\nwebsocket_listen = \"127.0.0.1\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n[proxy]\nextra_origins = [\"https://paint.example.org:8443\"]\n",
+        "[site]\ndomain = \"Paint.Example.com\"\nemail = \"admin@example.com\"\n[drawpile]\nwebsocket_port = 27755\nwebsocket_listen = \"127.0.0.1\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n[proxy]\nextra_origins = [\"https://paint.example.org:8443\"]\n",
     )
     .unwrap();
     let out = dpw([
@@ -268,7 +296,7 @@ fn good_files_and_the_template_pass() {
     ]);
     assert_eq!(Some(out.code), Some(0), "{}", out.stderr.clone());
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(jget(&v, "site.domain"), "draw.example.com");
+    assert_eq!(jget(&v, "site.domain"), "paint.example.com");
     assert_eq!(jget(&v, "drawpile.websocket_port"), 27755);
     assert_eq!(jget(&v, "tls.mode"), "certbot");
     assert_eq!(

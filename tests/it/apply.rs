@@ -175,7 +175,8 @@ pub(crate) mod plan_and_apply {
         );
         m.with_drawpile("/usr/local/bin/drawpile-srv", &Build::v("2.3.0"))
             .unit_in("/usr/local/lib/systemd/system", "drawpile-srv.service", &upstream_service("/usr/local", false))
-            .dropin("drawpile-srv.service", "override.conf", "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --port 27750 --websocket-port 27760\n");
+            .dropin("drawpile-srv.service", "override.conf", "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --port 27750 --websocket-port 27760\n")
+            .enable("drawpile-srv.service", "multi-user.target", "/usr/local/lib/systemd/system/drawpile-srv.service");
         let dir = tempfile::tempdir().unwrap();
         let answers = dir.path().join("answers.toml");
         std::fs::write(&answers, "[site]\ndomain = \"paint.example.com\"\n[proxy]\nextra_origins = [\"https://paint.example.org\"]\n").unwrap();
@@ -350,11 +351,128 @@ pub(crate) mod plan_and_apply {
         );
         assert!(run.stderr.contains("QtWebSockets: N/A"), "{}", run.stderr);
     }
+
+    /// The unit already runs drawpile-srv right, only spelled and ordered otherwise: no
+    /// drop-in, no restart (a restart ends every session on the server).
+    #[test]
+    fn a_unit_already_right_in_another_order_is_left_alone() {
+        let (m, answers, _d) = machine();
+        m.dropin(
+            "drawpile-srv.service",
+            "override.conf",
+            "[Service]\nExecStart=\nExecStart=/usr/local/bin/drawpile-srv --websocket-listen=127.0.0.1 -p 27750 --websocket-port 27760\n",
+        );
+        let plan = m.dpwizard([
+            "--color",
+            "never",
+            "plan",
+            "--answers",
+            answers.to_str().unwrap(),
+        ]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        assert!(!plan.stdout.contains("zz-dpwizard.conf"), "{}", plan.stdout);
+        assert!(
+            !plan.stdout.contains("systemctl restart"),
+            "{}",
+            plan.stdout
+        );
+        assert!(
+            plan.stdout.contains("proxy_pass http://127.0.0.1:27760;"),
+            "{}",
+            plan.stdout
+        );
+    }
+
+    /// Explicit answers always win: binary, user and ports go into the drop-in.
+    #[test]
+    fn explicit_binary_user_and_ports_change_the_unit() {
+        let (m, _answers, _d) = machine();
+        m.with_drawpile("/opt/dpsrv/bin/drawpile-srv", &Build::v("2.3.0"))
+            .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\ndrawpile:x:990:990::/var/lib/drawpile:/usr/sbin/nologin\n");
+        let (_d2, a) = answers_file(
+            "[site]\ndomain = \"paint.example.com\"\n[drawpile]\nbinary = \"/opt/dpsrv/bin/drawpile-srv\"\nuser = \"drawpile\"\ntcp_port = 27800\nweb_admin_port = 27880\n",
+        );
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let dropin = m.read("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf");
+        assert!(
+            dropin.contains("ExecStart=/opt/dpsrv/bin/drawpile-srv --websocket-port 27760 --websocket-listen 127.0.0.1 --port 27800 --web-admin-port 27880\n"),
+            "{dropin}"
+        );
+        assert!(dropin.contains("\nUser=drawpile\n"), "{dropin}");
+        assert_eq!(
+            m.dpwizard(["plan", "--check", "--answers", &a]).code,
+            0,
+            "a second run changes nothing"
+        );
+    }
+
+    /// An explicit answer that cannot be honoured is refused where it is written.
+    #[test]
+    fn explicit_answers_that_cannot_be_honoured_are_refused_at_their_line() {
+        let (m, _answers, _d) = machine();
+        m.file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        for (text, key, line) in [
+            (
+                "[site]\ndomain = \"paint.example.com\"\n[drawpile]\nuser = \"ghost\"\n",
+                "[drawpile.user] there is no user ghost",
+                4,
+            ),
+            (
+                "[site]\ndomain = \"paint.example.com\"\n\n[drawpile]\nbinary = \"/opt/none/drawpile-srv\"\n",
+                "[drawpile.binary]",
+                5,
+            ),
+            (
+                "[site]\ndomain = \"paint.example.com\"\n[proxy]\nsite_file = \"/etc/passwd\"\n",
+                "[proxy.site_file] /etc/passwd is not a file nginx reads a server block from",
+                4,
+            ),
+        ] {
+            let (_d, a) = answers_file(text);
+            let before = m.read("/etc/nginx/sites-available/paint.example.com");
+            let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+            assert_eq!(run.code, 2, "{run:?}");
+            assert!(
+                run.stderr.contains(&format!("{a}:{line}:")) && run.stderr.contains(key),
+                "{key}: {}",
+                run.stderr
+            );
+            assert_eq!(
+                m.read("/etc/nginx/sites-available/paint.example.com"),
+                before
+            );
+            assert!(
+                !m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
+                    .exists()
+            );
+        }
+    }
+
+    /// `proxy.site_file` may name the real file behind the enabled link: the location goes
+    /// there, and no second TLS server for the same name is written.
+    #[test]
+    fn site_file_is_recognised_through_the_enabled_link() {
+        let (m, _answers, _d) = machine();
+        let (_d2, a) = answers_file(
+            "[site]\ndomain = \"paint.example.com\"\n[proxy]\nsite_file = \"/etc/nginx/sites-available/paint.example.com\"\n",
+        );
+        let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(
+            m.read("/etc/nginx/sites-available/paint.example.com")
+                .contains("location /drawpile-web/ws")
+        );
+        assert!(
+            !m.path("/etc/nginx/sites-available/dpwizard-paint.example.com.conf")
+                .exists()
+        );
+    }
 }
 
 mod sockets {
-    //! Socket-activated setups: 2.3.0 with a leftover socket is migrated to arguments;
-    //! 2.2.x keeps activation with the TCP, web admin and WebSocket slots in order.
+    //! Socket-activated setups, 2.3.0 with a leftover socket and 2.2.x alike, are migrated
+    //! to an enabled service with arguments.
 
     use crate::support::drawpile::Build;
     use crate::support::nginx::trees;
@@ -432,26 +550,107 @@ mod sockets {
     }
 
     #[test]
-    fn a_22x_socket_without_the_admin_slot_gets_all_three_in_order() {
-        let (m, a, _d) = machine(&Build::v("2.2.2"), &upstream_socket(false, true));
+    fn a_22x_socket_is_migrated_to_an_enabled_service_with_arguments() {
+        // The 2.2.x socket fails for good after the first autostop (drawpile-real.md): its
+        // ports become arguments, the service is enabled on its own, the socket masked.
+        let (m, a, _d) = machine(&Build::v("2.2.2"), &upstream_socket(true, true));
+        let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        assert!(
+            plan.stdout.contains("POLLHUP"),
+            "the review says why:\n{}",
+            plan.stdout
+        );
         let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
         assert_eq!(run.code, 0, "{run:?}");
-        let dropin = m.read("/etc/systemd/system/drawpile-srv.socket.d/zz-dpwizard.conf");
-        assert!(dropin.contains("[Socket]\nListenStream=\nListenStream=27750\nListenStream=27780\nListenStream=127.0.0.1:27751\n"), "{dropin}");
+        let dropin = m.read("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf");
         assert!(
-            !m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
-                .exists(),
-            "arguments would be ignored"
+            dropin.contains("ExecStart=/usr/bin/drawpile-srv --web-admin-port 27780 --websocket-port 27751 --websocket-listen 127.0.0.1"),
+            "{dropin}"
+        );
+        assert!(
+            !m.path("/etc/systemd/system/drawpile-srv.socket.d").exists(),
+            "no socket slots any more"
+        );
+        assert_eq!(
+            std::fs::read_link(m.path("/etc/systemd/system/drawpile-srv.socket")).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+        // Enabled as `systemctl enable` would: the upstream unit wants multi-user.target.
+        assert_eq!(
+            std::fs::read_link(
+                m.path("/etc/systemd/system/multi-user.target.wants/drawpile-srv.service")
+            )
+            .unwrap(),
+            std::path::Path::new("/lib/systemd/system/drawpile-srv.service")
         );
         let v = m.detect_json(&[]);
-        let s = jget(&v, "runtime.sockets.0");
-        assert_eq!(s["slots"]["websocket"], "127.0.0.1:27751");
-        assert_eq!(s["notes"], serde_json::json!([]));
-        let site = m.read("/etc/nginx/sites-available/dpwizard-paint.example.com.conf");
+        assert_eq!(jget(&v, "runtime.kind"), "systemd-service");
+        assert_eq!(jget(&v, "runtime.units.0.enabled"), true);
+        assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+        // Under --root the running state is the admin's: rollback lists what undoes it.
+        let back = m.dpwizard(["--color", "never", "rollback"]);
+        assert_eq!(back.code, 0, "{back:?}");
+        for c in [
+            "systemctl daemon-reload",
+            "systemctl start drawpile-srv.socket",
+            "systemctl restart drawpile-srv.service",
+            "systemctl reload nginx",
+        ] {
+            assert!(back.stdout.contains(c), "missing {c}:\n{}", back.stdout);
+        }
+        let daemon = back.stdout.find("systemctl daemon-reload").unwrap();
+        let socket = back
+            .stdout
+            .find("systemctl start drawpile-srv.socket")
+            .unwrap();
+        let service = back
+            .stdout
+            .find("systemctl restart drawpile-srv.service")
+            .unwrap();
+        assert!(daemon < socket && socket < service, "{}", back.stdout);
         assert!(
-            site.contains("proxy_pass http://127.0.0.1:27751;"),
-            "{site}"
+            m.path("/etc/systemd/system/multi-user.target.wants/drawpile-srv.service")
+                .symlink_metadata()
+                .is_err()
         );
+        assert!(
+            m.path("/etc/systemd/system/sockets.target.wants/drawpile-srv.socket")
+                .symlink_metadata()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_real_socket_file_in_etc_is_moved_aside_not_masked_over_and_comes_back_byte_for_byte() {
+        let (m, a, _d) = machine(&Build::v("2.3.0"), &upstream_socket(true, true));
+        // An admin's own copy in /etc (overrides the packaged one).
+        let own =
+            "# my socket\n[Socket]\nListenStream=27750\nListenStream=27780\nListenStream=27751\n";
+        m.unit("drawpile-srv.socket", own);
+        let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        let removal = plan
+            .stdout
+            .find("== /etc/systemd/system/drawpile-srv.socket (moves the socket unit")
+            .unwrap_or_else(|| panic!("shown as a removal:\n{}", plan.stdout));
+        assert!(
+            plan.stdout[removal..].contains("-# my socket"),
+            "{}",
+            plan.stdout
+        );
+        assert_eq!(
+            m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a])
+                .code,
+            0
+        );
+        assert_eq!(
+            std::fs::read_link(m.path("/etc/systemd/system/drawpile-srv.socket")).unwrap(),
+            std::path::Path::new("/dev/null")
+        );
+        let back = m.dpwizard(["--color", "never", "rollback"]);
+        assert_eq!(back.code, 0, "{back:?}");
+        assert_eq!(m.read("/etc/systemd/system/drawpile-srv.socket"), own);
     }
 }
 
@@ -678,5 +877,189 @@ mod root_unit {
         assert!(dropin.contains("\nUser=nobody\n"), "{dropin}");
         assert_eq!(jget(&m.detect_json(&[]), "runtime.units.0.user"), "nobody");
         assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    }
+}
+
+mod safety {
+    //! Two applies at once, and writes that fail: never a mixed or half-written machine.
+
+    use crate::support::*;
+
+    fn answers(port: u16) -> (tempfile::TempDir, String) {
+        answers_file(&format!(
+            "[site]\ndomain = \"paint.example.com\"\n[drawpile]\nwebsocket_port = {port}\n"
+        ))
+    }
+
+    /// The WebSocket port drawpile-srv is set up with, and the one nginx proxies to.
+    fn ports(m: &FakeMachine) -> (Option<String>, Option<String>) {
+        let dropin = std::fs::read_to_string(
+            m.path("/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf"),
+        )
+        .ok();
+        let srv = dropin.and_then(|d| {
+            d.split("--websocket-port ")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        });
+        let site = m.read("/etc/nginx/sites-available/paint.example.com");
+        let proxy = site
+            .split("location /drawpile-web/ws")
+            .nth(1)
+            .and_then(|l| l.split("proxy_pass http://127.0.0.1:").nth(1))
+            .map(|r| r.split(';').next().unwrap_or("").to_string());
+        (srv, proxy)
+    }
+
+    #[test]
+    fn twenty_pairs_of_concurrent_applies_never_leave_a_mixed_setup() {
+        for round in 0..20 {
+            let (m, _a, _d) = crate::apply::plan_and_apply::machine();
+            let (_d1, a1) = answers(27771);
+            let (_d2, a2) = answers(27772);
+            let spawn = |a: &str| {
+                std::process::Command::new(dpwizard_bin())
+                    .arg("--root")
+                    .arg(m.root())
+                    .args(["--color", "never", "apply", "--yes", "--answers", a])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            };
+            let (p1, p2) = (spawn(&a1), spawn(&a2));
+            let (o1, o2) = (
+                p1.wait_with_output().unwrap(),
+                p2.wait_with_output().unwrap(),
+            );
+            let (srv, proxy) = ports(&m);
+            assert_eq!(
+                srv,
+                proxy,
+                "round {round}: drawpile-srv and nginx disagree\n{}\n{}",
+                String::from_utf8_lossy(&o1.stderr),
+                String::from_utf8_lossy(&o2.stderr)
+            );
+            let ok = [&o1, &o2].iter().filter(|o| o.status.success()).count();
+            assert!(ok >= 1, "round {round}: neither applied");
+            for o in [&o1, &o2] {
+                if !o.status.success() {
+                    let err = String::from_utf8_lossy(&o.stderr);
+                    assert!(
+                        err.contains("another dpwizard is changing this machine")
+                            || err.contains("changed since the plan was made"),
+                        "round {round}: {err}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A file system that fills up in the middle of apply: everything written before is put
+    /// back, the message says what to free, and the tree is as it was.
+    #[test]
+    fn a_full_disk_midway_leaves_the_tree_as_it_was() {
+        if skip_unless_root("mount namespaces") {
+            return;
+        }
+        let (m, _a, _d) = crate::apply::plan_and_apply::machine();
+        let (_d1, a) = answers_file(
+            "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n[proxy]\nsite_file = \"auto\"\n",
+        );
+        m.dir("/etc/ssl/dpwizard");
+        let before = tree(m.root());
+        // /etc/ssl/dpwizard is a full 16 KiB tmpfs in a private mount namespace.
+        let script = format!(
+            "set -e; d={root}/etc/ssl/dpwizard; mkdir -p $d; mount -t tmpfs -o size=16k tmpfs $d; \
+             dd if=/dev/zero of=$d/fill bs=4k count=100 2>/dev/null || true; set +e; \
+             {bin} --root {root} --color never apply --yes --answers {a}; echo rc=$?",
+            root = m.root().display(),
+            bin = dpwizard_bin().display(),
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("rc=1"), "{text}");
+        assert!(text.contains("No space left on device"), "{text}");
+        assert!(text.contains("df -h"), "what to free: {text}");
+        assert!(
+            text.contains("every file written so far was restored"),
+            "{text}"
+        );
+        let after = tree(m.root());
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
+            .filter(|e| !before.contains(e))
+            .collect();
+        assert!(changed.is_empty(), "changed: {changed:?}");
+    }
+
+    /// A read-only subtree is found before the first write: nothing is written at all.
+    #[test]
+    fn a_read_only_target_is_refused_before_anything_is_written() {
+        if skip_unless_root("mount namespaces") {
+            return;
+        }
+        let (m, a, _d) = crate::apply::plan_and_apply::machine();
+        let before = tree(m.root());
+        let script = format!(
+            "set -e; d={root}/etc/nginx; mount --bind $d $d; mount -o remount,bind,ro $d; set +e; \
+             {bin} --root {root} --color never apply --yes --answers {a}; echo rc=$?",
+            root = m.root().display(),
+            bin = dpwizard_bin().display(),
+            a = a.display(),
+        );
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("rc=1"), "{text}");
+        assert!(text.contains("read-only file system"), "{text}");
+        assert!(text.contains("nothing was written"), "{text}");
+        // dpwizard's own state (its lock) aside, the tree is as it was.
+        let config = |t: Vec<(String, String)>| -> Vec<(String, String)> {
+            t.into_iter()
+                .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
+                .collect()
+        };
+        assert_eq!(config(tree(m.root())), config(before), "{text}");
+    }
+
+    /// Every file under `root` with a hash of its bytes (links: their target), sorted.
+    fn tree(root: &std::path::Path) -> Vec<(String, String)> {
+        fn walk(p: &std::path::Path, out: &mut Vec<(String, String)>) {
+            let Ok(md) = p.symlink_metadata() else { return };
+            if md.file_type().is_symlink() {
+                let t = std::fs::read_link(p).unwrap_or_default();
+                out.push((p.display().to_string(), format!("-> {}", t.display())));
+            } else if md.is_dir() {
+                out.push((format!("{}/", p.display()), String::new()));
+                for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+                    walk(&e.path(), out);
+                }
+            } else {
+                let bytes = std::fs::read(p).unwrap_or_default();
+                out.push((
+                    p.display().to_string(),
+                    dpwizard::apply::journal::sha256(&bytes),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        walk(root, &mut out);
+        out.sort();
+        out
     }
 }

@@ -508,7 +508,11 @@ fn socket_22x_without_the_admin_slot() {
     );
     // The WebSocket socket lands in the web admin slot: no WebSocket listener at all, and
     // the drop-in's --websocket-port is ignored while sockets are passed.
-    let v = assert_findings(&m, &[], &["DPW-SRV-003", "DPW-SRV-006", "DPW-SRV-011"]);
+    let v = assert_findings(
+        &m,
+        &[],
+        &["DPW-SRV-003", "DPW-SRV-006", "DPW-SRV-011", "DPW-SRV-017"],
+    );
     assert!(
         v["findings"][1]["evidence"]
             .to_string()
@@ -530,7 +534,40 @@ fn socket_22x_with_three_slots_listens_publicly() {
         "sockets.target",
         "/usr/local/lib/systemd/system/drawpile-srv.socket",
     );
-    assert_findings(&m, &[], &["DPW-SRV-003", "DPW-SRV-008"]);
+    // Three slots in order, but a 2.2.x socket fails for good after the first autostop.
+    assert_findings(&m, &[], &["DPW-SRV-003", "DPW-SRV-008", "DPW-SRV-017"]);
+}
+
+/// A service nothing starts at boot (an installer that relied on the socket left it
+/// disabled): off after the next reboot. dpwizard enables it.
+#[test]
+fn a_disabled_service_does_not_come_back_after_a_reboot() {
+    let m = good();
+    std::fs::remove_file(
+        m.path("/etc/systemd/system/multi-user.target.wants/drawpile-srv.service"),
+    )
+    .unwrap();
+    let v = assert_findings(&m, &[], &["DPW-SRV-016"]);
+    assert!(v["findings"][0]["fixable"].as_bool().unwrap());
+    let (_d, a) = answers_file(&format!("[site]\ndomain = \"{DOMAIN}\"\n"));
+    assert_eq!(m.dpwizard(["apply", "--yes", "--answers", &a]).code, 0);
+    assert_findings(&m, &[], &[]);
+}
+
+/// A second TLS server for the same name (e.g. a site written next to the admin's): nginx
+/// uses the first and ignores the other's locations.
+#[test]
+fn two_tls_servers_for_one_name() {
+    let m = good();
+    m.file(
+        &format!("/etc/nginx/sites-enabled/zz-{DOMAIN}"),
+        format!(
+            "server {{\n    listen 443 ssl;\n    server_name {DOMAIN};\n    ssl_certificate /etc/letsencrypt/live/{DOMAIN}/fullchain.pem;\n    ssl_certificate_key /etc/letsencrypt/live/{DOMAIN}/privkey.pem;\n    location / {{ return 404; }}\n}}\n"
+        ),
+    );
+    let v = assert_findings(&m, &[], &["DPW-PROXY-014"]);
+    let ev = v["findings"][0]["evidence"].to_string();
+    assert!(ev.contains(&format!("zz-{DOMAIN}:1: ignored")), "{ev}");
 }
 
 #[test]
@@ -745,11 +782,20 @@ fn access_log_shows_refused_apps_and_a_down_backend() {
             .to_string()
             .contains("203.0.113.7")
     );
-    // A longer window takes in the old browser 403 too.
+    // A longer window takes in the old browser 403 too: with an Origin check that lets
+    // the web client in, that is another site's page refused, as it should be.
+    assert_findings(&m, &["--since", "60d"], &["DPW-LOG-003", "DPW-LOG-005"]);
+    // With a check that refuses the web client, the same 403 is a browser locked out.
+    site(
+        &m,
+        &DOC_LOCATION.replace(r"drawpile\.net|foxdice\.cn", r"foxdice\.cn"),
+        "",
+        "",
+    );
     assert_findings(
         &m,
         &["--since", "60d"],
-        &["DPW-LOG-003", "DPW-LOG-004", "DPW-LOG-005"],
+        &["DPW-PROXY-004", "DPW-LOG-003", "DPW-LOG-004", "DPW-LOG-005"],
     );
 }
 

@@ -1,5 +1,6 @@
 //! Docker detection: parsers on the recorded output of both real CLIs, and the whole
-//! detector against a real private dockerd with a locally built image running the stand-in.
+//! detector against a real private dockerd with a locally built image running drawpile-srv
+//! (the real upstream build when ../shared/drawpile-srv has it, else the stand-in).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 use dpwizard::detect::docker::*;
 
 use crate::support::dockerd::Dockerd;
-use crate::support::drawpile::{Build, standin_binary};
+use crate::support::drawpile::Server;
 use crate::support::*;
 
 /// shared/docs/docker-recorded, beside the repository (as in CI) or above a worktree.
@@ -261,7 +262,7 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
         return;
     }
     let d = Dockerd::start();
-    d.build_image("2.3.0", &standin_binary(), &Build::v("2.3.0").profile());
+    d.build_image("2.3.0", &Server::pick("2.3.0"));
     let img = "drawpile/drawpile-srv:2.3.0";
     d.ok(&[
         "run",
@@ -329,7 +330,9 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     let out = std::process::Command::new(dpwizard_bin())
         .arg("--root")
         .arg(m.root())
-        .args(["detect", "--json"])
+        // docker-compose (Python) starts slowly on a loaded machine: more than the default
+        // 3 s per probe here, so that a busy CI box does not make the probe a skip.
+        .args(["--timeout", "15", "detect", "--json"])
         .env("DOCKER_HOST", &d.host)
         .output()
         .unwrap();
@@ -461,7 +464,7 @@ fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
         return;
     }
     let d = Dockerd::start();
-    d.build_image("2.3.0", &standin_binary(), &Build::v("2.3.0").profile());
+    d.build_image("2.3.0", &Server::pick("2.3.0"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let greets = |port: u16| {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -33,12 +33,15 @@ fn history_lists_the_run_its_files_its_log_and_its_rollback_and_keeps_no_secret(
 
     let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", a]);
     assert_eq!(apply.code, 0, "{apply:?}");
-    let id = apply
+    let written = apply
         .stdout
         .lines()
-        .find_map(|l| l.strip_prefix("Written as run "))
-        .and_then(|l| l.split(';').next())
-        .expect("apply names its run")
+        .find(|l| l.starts_with("Written as run "))
+        .expect("apply names its run");
+    let id = written["Written as run ".len()..]
+        .split(';')
+        .next()
+        .unwrap()
         .to_string();
     let run_dir = format!("/var/lib/dpwizard/runs/{id}");
     let journal: serde_json::Value =
@@ -88,7 +91,8 @@ fn history_lists_the_run_its_files_its_log_and_its_rollback_and_keeps_no_secret(
         &[
             "Run them yourself:",
             "systemctl daemon-reload",
-            &format!("Written as run {id}; undo with `dpwizard rollback {id}`."),
+            // The same words apply printed.
+            written,
         ],
     );
     assert!(

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::drawpile::Build;
+use crate::support::drawpile::Server;
 use crate::support::vps::Vps;
 use crate::support::*;
 
@@ -406,18 +406,18 @@ fn live_machine_sees_who_listens() {
             "server {\n    listen 443 ssl;\n    server_name draw.example.test;\n    ssl_certificate /etc/ssl/dpw/cert.pem;\n    ssl_certificate_key /etc/ssl/dpw/key.pem;\n}\n",
             0o644,
         )
-        .file("/opt/dp/drawpile-srv.standin", Build::v("2.3.0").profile(), 0o644);
+        ;
+    let srv = Server::pick("2.3.0");
+    let bin = vps.drawpile(&srv);
     std::fs::create_dir_all(vps.results_dir()).unwrap();
     let script = format!(
         r#"set -e
-cp {standin} /opt/dp/drawpile-srv && chmod 755 /opt/dp /opt/dp/drawpile-srv
 nginx
-setpriv --reuid 65534 --regid 65534 --clear-groups /opt/dp/drawpile-srv --listen 127.0.0.1 --websocket-port 27751 --websocket-listen 127.0.0.1 2>/dev/null &
+setpriv --reuid 65534 --regid 65534 --clear-groups {bin} --listen 127.0.0.1 --websocket-port 27751 --websocket-listen 127.0.0.1 2>/dev/null &
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/27751) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.05; done
-{bin} --root / detect --json > /results/detect.json
+{dpw} --root / detect --json > /results/detect.json
 "#,
-        standin = standin_in_machine(),
-        bin = dpwizard_in_machine()
+        dpw = dpwizard_in_machine()
     );
     let out = vps.run(&script);
     assert!(
@@ -456,7 +456,7 @@ for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/27751) 2>/dev/null && (exec 
         .unwrap();
     assert_eq!(nginx["listens_443"], true);
     assert_eq!(nginx["version"], "1.22.1");
-    // The binary found on the live machine is the stand-in, probed as nobody.
+    // The binary found on the live machine is the one running, probed as nobody.
     let b = jget(&v, "drawpile.binaries").to_string();
-    assert!(b.contains("/opt/dp/drawpile-srv"), "{b}");
+    assert!(b.contains(&bin), "{b}");
 }

@@ -1,12 +1,15 @@
 //! The stand-in must be faithful: its output is compared with the real program's recorded
-//! output (shared docs, drawpile-outputs.md), typed here from the document.
+//! output (shared docs, drawpile-outputs.md), typed here from the document, and its behaviour
+//! (drawpile-real.md) with the real builds' where ../shared/drawpile-srv has them: the same
+//! assertions run against both.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::drawpile::{Build, standin_binary};
+use crate::support::drawpile::{Build, Server, standin_binary};
 use crate::support::*;
 
 /// `--help` of 2.3.0 as recorded, with argv[0] /usr/local/bin/drawpile-srv.
@@ -218,14 +221,6 @@ fn option_errors_match_the_recordings() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-struct Running(Child);
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -244,29 +239,22 @@ fn wait_port(port: u16) {
 
 #[test]
 fn server_mode_sends_the_recorded_greetings() {
+    for srv in servers("2.3.0") {
+        server_mode_greetings(&srv);
+    }
+}
+
+fn server_mode_greetings(srv: &Server) {
     let (tcp, ws) = (free_port(), free_port());
-    let mut cmd = if is_root() {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-            .arg(standin_binary());
-        c
-    } else {
-        Command::new(standin_binary())
-    };
-    let child = cmd
-        .args(["--listen", "127.0.0.1", "--port", &tcp.to_string()])
+    let mut cmd = unprivileged(srv);
+    cmd.args(["--listen", "127.0.0.1", "--port", &tcp.to_string()])
         .args([
             "--websocket-port",
             &ws.to_string(),
             "--websocket-listen",
             "127.0.0.1",
-        ])
-        .env("DRAWPILE_STANDIN", Build::v("2.3.0").profile())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _guard = Running(child);
+        ]);
+    let _guard = start(srv, cmd);
     wait_port(tcp);
     wait_port(ws);
 
@@ -303,6 +291,21 @@ fn server_mode_sends_the_recorded_greetings() {
     let mut want = vec![0u8, 0u8];
     want.extend_from_slice(json.as_bytes());
     assert_eq!(msg, tungstenite::Message::Binary(want.into()));
+    // A client that waits for the close handshake gets it at once.
+    let started = Instant::now();
+    sock.close(None).unwrap();
+    loop {
+        match sock.read() {
+            Ok(_) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => break,
+            Err(e) => panic!("{}: {e}", srv.label()),
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{}",
+        srv.label()
+    );
 
     // A plain HTTP request without Upgrade: connection closed, no bytes.
     let mut plain = TcpStream::connect(("127.0.0.1", ws)).unwrap();
@@ -315,4 +318,583 @@ fn server_mode_sends_the_recorded_greetings() {
     let mut rest = Vec::new();
     let _ = plain.read_to_end(&mut rest);
     assert!(rest.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// The stand-in against the real builds (drawpile-real.md). Each test below runs its
+// assertions against the stand-in and, when ../shared/drawpile-srv has it, the real build
+// of the same version, so the stand-in cannot drift from what dpwizard meets on a VPS.
+
+/// The stand-in playing `version`, then the real build when present.
+fn servers(version: &'static str) -> Vec<Server> {
+    let mut v = vec![Server::standin(version)];
+    match Server::real(version) {
+        Some(real) => {
+            eprintln!("{}", real.describe());
+            v.push(real);
+        }
+        None => eprintln!("{}", Server::standin(version).describe()),
+    }
+    v
+}
+
+/// A server process whose stderr (its log) goes to a file; killed on drop.
+struct Srv {
+    child: Child,
+    log: tempfile::NamedTempFile,
+    label: String,
+}
+
+impl Srv {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// Waits until the log has `line`; returns the log.
+    fn wait_log(&self, line: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(line) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {line:?} in the log:\n{log}",
+                self.label
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit; its status code.
+    fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running after {within:?}:\n{}",
+                self.label,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Srv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A command that runs `srv` unprivileged (both refuse root): as nobody under root.
+fn unprivileged(srv: &Server) -> Command {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
+        c.arg(srv.host_binary());
+        c
+    } else {
+        Command::new(srv.host_binary())
+    };
+    if let Some(profile) = srv.profile() {
+        cmd.env("DRAWPILE_STANDIN", profile);
+    }
+    cmd.env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID");
+    cmd
+}
+
+fn start(srv: &Server, mut cmd: Command) -> Srv {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    Srv {
+        child,
+        log,
+        label: srv.label(),
+    }
+}
+
+/// Writes `request` to the WebSocket port, returns every byte until the server closes.
+fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)
+        .expect("the server closes the connection");
+    out
+}
+
+fn handshake(extra: &str) -> Vec<u8> {
+    format!(
+        "GET /drawpile-web/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+/// An open WebSocket (raw, so frames can be exactly as a test needs them) past the greeting.
+fn open_ws(port: u16, extra: &str) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    s.write_all(&handshake(&format!("Sec-WebSocket-Version: 13\r\n{extra}")))
+        .unwrap();
+    // The 101 headers, then the greeting frame (82 LEN 00 00 JSON).
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        got.push(b[0]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 101 "), "{}", text(&got));
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], 0x82);
+    let len = match head[1] {
+        126 => usize::from(u16::from_be_bytes([
+            read_n(&mut s, 1)[0],
+            read_n(&mut s, 1)[0],
+        ])),
+        n => usize::from(n),
+    };
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).unwrap();
+    assert!(text(&payload).contains("Drawpile server"));
+    s
+}
+
+/// A masked client frame.
+fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x11u8, 0x22, 0x33, 0x44];
+    let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+fn rest(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// drawpile-real.md, "Sockets and the wire" and "Log lines", on 2.3.0 started without
+/// addresses: dual-stack listeners that log 0.0.0.0, the version checks, pings, close
+/// frames, text frames, and how clients are logged.
+#[test]
+fn the_wire_and_the_log_lines_are_the_real_ones() {
+    let ipv6 = std::fs::read_to_string("/proc/net/if_inet6")
+        .is_ok_and(|t| t.lines().any(|l| l.ends_with(" lo")));
+    for srv in servers("2.3.0") {
+        let (tcp, ws) = (free_port(), free_port());
+        let mut cmd = unprivileged(&srv);
+        cmd.args([
+            "--port",
+            &tcp.to_string(),
+            "--websocket-port",
+            &ws.to_string(),
+        ]);
+        let server = start(&srv, cmd);
+        let l = &srv.label();
+        wait_port(tcp);
+        wait_port(ws);
+        let log = server.wait_log("Watchdog timer not enabled");
+        assert_contains_all(
+            &log,
+            &[
+                &format!(
+                    "Info/Status Started listening for TCP connections on port {tcp} at address 0.0.0.0\n"
+                ),
+                &format!(
+                    "Info/Status Started listening for WebSocket connections on port {ws} at address 0.0.0.0\n"
+                ),
+            ],
+        );
+        if ipv6 {
+            TcpStream::connect(("::1", ws)).unwrap_or_else(|e| panic!("{l}: [::1]:{ws}: {e}"));
+            TcpStream::connect(("::1", tcp)).unwrap_or_else(|e| panic!("{l}: [::1]:{tcp}: {e}"));
+        } else {
+            eprintln!("no IPv6 on loopback here: the dual-stack bind is not checked");
+        }
+
+        // Version 8: exactly this 400, then the connection closes.
+        assert_eq!(
+            text(&exchange(ws, &handshake("Sec-WebSocket-Version: 8\r\n"))),
+            "HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "{l}"
+        );
+        // Any other number too; no version, or not a number: closed without a byte.
+        assert_eq!(
+            text(&exchange(ws, &handshake("Sec-WebSocket-Version: 14\r\n"))),
+            "HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "{l}"
+        );
+        assert_eq!(exchange(ws, &handshake("")), b"", "{l}");
+        assert_eq!(
+            exchange(ws, &handshake("Sec-WebSocket-Version: abc\r\n")),
+            b"",
+            "{l}"
+        );
+
+        // Pings (masked, or not) get pongs with the same payload; a text frame is logged.
+        let mut s = open_ws(ws, "");
+        s.write_all(&frame(0x9, b"abcd")).unwrap();
+        assert_eq!(read_n(&mut s, 6), b"\x8a\x04abcd", "{l}");
+        s.write_all(b"\x89\x02hi").unwrap();
+        assert_eq!(read_n(&mut s, 4), b"\x8a\x02hi", "{l}");
+        s.write_all(&frame(0x1, b"hello")).unwrap();
+        server.wait_log("Unexpected WebSocket text message: 'hello'\n");
+        // A close frame is echoed with its status code, then TCP closes.
+        s.write_all(&frame(0x8, &4000u16.to_be_bytes())).unwrap();
+        assert_eq!(rest(&mut s), [0x88, 0x02, 0x0f, 0xa0], "{l}");
+        // Without a code, 1000.
+        let mut s = open_ws(ws, "");
+        s.write_all(&frame(0x8, b"")).unwrap();
+        assert_eq!(rest(&mut s), [0x88, 0x02, 0x03, 0xe8], "{l}");
+
+        // Who connected: behind a proxy the user's address (X-Real-IP) is in the prefix,
+        // the proxy's after "from"; peers on the dual-stack socket are IPv4-mapped.
+        let peer = if ipv6 {
+            "::ffff:127.0.0.1"
+        } else {
+            "127.0.0.1"
+        };
+        drop(open_ws(
+            ws,
+            "X-Real-IP: 203.0.113.9\r\nOrigin: https://web.drawpile.net\r\n",
+        ));
+        drop(TcpStream::connect(("127.0.0.1", tcp)).unwrap());
+        server.wait_log(&format!(
+            " Info/Status 0;203.0.113.9;: New WebSocket client connected from {peer} (IP from X-Real-IP header, Origin 'https://web.drawpile.net')\n"
+        ));
+        server.wait_log(&format!(
+            " Info/Status 0;{peer};: New WebSocket client connected from {peer} (IP from WebSocket peer address, Origin '')\n"
+        ));
+        let log = server.wait_log(&format!(
+            " Info/Status 0;{peer};: New TCP client connected\n"
+        ));
+        // Neither refused handshake was logged as a client: 3 WebSocket clients in all.
+        assert_eq!(
+            log.matches("New WebSocket client connected").count(),
+            3,
+            "{l}:\n{log}"
+        );
+    }
+}
+
+/// A notify socket the unprivileged server may write to: (dir, socket, its path).
+fn notify_socket() -> (tempfile::TempDir, UnixDatagram, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = dir.path().join("notify");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let path = path.display().to_string();
+    (dir, sock, path)
+}
+
+/// Every message on `sock` until `want` arrives (within `within`); the messages.
+fn notified_until(sock: &UnixDatagram, want: &str, within: Duration, l: &str) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(text(&buf[..n]));
+            if got.last().is_some_and(|m| m == want) {
+                return got;
+            }
+        }
+        assert!(Instant::now() < deadline, "{l}: no {want:?} in {got:?}");
+    }
+}
+
+/// Under a unit with `WatchdogSec=` the real server pings systemd (else systemd kills it
+/// after the period: issue 10), says so in its log, and reports its users after each client.
+#[test]
+fn sd_notify_watchdog_and_status_are_the_real_ones() {
+    for srv in servers("2.3.0") {
+        let l = &srv.label();
+        let (_dir, sock, path) = notify_socket();
+        let tcp = free_port();
+        let mut cmd = unprivileged(&srv);
+        cmd.args(["--port", &tcp.to_string(), "--listen", "127.0.0.1"])
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "2000000");
+        let server = start(&srv, cmd);
+        notified_until(&sock, "READY=1", Duration::from_secs(5), l);
+        server.wait_log("Setting coarse watchdog timer every 1000ms\n");
+        // Pings every half period (1 s; 2.5 s allowed each on a busy machine).
+        let got = notified_until(&sock, "WATCHDOG=1", Duration::from_millis(2500), l);
+        assert!(
+            !got.iter().any(|m| m.starts_with("STATUS=")),
+            "{l}: {got:?}"
+        );
+        notified_until(&sock, "WATCHDOG=1", Duration::from_millis(2500), l);
+        // A client comes and goes: the status text counts it, then reads 0 users again.
+        let mut c = TcpStream::connect(("127.0.0.1", tcp)).unwrap();
+        let mut greeting = [0u8; 4];
+        c.read_exact(&mut greeting).unwrap();
+        notified_until(
+            &sock,
+            "STATUS=1 users and 0 sessions",
+            Duration::from_secs(3),
+            l,
+        );
+        drop(c);
+        notified_until(
+            &sock,
+            "STATUS=0 users and 0 sessions",
+            Duration::from_secs(3),
+            l,
+        );
+        drop(server);
+
+        // The upstream unit's 60 s: a very coarse timer every 30 s.
+        let mut cmd = unprivileged(&srv);
+        cmd.args(["--port", &free_port().to_string(), "--listen", "127.0.0.1"])
+            .env("WATCHDOG_USEC", "60000000");
+        start(&srv, cmd).wait_log("Setting very coarse watchdog timer every 30000ms\n");
+        // A watchdog meant for another process is not ours.
+        let mut cmd = unprivileged(&srv);
+        cmd.args(["--port", &free_port().to_string(), "--listen", "127.0.0.1"])
+            .env("WATCHDOG_USEC", "60000000")
+            .env("WATCHDOG_PID", "1");
+        let s = start(&srv, cmd);
+        let log = s.wait_log("Watchdog timer not enabled\n");
+        assert!(!log.contains("watchdog timer every"), "{l}: {log}");
+    }
+}
+
+/// Runs `cmd` with `fds` passed as systemd passes sockets (fd 3 on, `LISTEN_FDS`,
+/// `LISTEN_PID` naming the server's own pid).
+fn socket_activated(srv: &Server, fds: &[i32], args: &[&str]) -> Srv {
+    use std::os::unix::process::CommandExt;
+    let inner = unprivileged(srv);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "export LISTEN_PID=$$ LISTEN_FDS={}; exec \"$@\"",
+            fds.len()
+        ))
+        .arg("sh")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(args);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let fds = fds.to_vec();
+    // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut high = Vec::new();
+            for &fd in &fds {
+                let h = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 100);
+                if h < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(h);
+            }
+            for (i, &h) in high.iter().enumerate() {
+                if libc::dup2(h, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    start(srv, cmd)
+}
+
+/// POLLHUP on a listening socket: what systemd sees when the server shut it down.
+fn hung_up(l: &std::net::TcpListener) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: l.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLHUP != 0
+}
+
+/// The 2.2.x failure (issue 10): socket-activated, the server stops when its last client
+/// leaves (exit 0) and microhttpd shuts the web admin socket down, so systemd sees POLLHUP on
+/// a listening socket and fails the whole socket unit (result `resources`).
+#[test]
+fn socket_22x_autostop_shuts_the_web_admin_socket_down() {
+    for srv in servers("2.2.2") {
+        let l = &srv.label();
+        let listeners: Vec<std::net::TcpListener> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let port = |i: usize| listeners[i].local_addr().unwrap().port();
+        let fds: Vec<i32> = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        let mut server = socket_activated(&srv, &fds, &["--websocket-port", "27751"]);
+        let log = server.wait_log("Starting microhttpd on pre-opened socket\n");
+        assert_contains_all(
+            &log,
+            &[
+                "Warn/Status Command-line argument --websocket-port ignored because sockets are passed via systemd\n",
+                &format!(
+                    "Info/Status Started listening on passed TCP socket on port {}, WebSocket port {}\n",
+                    port(0),
+                    port(2)
+                ),
+            ],
+        );
+        // Two clients (TCP and WebSocket); the server stays while either is there.
+        let mut tcp = TcpStream::connect(("127.0.0.1", port(0))).unwrap();
+        let mut greeting = [0u8; 4];
+        tcp.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        tcp.read_exact(&mut greeting).unwrap();
+        assert_eq!(greeting, [0x00, 0xa6, 0x00, 0x00], "{l}");
+        let ws = open_ws(port(2), "");
+        drop(tcp);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "{l}: stopped with a client left"
+        );
+        assert!(!listeners.iter().any(hung_up), "{l}");
+        drop(ws);
+        assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0), "{l}");
+        let log = server.log();
+        let tail: Vec<&str> = log
+            .lines()
+            .skip_while(|line| !line.ends_with("Autostopping due to lack of sessions."))
+            .map(|line| {
+                line.split_once(' ')
+                    .filter(|_| line.starts_with("20"))
+                    .map_or(line, |(_, rest)| rest)
+            })
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "Info/Status Autostopping due to lack of sessions.",
+                "Info/Status Stopping server and kicking out 0 users...",
+                "Info/Status Server stopped.",
+                "Stopping microhttpd"
+            ],
+            "{l}:\n{log}"
+        );
+        // What systemd holds: the web admin socket hung up, the other two merely unserved.
+        assert!(hung_up(&listeners[1]), "{l}: the web admin socket");
+        assert!(!hung_up(&listeners[0]) && !hung_up(&listeners[2]), "{l}");
+
+        // A plain stop (SIGTERM, as `systemctl restart drawpile-srv.service` sends) does the
+        // same to the web admin socket: under its socket unit, a restart fails the socket too.
+        let listeners: Vec<std::net::TcpListener> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let fds: Vec<i32> = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
+        let mut server = socket_activated(&srv, &fds, &[]);
+        server.wait_log("Starting microhttpd on pre-opened socket\n");
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(server.child.id() as i32, libc::SIGTERM);
+        }
+        server.wait_exit(Duration::from_secs(5));
+        let log = server.log();
+        assert!(
+            log.ends_with("Server stopped.\nStopping microhttpd\n"),
+            "{l}:\n{log}"
+        );
+        assert!(
+            hung_up(&listeners[1]),
+            "{l}: the web admin socket after SIGTERM"
+        );
+    }
+}
+
+/// The real builds run here: scripts/test-deps.sh installed every library `ldd` names.
+#[test]
+fn the_real_builds_find_their_libraries() {
+    for version in ["2.3.0", "2.2.2"] {
+        match Server::real(version) {
+            Some(real) => {
+                let bin = real.host_binary();
+                assert_eq!(
+                    crate::support::drawpile::missing_libraries(&bin),
+                    Vec::<String>::new()
+                );
+                let out = unprivileged(&real).arg("--version").output().unwrap();
+                assert_eq!(
+                    text(&out.stdout).lines().next(),
+                    Some(format!("drawpile-srv {version}").as_str()),
+                    "{}",
+                    text(&out.stderr)
+                );
+            }
+            None => eprintln!("{}", Server::standin(version).describe()),
+        }
+    }
+}
+
+/// The units the stand-in runs under when the real build is absent are the upstream files,
+/// and the binary goes where their `ExecStart=` says.
+#[test]
+fn the_standin_units_are_the_upstream_files() {
+    for version in ["2.3.0", "2.2.2"] {
+        let standin = Server::standin(version);
+        let Some(real) = Server::real(version) else {
+            eprintln!("{}: nothing to compare", standin.describe());
+            continue;
+        };
+        let l = real.describe();
+        assert_eq!(standin.service_unit(), real.service_unit(), "{l}");
+        assert_eq!(standin.socket_unit(), real.socket_unit(), "{l}");
+        assert_eq!(standin.exec_path(), real.exec_path(), "{l}");
+    }
+    let s = Server::standin("2.3.0");
+    assert_eq!(s.exec_path(), "/opt/dpsrv/bin/drawpile-srv");
+    assert!(
+        s.service_unit()
+            .contains("ExecStart=/opt/dpsrv/bin/drawpile-srv\nRestart=always\nWatchdogSec=60s\n")
+    );
+    assert_eq!(s.socket_unit(), None);
+    let s = Server::standin("2.2.2");
+    assert_eq!(s.exec_path(), "/opt/dpsrv-2.2.2/bin/drawpile-srv");
+    assert!(s.service_unit().contains("Also=drawpile-srv.socket\n"));
+    assert!(s.socket_unit().is_some_and(|u| {
+        u.contains("ListenStream=27750\nListenStream=27780\nListenStream=27751\n")
+    }));
 }

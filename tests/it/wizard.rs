@@ -25,6 +25,11 @@ struct Tmux {
 impl Tmux {
     /// Starts `program args` in an 80×24 window; its exit code lands in a file.
     fn start(program: &Path, args: &[&str]) -> Tmux {
+        Tmux::start_sized(program, args, (80, 24))
+    }
+
+    /// `start` in a window of (columns, rows).
+    fn start_sized(program: &Path, args: &[&str], (w, h): (u16, u16)) -> Tmux {
         let dir = tempfile::tempdir().expect("tmux dir");
         let exit_file = dir.path().join("exit");
         let mut script = String::from("\"$@\"; echo $? > ");
@@ -41,9 +46,9 @@ impl Tmux {
                 "-s",
                 "W",
                 "-x",
-                "80",
+                &w.to_string(),
                 "-y",
-                "24",
+                &h.to_string(),
             ])
             .args(["sh", "-c", &script, "sh"])
             .arg(program)
@@ -203,9 +208,14 @@ fn session_with_env(
 
 /// From the welcome screen (checked) to the drawpile-srv question.
 fn past_welcome(t: &Tmux, continue_label: &str) -> String {
+    past_welcome_at(t, continue_label, "/usr/local/bin")
+}
+
+/// `past_welcome` with drawpile-srv 2.3.0 expected in `dir`.
+fn past_welcome_at(t: &Tmux, continue_label: &str, dir: &str) -> String {
     let s = t.wait_for(continue_label);
-    // The detected context: the stand-in's version and where it is.
-    assert!(s.contains("drawpile-srv 2.3.0 at /usr/local/bin"), "{s}");
+    // The detected context: the server's version and where it is.
+    assert!(s.contains(&format!("drawpile-srv 2.3.0 at {dir}")), "{s}");
     t.keys(&["Enter"]);
     t.wait_for("Which drawpile-srv")
 }
@@ -302,15 +312,33 @@ fn tui_from_welcome_through_review_and_apply() {
     t.keys(&["Enter"]);
     // The run's lines come first, then its end moves the wizard to the last step.
     let s = t.wait("the end of the run", |s| {
-        s.contains("Written as run") && s.contains("▶ Verify")
+        s.contains("Written as run") && s.contains("Enter finishes and saves the answers to")
     });
     assert!(
         s.contains("--root is not /"),
         "commands are listed, not run:\n{s}"
     );
-    assert!(s.contains("Enter finishes and saves the answers to"), "{s}");
     t.keys(&["Enter"]);
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    // The undo command left in the terminal repeats --root, so it can be pasted.
+    let s = t.joined();
+    let undo = s
+        .lines()
+        .find_map(|l| {
+            l.split_once("undo with `")
+                .map(|(_, r)| r.trim_end_matches("`."))
+        })
+        .unwrap_or_else(|| panic!("no undo command:\n{s}"));
+    let root = m.root().display().to_string();
+    assert!(
+        undo.starts_with(&format!("dpwizard --root {root} rollback ")),
+        "{undo}"
+    );
+    // So does the command that repeats the run, on screen and in the saved file.
+    let again = format!("dpwizard --root {root} apply --answers ");
+    assert!(s.contains(&format!("`{again}{}`", saved.display())), "{s}");
+    let text = std::fs::read_to_string(&saved).expect("saved");
+    assert!(text.contains(&format!("sudo {again}THIS-FILE")), "{text}");
     assert_applied_and_reproducible(&m, &saved);
 }
 
@@ -320,7 +348,7 @@ fn plain_mode_from_welcome_through_review_and_apply() {
         return;
     };
     let saved = dir.path().join("saved.toml");
-    past_welcome(&t, "Continue");
+    past_welcome(&t, "Enter continues");
     t.keys(&["Enter"]);
     let s = t.wait_for("WebSocket port for drawpile-srv");
     assert!(
@@ -336,7 +364,7 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     // Each header printed after the one before it (earlier output scrolls away).
     let after = |s: &str, first: &str, then: &str| matches!((s.rfind(first), s.rfind(then)), (Some(a), Some(b)) if b > a);
     t.wait("the drawpile-srv question again", |s| {
-        after(s, "drawpile-srv <", "[2/10] drawpile-srv")
+        after(s, &format!("({PORT}): <"), "[2/10] drawpile-srv")
     });
     t.keys(&["Enter"]);
     t.wait("the port question again", |s| {
@@ -347,6 +375,13 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     t.keys(&["Enter"]);
     let s = t.wait_for("Domain people use");
     assert!(s.contains(&format!("({DOMAIN})")), "{s}");
+    // Esc asks to quit; Esc again at that question means no: the domain is asked again.
+    t.keys(&["Escape", "Enter"]);
+    t.wait_for("Quit the wizard? Nothing has been changed. (y/N)");
+    t.keys(&["Escape", "Enter"]);
+    t.wait("the domain asked again", |s| {
+        after(s, "Quit the wizard?", "[5/10] Domain")
+    });
     t.keys(&["Enter"]);
     t.wait_for("Certificate for TLS");
     t.keys(&["Enter"]);
@@ -355,12 +390,10 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     t.wait_for("Which nginx site");
     t.keys(&["Enter"]);
     t.wait_for("Other web client origins");
-    // Invalid input is refused in place, with the model's message.
+    // Invalid input is refused with the model's message and asked again.
     t.text("http://paint.example.org");
     t.keys(&["Enter"]);
     t.wait_for("must start with https://");
-    // inquire has no clear-line key: erase what was typed.
-    t.keys(&["BSpace"; 24]);
     t.text("https://paint.example.org");
     t.keys(&["Enter"]);
     t.wait_for("Apply these changes?");
@@ -372,6 +405,9 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
     let s = t.screen();
     assert!(s.contains("Answers saved to"), "{s}");
+    // The step counter goes on past the questions (it stopped at [7/10]).
+    let all = t.capture(&["-J", "-S", "-"]);
+    assert_contains_all(&all, &["[8/10] Review", "[9/10] Apply", "[10/10] Verify"]);
     assert_applied_and_reproducible(&m, &saved);
 }
 
@@ -460,6 +496,46 @@ fn resizing_redraws_to_the_new_size() {
     assert!(s.contains("▶ drawpile-srv"), "{s}");
 }
 
+/// At 50×14 and at 40×12 (the smallest the full screen takes): the highlighted choice is
+/// on screen as it moves, and after apply the verdict and the save question are in view
+/// without scrolling.
+#[test]
+fn small_terminals_keep_the_choice_and_the_end_in_view() {
+    if skip_unless_program("tmux") {
+        return;
+    }
+    for size in [(50, 14), (40, 12)] {
+        let (m, _answers, _dir) = machine();
+        let root = m.root().display().to_string();
+        let t = Tmux::start_sized(&dpwizard_bin(), &["--root", &root], size);
+        let at = format!("{}×{}", size.0, size.1);
+        t.wait_for("Enter continue");
+        t.keys(&["Enter"]);
+        t.wait_for("› drawpile-srv.service");
+        for _ in 0..4 {
+            t.keys(&["Enter"]);
+        }
+        t.wait_for("› existing");
+        t.keys(&["Down"]);
+        t.wait_for("› self-signed");
+        t.keys(&["Up", "Up"]);
+        t.wait_for("› certbot");
+        t.keys(&["Down"]);
+        let s = t.wait_for("› existing");
+        assert!(s.lines().count() <= usize::from(size.1), "{at}:\n{s}");
+        // The rest with the defaults, then Apply.
+        for _ in 0..5 {
+            t.keys(&["Enter"]);
+        }
+        let s = t.wait("the end of the run", |s| s.contains("Save the answers?"));
+        assert!(s.contains("! Written"), "{at}: the verdict:\n{s}");
+        assert!(s.contains("> █"), "{at}: the field:\n{s}");
+        t.keys(&["Enter"]);
+        assert_eq!(t.exit_code(), 0, "{at}: {}", t.screen());
+        assert!(m.path(DROPIN).exists(), "{at}: applied");
+    }
+}
+
 #[test]
 fn without_a_terminal_the_wizard_points_to_the_answers_file() {
     let (m, _answers, _dir) = machine();
@@ -474,9 +550,65 @@ fn a_dumb_terminal_gets_the_line_mode() {
     let Some((_m, _dir, t)) = session_with_env(&["TERM=dumb"], &[]) else {
         return;
     };
-    let s = past_welcome(&t, "Continue");
+    let s = past_welcome(&t, "Enter continues");
     assert!(!s.contains("▶"), "no full screen on a dumb terminal:\n{s}");
     assert!(s.contains("[2/"), "the line mode's step header:\n{s}");
+}
+
+/// Every byte the line mode writes, recorded by `script` on the terminal dpwizard sees:
+/// with `TERM=dumb`, and with `--plain` on a capable terminal, not one escape code (no
+/// colour, cursor move or bracketed paste), from the welcome to the end of a run.
+#[test]
+fn the_line_mode_writes_no_escape_codes() {
+    if skip_unless_program("script") || skip_unless_program("tmux") {
+        return;
+    }
+    for (env, extra) in [
+        ("TERM=dumb", &[][..]),
+        ("TERM=xterm-256color", &["--plain", "--color", "always"][..]),
+    ] {
+        let log = tempfile::NamedTempFile::new().expect("log");
+        let log_path = log.path().display().to_string();
+        let (m, _answers, _dir) = machine();
+        let root = m.root().display().to_string();
+        let mut cmd = format!("env {env} {} --root {root}", dpwizard_bin().display());
+        for e in extra {
+            cmd.push(' ');
+            cmd.push_str(e);
+        }
+        // script records what dpwizard writes to its terminal before tmux draws it.
+        let t = Tmux::start(
+            Path::new("script"),
+            &["-q", "-f", "-e", "-c", &cmd, &log_path],
+        );
+        t.wait_for("Enter continues");
+        t.keys(&["Enter"]);
+        t.wait_for("Which drawpile-srv");
+        // Every question with its default (eight), Apply, and the end without saving.
+        for _ in 0..9 {
+            t.keys(&["Enter"]);
+        }
+        t.wait_for("Save the answers to a file?");
+        t.keys(&["Enter"]);
+        assert_eq!(t.exit_code(), 0, "{env}: {}", t.screen());
+        let raw = std::fs::read(log.path()).expect("the typescript");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            text.contains("[10/10] Verify"),
+            "{env}: the whole run: {text}"
+        );
+        assert!(
+            m.path(DROPIN).exists(),
+            "{env}: applied on the machine under --root"
+        );
+        if let Some(i) = raw.iter().position(|b| *b == 0x1b) {
+            let from = i.saturating_sub(60);
+            panic!(
+                "{env} {extra:?}: an escape code at byte {i}: {:?}",
+                String::from_utf8_lossy(&raw[from..(i + 20).min(raw.len())])
+            );
+        }
+    }
 }
 
 #[test]
@@ -556,25 +688,30 @@ fn dpwizard_pid(t: &Tmux) -> u32 {
         .expect("dpwizard runs in the pane")
 }
 
-/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx:
-/// the wizard applies and the final screen shows the live checks a browser depends on.
+/// `sudo dpwizard` on a machine with a real systemd, drawpile-srv as a service and nginx, in
+/// an 80×24 and a 50×14 terminal: the wizard applies, and the final screen shows the verdict,
+/// the link browsers join with and the save question without scrolling.
 #[test]
 fn live_the_wizard_applies_and_shows_the_checks() {
-    use crate::support::drawpile::Build;
-    use crate::support::nspawn::Machine;
-    if skip_unless_root("systemd-nspawn")
-        || skip_unless_program("systemd-nspawn")
-        || skip_unless_program("nginx")
-        || skip_unless_program("tmux")
-    {
+    use crate::support::nspawn::skip_unless_machine;
+    if skip_unless_machine(&["nginx", "tmux"]) {
         return;
     }
-    let m = Machine::boot("dpw-wizard-live");
-    m.with_drawpile_service(&Build::v("2.3.0"));
+    live_run("dpw-wizard-live", (80, 24));
+    live_run("dpw-wizard-live-50", (50, 14));
+}
+
+fn live_run(name: &str, size: (u16, u16)) {
+    use crate::support::drawpile::Server;
+    use crate::support::nspawn::Machine;
+    let at = format!("{}×{}", size.0, size.1);
+    let m = Machine::boot(name);
+    let srv = Server::pick("2.3.0");
+    m.with_drawpile_service(&srv);
     m.ok("systemctl start nginx");
     let init = m.init.to_string();
     let dpw = dpwizard_in_machine();
-    let t = Tmux::start(
+    let t = Tmux::start_sized(
         Path::new("nsenter"),
         &[
             "-t",
@@ -584,14 +721,17 @@ fn live_the_wizard_applies_and_shows_the_checks() {
             "--save-answers",
             "/root/saved.toml",
         ],
+        size,
     );
-    past_welcome(&t, "Make this Drawpile server reachable");
+    t.wait_for("Enter continue");
+    t.keys(&["Enter"]);
+    t.wait_for("Which drawpile-srv");
     t.keys(&["Enter"]);
     let s = t.wait_for("WebSocket port for drawpile-srv");
     assert_eq!(
         field(&s),
         "27751",
-        "not configured yet: the usual port\n{s}"
+        "{at}: not configured yet: the usual port\n{s}"
     );
     t.keys(&["Enter"]);
     t.wait_for("Address the WebSocket listener");
@@ -599,23 +739,50 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     t.wait_for("Domain people use");
     t.text("draw.example.test");
     t.keys(&["Enter"]);
-    let s = t.wait_for("Certificate for TLS");
-    assert!(s.contains("› certbot"), "no certificate yet: certbot\n{s}");
-    t.keys(&["Down", "Down", "Enter"]);
+    let s = t.wait_for("› certbot");
+    assert!(s.contains("Certificate for TLS"), "{at}: {s}");
+    t.keys(&["Down", "Down"]);
+    t.wait_for("› self-signed");
+    t.keys(&["Enter"]);
     t.wait_for("It terminates TLS");
     t.keys(&["Enter"]);
     let s = t.wait_for("Which nginx site");
-    assert!(s.contains("a new site"), "{s}");
+    assert!(s.contains("a new site"), "{at}: {s}");
     t.keys(&["Enter"]);
     t.wait_for("Other web client origins");
     t.keys(&["Enter"]);
     t.wait_for("Enter Apply");
     t.keys(&["Enter"]);
-    t.wait("the end of the run", |s| s.contains("▶ Verify"));
+    // Without scrolling: the verdict, the link, the self-signed note, the save.
+    let s = t.wait("the end of the run", |s| {
+        s.contains("Done: browsers can join")
+    });
+    assert!(s.lines().count() <= usize::from(size.1), "{at}:\n{s}");
+    // Rows joined without their breaks: the link may wrap at 50 columns.
+    let rows: Vec<&str> = s.lines().map(str::trim).collect();
+    assert!(
+        rows.concat()
+            .contains("https://web.drawpile.net/?host=draw.example.test&session=SESSION"),
+        "{at}:\n{s}"
+    );
+    assert_contains_all(
+        &rows.join(" "),
+        &[
+            "accept its certificate",
+            "Enter finishes and saves the answers to /root/saved.toml",
+        ],
+    );
+    if size == (80, 24) {
+        assert!(
+            rows.join(" ")
+                .contains("SESSION: the ID or alias of a session"),
+            "{s}"
+        );
+    }
     t.keys(&["Enter"]);
-    assert_eq!(t.exit_code(), 0, "{}", t.joined());
-    // The run's lines stay on the main screen after the wizard.
-    let s = t.joined();
+    assert_eq!(t.exit_code(), 0, "{at}: {}", t.joined());
+    // The run's lines stay in the terminal after the wizard.
+    let s = t.capture(&["-J", "-S", "-"]);
     assert_contains_all(
         &s,
         &[
@@ -625,6 +792,7 @@ fn live_the_wizard_applies_and_shows_the_checks() {
             "✓ wss://draw.example.test/drawpile-web/ws (Origin none): 101",
             "✓ wss://draw.example.test/drawpile-web/ws (Origin https://evil.invalid): HTTP 403",
             "Browsers can join: https://web.drawpile.net/?host=draw.example.test&session=SESSION",
+            "but first each user must open https://draw.example.test/ and accept its certificate",
         ],
     );
     // The saved answers repeat the run: nothing is left to do.
@@ -632,7 +800,7 @@ fn live_the_wizard_applies_and_shows_the_checks() {
     assert_eq!(
         check.status.code(),
         Some(0),
-        "{}{}",
+        "{at}: {}{}",
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
@@ -708,14 +876,12 @@ fn on_a_set_up_machine_the_wizard_starts_from_the_audit_and_fixes_what_is_wrong(
     let s = t.wait_for("▶ Review");
     assert!(!s.contains(DROPIN), "the drop-in is already right:\n{s}");
     t.keys(&["Enter"]);
+    // The save question is in view at the end, under the run's lines.
     t.wait("the end of the run", |s| {
-        s.contains("Written as run") && s.contains("▶ Verify")
+        s.contains("Written as run") && s.contains("Save the answers?") && s.contains("> ")
     });
     t.keys(&["Enter"]);
-    t.wait("the save question or the end", |s| {
-        s.contains("ave") || t.exit_file.exists()
-    });
-    t.keys(&["n"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
     let after = m.dpwizard(["audit", "--offline", "--json"]);
     assert_eq!(after.code, 0, "{}", after.stdout);
     let v: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();

@@ -1,11 +1,14 @@
 //! A real, private Docker daemon for tests (test-rig.md): its own data and exec roots in a
 //! temp dir, no iptables, nothing written to /etc; torn down on drop, also on panic.
 //! Also builds the drawpile/drawpile-srv image locally (no registry is reachable): static
-//! busybox, a `drawpile` user, and the stand-in server as /bin/drawpile-srv.
+//! busybox, a `drawpile` user, and drawpile-srv (the real build and its libraries, else the
+//! stand-in) as /bin/drawpile-srv.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::drawpile::Server;
 
 pub struct Dockerd {
     child: Child,
@@ -98,9 +101,9 @@ impl Dockerd {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// Builds `drawpile/drawpile-srv:TAG` from busybox and `server` (+ its libraries).
-    pub fn build_image(&self, tag: &str, server: &Path, profile: &str) {
-        let tarball = image_rootfs(self.dir.path(), tag, server, profile);
+    /// Builds `drawpile/drawpile-srv:TAG` from busybox and `srv` (+ its libraries).
+    pub fn build_image(&self, tag: &str, srv: &Server) {
+        let tarball = image_rootfs(self.dir.path(), tag, srv);
         let out = Command::new("docker")
             .env("DOCKER_HOST", &self.host)
             .env("DOCKER_CONFIG", self.dir.path().join("cfg"))
@@ -132,8 +135,11 @@ pub const IMPORT_CHANGES: &[&str] = &[
 ];
 
 /// The image's root filesystem as a tarball in `dir`: static busybox, a `drawpile` user,
-/// and `server` (+ its libraries) as /bin/drawpile-srv playing `profile`.
-pub fn image_rootfs(dir: &Path, tag: &str, server: &Path, profile: &str) -> PathBuf {
+/// and `srv` (the real build or the stand-in with its profile) as /bin/drawpile-srv, with
+/// the libraries `ldd` names (test-rig.md).
+pub fn image_rootfs(dir: &Path, tag: &str, srv: &Server) -> PathBuf {
+    let server = srv.host_binary();
+    let server = server.as_path();
     let root = dir.join(format!("rootfs-{tag}"));
     for d in [
         "bin",
@@ -151,7 +157,14 @@ pub fn image_rootfs(dir: &Path, tag: &str, server: &Path, profile: &str) -> Path
         let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
     }
     std::fs::copy(server, root.join("bin/drawpile-srv")).expect("copy server");
-    std::fs::write(root.join("bin/drawpile-srv.standin"), profile).expect("profile");
+    std::fs::set_permissions(
+        root.join("bin/drawpile-srv"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod server");
+    if let Some(profile) = srv.profile() {
+        std::fs::write(root.join("bin/drawpile-srv.standin"), profile).expect("profile");
+    }
     for lib in shared_libraries(server) {
         let dest = root.join(lib.strip_prefix("/").expect("absolute"));
         std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");

@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::drawpile::Server;
+
+/// Where the tests put upstream unit files (a local install's unit directory).
+pub const UNIT_DIR_LOCAL: &str = "/usr/local/lib/systemd/system";
+
 pub struct Machine {
     nspawn: Child,
     pub init: u32,
@@ -25,6 +30,14 @@ rm -f "$T"/root/etc/systemd/system/*.target.wants/*
 : > "$T/root/etc/machine-id"
 exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND" ${DPW_NSPAWN_EXTRA:-}
 ' inner "$NAME" "$T" "$BIND""#;
+
+/// Skips (returns true, with the printed reason) unless a machine can be booted here (root,
+/// systemd-nspawn) and every program in `programs` is installed.
+pub fn skip_unless_machine(programs: &[&str]) -> bool {
+    super::skip_unless_root("systemd-nspawn")
+        || super::skip_unless_program("systemd-nspawn")
+        || programs.iter().any(|p| super::skip_unless_program(p))
+}
 
 impl Machine {
     pub fn boot(name: &str) -> Machine {
@@ -105,28 +118,83 @@ impl Machine {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The stand-in, playing `build`, installed as /usr/local/bin/drawpile-srv.
-    pub fn install_drawpile(&self, build: &super::drawpile::Build) {
-        self.ok(&format!(
-            "cp {} /usr/local/bin/drawpile-srv && chmod 755 /usr/local/bin/drawpile-srv",
-            super::standin_in_machine()
-        ));
-        self.write("/usr/local/bin/drawpile-srv.standin", build.profile());
+    /// drawpile-srv (`srv`: the real build or the stand-in) installed at the path its
+    /// upstream unit names; returns that path.
+    pub fn install_drawpile(&self, srv: &Server) -> String {
+        let path = srv.exec_path();
+        self.install_drawpile_at(srv, &path);
+        path
     }
 
-    /// drawpile-srv (the stand-in playing `build`) with the upstream unit, enabled and started.
-    pub fn with_drawpile_service(&self, build: &super::drawpile::Build) {
-        self.install_drawpile(build);
+    /// drawpile-srv (`srv`) installed at `path` (mode 0755; the stand-in with its profile).
+    pub fn install_drawpile_at(&self, srv: &Server, path: &str) {
+        let bytes = std::fs::read(srv.host_binary())
+            .unwrap_or_else(|e| panic!("{}: {e}", srv.host_binary().display()));
+        self.write(path, bytes);
+        self.ok(&format!("chmod 755 {path}"));
+        if let Some(profile) = srv.profile() {
+            self.write(format!("{path}.standin"), profile);
+        }
+    }
+
+    /// The upstream unit files of `srv` (the service, and the 2.2.x socket), unchanged, where
+    /// a local install puts them: /usr/local/lib/systemd/system.
+    pub fn install_units(&self, srv: &Server) {
         self.write(
-            "/usr/local/lib/systemd/system/drawpile-srv.service",
-            super::systemd::upstream_service("/usr/local", false),
+            UNIT_DIR_LOCAL.to_string() + "/drawpile-srv.service",
+            srv.service_unit(),
+        );
+        if let Some(socket) = srv.socket_unit() {
+            self.write(UNIT_DIR_LOCAL.to_string() + "/drawpile-srv.socket", socket);
+        }
+    }
+
+    /// drawpile-srv (`srv`) under its upstream service unit, enabled and started (2.3.x; a
+    /// 2.2.x service enables its socket too, see [`Machine::with_drawpile_socket`]).
+    pub fn with_drawpile_service(&self, srv: &Server) {
+        self.install_drawpile(srv);
+        self.write(
+            UNIT_DIR_LOCAL.to_string() + "/drawpile-srv.service",
+            srv.service_unit(),
         );
         self.ok("systemctl daemon-reload && systemctl enable --now drawpile-srv.service");
     }
 
+    /// drawpile-srv (`srv`, 2.2.x) with its upstream service and socket units, enabled as the
+    /// docs say (the service's `Also=` enables the socket) and the socket started.
+    pub fn with_drawpile_socket(&self, srv: &Server) {
+        self.install_drawpile(srv);
+        self.install_units(srv);
+        self.ok("systemctl daemon-reload && systemctl enable drawpile-srv.service && systemctl start drawpile-srv.socket");
+    }
+
+    /// A self-signed certificate for `domain`, valid from a minute ago for 30 days, at
+    /// /etc/ssl/dpw/DOMAIN.{crt,key}; returns the two paths.
+    pub fn self_signed(&self, domain: &str) -> (String, String) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        let tls = dpwizard::plan::selfsigned::generate(domain, now - 60, 30).expect("certificate");
+        let (cert, key) = (
+            format!("/etc/ssl/dpw/{domain}.crt"),
+            format!("/etc/ssl/dpw/{domain}.key"),
+        );
+        self.write(&cert, &tls.cert_pem);
+        self.write(&key, &tls.key_pem);
+        (cert, key)
+    }
+
+    /// `systemctl show -p PROP --value UNIT`, trimmed.
+    pub fn show(&self, unit: &str, prop: &str) -> String {
+        self.ok(&format!("systemctl show -p {prop} --value {unit}"))
+            .trim()
+            .to_string()
+    }
+
     /// Writes a file inside the machine (parents created).
-    pub fn write(&self, path: &str, content: impl AsRef<[u8]>) {
-        let p = PathBuf::from(format!("/proc/{}/root{path}", self.init));
+    pub fn write(&self, path: impl AsRef<str>, content: impl AsRef<[u8]>) {
+        let p = PathBuf::from(format!("/proc/{}/root{}", self.init, path.as_ref()));
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(&p, content).expect("write into the machine");
     }

@@ -3,7 +3,9 @@
 
 use super::FakeMachine;
 
-/// The upstream drawpile-srv.service for a given prefix; 2.2.x adds `Also=` the socket.
+/// The upstream drawpile-srv.service for a given prefix, byte for byte as the build installs
+/// it (shared/drawpile-srv/*/lib/systemd/system; `standin::the_standin_units_are_the_upstream_files`
+/// compares); 2.2.x adds `Also=` the socket.
 pub fn upstream_service(prefix: &str, v22: bool) -> String {
     let also = if v22 {
         "Also=drawpile-srv.socket\n"
@@ -11,17 +13,20 @@ pub fn upstream_service(prefix: &str, v22: bool) -> String {
         ""
     };
     format!(
-        "[Unit]\nDescription=Drawpile dedicated server\nAfter=network.target\n\n\
+        "[Unit]\nDescription=Drawpile dedicated server\nDocumentation=man:drawpile-srv(1)\n\
+         After=network.target\n\n\
          [Service]\nType=notify\nNotifyAccess=main\nExecStart={prefix}/bin/drawpile-srv\n\
          Restart=always\nWatchdogSec=60s\nUser=nobody\n\n\
-         [Install]\nWantedBy=multi-user.target\n{also}"
+         [Install]\n{also}WantedBy=multi-user.target\n"
     )
 }
 
-/// The upstream 2.2.x socket: TCP, web admin (if built), WebSocket (if built).
+/// The upstream 2.2.x socket: TCP, web admin (if built), WebSocket (if built); with all
+/// three, byte for byte the 2.2.2 build's file.
 pub fn upstream_socket(web_admin: bool, websocket: bool) -> String {
     let mut s = String::from(
-        "[Unit]\nDescription=Drawpile dedicated server socket\n\n[Socket]\nListenStream=27750\n",
+        "[Unit]\nDescription=Drawpile dedicated server socket\nDocumentation=man:drawpile-srv(1)\n\
+         After=network.target\n\n[Socket]\nListenStream=27750\n",
     );
     if web_admin {
         s.push_str("ListenStream=27780\n");

@@ -35,6 +35,19 @@ impl Vps {
         self
     }
 
+    /// drawpile-srv (`srv`: the real build or the stand-in) placed at the path its upstream
+    /// unit names, its directories 0755 so `nobody` reaches it; returns that path.
+    pub fn drawpile(&self, srv: &super::drawpile::Server) -> String {
+        let path = srv.exec_path();
+        let bytes = std::fs::read(srv.host_binary())
+            .unwrap_or_else(|e| panic!("{}: {e}", srv.host_binary().display()));
+        self.file(&path, bytes, 0o755);
+        if let Some(profile) = srv.profile() {
+            self.file(&format!("{path}.standin"), profile, 0o644);
+        }
+        path
+    }
+
     /// A file the scenario wrote to /results.
     pub fn result(&self, name: &str) -> String {
         std::fs::read_to_string(self.results.path().join(name)).unwrap_or_default()

@@ -1,0 +1,403 @@
+//! Rollback of a whole run: the files (journal::rollback, byte for byte), then the running
+//! state — the reverse of the commands the run ran, computed from its journal: a daemon-reload
+//! when unit files went back, every service the run restarted brought back to the state it
+//! had before (restarted on the old configuration, or stopped when the run had started it),
+//! a socket it stopped started again, nginx validated and reloaded onto the old files. What
+//! the run cannot undo (a certificate obtained, a system user created, an image pulled) is said.
+
+use std::collections::BTreeSet;
+
+use super::journal::{self, JournalError, JournalFile, RollbackReport};
+use crate::host::Host;
+use crate::plan::Action;
+
+/// What a rollback did, or (under --root, without systemd, `--files-only`) would leave to the admin.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub files: RollbackReport,
+    /// The reverse commands, in order.
+    pub commands: Vec<Action>,
+    /// Why the commands were not run (None: they ran).
+    pub commands_left: Option<String>,
+    /// Each command that ran: (command, error when it failed).
+    pub ran: Vec<(String, Option<String>)>,
+    /// After the commands: units whose state is not what it was before the run.
+    pub mismatches: Vec<String>,
+    /// What a rollback does not undo.
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.ran.iter().all(|(_, e)| e.is_none()) && self.mismatches.is_empty()
+    }
+}
+
+/// `systemctl VERB UNIT` as (verb, unit), for the commands a run records.
+fn systemctl(argv: &[String]) -> Option<(&str, &str)> {
+    match argv {
+        [p, verb, unit] if p == "systemctl" => Some((verb.as_str(), unit.as_str())),
+        [p, verb, now, unit] if p == "systemctl" && now == "--now" => {
+            Some((verb.as_str(), unit.as_str()))
+        }
+        _ => None,
+    }
+}
+
+fn is_nginx(unit: &str) -> bool {
+    unit == "nginx" || unit == "nginx.service"
+}
+
+/// The commands that bring the running state back to what it was before the run. Pure: from
+/// the journal (what ran, the units' states before) and what the file rollback changed.
+pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>, Vec<String>) {
+    let changed: Vec<&str> = files
+        .restored
+        .iter()
+        .chain(files.removed.iter())
+        .map(String::as_str)
+        .collect();
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let act = |argv: &[&str], why: &str| Action {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        why: why.to_string(),
+    };
+    let was_active = |unit: &str| j.units_before.get(unit).map(|b| b.active == "active");
+    // The units the run's commands acted on, in the order it first touched them.
+    let mut touched: Vec<(String, String)> = Vec::new();
+    for c in &j.commands {
+        if let Some((verb, unit)) = systemctl(&c.argv)
+            && verb != "daemon-reload"
+            && !touched.iter().any(|(_, u)| u == unit)
+        {
+            touched.push((verb.to_string(), unit.to_string()));
+        }
+    }
+    // 1. Services the run started that were not running before: stopped again.
+    for (verb, unit) in &touched {
+        let started = matches!(verb.as_str(), "restart" | "start" | "enable");
+        if started
+            && !is_nginx(unit)
+            && !unit.ends_with(".socket")
+            && was_active(unit) == Some(false)
+        {
+            out.push(act(
+                &["systemctl", "stop", unit],
+                "it was not running before the run",
+            ));
+        }
+    }
+    // 2. systemd reads the unit files as they were.
+    if changed.iter().any(|p| p.starts_with("/etc/systemd/")) {
+        out.push(act(
+            &["systemctl", "daemon-reload"],
+            "systemd reads the restored unit files",
+        ));
+    }
+    // 3. Sockets the run stopped, started again (before their service takes them).
+    for (verb, unit) in &touched {
+        if verb == "stop" && unit.ends_with(".socket") && was_active(unit) != Some(false) {
+            out.push(act(
+                &["systemctl", "start", unit],
+                "the socket was listening before the run",
+            ));
+        }
+    }
+    // 4. Services that ran before: restarted on the old configuration.
+    for (verb, unit) in &touched {
+        let restarted = matches!(verb.as_str(), "restart" | "start" | "enable");
+        if restarted
+            && !is_nginx(unit)
+            && !unit.ends_with(".socket")
+            && was_active(unit) != Some(false)
+        {
+            out.push(act(
+                &["systemctl", "restart", unit],
+                "it runs with its configuration from before the run",
+            ));
+        }
+    }
+    // 5. A Compose service the run re-created: re-created again from the restored file.
+    for c in &j.commands {
+        let is_up = c.argv.iter().any(|a| a == "up") && c.argv.iter().any(|a| a == "-d");
+        let compose = c
+            .argv
+            .iter()
+            .any(|a| a == "compose" || a.ends_with("docker-compose"));
+        if is_up && compose {
+            out.push(Action {
+                argv: c.argv.clone(),
+                why: "re-creates the service from the restored compose file".into(),
+            });
+        }
+    }
+    // 6. nginx serves the old files (validated first by the caller).
+    let nginx_files = changed
+        .iter()
+        .any(|p| p.starts_with("/etc/nginx/") || p.starts_with("/etc/ssl/dpwizard/"));
+    let nginx_reloaded = touched.iter().any(|(_, u)| is_nginx(u));
+    if nginx_files && (nginx_reloaded || was_active("nginx") == Some(true)) {
+        out.push(act(
+            &["systemctl", "reload", "nginx"],
+            "nginx serves the restored configuration",
+        ));
+    }
+    let ran: BTreeSet<&str> = j
+        .commands
+        .iter()
+        .filter_map(|c| c.argv.first())
+        .map(String::as_str)
+        .collect();
+    if ran.contains("certbot") {
+        notes.push(
+            "the certificate certbot obtained stays in /etc/letsencrypt (`certbot delete` \
+             removes it)"
+                .into(),
+        );
+    }
+    if ran.contains("systemd-sysusers") {
+        notes.push("the system user the run created stays (it owns no files)".into());
+    }
+    if j.commands
+        .iter()
+        .any(|c| c.argv.get(1).is_some_and(|v| v == "pull"))
+    {
+        notes.push("the image the run pulled stays (`docker image rm` removes it)".into());
+    }
+    (out, notes)
+}
+
+/// Rolls a run back: files first, then (on a live machine with systemd, unless `files_only`)
+/// the reverse commands, nginx validated before its reload, and the units' states compared
+/// with the journal's record afterwards.
+pub async fn rollback(
+    host: &Host,
+    id: Option<&str>,
+    force: bool,
+    files_only: bool,
+    systemd_running: bool,
+) -> Result<Outcome, JournalError> {
+    let id = match id {
+        Some(i) => i.to_string(),
+        None => journal::list_runs(host).pop().ok_or(JournalError::NoRuns)?,
+    };
+    let j = journal::load(host, &id)?;
+    let files = journal::rollback(host, Some(&id), force)?;
+    let mut out = Outcome {
+        files,
+        ..Default::default()
+    };
+    if out.files.already_rolled_back {
+        return Ok(out);
+    }
+    (out.commands, out.notes) = reverse_commands(&j, &out.files);
+    if out.commands.is_empty() {
+        return Ok(out);
+    }
+    out.commands_left = if files_only {
+        Some("--files-only".into())
+    } else if !host.is_live() {
+        Some("--root is not /".into())
+    } else if !systemd_running {
+        Some("systemd is not running".into())
+    } else {
+        None
+    };
+    if out.commands_left.is_some() {
+        return Ok(out);
+    }
+    for a in out.commands.clone() {
+        let command = a.argv.join(" ");
+        if a.argv == ["systemctl", "reload", "nginx"]
+            && let super::Validation::Failed(why) = super::validate_nginx(host).await
+        {
+            out.ran.push((
+                command,
+                Some(format!(
+                    "not reloaded: nginx -t refuses the restored files: {why}"
+                )),
+            ));
+            continue;
+        }
+        let Some(prog) = host.which(&a.argv[0]) else {
+            out.ran
+                .push((command, Some(format!("{} is not installed", a.argv[0]))));
+            continue;
+        };
+        let before =
+            (a.argv == ["systemctl", "reload", "nginx"]).then(super::settle::NginxProcs::read);
+        let r = host
+            .run(
+                host.command(prog)
+                    .args(a.argv[1..].iter())
+                    .timeout(std::time::Duration::from_secs(90)),
+            )
+            .await;
+        if let (Some(before), true) = (&before, r.success()) {
+            super::settle::wait_for_nginx_reload(before, std::time::Duration::from_secs(15)).await;
+        }
+        out.ran
+            .push((command, (!r.success()).then(|| r.describe())));
+    }
+    // Verified: each unit is back in the state the journal recorded.
+    for (unit, before) in &j.units_before {
+        let now = unit_state(host, unit).await;
+        if now.active != before.active && !(before.active != "active" && now.active != "active") {
+            out.mismatches.push(format!(
+                "{unit} is {} (it was {} before the run)",
+                now.active, before.active
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `systemctl is-active` and `is-enabled` of a unit ("unknown" when systemctl cannot say).
+pub async fn unit_state(host: &Host, unit: &str) -> journal::UnitBefore {
+    let Some(systemctl) = host.which("systemctl") else {
+        return journal::UnitBefore {
+            active: "unknown".into(),
+            enabled: "unknown".into(),
+        };
+    };
+    let ask = |verb: &'static str| host.run(host.command(systemctl.clone()).args([verb, unit]));
+    let (a, e) = tokio::join!(ask("is-active"), ask("is-enabled"));
+    let word = |o: crate::host::CmdOutput| {
+        let w = o.stdout_str().trim().to_string();
+        if w.is_empty() { "unknown".into() } else { w }
+    };
+    journal::UnitBefore {
+        active: word(a),
+        enabled: word(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::journal::{RanCommand, UnitBefore};
+
+    fn journal(commands: &[&[&str]], before: &[(&str, &str)]) -> JournalFile {
+        JournalFile {
+            id: "r".into(),
+            started: 0,
+            dpwizard_version: "t".into(),
+            entries: vec![],
+            rolled_back: false,
+            verify: None,
+            units_before: before
+                .iter()
+                .map(|(u, a)| {
+                    (
+                        u.to_string(),
+                        UnitBefore {
+                            active: a.to_string(),
+                            enabled: "enabled".into(),
+                        },
+                    )
+                })
+                .collect(),
+            commands: commands
+                .iter()
+                .map(|c| RanCommand {
+                    argv: c.iter().map(|s| s.to_string()).collect(),
+                    ok: true,
+                })
+                .collect(),
+        }
+    }
+
+    fn files(paths: &[&str]) -> RollbackReport {
+        RollbackReport {
+            restored: paths.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn argvs(a: &[Action]) -> Vec<String> {
+        a.iter().map(|a| a.argv.join(" ")).collect()
+    }
+
+    #[test]
+    fn a_drop_in_and_location_run_is_undone_with_reload_restart_and_nginx_reload() {
+        let j = journal(
+            &[
+                &["systemctl", "daemon-reload"],
+                &["systemctl", "restart", "drawpile-srv.service"],
+                &["systemctl", "reload", "nginx"],
+            ],
+            &[("drawpile-srv.service", "active"), ("nginx", "active")],
+        );
+        let (c, notes) = reverse_commands(
+            &j,
+            &files(&[
+                "/etc/nginx/sites-available/paint",
+                "/etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf",
+            ]),
+        );
+        assert_eq!(
+            argvs(&c),
+            [
+                "systemctl daemon-reload",
+                "systemctl restart drawpile-srv.service",
+                "systemctl reload nginx"
+            ]
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn a_socket_migration_is_undone_socket_first_and_a_started_service_is_stopped() {
+        // 2.2.x under its socket: the run stopped the socket and restarted the service.
+        let j = journal(
+            &[
+                &["systemctl", "stop", "drawpile-srv.socket"],
+                &["systemctl", "daemon-reload"],
+                &["systemctl", "restart", "drawpile-srv.service"],
+            ],
+            &[
+                ("drawpile-srv.socket", "active"),
+                ("drawpile-srv.service", "active"),
+            ],
+        );
+        let (c, _) = reverse_commands(&j, &files(&["/etc/systemd/system/drawpile-srv.socket"]));
+        assert_eq!(
+            argvs(&c),
+            [
+                "systemctl daemon-reload",
+                "systemctl start drawpile-srv.socket",
+                "systemctl restart drawpile-srv.service"
+            ]
+        );
+        // A new service the run created and started: stopped, not restarted.
+        let j = journal(
+            &[
+                &["systemd-sysusers"],
+                &["systemctl", "daemon-reload"],
+                &["systemctl", "restart", "drawpile-srv.service"],
+            ],
+            &[("drawpile-srv.service", "inactive")],
+        );
+        let (c, notes) =
+            reverse_commands(&j, &files(&["/etc/systemd/system/drawpile-srv.service"]));
+        assert_eq!(
+            argvs(&c),
+            [
+                "systemctl stop drawpile-srv.service",
+                "systemctl daemon-reload"
+            ]
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn nothing_to_undo_when_no_file_went_back_and_nothing_ran() {
+        let (c, _) = reverse_commands(&journal(&[], &[]), &RollbackReport::default());
+        assert!(c.is_empty());
+        // nginx files went back but nginx was not running and the run never reloaded it.
+        let j = journal(&[], &[("nginx", "inactive")]);
+        let (c, _) = reverse_commands(&j, &files(&["/etc/nginx/conf.d/x.conf"]));
+        assert!(c.is_empty(), "{c:?}");
+    }
+}
