@@ -94,6 +94,10 @@ pub enum Command {
         /// nothing is written and the changed files are named).
         #[arg(long)]
         force: bool,
+        /// Run certbot without first checking that the domain resolves to this machine
+        /// (for split-horizon DNS, or a machine behind NAT).
+        #[arg(long)]
+        skip_dns_check: bool,
     },
     /// Undo a run of `apply`: restore every file it changed (default: the last run).
     Rollback {
@@ -235,8 +239,18 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             yes,
             dry_run,
             force,
+            skip_dns_check,
         }) => runtime.block_on(apply_command(
-            host, &answers, yes, dry_run, force, cli.json, &style,
+            host,
+            &answers,
+            yes,
+            dry_run,
+            crate::apply::session::Options {
+                force,
+                skip_dns_check,
+            },
+            cli.json,
+            &style,
         )),
         Some(Command::Rollback {
             run_id,
@@ -388,7 +402,7 @@ async fn apply_command(
     answers: &std::path::Path,
     yes: bool,
     dry_run: bool,
-    force: bool,
+    opts: crate::apply::session::Options,
     json: bool,
     style: &Style,
 ) -> Result<i32, Exit> {
@@ -428,7 +442,7 @@ async fn apply_command(
         &answers,
         &text,
         (plan, facts),
-        force,
+        opts,
         &never,
         &mut print,
     )

@@ -5,6 +5,7 @@ pub mod fs;
 pub mod history;
 pub mod journal;
 pub mod lock;
+pub mod preflight;
 pub mod runlog;
 pub mod session;
 pub mod settle;

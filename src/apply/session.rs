@@ -90,6 +90,8 @@ pub enum Event {
     },
     /// The changes were not applied (nothing written, or everything written put back): why.
     NotApplied(String),
+    /// A safety check that did not run (what was not checked, and why).
+    NotChecked(String),
     /// A command failed after the files were written: the whole run was rolled back.
     RolledBack(Box<crate::apply::undo::Outcome>),
 }
@@ -115,10 +117,11 @@ pub async fn run(
     answers: &Answers,
     text: &str,
     first: (Plan, Facts),
-    force: bool,
+    opts: Options,
     cancel: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<i32, Exit> {
+    let force = opts.force;
     let on: &mut dyn FnMut(Event) = &mut crate::apply::runlog::tee(host, on);
     // One apply at a time: another run could change the same files and services under us.
     let _lock = match crate::apply::lock::ApplyLock::acquire(host, "apply") {
@@ -133,6 +136,32 @@ pub async fn run(
     loop {
         if plan.is_empty() {
             return Ok(exit::OK);
+        }
+        // certbot cannot succeed when the name does not lead here: say so before any write.
+        if let Some(domain) = certbot_domain(&plan) {
+            if !host.is_live() {
+                on(Event::NotChecked(format!(
+                    "whether {domain} resolves to the machine under --root (check it before \
+                     running the commands below)"
+                )));
+            } else if opts.skip_dns_check {
+                on(Event::NotChecked(format!(
+                    "whether {domain} resolves to this machine (--skip-dns-check)"
+                )));
+            } else {
+                let problems = crate::apply::preflight::certbot(host, &domain, &facts).await;
+                if !problems.is_empty() {
+                    for p in problems {
+                        on(Event::NotApplied(format!(
+                            "certbot cannot get a certificate yet: {p}"
+                        )));
+                    }
+                    on(Event::NotApplied(
+                        "nothing was changed; or choose a self-signed certificate for now".into(),
+                    ));
+                    return Ok(exit::FINDINGS);
+                }
+            }
         }
         match apply_once(host, &plan, &facts, text, force, cancel, on).await? {
             Err(code) => return Ok(code),
@@ -163,6 +192,52 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The last lines of a failed command's stderr, for a person: a Python traceback (certbot's)
+/// is reduced to its final line, and a line said twice is said once.
+fn error_tail(stderr: &str) -> Vec<String> {
+    let traceback = stderr.lines().any(|l| l.starts_with("Traceback ("));
+    let mut lines: Vec<String> = Vec::new();
+    for l in stderr.lines() {
+        if l.trim().is_empty()
+            || (traceback && (l.starts_with("Traceback (") || l.starts_with(' ')))
+            || lines.last().is_some_and(|p| p == l)
+        {
+            continue;
+        }
+        lines.push(l.to_string());
+    }
+    lines.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut tail: Vec<String> = lines
+        .into_iter()
+        .rev()
+        .filter(|l| seen.insert(l.clone()))
+        .take(8)
+        .collect();
+    tail.reverse();
+    tail
+}
+
+/// How an apply run may deviate from the safe default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Write over files that changed since the plan was made.
+    pub force: bool,
+    /// Run certbot without first checking that the domain resolves to this machine
+    /// (split-horizon DNS, NAT).
+    pub skip_dns_check: bool,
+}
+
+/// The domain a plan runs certbot for, if it does.
+fn certbot_domain(plan: &Plan) -> Option<String> {
+    let a = plan
+        .actions
+        .iter()
+        .find(|a| a.argv.first().is_some_and(|p| p == "certbot"))?;
+    let i = a.argv.iter().position(|x| x == "-d")?;
+    a.argv.get(i + 1).cloned()
 }
 
 /// A step failed after files were written (and maybe services restarted): the whole run
@@ -305,11 +380,16 @@ pub async fn apply_once(
         let mut cmd =
             host.command(prog)
                 .args(a.argv[1..].iter())
-                .timeout(std::time::Duration::from_secs(if a.argv[0] == "certbot" {
-                    180
-                } else {
-                    60
+                .timeout(std::time::Duration::from_secs(match a.argv[0].as_str() {
+                    "certbot" => 180,
+                    "apt-get" => 900,
+                    _ => 60,
                 }));
+        if a.argv[0] == "apt-get" {
+            // No questions (a conffile prompt would wait for ever); no services started by
+            // policy-rc.d decide here either way.
+            cmd = cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        }
         // A private ACME server's CA (tests, internal PKI) reaches certbot this way.
         for k in [
             "REQUESTS_CA_BUNDLE",
@@ -323,7 +403,7 @@ pub async fn apply_once(
         }
         run.command_started(&a.argv)
             .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
-        let reloads_nginx = a.argv == ["systemctl", "reload", "nginx"];
+        let reloads_nginx = matches!(a.argv.as_slice(), [p, v, n] if p == "systemctl" && (v == "reload" || v == "start") && n == "nginx");
         let before = reloads_nginx.then(crate::apply::settle::NginxProcs::read);
         let out = host.run(cmd).await;
         if let (Some(before), true) = (&before, out.success()) {
@@ -339,14 +419,7 @@ pub async fn apply_once(
             });
         }
         if !out.success() {
-            let mut tail: Vec<String> = out
-                .stderr_str()
-                .lines()
-                .rev()
-                .take(8)
-                .map(String::from)
-                .collect();
-            tail.reverse();
+            let mut tail = error_tail(&out.stderr_str());
             // A service that did not start says why in its journal, not on systemctl's stderr.
             if let [p, verb, unit] = a.argv.as_slice()
                 && p == "systemctl"
@@ -512,6 +585,23 @@ mod tests {
             ..Default::default()
         };
         (dir, host, plan)
+    }
+
+    #[test]
+    fn a_traceback_is_reduced_to_its_message_and_repeats_are_said_once() {
+        let certbot = "Saving debug log to /var/log/letsencrypt/letsencrypt.log\n\
+            Traceback (most recent call last):\n  File \"/usr/bin/certbot\", line 33, in <module>\n    \
+            sys.exit(load_entry_point())\nrequests.exceptions.ConnectionError: HTTPSConnectionPool: Max retries exceeded\n\
+            An unexpected error occurred:\nrequests.exceptions.ConnectionError: HTTPSConnectionPool: Max retries exceeded\n";
+        assert_eq!(
+            error_tail(certbot),
+            vec![
+                "Saving debug log to /var/log/letsencrypt/letsencrypt.log",
+                "An unexpected error occurred:",
+                "requests.exceptions.ConnectionError: HTTPSConnectionPool: Max retries exceeded",
+            ]
+        );
+        assert_eq!(error_tail("a\nb\n"), vec!["a", "b"]);
     }
 
     #[test]

@@ -136,8 +136,14 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
     let nginx_files = changed
         .iter()
         .any(|p| p.starts_with("/etc/nginx/") || p.starts_with("/etc/ssl/dpwizard/"));
-    let nginx_reloaded = touched.iter().any(|(_, u)| is_nginx(u));
-    if nginx_files && (nginx_reloaded || was_active("nginx") == Some(true)) {
+    let nginx_touched = touched.iter().any(|(_, u)| is_nginx(u));
+    if nginx_touched && was_active("nginx") == Some(false) {
+        // The run started nginx: it goes back to not running.
+        out.push(act(
+            &["systemctl", "stop", "nginx"],
+            "nginx was not running before the run",
+        ));
+    } else if nginx_files && (nginx_touched || was_active("nginx") == Some(true)) {
         out.push(act(
             &["systemctl", "reload", "nginx"],
             "nginx serves the restored configuration",
@@ -399,5 +405,12 @@ mod tests {
         let j = journal(&[], &[("nginx", "inactive")]);
         let (c, _) = reverse_commands(&j, &files(&["/etc/nginx/conf.d/x.conf"]));
         assert!(c.is_empty(), "{c:?}");
+        // nginx was stopped and the run started it: stopped again, not reloaded.
+        let j = journal(
+            &[&["systemctl", "start", "nginx"]],
+            &[("nginx", "inactive")],
+        );
+        let (c, _) = reverse_commands(&j, &files(&["/etc/nginx/conf.d/x.conf"]));
+        assert_eq!(argvs(&c), ["systemctl stop nginx"]);
     }
 }

@@ -157,7 +157,8 @@ async fn live_settled(s: &Setup<'_>, t: Duration) -> Live {
     live(s, t).await
 }
 
-async fn dns(domain: &str, t: Duration) -> Dns {
+/// What `domain` resolves to (A and AAAA), and this machine's own addresses.
+pub async fn dns(domain: &str, t: Duration) -> Dns {
     let mut out = Dns::default();
     match tokio::time::timeout(t, tokio::net::lookup_host((domain, 443))).await {
         Ok(Ok(addrs)) => {

@@ -145,6 +145,8 @@ struct Decisions<'a> {
     self_signed: bool,
     /// The certificate must first be obtained with certbot (a first pass).
     certbot: Option<Vec<String>>,
+    /// Debian packages to install first (a first pass); the plan is made again after.
+    packages: Vec<&'static str>,
 }
 
 fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit, PlanError> {
@@ -671,12 +673,26 @@ fn proxy_and_tls<'a>(
         .unwrap_or_else(|| DEFAULT_WEBSOCKET_LISTEN.into());
     let domain = answers.site.domain.to_string();
 
+    let mut packages = Vec::new();
     if facts.nginx.conf_path.is_none() {
-        return Err(PlanError::Missing(
-            "nginx is not configured on this machine (apt-get install nginx), or choose another \
-             proxy when supported; nothing was changed"
-                .into(),
-        ));
+        // Never a second web server that would fight the one there for 443.
+        let others: Vec<&str> = facts
+            .web_servers
+            .iter()
+            .filter(|w| {
+                w.name != "nginx" && (w.listens_443 == Some(true) || w.serves_443_by_config)
+            })
+            .map(|w| w.name.as_str())
+            .collect();
+        if !others.is_empty() {
+            return Err(PlanError::Conflict(format!(
+                "{} serves port 443 here: dpwizard does not install nginx next to it (they would \
+                 fight for the port); set up its WebSocket route by hand from Drawpile's \
+                 documentation for now; nothing was changed",
+                others.join(", ")
+            )));
+        }
+        packages.push("nginx");
     }
     let server = match &answers.proxy.site_file {
         Some(SiteFile::Path(p)) => Some(named_site(facts, snap, &domain, p.as_str())?),
@@ -775,6 +791,7 @@ fn proxy_and_tls<'a>(
         key,
         self_signed,
         certbot,
+        packages,
     })
 }
 
@@ -928,13 +945,13 @@ fn decide_container<'a>(
         ours,
         "drawpile.runtime = \"new-container\" but drawpile-srv.service already exists".into(),
     )?;
-    let docker = facts.runtime.docker.cli.clone().ok_or_else(|| {
-        PlanError::Missing(
-            "Docker is not installed (apt-get install docker.io), and no drawpile-srv is: \
-             install one of them; nothing was changed"
-                .into(),
-        )
-    })?;
+    // Without Docker, Debian's docker.io is installed first (a first pass).
+    let docker = facts
+        .runtime
+        .docker
+        .cli
+        .clone()
+        .unwrap_or_else(|| "/usr/bin/docker".into());
     let image = answers
         .drawpile
         .image
@@ -948,6 +965,9 @@ fn decide_container<'a>(
         ..Default::default()
     };
     let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
+    if facts.runtime.docker.cli.is_none() {
+        d.packages.push("docker.io");
+    }
     d.new_container = Some((docker, image));
     Ok(d)
 }
@@ -1506,6 +1526,52 @@ fn new_site(d: &Decisions, spec: &LocationSpec) -> String {
     )
 }
 
+/// What is missing comes first: the packages are installed (Debian and Ubuntu, with apt),
+/// then apply plans again with them there. Elsewhere the admin installs them.
+fn install_first(facts: &Facts, packages: &[&'static str]) -> Result<Plan, PlanError> {
+    let list = packages.join(" ");
+    if facts.os.package_manager.as_deref() != Some("apt") {
+        let hint = match facts.os.package_manager.as_deref() {
+            Some("dnf") | Some("yum") => format!(
+                "`{} install {}`",
+                facts.os.package_manager.as_deref().unwrap_or("dnf"),
+                list.replace("docker.io", "docker")
+            ),
+            _ => format!("your package manager ({list})"),
+        };
+        return Err(PlanError::Missing(format!(
+            "this setup needs {list}, which is not installed: install it with {hint}, then run \
+             dpwizard again (dpwizard installs packages itself only on Debian and Ubuntu); \
+             nothing was changed"
+        )));
+    }
+    let mut install = vec![
+        "apt-get".to_string(),
+        "install".into(),
+        "-y".into(),
+        "--no-install-recommends".into(),
+    ];
+    install.extend(packages.iter().map(|p| p.to_string()));
+    Ok(Plan {
+        actions: vec![
+            Action {
+                argv: vec!["apt-get".into(), "update".into()],
+                why: "fresh package lists (a new VPS often has none)".into(),
+            },
+            Action {
+                argv: install,
+                why: format!("installs {list}, which this setup needs"),
+            },
+        ],
+        notes: vec![format!(
+            "{list} is installed first; then dpwizard plans the rest with it there and shows it \
+             (apply does both steps)"
+        )],
+        then_replan: true,
+        ..Default::default()
+    })
+}
+
 /// Builds the plan. `now_unix` decides validity of a generated certificate.
 pub fn make(
     facts: &Facts,
@@ -1513,7 +1579,13 @@ pub fn make(
     snap: &Snapshot,
     now_unix: i64,
 ) -> Result<Plan, PlanError> {
-    let d = decide(facts, answers, snap)?;
+    let mut d = decide(facts, answers, snap)?;
+    if d.certbot.is_some() && facts.tls.certbot.is_none() {
+        d.packages.push("certbot");
+    }
+    if !d.packages.is_empty() {
+        return install_first(facts, &d.packages);
+    }
     let mut plan = Plan::default();
     let notify_ok = facts
         .drawpile
@@ -1991,9 +2063,23 @@ pub fn make(
         }
     }
     if nginx_changed {
-        plan.actions.push(Action {
-            argv: vec!["systemctl".into(), "reload".into(), "nginx".into()],
-            why: "nginx serves the new location (a reload drops no connection)".into(),
+        // nginx installed but not running (nothing listens on 80 or 443): a reload would
+        // fail, so it is started with the new configuration.
+        let stopped = facts
+            .web_servers
+            .iter()
+            .find(|w| w.name == "nginx")
+            .is_some_and(|w| w.listens_80 == Some(false) && w.listens_443 == Some(false));
+        plan.actions.push(if stopped {
+            Action {
+                argv: vec!["systemctl".into(), "start".into(), "nginx".into()],
+                why: "nginx is not running: it starts with the new configuration".into(),
+            }
+        } else {
+            Action {
+                argv: vec!["systemctl".into(), "reload".into(), "nginx".into()],
+                why: "nginx serves the new location (a reload drops no connection)".into(),
+            }
         });
     }
     plan.actions.extend(certbot_action);
@@ -2145,6 +2231,7 @@ mod tests {
             key: String::new(),
             self_signed: false,
             certbot: None,
+            packages: Vec::new(),
         };
         assert!(effective_matches(&unit, &d, &Wanted::default()));
         let want = |f: fn(&mut Wanted)| {

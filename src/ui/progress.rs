@@ -175,10 +175,15 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
             v
         }
         // Progress the line front end does not need: the command's ✓ follows at once.
+        Event::CommandStarted(c) if c.starts_with("apt-get install") => vec![(
+            Out,
+            format!("  {c} … (downloading and installing can take a few minutes)"),
+        )],
         Event::CommandStarted(_) => Vec::new(),
         Event::CommandDone(c) => vec![(Out, format!("{} {c}", style.good("✓")))],
         Event::NotInstalled(p) => vec![(Err, format!("dpwizard: {p} is not installed"))],
         Event::NotApplied(why) => vec![(Err, format!("dpwizard: {why}"))],
+        Event::NotChecked(what) => vec![(Out, format!("{} not checked: {what}", style.warn("!")))],
         Event::RolledBack(out) => {
             let mut v = vec![(
                 Err,
@@ -227,6 +232,16 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
                 }
             }
             let _ = id; // the rollback that follows names the run
+            if command.starts_with("certbot") {
+                v.push((
+                    Err,
+                    format!(
+                        "dpwizard: fix what certbot says (the domain's DNS record, port 80 \
+                         reaching this machine, Let's Encrypt's rate limits), then run `{}`",
+                        inv.apply_again()
+                    ),
+                ));
+            }
             v
         }
         Event::Written { id } => vec![(

@@ -696,9 +696,18 @@ impl Wizard {
                     .map(|w| format!("installed: {}", w.name))
                     .collect();
                 if f.nginx.conf_path.is_none() {
-                    q.blockers.push(
-                        "nginx is not configured on this machine: apt-get install nginx".into(),
-                    );
+                    if f.os.package_manager.as_deref() == Some("apt") {
+                        q.context.push(
+                            "nginx is not installed: apply installs it first (apt-get install \
+                             nginx), shown in the review"
+                                .into(),
+                        );
+                    } else {
+                        q.blockers.push(
+                            "nginx is not installed: install it with your package manager first"
+                                .into(),
+                        );
+                    }
                 }
             }
             QId::SiteFile => {
@@ -1158,8 +1167,9 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
                 .into(),
         );
     }
-    if f.nginx.conf_path.is_none() {
-        out.push("nginx is not configured: apt-get install nginx".into());
+    // Without apt, dpwizard cannot install nginx itself (with apt, apply does it first).
+    if f.nginx.conf_path.is_none() && f.os.package_manager.as_deref() != Some("apt") {
+        out.push("nginx is not installed: install it with your package manager first".into());
     }
     out
 }

@@ -100,7 +100,7 @@ impl Engine {
             answers,
             &text,
             (plan, facts.clone()),
-            false,
+            session::Options::default(),
             &CANCEL,
             on,
         );

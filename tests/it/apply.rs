@@ -697,13 +697,32 @@ mod new_container {
             0,
             "second run: no change"
         );
-        // Without Docker the plan says what to install and changes nothing.
+        // Without Docker (and without nginx) on a Debian machine the plan installs them
+        // first and plans the rest once they are there; without apt it says what to install.
         let bare = FakeMachine::debian12();
-        trees::debian_default(bare.root());
-        let run = bare.dpwizard(["plan", "--answers", &a]);
-        assert_eq!(run.code, 2);
+        let run = bare.dpwizard(["--color", "never", "plan", "--answers", &a]);
+        assert_eq!(run.code, 0, "{run:?}");
         assert!(
-            run.stderr.contains("Docker is not installed"),
+            run.stdout
+                .contains("apt-get install -y --no-install-recommends nginx docker.io"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("apt-get update"), "{}", run.stdout);
+        let applied = bare.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+        assert_eq!(applied.code, 0, "{applied:?}");
+        assert!(
+            applied.stdout.contains("Then run `dpwizard"),
+            "the admin runs the commands and dpwizard again: {}",
+            applied.stdout
+        );
+        let no_apt = FakeMachine::debian12();
+        std::fs::remove_file(no_apt.path("/usr/bin/apt-get")).unwrap();
+        let run = no_apt.dpwizard(["plan", "--answers", &a]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(
+            run.stderr
+                .contains("needs nginx docker.io, which is not installed"),
             "{}",
             run.stderr
         );

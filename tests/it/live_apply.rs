@@ -127,7 +127,47 @@ fn apply_with_certbot_against_a_local_acme_server() {
         "/etc/pebble/config.json",
         r#"{"pebble":{"listenAddress":"127.0.0.1:14000","managementListenAddress":"127.0.0.1:15000","certificate":"/etc/pebble/cert.pem","privateKey":"/etc/pebble/key.pem","httpPort":80,"tlsPort":443,"ocspResponderURL":"","externalAccountBindingRequired":false}}"#,
     );
-    m.ok("echo '127.0.0.1 draw.example.test' >> /etc/hosts");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\nemail = \"admin@example.test\"\n[tls]\nmode = \"certbot\"\nacme_server = \"https://localhost:14000/dir\"\n",
+    );
+    // The name points elsewhere (DNS not updated yet): refused before anything is written,
+    // with what to do; the machine is as it was.
+    m.ok("cp /etc/hosts /root/hosts.orig && echo '198.51.100.7 draw.example.test' >> /etc/hosts");
+    // dpwizard's side of the machine (certbot keeps its own account state in /etc/letsencrypt).
+    let listing = "find /etc/nginx /etc/systemd/system /var/www ! -type d -printf '%p %s\\n' 2>/dev/null | sort";
+    let before = m.ok(listing);
+    let out = m.sh(&format!(
+        "{} --color never apply --yes --answers /root/answers.toml 2>&1",
+        dpwizard_in_machine()
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("draw.example.test resolves to 198.51.100.7, which is not this machine"),
+        "{text}"
+    );
+    assert!(text.contains("--skip-dns-check"), "{text}");
+    assert!(text.contains("nothing was changed"), "{text}");
+    assert_eq!(m.ok(listing), before, "nothing written");
+    m.ok("cp /root/hosts.orig /etc/hosts && echo '127.0.0.1 draw.example.test' >> /etc/hosts");
+    // The name is right but the ACME server cannot be reached (pebble not started yet):
+    // certbot fails, its message is shown once (no traceback), the run is rolled back
+    // whole, and the command to run again is given.
+    let out = m.sh(&format!(
+        "REQUESTS_CA_BUNDLE=/etc/pebble/cert.pem {} --color never apply --yes --answers /root/answers.toml 2>&1",
+        dpwizard_in_machine()
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("dpwizard: `certbot certonly"), "{text}");
+    assert!(!text.contains("Traceback"), "{text}");
+    assert!(text.contains("the run was rolled back"), "{text}");
+    assert!(
+        text.contains("then run `dpwizard apply --answers /root/answers.toml`"),
+        "{text}"
+    );
+    assert_eq!(m.ok(listing), before, "rolled back whole");
     m.ok("systemd-run --unit pebble --setenv=PEBBLE_VA_NOSLEEP=1 --setenv=PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config /etc/pebble/config.json");
     m.ok("systemctl start nginx");
     m.ok("for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/14000) 2>/dev/null && break; sleep 0.05; done");
