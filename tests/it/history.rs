@@ -163,3 +163,47 @@ fn history_that_cannot_list_the_runs_says_why_and_exits_2() {
         run.stderr
     );
 }
+
+/// On a machine with a real systemd, nginx and drawpile-srv, the live checks after apply
+/// land in the run's log, and history says they passed.
+#[test]
+fn live_history_records_the_checks_of_a_real_apply() {
+    use crate::support::drawpile::Server;
+    use crate::support::nspawn::{Machine, skip_unless_machine};
+    if skip_unless_machine(&["nginx"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-history-live");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    m.ok("systemctl start nginx");
+    m.write(
+        "/root/answers.toml",
+        "[site]\ndomain = \"draw.example.test\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let dpw = dpwizard_in_machine();
+    let applied = m.ok(&format!(
+        "{dpw} --color never apply --yes --answers /root/answers.toml"
+    ));
+    // Every check apply printed is in the log, in the same words.
+    let log = m.ok("cat /var/lib/dpwizard/runs/*/log.txt");
+    let checks: Vec<&str> = applied
+        .lines()
+        .filter(|l| l.starts_with("✓ wss://") || l.starts_with("✓ direct WebSocket"))
+        .collect();
+    assert_eq!(checks.len(), 4, "{applied}");
+    for c in checks {
+        assert!(log.contains(c), "{c} not in the log:\n{log}");
+    }
+    let history = m.ok(&format!("{dpw} --color never history"));
+    assert!(
+        history
+            .lines()
+            .next()
+            .unwrap_or("")
+            .ends_with("checks passed"),
+        "{history}"
+    );
+    let key = m.ok("cat /etc/ssl/dpwizard/draw.example.test.key");
+    let body = key.lines().nth(1).unwrap_or("-----");
+    assert!(!log.contains(body), "the log holds the private key");
+}
