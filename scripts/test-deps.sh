@@ -8,7 +8,8 @@ pkgs=(
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
   # A firewall to plan rules for, inside throwaway machines only (never enabled on the host).
-  ufw
+  ufw python3-venv
+  prometheus lintian bash-completion ansible-core
   # The real drawpile-srv builds in ../shared/drawpile-srv/ (its README): their runtime.
   libqt5core5a libqt5network5 libqt5websockets5 libqt5sql5 libqt5sql5-sqlite libsodium23
   libmicrohttpd12 libsystemd0
@@ -25,7 +26,7 @@ if ((${#missing[@]})); then
 fi
 # Debian's packages may start services on install; tests run servers only in their own
 # namespaces, so make sure nothing is left running on the host.
-for svc in nginx apache2 caddy docker containerd; do
+for svc in nginx apache2 caddy docker containerd prometheus; do
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl stop "$svc" >/dev/null 2>&1 || true
   fi

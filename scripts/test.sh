@@ -9,6 +9,10 @@ cargo clippy --locked --all-targets -- -D warnings
 # Builds the binary, the examples (the drawpile-srv stand-in) and the tests first, so the
 # test run itself measures only tests.
 cargo build --locked --all-targets
+# The portable release binary (x86_64, glibc 2.28) and the .deb made from it, which
+# tests/it/release.rs and tests/it/deb.rs check (aarch64: bash scripts/release.sh).
+RELEASE_TARGETS=x86_64 bash scripts/release.sh
+bash scripts/deb.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -13,7 +13,7 @@ use crate::ui::style::Style;
 #[derive(Debug, Parser)]
 #[command(
     name = "dpwizard",
-    version,
+    version = crate::manual::LONG_VERSION,
     about = "Makes a Drawpile server reachable from the browser client at web.drawpile.net",
     after_help = "Without a command, dpwizard starts the interactive wizard (--plain: line by line).\n\
                   Exit codes: 0 ok, 1 findings, 2 usage or input error, 3 internal error."
@@ -56,6 +56,8 @@ pub enum AuditFormat {
     Text,
     Json,
     Sarif,
+    /// Metrics for node_exporter's textfile collector.
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,6 +151,17 @@ pub enum Command {
         /// A docker-compose file to inspect besides the usual places (repeatable).
         #[arg(long, value_name = "FILE")]
         compose_file: Vec<PathBuf>,
+    },
+    /// List past runs of `apply` (newest first): when, what changed, whether the live checks
+    /// passed, whether it was rolled back; with RUN-ID, print that run's log.
+    History {
+        /// A run (a directory name under /var/lib/dpwizard/runs) whose log to print.
+        run_id: Option<String>,
+    },
+    /// Print the tab-completion script for a shell (the .deb installs bash, zsh and fish).
+    Completions {
+        #[arg(value_enum)]
+        shell: crate::manual::Shell,
     },
 }
 
@@ -280,15 +293,20 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                 since_text: since,
                 timeout: cli.timeout,
             };
-            let report = runtime.block_on(async {
+            let (facts, report) = runtime.block_on(async {
                 let facts = detect::detect(host.clone(), detect::Options::default()).await;
                 let obs =
                     crate::audit::observe::observe(&host, &facts, domain.as_deref(), &opts).await;
-                crate::audit::judge(&facts, &obs, domain.as_deref())
+                let report = crate::audit::judge(&facts, &obs, domain.as_deref());
+                (facts, report)
             });
             match format {
                 AuditFormat::Json => print_json(&report)?,
                 AuditFormat::Sarif => print_json(&crate::audit::render::sarif(&report))?,
+                AuditFormat::Prometheus => print!(
+                    "{}",
+                    crate::audit::render::prometheus(&report, &facts, host.clock().now_unix())
+                ),
                 AuditFormat::Text => print!(
                     "{}",
                     crate::audit::render::text(&report, &style, cli.verbose > 0)
@@ -301,6 +319,14 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                     exit::OK
                 },
             )
+        }
+        Some(Command::History { run_id }) => history_command(&host, run_id, cli.json, &style),
+        Some(Command::Completions { shell }) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&crate::manual::completion(shell))
+                .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the completion: {e}")))?;
+            Ok(exit::OK)
         }
         None => crate::wizard::run::main(
             host,
@@ -460,6 +486,46 @@ async fn rollback_command(
         }
         Err(e) => Err(Exit::Internal(anyhow::anyhow!("{e}"))),
     }
+}
+
+fn history_command(
+    host: &Host,
+    id: Option<String>,
+    json: bool,
+    style: &Style,
+) -> Result<i32, Exit> {
+    use crate::apply::history;
+    let h = history::read(host);
+    if let Some(e) = &h.error {
+        // The runs directory is root's (0700): an empty list would be a lie.
+        return Err(Exit::usage(format!("history: cannot list the runs: {e}")));
+    }
+    let Some(id) = id else {
+        if json {
+            print_json(&h)?;
+        } else {
+            print!("{}", history::text(&h, style));
+        }
+        return Ok(exit::OK);
+    };
+    let Some(run) = h.runs.iter().find(|r| r.id == id) else {
+        return Err(Exit::usage(format!(
+            "history: no run {id} in {} (dpwizard history lists them)",
+            crate::apply::journal::RUNS_DIR
+        )));
+    };
+    if json {
+        return print_json(run).map(|_| exit::OK);
+    }
+    let Some(log) = &run.log else {
+        println!("run {id} has no log (it was made by an older dpwizard)");
+        return Ok(exit::OK);
+    };
+    let text = host
+        .read_to_string(log)
+        .map_err(|e| Exit::Internal(anyhow::anyhow!("reading {log}: {e}")))?;
+    print!("{text}");
+    Ok(exit::OK)
 }
 
 fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result<i32, Exit> {

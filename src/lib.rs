@@ -11,6 +11,7 @@ pub mod detect;
 pub mod exit;
 pub mod formats;
 pub mod host;
+pub mod manual;
 pub mod model;
 pub mod plan;
 pub mod schema_doc;

@@ -2,9 +2,11 @@
 //! backups and rollback (`journal`). Everything it writes was computed by `plan` first.
 
 pub mod fs;
+pub mod history;
 pub mod journal;
 pub mod lock;
 pub mod preflight;
+pub mod runlog;
 pub mod session;
 pub mod settle;
 pub mod undo;

@@ -130,6 +130,7 @@ pub async fn run(
     on: &mut dyn FnMut(Event),
 ) -> Result<i32, Exit> {
     let force = opts.force;
+    let on: &mut dyn FnMut(Event) = &mut crate::apply::runlog::tee(host, on);
     // One apply at a time: another run could change the same files and services under us.
     let _lock = match crate::apply::lock::ApplyLock::acquire(host, "apply") {
         Ok(l) => l,

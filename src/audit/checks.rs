@@ -869,7 +869,7 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         }
         return;
     };
-    let Some(cert_path) = &site.server.ssl_certificate else {
+    let Some(cert) = setup::site_certificate(facts, s) else {
         v.fail(
             TLS_PRESENT,
             vec![format!(
@@ -882,24 +882,16 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         }
         return;
     };
-    let referenced = facts.tls.referenced.iter().find(|r| &r.path == cert_path);
-    let lineage = facts
-        .tls
-        .lineages
-        .iter()
-        .find(|l| &l.fullchain_path == cert_path || &l.cert_path == cert_path);
-    let info = referenced
-        .and_then(|r| r.certificate.clone())
-        .or_else(|| lineage.and_then(|l| l.certificate.clone()));
-    let Some(info) = info else {
-        let why = referenced
-            .and_then(|r| r.error.clone())
-            .unwrap_or_else(|| "it could not be read".into());
-        v.fail(TLS_PRESENT, vec![format!("{cert_path}: {why}")]);
-        for c in &all[1..] {
-            v.skip(c, "the certificate could not be read");
+    let (cert_path, lineage) = (cert.path.to_string(), cert.lineage);
+    let info = match cert.info {
+        Ok(info) => info,
+        Err(why) => {
+            v.fail(TLS_PRESENT, vec![format!("{cert_path}: {why}")]);
+            for c in &all[1..] {
+                v.skip(c, "the certificate could not be read");
+            }
+            return;
         }
-        return;
     };
     v.pass_with(TLS_PRESENT, cert_path.clone());
     v.check(

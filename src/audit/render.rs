@@ -1,5 +1,6 @@
 //! The audit's outputs: the text report (grouped by area, ✓ ! ✗), SARIF 2.1.0 for code
-//! scanning tools, and docs/checks.md (generated from the catalogue).
+//! scanning tools, Prometheus metrics for node_exporter's textfile collector, and
+//! docs/checks.md (generated from the catalogue).
 
 use std::fmt::Write;
 
@@ -168,6 +169,150 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
+/// The Prometheus text exposition format (version 0.0.4), for node_exporter's textfile
+/// collector: one gauge per judged check (1 passed, 0 found a problem; skipped checks are
+/// absent), the findings by severity, the certificate's expiry and the drawpile-srv version.
+/// `now` is the audit's time (unix seconds). Pure: the same inputs give the same text.
+pub fn prometheus(r: &Report, facts: &crate::detect::Facts, now: i64) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, samples: Vec<(String, String)>| {
+        if samples.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let check = |id: &str, c: &catalogue::CheckDef, ok: bool| {
+        (
+            labels(&[
+                ("id", id),
+                ("severity", c.severity.as_str()),
+                ("area", area_label(c.area)),
+            ]),
+            if ok { "1" } else { "0" }.to_string(),
+        )
+    };
+    // In catalogue order, so the file diffs well from one run to the next.
+    let checks = catalogue::ALL
+        .iter()
+        .filter_map(|c| {
+            if r.passed.contains(&c.id) {
+                Some(check(c.id, c, true))
+            } else if r.findings.iter().any(|f| f.id == c.id) {
+                Some(check(c.id, c, false))
+            } else {
+                None
+            }
+        })
+        .collect();
+    family(
+        "dpwizard_audit_check",
+        "1 when the check passed, 0 when it found a problem (docs/checks.md); skipped checks are absent.",
+        checks,
+    );
+    let s = &r.summary;
+    family(
+        "dpwizard_audit_verdicts",
+        "How many checks found an error, a warning or an info, passed, or were skipped.",
+        [
+            ("error", s.errors),
+            ("warning", s.warnings),
+            ("info", s.infos),
+            ("passed", s.passed),
+            ("skipped", s.skipped),
+        ]
+        .iter()
+        .map(|(k, n)| (labels(&[("verdict", k)]), n.to_string()))
+        .collect(),
+    );
+    family(
+        "dpwizard_audit_timestamp_seconds",
+        "When the audit ran (unix time): alert when it is old, the audit stopped running.",
+        vec![(String::new(), now.to_string())],
+    );
+    let setup = super::setup::read(facts, r.domain.as_deref());
+    let cert = super::setup::site_certificate(facts, &setup)
+        .and_then(|c| Some((c.path, not_after_unix(&c.info.ok()?.not_after)?)));
+    let domain = r.domain.as_deref().unwrap_or("");
+    if let Some((path, not_after)) = cert {
+        let l = labels(&[("domain", domain), ("path", path)]);
+        family(
+            "dpwizard_tls_certificate_expiry_timestamp_seconds",
+            "When the domain's certificate expires (unix time).",
+            vec![(l.clone(), not_after.to_string())],
+        );
+        family(
+            "dpwizard_tls_certificate_expires_in_seconds",
+            "Seconds from the audit until the domain's certificate expires (negative: expired).",
+            vec![(l, (not_after - now).to_string())],
+        );
+    }
+    if let Some(i) = &setup.instance {
+        family(
+            "dpwizard_drawpile_srv_info",
+            "The drawpile-srv the audit judged: its version and how it runs (always 1).",
+            vec![(
+                labels(&[
+                    ("version", i.version_text.as_deref().unwrap_or("unknown")),
+                    ("instance", &i.described),
+                ]),
+                "1".to_string(),
+            )],
+        );
+    }
+    out
+}
+
+fn area_label(a: Area) -> &'static str {
+    match a {
+        Area::Srv => "srv",
+        Area::Proxy => "proxy",
+        Area::Tls => "tls",
+        Area::Net => "net",
+        Area::Dns => "dns",
+        Area::Live => "live",
+        Area::Log => "log",
+    }
+}
+
+/// `{k="v",…}` with the values escaped as the exposition format says (`\`, `\"`, `\n`).
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let inner: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            format!("{k}=\"{v}\"")
+        })
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+/// `2027-02-16T11:05:40Z` (detection's own format, see `verify::rfc3339`) → unix seconds.
+fn not_after_unix(t: &str) -> Option<i64> {
+    let (date, clock) = t.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let mut c = clock.splitn(3, ':').map(|p| p.parse::<u8>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let date = time::Date::from_calendar_date(
+        i32::try_from(y).ok()?,
+        time::Month::try_from(u8::try_from(m).ok()?).ok()?,
+        u8::try_from(day).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(c.next()??, c.next()??, c.next()??).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
+}
+
 /// `/etc/nginx/sites-enabled/x:12: …` → (`/etc/nginx/sites-enabled/x`, 12).
 fn file_line(e: &str) -> Option<(String, u64)> {
     if !e.starts_with('/') {
@@ -192,7 +337,21 @@ pub fn checks_md() -> String {
          `--json` prints `{schema_version, domain, domain_from, instance, findings[], passed[],\n\
          skipped[], notes[], summary}`; each finding has `id`, `severity` (`error`, `warning`,\n\
          `info`), `area`, `title`, `evidence[]`, `why`, `fix` and `fixable` (whether `dpwizard`\n\
-         can make the fix). `--format sarif` prints SARIF 2.1.0.\n",
+         can make the fix). `--format sarif` prints SARIF 2.1.0.\n\n\
+         `--format prometheus` prints metrics for node_exporter's textfile collector:\n\
+         `dpwizard_audit_check{id,severity,area}` is 1 for a passed check and 0 for a finding\n\
+         (skipped checks are absent), `dpwizard_audit_verdicts{verdict}` counts them,\n\
+         `dpwizard_tls_certificate_expires_in_seconds{domain,path}` and\n\
+         `dpwizard_tls_certificate_expiry_timestamp_seconds{domain,path}` tell the certificate's\n\
+         expiry, `dpwizard_drawpile_srv_info{version,instance}` the drawpile-srv judged, and\n\
+         `dpwizard_audit_timestamp_seconds` when the audit ran. For example, from cron (in\n\
+         /var/lib/prometheus/node-exporter; the exit code is 1 when there are findings, which the\n\
+         metrics then carry, so only 2 and 3 keep the old file):\n\n\
+         ```sh\n\
+         dpwizard audit --format prometheus > dpwizard.prom.tmp; [ $? -le 1 ] && mv dpwizard.prom.tmp dpwizard.prom\n\
+         ```\n\n\
+         Write, then rename, so the collector never reads half a file; alert when\n\
+         `time() - dpwizard_audit_timestamp_seconds` grows, as the audit then stopped running.\n",
     );
     for area in Area::ALL {
         let _ = writeln!(out, "\n## {}\n", area.title());
@@ -215,4 +374,29 @@ pub fn checks_md() -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_as_the_exposition_format_says() {
+        assert_eq!(
+            labels(&[("a", "x"), ("b", "q\"uo\\te\nnl")]),
+            r#"{a="x",b="q\"uo\\te\nnl"}"#
+        );
+    }
+
+    #[test]
+    fn not_after_is_read_as_unix_seconds() {
+        assert_eq!(not_after_unix("1970-01-02T00:00:01Z"), Some(86_401));
+        // 2000-03-01 (after a leap day): 11,017 days after the epoch.
+        assert_eq!(
+            not_after_unix("2000-03-01T00:00:00Z"),
+            Some(11_017 * 86_400)
+        );
+        assert_eq!(not_after_unix("2000-13-01T00:00:00Z"), None);
+        assert_eq!(not_after_unix("yesterday"), None);
+    }
 }

@@ -11,6 +11,7 @@ use crate::detect::drawpile::DrawpileBinary;
 use crate::detect::nginx::{NginxLocation, NginxServer};
 use crate::detect::runtime::RuntimeKind;
 use crate::detect::systemd::{ServiceUnit, SocketUnit, listen_port};
+use crate::detect::tls::{CertInfo, Lineage};
 
 pub const WS_PATH: &str = "/drawpile-web/ws";
 
@@ -154,6 +155,41 @@ pub struct Setup<'a> {
     pub site: Option<Site<'a>>,
     /// Every location for the WebSocket path (or near misses) in any server: (server, location).
     pub ws_locations: Vec<(&'a NginxServer, &'a NginxLocation)>,
+}
+
+/// The certificate the domain's TLS server names (`ssl_certificate`).
+#[derive(Debug, Clone)]
+pub struct SiteCert<'a> {
+    pub path: &'a str,
+    /// The certbot lineage the file belongs to.
+    pub lineage: Option<&'a Lineage>,
+    /// What detection read of it (from the reference, else the lineage), or why it could not.
+    pub info: Result<CertInfo, String>,
+}
+
+/// The certificate of the domain's TLS server; None without such a server or without an
+/// `ssl_certificate` in it. Shared by the TLS checks and the metrics.
+pub fn site_certificate<'a>(facts: &'a Facts, s: &Setup<'a>) -> Option<SiteCert<'a>> {
+    let path = s.site.as_ref()?.server.ssl_certificate.as_deref()?;
+    let referenced = facts.tls.referenced.iter().find(|r| r.path == path);
+    let lineage = facts
+        .tls
+        .lineages
+        .iter()
+        .find(|l| l.fullchain_path == path || l.cert_path == path);
+    let info = referenced
+        .and_then(|r| r.certificate.clone())
+        .or_else(|| lineage.and_then(|l| l.certificate.clone()))
+        .ok_or_else(|| {
+            referenced
+                .and_then(|r| r.error.clone())
+                .unwrap_or_else(|| "it could not be read".into())
+        });
+    Some(SiteCert {
+        path,
+        lineage,
+        info,
+    })
 }
 
 /// A location that serves the WebSocket path exactly as the client asks for it.

@@ -3,24 +3,31 @@
 
 mod support;
 
+mod ansible;
 mod answers;
 mod apply;
 mod audit;
 mod cli;
+mod deb;
 mod docker;
 mod drawpile;
+mod examples;
 mod fixable;
+mod history;
 mod hostnet;
 mod live_apply;
 mod live_drawpile;
 mod live_systemd;
 mod live_truth;
+mod manual;
+mod metrics;
 mod nginx;
 mod os;
 mod pasteable;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;
+mod release;
 mod schema;
 mod standin;
 mod systemd;
