@@ -274,7 +274,7 @@ fn docker_run_unit(u: &ServiceUnit) -> Option<DockerRun> {
             ("--name", Some(v)) => out.name = Some(v),
             ("-p" | "--publish", Some(v)) => out
                 .ports
-                .extend(parse_compose_port(&serde_yaml::Value::String(v))),
+                .extend(parse_compose_port(&yaml_serde::Value::String(v))),
             _ => {}
         }
         i += 1;

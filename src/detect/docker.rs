@@ -532,8 +532,8 @@ pub fn split_command(s: &str) -> Vec<String> {
 }
 
 /// Parses one `ports:` entry (short or long syntax).
-pub fn parse_compose_port(v: &serde_yaml::Value) -> Vec<PublishedPort> {
-    use serde_yaml::Value as Y;
+pub fn parse_compose_port(v: &yaml_serde::Value) -> Vec<PublishedPort> {
+    use yaml_serde::Value as Y;
     match v {
         Y::String(_) | Y::Number(_) => {
             let text = match v {
@@ -616,8 +616,8 @@ pub fn parse_compose_port(v: &serde_yaml::Value) -> Vec<PublishedPort> {
 
 /// Parses a compose file; returns the drawpile services.
 pub fn parse_compose(text: &str) -> Result<Vec<ComposeService>, String> {
-    use serde_yaml::Value as Y;
-    let doc: Y = serde_yaml::from_str(text).map_err(|e| match e.location() {
+    use yaml_serde::Value as Y;
+    let doc: Y = yaml_serde::from_str(text).map_err(|e| match e.location() {
         Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
         None => e.to_string(),
     })?;
@@ -815,7 +815,7 @@ mod tests {
 
     #[test]
     fn compose_ports_short_and_long() {
-        let y: serde_yaml::Value = serde_yaml::from_str(
+        let y: yaml_serde::Value = yaml_serde::from_str(
             "- \"127.0.0.1:27751:27751\"\n- \"27750:27750\"\n- 27780\n- \"[::1]:8080:80/udp\"\n- target: 27751\n  published: \"9000\"\n  host_ip: 127.0.0.1\n",
         )
         .unwrap();
