@@ -75,6 +75,9 @@ pub struct Container {
     pub compose_service: Option<String>,
     /// The compose files this container came from (absolute).
     pub compose_files: Vec<String>,
+    /// Which drawpile-srv the image is (by name, or by its entrypoint for images built
+    /// from drawpile's).
+    pub drawpile: Option<DrawpileImage>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -115,7 +118,24 @@ pub struct ComposeFile {
     pub path: String,
     /// How it was found: `--compose-file`, `usual place`, `container labels`.
     pub found_via: String,
+    /// The services running drawpile-srv (any of its images, or an image built from one).
     pub services: Vec<ComposeService>,
+    /// The project directory (relative paths in the files are resolved against it).
+    pub project_dir: String,
+    /// The project name Compose uses (COMPOSE_PROJECT_NAME, else the directory's name).
+    pub project_name: String,
+    /// Every file Compose reads for the project, in merge order: the main file, then
+    /// `docker-compose.override.yaml` (or the files COMPOSE_FILE names).
+    pub config_files: Vec<String>,
+    /// The `.env` file the variables came from, when there is one.
+    pub env_file: Option<String>,
+    /// Variables used without a value (Compose substitutes an empty string).
+    pub undefined_variables: Vec<String>,
+    /// Top-level networks and named volumes.
+    pub networks: Vec<String>,
+    pub named_volumes: Vec<String>,
+    /// The project's other services (a web server, a list server, …).
+    pub other_services: Vec<ComposeService>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -131,30 +151,214 @@ pub struct ComposeService {
     pub volumes: Vec<String>,
     pub env: Vec<String>,
     pub restart: Option<String>,
+    /// The file `line` is in (the override file when the service is defined only there).
+    pub file: String,
+    /// `image:` as written, before interpolation.
+    pub image_as_written: Option<String>,
+    /// `build:`, with the context resolved against the project directory.
+    pub build: Option<ComposeBuild>,
+    /// `container_name:`, when set.
+    pub container_name: Option<String>,
+    /// Networks the service joins (`default` when it names none).
+    pub networks: Vec<String>,
+    /// Bind mounts and volumes, short and long syntax alike; bind sources are absolute.
+    pub mounts: Vec<ComposeMount>,
+    /// `command:` as written: `list`, `string` (a plain or quoted scalar), `folded` (`>`),
+    /// `literal` (`|`), or null without one.
+    pub command_style: Option<String>,
+    /// Which drawpile-srv the image is, when it is one.
+    pub drawpile: Option<DrawpileImage>,
 }
 
-/// True for `drawpile/drawpile-srv` with any registry prefix of Docker Hub, tag or digest.
-pub fn is_drawpile_image(image: &str) -> bool {
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct ComposeBuild {
+    /// The build context on the host (absolute).
+    pub context: String,
+    pub dockerfile: String,
+    /// The image of the Dockerfile's last `FROM` (read on the host), when readable.
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ComposeMount {
+    /// `bind`, `volume` (named) or `tmpfs`; `anonymous` for a volume without a name.
+    pub kind: String,
+    /// Host path (bind, absolute) or volume name.
+    pub source: Option<String>,
+    /// Path inside the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// drawpile-srv in an image: the official name (old or new), or an image built from one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DrawpileImage {
+    /// The image the service or container runs (interpolated).
+    pub image: String,
+    /// How it was recognised: `official image`, `former official image`, `built FROM <image>`
+    /// or `image entrypoint`.
+    pub recognised_by: String,
+    /// The drawpile-srv version, from the tag, the image label or the base image's tag.
+    pub version: Option<String>,
+    /// What the version means for the browser client, e.g. "2.1 is too old for WebSockets
+    /// (they arrived in 2.2.1)".
+    pub note: Option<String>,
+}
+
+/// Docker Hub names drawpile-srv was published under: the current one first, then
+/// Drawpile's earlier images (the 2.0/2.1 era, and the 2.2 images of January 2024 before
+/// dpserver moved to the drawpile organisation, drawpile/dpserver commit b5c62af).
+pub const DRAWPILE_IMAGES: &[&str] = &[
+    "drawpile/drawpile-srv",
+    "callaa/drawpile-srv",
+    "askmeaboutloom/drawpile-srv",
+];
+
+/// (name, tag) of an image reference: the tag is the first `:` after the last `/` (a
+/// registry port comes before a `/`), so `x/y:${V:-2.3}` keeps its whole tag; the digest
+/// is dropped; Docker Hub prefixes are removed from the name.
+pub fn split_image(image: &str) -> (String, Option<String>) {
     let no_digest = image.split('@').next().unwrap_or(image);
-    // A tag is a `:` after the last `/` (a registry port has a `/` after it).
-    let name = match no_digest.rsplit_once(':') {
-        Some((n, tag)) if !tag.contains('/') => n,
-        _ => no_digest,
+    let last = no_digest.rfind('/').map(|p| p + 1).unwrap_or(0);
+    let (name, tag) = match no_digest[last..].find(':') {
+        Some(p) => (
+            &no_digest[..last + p],
+            Some(no_digest[last + p + 1..].to_string()),
+        ),
+        None => (no_digest, None),
     };
     let name = name
         .strip_prefix("docker.io/")
         .or_else(|| name.strip_prefix("index.docker.io/"))
         .unwrap_or(name);
-    name == "drawpile/drawpile-srv"
+    let name = name.strip_prefix("library/").unwrap_or(name);
+    (name.to_string(), tag)
+}
+
+/// True for drawpile-srv's official images, old and new, with any Docker Hub prefix, tag
+/// or digest.
+pub fn is_drawpile_image(image: &str) -> bool {
+    DRAWPILE_IMAGES.contains(&split_image(image).0.as_str())
 }
 
 /// The tag of an image reference, if it has one.
 pub fn image_tag(image: &str) -> Option<String> {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    match no_digest.rsplit_once(':') {
-        Some((_, tag)) if !tag.contains('/') => Some(tag.to_string()),
-        _ => None,
+    split_image(image).1
+}
+
+/// The leading `X.Y[.Z]` of a tag or version string, as numbers.
+fn version_numbers(v: &str) -> Option<[u32; 3]> {
+    let core = v.trim_start_matches('v').split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    let major = it.next()??;
+    let minor = it.next()??;
+    let patch = it.next().flatten().unwrap_or(0);
+    Some([major, minor, patch])
+}
+
+/// What a version means for the browser client (None when it is fine).
+pub fn version_note(version: &str) -> Option<String> {
+    let v = version_numbers(version)?;
+    (v < [2, 2, 1]).then(|| {
+        format!("{version} is too old for WebSockets (they arrived in 2.2.1), so the browser client cannot join")
+    })
+}
+
+/// drawpile-srv recognised by the image name (an interpolated reference).
+pub fn drawpile_image(image: &str) -> Option<DrawpileImage> {
+    let (name, tag) = split_image(image);
+    let pos = DRAWPILE_IMAGES.iter().position(|n| *n == name)?;
+    let version = tag.filter(|t| version_numbers(t).is_some());
+    let mut note = version.as_deref().and_then(version_note);
+    if note.is_none() && version.is_none() && name == "callaa/drawpile-srv" {
+        note = Some(
+            "callaa/drawpile-srv was Drawpile's image before 2.2: without a version tag it is \
+             most likely too old for WebSockets (they arrived in 2.2.1)"
+                .into(),
+        );
     }
+    Some(DrawpileImage {
+        image: image.to_string(),
+        recognised_by: if pos == 0 {
+            "official image".into()
+        } else {
+            "former official image".into()
+        },
+        version,
+        note,
+    })
+}
+
+/// drawpile-srv recognised in a `docker image inspect` entry of an image with another name
+/// (one built `FROM` drawpile's image, or by hand): its entrypoint or command runs
+/// drawpile-srv. The version comes from the `org.opencontainers.image.version` label, else
+/// from a tag of the image that looks like a version.
+pub fn drawpile_image_from_inspect(v: &Value) -> Option<DrawpileImage> {
+    let config = v.get("Config")?;
+    let words = |k: &str| -> Vec<String> {
+        config
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let runs_it = words("Entrypoint")
+        .iter()
+        .chain(words("Cmd").iter())
+        .take(3)
+        .any(|w| w.rsplit('/').next() == Some("drawpile-srv"));
+    if !runs_it {
+        return None;
+    }
+    let tags: Vec<String> = v
+        .get("RepoTags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let image = tags.first().cloned().unwrap_or_else(|| {
+        v.get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    });
+    let version = config
+        .get("Labels")
+        .and_then(|l| l.get("org.opencontainers.image.version"))
+        .and_then(Value::as_str)
+        .map(String::from)
+        .or_else(|| {
+            tags.iter()
+                .filter_map(|t| image_tag(t))
+                .find(|t| version_numbers(t).is_some())
+        });
+    Some(DrawpileImage {
+        note: version.as_deref().and_then(version_note),
+        image,
+        recognised_by: "image entrypoint".into(),
+        version,
+    })
+}
+
+/// The image of a Dockerfile's last `FROM` (the stage that is run), with `--platform` and
+/// `AS name` dropped; build args in it are left as written.
+pub fn dockerfile_from(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("FROM ")))
+        .and_then(|l| {
+            l[5..]
+                .split_whitespace()
+                .find(|w| !w.starts_with("--"))
+                .map(String::from)
+        })
 }
 
 /// One line of `docker ps --format '{{json .}}'` (CLI 20 and 28 differ only in fields
@@ -271,6 +475,7 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
             .collect(),
         _ => Vec::new(),
     };
+    let drawpile = drawpile_image(&image);
     Some(Container {
         id: s(c.get("Id"))?,
         name: s(c.get("Name"))
@@ -321,6 +526,7 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
         compose_project: label("com.docker.compose.project"),
         compose_service: label("com.docker.compose.service"),
         compose_files,
+        drawpile,
     })
 }
 
@@ -445,12 +651,60 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     if !ps.success() {
         return facts;
     }
-    let ids: Vec<String> = ps
-        .stdout_str()
-        .lines()
-        .filter_map(parse_ps_line)
-        .filter(|(_, image)| is_drawpile_image(image))
-        .map(|(id, _)| id)
+    let listed: Vec<(String, String)> = ps.stdout_str().lines().filter_map(parse_ps_line).collect();
+    // Images with other names may be built from drawpile's: their entrypoint tells (one
+    // read-only `docker image inspect` for all of them, bounded).
+    const MAX_OTHER_IMAGES: usize = 32;
+    let mut others: Vec<&str> = listed
+        .iter()
+        .map(|(_, image)| image.as_str())
+        .filter(|image| !is_drawpile_image(image))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    others.truncate(MAX_OTHER_IMAGES);
+    let mut built: Vec<(Vec<String>, DrawpileImage)> = Vec::new();
+    if !others.is_empty() {
+        let mut args = vec!["image", "inspect"];
+        args.extend(others.iter().copied());
+        let out = run(ctx, &cli, &args, "docker image inspect").await;
+        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&out.stdout_str()) {
+            built = items
+                .iter()
+                .filter_map(|i| {
+                    let d = drawpile_image_from_inspect(i)?;
+                    let mut names: Vec<String> = i
+                        .get("RepoTags")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    names.extend(i.get("Id").and_then(Value::as_str).map(String::from));
+                    Some((names, d))
+                })
+                .collect();
+        }
+    }
+    let built_for = |image: &str| -> Option<&DrawpileImage> {
+        built.iter().find_map(|(names, d)| {
+            names
+                .iter()
+                .any(|n| {
+                    n == image
+                        || n.strip_suffix(":latest") == Some(image)
+                        || n.strip_prefix("sha256:")
+                            .is_some_and(|h| image.starts_with(&h[..12.min(h.len())]))
+                })
+                .then_some(d)
+        })
+    };
+    let ids: Vec<String> = listed
+        .iter()
+        .filter(|(_, image)| is_drawpile_image(image) || built_for(image).is_some())
+        .map(|(id, _)| id.clone())
         .collect();
     if ids.is_empty() {
         return facts;
@@ -460,6 +714,11 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     let inspect = run(ctx, &cli, &args, "docker inspect").await;
     if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&inspect.stdout_str()) {
         facts.containers = items.iter().filter_map(parse_inspect).collect();
+    }
+    for c in &mut facts.containers {
+        if c.drawpile.is_none() {
+            c.drawpile = built_for(&c.image).cloned();
+        }
     }
     facts
 }
@@ -614,96 +873,365 @@ pub fn parse_compose_port(v: &yaml_serde::Value) -> Vec<PublishedPort> {
     }
 }
 
-/// Parses a compose file; returns the drawpile services.
-pub fn parse_compose(text: &str) -> Result<Vec<ComposeService>, String> {
+fn yaml_str(v: &yaml_serde::Value) -> Option<String> {
     use yaml_serde::Value as Y;
-    let doc: Y = yaml_serde::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
-        None => e.to_string(),
-    })?;
-    let Some(services) = doc.get("services").and_then(Y::as_mapping) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (name, svc) in services {
-        let Some(name) = name.as_str() else { continue };
-        let image = svc.get("image").and_then(Y::as_str).unwrap_or("");
-        if !is_drawpile_image(image) {
-            continue;
-        }
-        let command = match svc.get("command") {
-            Some(Y::String(s)) => split_command(s),
-            Some(Y::Sequence(items)) => items
-                .iter()
-                .map(|i| match i {
-                    Y::String(s) => s.clone(),
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    _ => String::new(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let env = match svc.get("environment") {
-            Some(Y::Sequence(items)) => items
-                .iter()
-                .filter_map(|i| i.as_str()?.split('=').next().map(String::from))
-                .collect(),
-            Some(Y::Mapping(m)) => m
-                .keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        };
-        out.push(ComposeService {
-            name: name.to_string(),
-            line: service_line(text, name),
-            image: image.to_string(),
-            options: DrawpileArgs::parse(&command),
-            command,
-            ports: svc
-                .get("ports")
-                .and_then(Y::as_sequence)
-                .map(|s| s.iter().flat_map(parse_compose_port).collect())
-                .unwrap_or_default(),
-            volumes: svc
-                .get("volumes")
-                .and_then(Y::as_sequence)
-                .map(|s| {
-                    s.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            env,
-            restart: svc.get("restart").and_then(Y::as_str).map(String::from),
-        });
+    match v {
+        Y::String(s) => Some(s.clone()),
+        Y::Number(n) => Some(n.to_string()),
+        Y::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
-    Ok(out)
 }
 
-/// The line of `  name:` under `services:` (a text scan: the YAML parser keeps no lines).
-fn service_line(text: &str, name: &str) -> Option<usize> {
-    let mut in_services = false;
-    for (i, line) in text.lines().enumerate() {
-        if line.starts_with("services:") {
-            in_services = true;
-            continue;
-        }
-        if in_services {
-            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
-                in_services = false;
-                continue;
+/// `./x` or `x` against the project directory; absolute paths stay.
+fn project_path(dir: &str, p: &str) -> String {
+    if p.starts_with('/') {
+        return p.to_string();
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
             }
-            let t = line.trim_start();
-            if line.len() - t.len() > 0
-                && (t.starts_with(&format!("{name}:")) || t.starts_with(&format!("\"{name}\":")))
-            {
-                return Some(i + 1);
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// One `volumes:` entry of a service, short or long syntax.
+pub fn parse_compose_mount(dir: &str, v: &yaml_serde::Value) -> Option<ComposeMount> {
+    use yaml_serde::Value as Y;
+    let is_path = |s: &str| s.starts_with('/') || s.starts_with('.') || s.starts_with('~');
+    match v {
+        Y::String(s) => {
+            let (src, target, mode) = crate::formats::compose_project::parse_short_volume(s)?;
+            let read_only = mode
+                .as_deref()
+                .is_some_and(|m| m.split(',').any(|o| o == "ro"));
+            Some(match src {
+                None => ComposeMount {
+                    kind: "anonymous".into(),
+                    source: None,
+                    target,
+                    read_only,
+                },
+                Some(src) if is_path(&src) => ComposeMount {
+                    kind: "bind".into(),
+                    source: Some(project_path(dir, &src)),
+                    target,
+                    read_only,
+                },
+                Some(src) => ComposeMount {
+                    kind: "volume".into(),
+                    source: Some(src),
+                    target,
+                    read_only,
+                },
+            })
+        }
+        Y::Mapping(m) => {
+            let kind = m.get("type").and_then(Y::as_str).unwrap_or("volume");
+            let source = m.get("source").and_then(Y::as_str);
+            Some(ComposeMount {
+                kind: match (kind, source) {
+                    ("volume", None) => "anonymous".into(),
+                    (k, _) => k.to_string(),
+                },
+                source: source.map(|s| {
+                    if kind == "bind" {
+                        project_path(dir, s)
+                    } else {
+                        s.to_string()
+                    }
+                }),
+                target: m.get("target").and_then(Y::as_str)?.to_string(),
+                read_only: m.get("read_only").and_then(Y::as_bool).unwrap_or(false),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// How `command:` is written in the service's block: `folded` (`>`), `literal` (`|`),
+/// `list` (flow or block) or `string`.
+pub fn command_style(text: &str, service: &str) -> Option<String> {
+    let value = crate::formats::compose::key_value_text(text, service, "command")?;
+    let first = value.trim_start();
+    Some(
+        if first.starts_with('>') {
+            "folded"
+        } else if first.starts_with('|') {
+            "literal"
+        } else if first.starts_with('[') || first.starts_with("- ") {
+            "list"
+        } else {
+            "string"
+        }
+        .into(),
+    )
+}
+
+/// One service of a merged, interpolated project document. `file` and `line` say where it
+/// is defined; `raw` is the same service before interpolation.
+pub fn compose_service(
+    name: &str,
+    svc: &yaml_serde::Value,
+    raw: Option<&yaml_serde::Value>,
+    dir: &str,
+    file: &str,
+    line: Option<usize>,
+) -> ComposeService {
+    use yaml_serde::Value as Y;
+    let image = svc.get("image").and_then(Y::as_str).unwrap_or("");
+    let command = match svc.get("command") {
+        Some(Y::String(s)) => split_command(s),
+        Some(Y::Sequence(items)) => items
+            .iter()
+            .map(|i| yaml_str(i).unwrap_or_default())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let env = match svc.get("environment") {
+        Some(Y::Sequence(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str()?.split('=').next().map(String::from))
+            .collect(),
+        Some(Y::Mapping(m)) => m
+            .keys()
+            .filter_map(|k| k.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let build = svc.get("build").map(|b| {
+        let (context, dockerfile) = match b {
+            Y::String(c) => (c.clone(), "Dockerfile".to_string()),
+            _ => (
+                b.get("context")
+                    .and_then(Y::as_str)
+                    .unwrap_or(".")
+                    .to_string(),
+                b.get("dockerfile")
+                    .and_then(Y::as_str)
+                    .unwrap_or("Dockerfile")
+                    .to_string(),
+            ),
+        };
+        ComposeBuild {
+            context: project_path(dir, &context),
+            dockerfile,
+            from: None,
+        }
+    });
+    let networks = match svc.get("networks") {
+        Some(Y::Sequence(items)) => items.iter().filter_map(yaml_str).collect(),
+        Some(Y::Mapping(m)) => m.keys().filter_map(yaml_str).collect(),
+        _ if svc.get("network_mode").is_some() => Vec::new(),
+        _ => vec!["default".to_string()],
+    };
+    let volumes_seq = svc.get("volumes").and_then(Y::as_sequence);
+    ComposeService {
+        name: name.to_string(),
+        line,
+        image: image.to_string(),
+        options: DrawpileArgs::parse(&command),
+        command,
+        ports: svc
+            .get("ports")
+            .and_then(Y::as_sequence)
+            .map(|s| s.iter().flat_map(parse_compose_port).collect())
+            .unwrap_or_default(),
+        volumes: volumes_seq
+            .map(|s| {
+                s.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        env,
+        restart: svc.get("restart").and_then(Y::as_str).map(String::from),
+        file: file.to_string(),
+        image_as_written: raw
+            .and_then(|r| r.get("image"))
+            .and_then(Y::as_str)
+            .map(String::from),
+        build,
+        container_name: svc
+            .get("container_name")
+            .and_then(Y::as_str)
+            .map(String::from),
+        networks,
+        mounts: volumes_seq
+            .map(|s| {
+                s.iter()
+                    .filter_map(|v| parse_compose_mount(dir, v))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        command_style: None,
+        drawpile: drawpile_image(image),
+    }
+}
+
+/// The texts of a project's files, in merge order, and its `.env` variables.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectTexts {
+    pub dir: String,
+    pub env: crate::formats::compose_project::Env,
+    pub env_file: Option<String>,
+    /// (path, text) of every compose file, main first.
+    pub files: Vec<(String, String)>,
+}
+
+/// Reads a project from its texts (pure): merged and interpolated as Compose does. Errors
+/// name the file and the line or value.
+pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
+    use crate::formats::compose_project as cp;
+    use yaml_serde::Value as Y;
+    let mut undefined = Vec::new();
+    let mut doc = Y::Null;
+    let mut raw_doc = Y::Null;
+    let mut lines: Vec<(&str, std::collections::BTreeMap<String, usize>)> = Vec::new();
+    for (path, text) in &t.files {
+        let parsed = cp::parse_file(text, &t.env, &mut undefined).map_err(|e| {
+            if path.is_empty() {
+                e
+            } else {
+                format!("{path}:{e}")
+            }
+        })?;
+        cp::merge(&mut doc, parsed);
+        // The same file before interpolation (it parsed above, so this cannot fail on syntax).
+        if let Ok(mut raw) = yaml_serde::from_str::<Y>(text) {
+            let _ = raw.apply_merge();
+            cp::merge(&mut raw_doc, raw);
+        }
+        lines.push((path.as_str(), cp::service_lines(text)));
+    }
+    undefined.sort();
+    undefined.dedup();
+    let names = |k: &str| -> Vec<String> {
+        doc.get(k)
+            .and_then(Y::as_mapping)
+            .map(|m| m.keys().filter_map(yaml_str).collect())
+            .unwrap_or_default()
+    };
+    let mut file = ComposeFile {
+        path: t.files.first().map(|f| f.0.clone()).unwrap_or_default(),
+        project_dir: t.dir.clone(),
+        project_name: cp::project_name(&t.dir, &t.env),
+        config_files: t.files.iter().map(|f| f.0.clone()).collect(),
+        env_file: t.env_file.clone(),
+        undefined_variables: undefined,
+        networks: names("networks"),
+        named_volumes: names("volumes"),
+        ..Default::default()
+    };
+    if let Some(services) = doc.get("services").and_then(Y::as_mapping) {
+        for (name, svc) in services {
+            let Some(name) = yaml_str(name) else { continue };
+            let (f, line) = lines
+                .iter()
+                .find_map(|(f, l)| l.get(&name).map(|n| (*f, Some(*n))))
+                .unwrap_or((file.path.as_str(), None));
+            let raw = raw_doc.get("services").and_then(|s| s.get(name.as_str()));
+            let mut s = compose_service(&name, svc, raw, &t.dir, f, line);
+            // The style of the command as the last file that sets it writes it.
+            s.command_style = t
+                .files
+                .iter()
+                .rev()
+                .find_map(|(_, text)| command_style(text, &name));
+            if s.drawpile.is_some() {
+                file.services.push(s);
+            } else {
+                file.other_services.push(s);
             }
         }
     }
-    None
+    Ok(file)
+}
+
+/// Parses a single compose file without `.env`; returns the drawpile services.
+pub fn parse_compose(text: &str) -> Result<Vec<ComposeService>, String> {
+    let t = ProjectTexts {
+        dir: "/".into(),
+        files: vec![(String::new(), text.to_string())],
+        ..Default::default()
+    };
+    compose_project(&t).map(|f| f.services)
+}
+
+/// Reads the project a compose file belongs to: its `.env`, its override file (or the
+/// COMPOSE_FILE list), every file merged. `files` overrides the file list (from container
+/// labels, which name exactly what Compose used).
+fn read_project(ctx: &Ctx, main: &Path, files: Option<Vec<String>>) -> Result<ComposeFile, String> {
+    use crate::formats::compose_project as cp;
+    let dir = main
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| "/".into());
+    let env_path = format!("{}/.env", dir.trim_end_matches('/'));
+    let (env, env_file) = if ctx.host.exists(&env_path) {
+        let text = ctx.host.read_to_string(&env_path).map_err(|e| {
+            format!("{env_path}: cannot read: {e} (Compose reads its variables from it)")
+        })?;
+        (
+            cp::parse_dotenv(&text).map_err(|e| format!("{env_path}: {e}"))?,
+            Some(env_path),
+        )
+    } else {
+        (cp::Env::new(), None)
+    };
+    let main_s = main.display().to_string();
+    let list =
+        files.unwrap_or_else(|| cp::project_files(&dir, &main_s, &env, &|p| ctx.host.is_file(p)));
+    let mut texts = Vec::new();
+    for f in &list {
+        let text = ctx
+            .host
+            .read_to_string(f)
+            .map_err(|e| format!("{f}: cannot read: {e}"))?;
+        texts.push((f.clone(), text));
+    }
+    let mut file = compose_project(&ProjectTexts {
+        dir,
+        env,
+        env_file,
+        files: texts,
+    })?;
+    // Services built from a Dockerfile: the FROM line says which image they extend.
+    let mut built = Vec::new();
+    for (i, s) in file.other_services.iter_mut().enumerate() {
+        if let Some(b) = &mut s.build {
+            let df = project_path(&b.context, &b.dockerfile);
+            b.from = ctx
+                .host
+                .read_to_string(&df)
+                .ok()
+                .as_deref()
+                .and_then(dockerfile_from);
+            if let Some(d) = b.from.as_deref().and_then(drawpile_image) {
+                s.drawpile = Some(DrawpileImage {
+                    recognised_by: format!("built FROM {}", d.image),
+                    image: if s.image.is_empty() {
+                        format!("{}_{}", file.project_name, s.name)
+                    } else {
+                        s.image.clone()
+                    },
+                    ..d
+                });
+                built.push(i);
+            }
+        }
+    }
+    for i in built.into_iter().rev() {
+        let s = file.other_services.remove(i);
+        file.services.push(s);
+    }
+    Ok(file)
 }
 
 pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
@@ -733,23 +1261,19 @@ pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
         if !seen.insert(key) {
             continue;
         }
-        let text = match ctx.host.read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                if via == "--compose-file" {
-                    facts.errors.push(format!("{}: {e}", path.display()));
-                }
-                continue;
+        if let Err(e) = ctx.host.metadata(&path) {
+            if via == "--compose-file" {
+                facts.errors.push(format!("{}: {e}", path.display()));
             }
-        };
-        match parse_compose(&text) {
-            Ok(services) if !services.is_empty() => facts.files.push(ComposeFile {
-                path: path.display().to_string(),
+            continue;
+        }
+        match read_project(ctx, &path, None) {
+            Ok(f) if !f.services.is_empty() => facts.files.push(ComposeFile {
                 found_via: via.to_string(),
-                services,
+                ..f
             }),
             Ok(_) => {}
-            Err(e) => facts.errors.push(format!("{}:{e}", path.display())),
+            Err(e) => facts.errors.push(e),
         }
     }
     facts
@@ -758,28 +1282,30 @@ pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
 /// Adds the compose files named by running containers' labels (once Docker was asked).
 pub fn add_files_from_containers(ctx: &Ctx, compose: &mut ComposeFacts, docker: &DockerFacts) {
     for c in &docker.containers {
-        for f in &c.compose_files {
-            let known = compose
-                .files
+        let Some(main) = c.compose_files.first() else {
+            continue;
+        };
+        let known = compose.files.iter().any(|cf| {
+            cf.config_files
                 .iter()
-                .any(|cf| ctx.host.canonical(&cf.path).ok() == ctx.host.canonical(f).ok());
-            if known {
-                continue;
-            }
-            match ctx.host.read_to_string(f) {
-                Ok(text) => match parse_compose(&text) {
-                    Ok(services) if !services.is_empty() => compose.files.push(ComposeFile {
-                        path: f.clone(),
-                        found_via: "container labels".into(),
-                        services,
-                    }),
-                    Ok(_) => {}
-                    Err(e) => compose.errors.push(format!("{f}:{e}")),
-                },
-                Err(e) => compose
-                    .errors
-                    .push(format!("{f} (named by container {}): {e}", c.name)),
-            }
+                .any(|f| ctx.host.canonical(f).ok() == ctx.host.canonical(main).ok())
+        });
+        if known {
+            continue;
+        }
+        if let Err(e) = ctx.host.metadata(main) {
+            compose
+                .errors
+                .push(format!("{main} (named by container {}): {e}", c.name));
+            continue;
+        }
+        match read_project(ctx, Path::new(main), Some(c.compose_files.clone())) {
+            Ok(f) if !f.services.is_empty() => compose.files.push(ComposeFile {
+                found_via: "container labels".into(),
+                ..f
+            }),
+            Ok(_) => {}
+            Err(e) => compose.errors.push(e),
         }
     }
 }
@@ -811,6 +1337,46 @@ mod tests {
             Some("2.3")
         );
         assert_eq!(image_tag("localhost:5000/drawpile/drawpile-srv"), None);
+    }
+
+    #[test]
+    fn drawpile_in_any_image() {
+        // dpserver's image line, uninterpolated: the tag is the whole `${…}`.
+        assert_eq!(
+            split_image("drawpile/drawpile-srv:${DP_VERSION:-2.3}"),
+            (
+                "drawpile/drawpile-srv".to_string(),
+                Some("${DP_VERSION:-2.3}".to_string())
+            )
+        );
+        assert_eq!(
+            split_image("localhost:5000/drawpile/drawpile-srv"),
+            ("localhost:5000/drawpile/drawpile-srv".to_string(), None)
+        );
+        let d = drawpile_image("callaa/drawpile-srv:2.1.17").unwrap();
+        assert_eq!(d.recognised_by, "former official image");
+        assert_eq!(d.version.as_deref(), Some("2.1.17"));
+        assert!(d.note.unwrap().contains("too old for WebSockets"));
+        let d = drawpile_image("callaa/drawpile-srv").unwrap();
+        assert_eq!(d.version, None);
+        assert!(d.note.unwrap().contains("before 2.2"));
+        let d = drawpile_image("docker.io/askmeaboutloom/drawpile-srv:2.2").unwrap();
+        assert_eq!((d.version.as_deref(), d.note), (Some("2.2"), Some("2.2 is too old for WebSockets (they arrived in 2.2.1), so the browser client cannot join".to_string())));
+        let d = drawpile_image("drawpile/drawpile-srv:2.3").unwrap();
+        assert_eq!((d.recognised_by.as_str(), d.note), ("official image", None));
+        assert_eq!(
+            drawpile_image("drawpile/drawpile-srv:latest")
+                .unwrap()
+                .version,
+            None
+        );
+        assert!(drawpile_image("nginx:alpine").is_none());
+        assert_eq!(
+            dockerfile_from("# x\nFROM --platform=linux/amd64 golang AS b\nRUN x\nfrom callaa/drawpile-srv:2.1\n")
+                .as_deref(),
+            Some("callaa/drawpile-srv:2.1")
+        );
+        assert_eq!(dockerfile_from("FROM\n"), None);
     }
 
     #[test]

@@ -72,6 +72,21 @@ fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Bloc
     Some(Block { start, end })
 }
 
+/// The text of `key:`'s value in `service`'s block: the rest of the key's line, then its
+/// nested lines (for detect, which reports how `command:` is written).
+pub fn key_value_text(text: &str, service: &str, key: &str) -> Option<String> {
+    let bare: Vec<&str> = text.lines().collect();
+    let (svc, child) = service_block(&bare, service)?;
+    let b = key_block(&bare, svc, child, key)?;
+    let first = bare[b.start].trim_start()[key.len() + 1..].to_string();
+    Some(
+        std::iter::once(first)
+            .chain(bare[b.start + 1..b.end].iter().map(|l| l.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// YAML double-quoted scalar (the arguments come from validated values or the file itself).
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))

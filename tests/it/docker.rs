@@ -145,6 +145,27 @@ fn recorded_inspect_of_every_state_parses() {
 }
 
 #[test]
+fn an_image_built_from_scratch_is_recognised_by_its_entrypoint() {
+    // Recorded `docker image inspect` of a locally built image (docs/docker-recorded).
+    let Some(dir) = recorded() else { return };
+    let text = read(&dir, "inspect-image.built-from-scratch-2.3.1.json");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let d = drawpile_image_from_inspect(&v[0]).unwrap();
+    assert_eq!(d.version.as_deref(), Some("2.3.1"));
+    assert_eq!(d.recognised_by, "image entrypoint");
+    let nginx = serde_json::json!({"Config": {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"]}});
+    assert!(drawpile_image_from_inspect(&nginx).is_none());
+    let old = serde_json::json!({"RepoTags": ["mydp:2.1.20"], "Config": {"Entrypoint": null, "Cmd": ["/usr/bin/drawpile-srv", "-p", "27750"]}});
+    assert!(
+        drawpile_image_from_inspect(&old)
+            .unwrap()
+            .note
+            .unwrap()
+            .contains("too old")
+    );
+}
+
+#[test]
 fn recorded_daemon_errors_are_classified() {
     let Some(dir) = recorded() else { return };
     for (f, kind) in [
