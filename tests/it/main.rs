@@ -7,6 +7,7 @@ mod answers;
 mod apply;
 mod audit;
 mod cli;
+mod compose;
 mod docker;
 mod drawpile;
 mod hostnet;
