@@ -46,11 +46,13 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     };
     v.pass_with(SRV_PRESENT, i.described.clone());
     let version_ev = || {
-        vec![format!(
+        let mut ev = vec![format!(
             "{}: version {}",
             i.described,
             i.version_text.as_deref().unwrap_or("unknown")
-        )]
+        )];
+        ev.extend(i.image_note.clone());
+        ev
     };
     match i.version {
         Some(ver) => {
@@ -63,7 +65,10 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
                     .error
                     .clone()
                     .unwrap_or_else(|| "its --version could not be read".into()),
-                None if i.in_container() => "the image tag does not name a version".into(),
+                None if i.in_container() => i
+                    .image_note
+                    .clone()
+                    .unwrap_or_else(|| "the image tag does not name a version".into()),
                 None => "the binary the unit runs was not found".into(),
             };
             v.skip(SRV_VERSION, why.clone());
@@ -200,12 +205,10 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
             v.skip(SRV_WS_LOCAL, "no WebSocket port configured");
             return;
         };
+        // Published on every address it bypasses TLS and the Origin check, whatever proxy
+        // is in front (a host nginx, or nginx in a container on the compose network).
         let public = i.published_publicly(port, "the WebSocket port");
-        if proxy_local {
-            v.check(SRV_WS_LOCAL, public.is_empty(), public);
-        } else {
-            v.skip(SRV_WS_LOCAL, "no local proxy forwards to it");
-        }
+        v.check(SRV_WS_LOCAL, public.is_empty(), public);
         return;
     }
     v.skip(
@@ -419,7 +422,10 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         .filter(|w| w.name != "nginx" && (w.listens_443 == Some(true) || w.serves_443_by_config))
         .map(|w| w.name.clone())
         .collect();
-    let nginx_present = facts.nginx.conf_path.is_some() || !facts.nginx.servers.is_empty();
+    let nginx_present = facts.nginx.conf_path.is_some()
+        || !facts.nginx.servers.is_empty()
+        || !s.nginx_containers_443.is_empty();
+    let in_container = s.site.as_ref().and_then(|site| site.container);
     if !other_servers.is_empty() && s.site.is_none() {
         v.fail(
             PROXY_SUPPORTED,
@@ -435,6 +441,16 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         return;
     }
     v.pass(PROXY_SUPPORTED);
+    if let Some(c) = in_container {
+        v.skip(
+            PROXY_SYNTAX,
+            format!(
+                "nginx runs in compose service {} ({}): `nginx -t` runs inside its container, \
+                 which the audit does not enter",
+                c.service, c.compose_file
+            ),
+        );
+    }
     match &obs.nginx_test {
         Some(Ok(())) => v.pass(PROXY_SYNTAX),
         Some(Err(e)) => v.fail(
@@ -444,7 +460,10 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
                 .map(String::from)
                 .collect(),
         ),
-        None if nginx_present => v.skip(PROXY_SYNTAX, obs.why_not("nginx_test")),
+        None if facts.nginx.conf_path.is_some() || !facts.nginx.servers.is_empty() => {
+            v.skip(PROXY_SYNTAX, obs.why_not("nginx_test"))
+        }
+        None if nginx_present => v.skip(PROXY_SYNTAX, "nginx runs in a container"),
         None => v.skip(PROXY_SYNTAX, "nginx is not installed"),
     }
     let Some(domain) = &s.domain else {
@@ -543,20 +562,110 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
             .map(|l| format!("{}:{}: location {} {}", l.file, l.line, l.modifier, l.path))
             .collect(),
     );
-    let upstream = s.instance.as_ref().and_then(|i| {
-        let (addr, port) = i.ws_endpoint()?;
-        let listen = (!i.in_container())
-            .then(|| i.args.websocket_listen.clone())
-            .flatten();
-        let from = i.ws_port().map(|(_, f)| f).unwrap_or_default();
-        Some(Upstream {
-            addr,
+    let upstream = s
+        .instance
+        .as_ref()
+        .and_then(|i| upstream_of(facts, i, site.container));
+    judge_location(
+        site.http_proxy_directives(facts),
+        site.server,
+        loc,
+        upstream.as_ref(),
+        domain,
+        v,
+    );
+}
+
+/// How the proxy reaches drawpile-srv's WebSocket listener: nginx in a container of the same
+/// Compose project by service name and container port over a shared network; nginx on the
+/// host through the host side of the published port (or not at all when it is not published).
+fn upstream_of(
+    facts: &Facts,
+    i: &Instance,
+    nginx: Option<&crate::detect::nginx::NginxContainer>,
+) -> Option<Upstream> {
+    let (port, from) = i.ws_port()?;
+    if let (Some(n), Some((file, svc))) = (nginx, i.compose) {
+        let shared = svc.networks.iter().any(|net| n.networks.contains(net));
+        let mut names = vec![svc.name.clone()];
+        names.extend(svc.container_name.clone());
+        let others = facts
+            .runtime
+            .compose
+            .files
+            .iter()
+            .filter(|f| f.path == file.path)
+            .flat_map(|f| f.services.iter().chain(&f.other_services))
+            .filter(|o| o.name != svc.name)
+            .map(|o| o.name.clone())
+            .collect();
+        return Some(Upstream {
+            addr: svc.name.clone(),
             port,
-            listen,
+            listen: None,
             from,
-        })
-    });
-    judge_location(facts, site.server, loc, upstream.as_ref(), domain, v);
+            names,
+            other_names: others,
+            problem: (!shared).then(|| {
+                format!(
+                    "compose service {} (networks {}) shares no network with the nginx service {} \
+                     (networks {})",
+                    svc.name,
+                    svc.networks.join(", "),
+                    n.service,
+                    n.networks.join(", ")
+                )
+            }),
+        });
+    }
+    if i.in_container() && i.ws_endpoint().is_none() {
+        let published: Vec<String> = i
+            .ports()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{}:{}",
+                    if p.host_ip.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}:", p.host_ip)
+                    },
+                    p.host_port.map(|h| h.to_string()).unwrap_or_default(),
+                    p.container_port
+                )
+            })
+            .collect();
+        return Some(Upstream {
+            addr: String::new(),
+            port,
+            listen: None,
+            from: from.clone(),
+            names: Vec::new(),
+            other_names: Vec::new(),
+            problem: Some(format!(
+                "{} does not publish its WebSocket port {port} on the host (ports: {}): a proxy on \
+                 the host reaches nothing there",
+                i.described,
+                if published.is_empty() {
+                    "none".into()
+                } else {
+                    published.join(", ")
+                }
+            )),
+        });
+    }
+    let (addr, host_port) = i.ws_endpoint()?;
+    Some(Upstream {
+        addr,
+        port: host_port,
+        listen: (!i.in_container())
+            .then(|| i.args.websocket_listen.clone())
+            .flatten(),
+        from,
+        names: Vec::new(),
+        other_names: Vec::new(),
+        problem: None,
+    })
 }
 
 /// Where drawpile-srv's WebSocket listener is reached from the proxy.
@@ -568,12 +677,20 @@ pub struct Upstream {
     pub listen: Option<String>,
     /// Where the port was read, for evidence.
     pub from: String,
+    /// Names that reach it on a compose network (the service, its container_name); empty
+    /// when the proxy reaches it through an address.
+    pub names: Vec<String>,
+    /// The project's other services: a proxy_pass naming one of them goes elsewhere.
+    pub other_names: Vec<String>,
+    /// Why the proxy cannot reach it at all (a port the container does not publish, no
+    /// shared network).
+    pub problem: Option<String>,
 }
 
 /// The checks of one location (PROXY-003 to PROXY-011), by meaning. Plan uses them too, to
 /// keep a hand-written location that already does what dpwizard would write.
 pub fn judge_location(
-    facts: &Facts,
+    http_ds: &[NginxDirective],
     server: &crate::detect::nginx::NginxServer,
     loc: &crate::detect::nginx::NginxLocation,
     upstream_of: Option<&Upstream>,
@@ -650,7 +767,12 @@ pub fn judge_location(
                 .map(at)
                 .unwrap_or_default();
             let port_ok = port.unwrap_or(80) == u.port;
-            let host_ok = if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+            let is_address = host.parse::<std::net::IpAddr>().is_ok() || host == "localhost";
+            let host_ok = if !u.names.is_empty() {
+                // On a compose network: an address is the nginx container itself; another
+                // service's name goes to that service.
+                !is_address && !u.other_names.contains(&host)
+            } else if is_address {
                 match &u.listen {
                     Some(l) if !is_wildcard(l) => {
                         host == *l || (is_loopback(&host) && is_loopback(l))
@@ -662,17 +784,23 @@ pub fn judge_location(
             };
             let ev = vec![
                 pp,
-                format!(
-                    "drawpile-srv's WebSocket listener is reached at {}:{} ({})",
-                    u.addr, u.port, u.from
-                ),
+                match &u.problem {
+                    Some(p) => p.clone(),
+                    None => format!(
+                        "drawpile-srv's WebSocket listener is reached at {}:{} ({})",
+                        u.addr, u.port, u.from
+                    ),
+                },
             ];
-            v.check(PROXY_UPSTREAM, port_ok && host_ok, ev);
+            v.check(
+                PROXY_UPSTREAM,
+                port_ok && host_ok && u.problem.is_none(),
+                ev,
+            );
         }
     }
 
     let server_ds = &server.proxy_directives;
-    let http_ds = &facts.nginx.http_proxy_directives;
     let effective = |name: &str| -> Option<&NginxDirective> {
         ds.iter()
             .rev()
@@ -772,6 +900,23 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         }
         return;
     };
+    if let Some(c) = site.container
+        && c.paths_in_container.contains(cert_path)
+    {
+        // dpserver makes its certificate inside the nginx container (certbot there, a
+        // self-signed one from the image until then): nothing on the host to read.
+        for check in all {
+            v.skip(
+                check,
+                format!(
+                    "the certificate {cert_path} is inside the container of compose service {} \
+                     (image or named volume), not on the host; the live TLS probe checks what it serves",
+                    c.service
+                ),
+            );
+        }
+        return;
+    }
     let referenced = facts.tls.referenced.iter().find(|r| &r.path == cert_path);
     let lineage = facts
         .tls
@@ -1181,13 +1326,23 @@ pub fn location_problems(
         port: upstream_port,
         listen: Some(upstream_host.to_string()),
         from: "the answers".into(),
+        names: Vec::new(),
+        other_names: Vec::new(),
+        problem: None,
     };
     let domain = server
         .server_names
         .first()
         .map(String::as_str)
         .unwrap_or("");
-    judge_location(facts, server, loc, Some(&u), domain, &mut v);
+    judge_location(
+        &facts.nginx.http_proxy_directives,
+        server,
+        loc,
+        Some(&u),
+        domain,
+        &mut v,
+    );
     let mut problems: Vec<String> = v
         .findings
         .iter()

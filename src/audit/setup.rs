@@ -8,7 +8,7 @@ use crate::detect::docker::{
     ComposeFile, ComposeService, Container, PublishedPort, parse_compose_port,
 };
 use crate::detect::drawpile::DrawpileBinary;
-use crate::detect::nginx::{NginxLocation, NginxServer};
+use crate::detect::nginx::{NginxContainer, NginxDirective, NginxLocation, NginxServer};
 use crate::detect::runtime::RuntimeKind;
 use crate::detect::systemd::{ServiceUnit, SocketUnit, listen_port};
 
@@ -32,6 +32,8 @@ pub struct Instance<'a> {
     pub version_text: Option<String>,
     /// Ports a `docker run` unit publishes (its container is not running to ask).
     pub unit_ports: Vec<PublishedPort>,
+    /// What the image's version means, when it matters (e.g. too old for WebSockets).
+    pub image_note: Option<String>,
 }
 
 impl Instance<'_> {
@@ -140,6 +142,18 @@ impl Instance<'_> {
 pub struct Site<'a> {
     pub server: &'a NginxServer,
     pub location: Option<&'a NginxLocation>,
+    /// The Compose service nginx runs in; None for nginx on the host.
+    pub container: Option<&'a NginxContainer>,
+}
+
+impl<'a> Site<'a> {
+    /// `proxy_*` directives at http level, inherited by the site's locations.
+    pub fn http_proxy_directives(&self, facts: &'a Facts) -> &'a [NginxDirective] {
+        match self.container {
+            Some(c) => &c.config.http_proxy_directives,
+            None => &facts.nginx.http_proxy_directives,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +168,9 @@ pub struct Setup<'a> {
     pub site: Option<Site<'a>>,
     /// Every location for the WebSocket path (or near misses) in any server: (server, location).
     pub ws_locations: Vec<(&'a NginxServer, &'a NginxLocation)>,
+    /// nginx containers that publish port 443 on the host (they are the web server in front
+    /// even when the host has no nginx).
+    pub nginx_containers_443: Vec<&'a NginxContainer>,
 }
 
 /// A location that serves the WebSocket path exactly as the client asks for it.
@@ -168,6 +185,36 @@ pub fn serves_ws_path(l: &NginxLocation) -> bool {
 /// (`/drawpile-web/ws/`, `/drawpile`, a regex…).
 pub fn near_miss(l: &NginxLocation) -> bool {
     !serves_ws_path(l) && l.path.contains("drawpile")
+}
+
+/// A server block without a name (or only `_`/`""`): it gets every request for its listen
+/// address that no named server takes (dpserver's default.conf has no server_name).
+pub fn is_catch_all(s: &NginxServer) -> bool {
+    s.server_names
+        .iter()
+        .all(|n| n.is_empty() || n == "_" || n == "\"\"")
+}
+
+/// The TLS server on 443 that serves `domain`: one whose names cover it, else a catch-all.
+pub fn serving_server<'a>(
+    servers: impl Iterator<Item = &'a NginxServer> + Clone,
+    domain: &str,
+) -> Option<&'a NginxServer> {
+    servers
+        .clone()
+        .find(|s| listens_tls_443(s) && s.server_names.iter().any(|n| name_covers(n, domain)))
+        .or_else(|| {
+            servers
+                .into_iter()
+                .find(|s| listens_tls_443(s) && is_catch_all(s))
+        })
+}
+
+/// The container publishes its port 443 as the host's port 443.
+pub fn publishes_https(c: &NginxContainer) -> bool {
+    c.ports
+        .iter()
+        .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
 }
 
 pub fn listens_tls_443(s: &NginxServer) -> bool {
@@ -185,6 +232,15 @@ fn version_from_tag(tag: &str) -> Option<[u32; 3]> {
     let minor = it.next()??;
     let patch = it.next().flatten().unwrap_or(0);
     Some([major, minor, patch])
+}
+
+/// The version an image says it is: what detection recognised (a label, the base image's
+/// tag), else the tag itself.
+fn image_version<'a>(
+    d: Option<&'a crate::detect::docker::DrawpileImage>,
+    tag: Option<&'a str>,
+) -> Option<&'a str> {
+    d.and_then(|d| d.version.as_deref()).or(tag)
 }
 
 fn binary_for<'a>(facts: &'a Facts, unit: &ServiceUnit) -> Option<&'a DrawpileBinary> {
@@ -326,6 +382,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 version: tag.as_deref().and_then(version_from_tag),
                 version_text: tag,
                 unit_ports: run.ports,
+                image_note: None,
             });
             continue;
         }
@@ -357,6 +414,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             version: binary.and_then(|b| b.version_number),
             version_text: binary.and_then(|b| b.version.clone()),
             unit_ports: Vec::new(),
+            image_note: None,
         });
     }
     for c in &facts.runtime.docker.containers {
@@ -372,14 +430,21 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             container: Some(c),
             compose: None,
             binary: None,
-            version: c.image_tag.as_deref().and_then(version_from_tag),
-            version_text: c.image_tag.clone(),
+            version: image_version(c.drawpile.as_ref(), c.image_tag.as_deref())
+                .and_then(version_from_tag),
+            version_text: image_version(c.drawpile.as_ref(), c.image_tag.as_deref())
+                .map(String::from),
             unit_ports: Vec::new(),
+            image_note: c.drawpile.as_ref().and_then(|d| d.note.clone()),
         });
     }
     for f in &facts.runtime.compose.files {
         for s in &f.services {
-            let tag = s.image.rsplit_once(':').map(|(_, t)| t.to_string());
+            let tag = image_version(
+                s.drawpile.as_ref(),
+                crate::detect::docker::image_tag(&s.image).as_deref(),
+            )
+            .map(String::from);
             all.push(Instance {
                 kind: RuntimeKind::Compose,
                 described: format!(
@@ -397,6 +462,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 version: tag.as_deref().and_then(version_from_tag),
                 version_text: tag,
                 unit_ports: Vec::new(),
+                image_note: s.drawpile.as_ref().and_then(|d| d.note.clone()),
             });
         }
     }
@@ -413,10 +479,20 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
 /// Reads the setup. `domain` (from `--domain`) wins over what the nginx config suggests.
 pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
     let (instance, others) = instance(facts);
-    let ws_locations: Vec<(&NginxServer, &NginxLocation)> = facts
-        .nginx
-        .servers
+    let nginx_containers_443: Vec<&NginxContainer> = facts
+        .nginx_containers
         .iter()
+        .filter(|c| publishes_https(c))
+        .collect();
+    // nginx on the host first, then nginx in containers that publish 443.
+    let all_servers = || {
+        facts.nginx.servers.iter().chain(
+            nginx_containers_443
+                .iter()
+                .flat_map(|c| c.config.servers.iter()),
+        )
+    };
+    let ws_locations: Vec<(&NginxServer, &NginxLocation)> = all_servers()
         .flat_map(|s| {
             s.locations
                 .iter()
@@ -434,27 +510,36 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
                 .filter(|(_, l)| serves_ws_path(l))
                 .collect();
             candidates.sort_by_key(|(s, _)| !listens_tls_443(s));
-            match candidates
+            let from_server = candidates
                 .iter()
-                .find_map(|(s, _)| s.server_names.iter().find(is_name).map(|n| (s, n)))
-            {
-                Some((s, n)) => (
+                .find_map(|(s, _)| s.server_names.iter().find(is_name).map(|n| (s, n)));
+            // Else the name drawpile-srv announces (dpserver passes --local-host ${DOMAIN}).
+            let from_local_host = instance.as_ref().and_then(|i| {
+                let h = i.args.local_host.as_deref()?;
+                crate::model::DomainName::parse(h).ok()?;
+                Some((h.to_string(), format!("--local-host of {}", i.described)))
+            });
+            match (from_server, from_local_host) {
+                (Some((s, n)), _) => (
                     Some(n.clone()),
                     format!("server_name at {}:{}", s.file, s.line),
                 ),
-                None => (None, String::new()),
+                (None, Some((h, from))) if !candidates.is_empty() => (Some(h), from),
+                _ => (None, String::new()),
             }
         }
     };
     let site = domain.as_deref().and_then(|d| {
-        let server = facts
-            .nginx
-            .servers
-            .iter()
-            .find(|s| listens_tls_443(s) && s.server_names.iter().any(|n| name_covers(n, d)))?;
+        let (server, container) = match serving_server(facts.nginx.servers.iter(), d) {
+            Some(s) => (s, None),
+            None => nginx_containers_443
+                .iter()
+                .find_map(|c| serving_server(c.config.servers.iter(), d).map(|s| (s, Some(*c))))?,
+        };
         Some(Site {
             server,
             location: server.locations.iter().find(|l| serves_ws_path(l)),
+            container,
         })
     });
     Setup {
@@ -464,6 +549,7 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
         domain_from,
         site,
         ws_locations,
+        nginx_containers_443,
     }
 }
 

@@ -608,9 +608,8 @@ impl Wizard {
                     .map(|w| format!("installed: {}", w.name))
                     .collect();
                 if f.nginx.conf_path.is_none() {
-                    q.blockers.push(
-                        "nginx is not configured on this machine: apt-get install nginx".into(),
-                    );
+                    q.blockers
+                        .push(no_host_nginx(f, "nginx is not configured on this machine"));
                 }
             }
             QId::SiteFile => {
@@ -1044,9 +1043,27 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
         );
     }
     if f.nginx.conf_path.is_none() {
-        out.push("nginx is not configured: apt-get install nginx".into());
+        out.push(no_host_nginx(f, "nginx is not configured"));
     }
     out
+}
+
+/// What to say when the host has no nginx: install it, unless nginx already serves 443 from
+/// a container (dpserver's layout), where a host nginx would clash with it on the port.
+fn no_host_nginx(f: &Facts, what: &str) -> String {
+    match f
+        .nginx_containers
+        .iter()
+        .find(|c| crate::audit::setup::publishes_https(c))
+    {
+        Some(c) => format!(
+            "nginx runs in compose service {} ({}) and serves port 443: do not install \
+             nginx on the host (it would clash on 443); this version of dpwizard audits that \
+             nginx (`dpwizard audit`) but does not edit it yet",
+            c.service, c.compose_file
+        ),
+        None => format!("{what}: apt-get install nginx"),
+    }
 }
 
 /// Host names nginx already serves with TLS (the likely answer for the domain).

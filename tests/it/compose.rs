@@ -332,3 +332,244 @@ fn the_containerised_nginx_is_read_from_its_bind_mounted_files() {
     // The host has no nginx.
     assert_eq!(jget(&v, "nginx.conf_path"), &Value::Null);
 }
+
+// The audit on Compose setups: one case per mistake, on top of dpserver as it is now.
+
+use crate::audit::{DOC_LOCATION, GOOD_CERT, assert_findings, lineage, site};
+use crate::support::nginx::trees;
+
+fn ids(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| x["id"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn evidence(v: &Value, id: &str) -> String {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .map(|f| f["evidence"].to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn audit_dpserver_as_it_is_now_is_sound() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let v = assert_findings(&m, &[], &[]);
+    assert_eq!(v["domain"], DOMAIN);
+    let passed = ids(&v, "passed");
+    for id in [
+        "DPW-SRV-001",
+        "DPW-SRV-002",
+        "DPW-SRV-003",
+        "DPW-SRV-006",
+        "DPW-SRV-007",
+        "DPW-SRV-008",
+        "DPW-SRV-012",
+        "DPW-SRV-013",
+        "DPW-PROXY-001",
+        "DPW-PROXY-002",
+        "DPW-PROXY-003",
+        "DPW-PROXY-004",
+        "DPW-PROXY-005",
+        "DPW-PROXY-006",
+        "DPW-PROXY-007",
+        "DPW-PROXY-008",
+        "DPW-PROXY-009",
+        "DPW-PROXY-010",
+        "DPW-PROXY-011",
+    ] {
+        assert!(
+            passed.contains(&id.to_string()),
+            "{id} not passed: {passed:?}"
+        );
+    }
+    // What the offline audit cannot see inside the containers is skipped with the reason.
+    let skipped = v["skipped"].to_string();
+    assert!(skipped.contains("compose service nginx"), "{skipped}");
+    assert!(
+        skipped.contains("/usr/share/nginx/certificates/fullchain.pem"),
+        "{skipped}"
+    );
+    // No advice to install nginx on the host, no "no web server" error.
+    assert!(
+        !v.to_string()
+            .contains("no web server configuration was found")
+    );
+}
+
+#[test]
+fn audit_dpserver_before_2026_refuses_the_desktop_app_and_the_mirror() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-003", "DPW-PROXY-005"]);
+    let ev = evidence(&v, "DPW-PROXY-003");
+    assert!(
+        ev.contains("/root/dpserver/nginx-config/default.conf:51: if ($http_origin != \\\"https://web.drawpile.net\\\")"),
+        "{ev}"
+    );
+}
+
+#[test]
+fn audit_a_websocket_port_published_on_every_address_is_a_warning_behind_a_container_proxy() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.override.yaml",
+        "services:\n    drawpile-srv:\n        ports:\n            - \"27751:27751\"\n",
+    );
+    let v = assert_findings(&m, &[], &["DPW-SRV-008"]);
+    assert!(evidence(&v, "DPW-SRV-008").contains("as 0.0.0.0:27751"));
+}
+
+#[test]
+fn audit_nginx_in_the_container_proxying_to_the_wrong_port_or_service() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let conf = dpserver::default_conf(dpserver::ORIGIN_CHECK_2026);
+    m.file(
+        "/root/dpserver/nginx-config/default.conf",
+        conf.replace(
+            "proxy_pass http://drawpile-srv:27751;",
+            "proxy_pass http://drawpile-srv:27750;",
+        ),
+    );
+    let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    assert!(
+        evidence(&v, "DPW-PROXY-007")
+            .contains("default.conf:59: proxy_pass http://drawpile-srv:27750")
+    );
+    // An address inside the nginx container is the nginx container itself.
+    m.file(
+        "/root/dpserver/nginx-config/default.conf",
+        conf.replace(
+            "proxy_pass http://drawpile-srv:27751;",
+            "proxy_pass http://127.0.0.1:27751;",
+        ),
+    );
+    assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    m.file(
+        "/root/dpserver/nginx-config/default.conf",
+        conf.replace(
+            "proxy_pass http://drawpile-srv:27751;",
+            "proxy_pass http://listserver:27751;",
+        ),
+    );
+    assert_findings(&m, &[], &["DPW-PROXY-007"]);
+}
+
+/// The README's "Using your own web server": no nginx service; nginx on the host with the
+/// documented location (proxy_pass http://localhost:27751) and a certbot certificate.
+fn own_web_server(ws_ports: &[&str]) -> FakeMachine {
+    let m = FakeMachine::debian12();
+    let domain = "paint.example.com";
+    dpserver::install(
+        &m,
+        "/root/dpserver",
+        &dpserver::own_web_server_compose(ws_ports),
+        &dpserver::default_conf(dpserver::ORIGIN_CHECK_2026),
+    );
+    m.file(
+        "/root/dpserver/.env",
+        dpserver::dotenv().replace(DOMAIN, domain),
+    );
+    trees::debian_default(m.root());
+    lineage(&m, GOOD_CERT, true, true);
+    site(&m, DOC_LOCATION, "", "");
+    m
+}
+
+#[test]
+fn audit_own_web_server_variant_with_the_websocket_port_published_on_loopback_is_sound() {
+    let m = own_web_server(&["127.0.0.1:27751:27751"]);
+    let v = assert_findings(&m, &[], &[]);
+    assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
+    // The host nginx is the one in front: the project's own nginx-config is not judged.
+    assert_eq!(v["domain"], "paint.example.com");
+}
+
+#[test]
+fn audit_own_web_server_variant_proxying_to_a_port_the_container_does_not_publish() {
+    // The README's list of changes publishes the web admin and the list server, not 27751.
+    let m = own_web_server(&[]);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    let ev = evidence(&v, "DPW-PROXY-007");
+    assert!(ev.contains("proxy_pass http://localhost:27751"), "{ev}");
+    assert!(
+        ev.contains("does not publish its WebSocket port 27751"),
+        "{ev}"
+    );
+    // Published on another host port: the proxy must use that one.
+    let m = own_web_server(&["127.0.0.1:9751:27751"]);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    assert!(evidence(&v, "DPW-PROXY-007").contains("127.0.0.1:9751"));
+}
+
+#[test]
+fn audit_a_2_1_image_is_found_and_too_old_not_missing() {
+    // dpserver as first published (69c320a, 2019): drawpile-srv:2.1, no WebSocket at all.
+    let m = FakeMachine::debian12();
+    let old = dpserver::COMPOSE
+        .replace("${DP_VERSION:-2.3}", "${DP_VERSION:-2.1}")
+        .replace("            --websocket-port 27751\n", "");
+    let conf = dpserver::default_conf("");
+    let ws = conf.find("\tlocation /drawpile-web/ws").unwrap();
+    let end = conf[ws..].find("\t}\n").unwrap() + ws + 3;
+    dpserver::install(
+        &m,
+        "/root/dpserver",
+        &old,
+        &format!("{}{}", &conf[..ws], &conf[end..]),
+    );
+    let v = assert_findings(
+        &m,
+        &["--domain", DOMAIN],
+        &["DPW-SRV-002", "DPW-SRV-003", "DPW-SRV-006", "DPW-PROXY-002"],
+    );
+    assert!(evidence(&v, "DPW-SRV-002").contains("2.1 is too old for WebSockets"));
+    // The same with Drawpile's former image name, untagged.
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        old.replace(
+            "drawpile/drawpile-srv:${DP_VERSION:-2.1}",
+            "callaa/drawpile-srv",
+        ),
+    );
+    let v = assert_findings(&m, &["--domain", DOMAIN], &["DPW-SRV-006", "DPW-PROXY-002"]);
+    let skipped = v["skipped"].to_string();
+    assert!(
+        skipped.contains("callaa/drawpile-srv was Drawpile's image before 2.2"),
+        "{skipped}"
+    );
+}
+
+#[test]
+fn answers_from_machine_on_dpserver_says_compose() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let r = m.dpwizard(["answers", "--from-machine"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("runtime = \"compose\"\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("domain = \"{DOMAIN}\"")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("websocket_port = 27751\n"),
+        "{}",
+        r.stdout
+    );
+    // The certificate lives in the container: no host path is claimed for it.
+    assert!(!r.stdout.contains("certificate = "), "{}", r.stdout);
+}
