@@ -1137,13 +1137,7 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
                 .find_map(|(f, l)| l.get(&name).map(|n| (*f, Some(*n))))
                 .unwrap_or((file.path.as_str(), None));
             let raw = raw_doc.get("services").and_then(|s| s.get(name.as_str()));
-            let mut s = compose_service(&name, svc, raw, &t.dir, f, line);
-            // The style of the command as the last file that sets it writes it.
-            s.command_style = t
-                .files
-                .iter()
-                .rev()
-                .find_map(|(_, text)| command_style(text, &name));
+            let s = compose_service(&name, svc, raw, &t.dir, f, line);
             if s.drawpile.is_some() {
                 file.services.push(s);
             } else {
@@ -1151,7 +1145,23 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
             }
         }
     }
+    file.set_command_styles(t);
     Ok(file)
+}
+
+impl ComposeFile {
+    /// How each drawpile service's `command:` is written, as the last file that sets it
+    /// writes it (a text scan per service: only for drawpile's, so thousands of other
+    /// services cost nothing).
+    fn set_command_styles(&mut self, t: &ProjectTexts) {
+        for s in &mut self.services {
+            s.command_style = t
+                .files
+                .iter()
+                .rev()
+                .find_map(|(_, text)| command_style(text, &s.name));
+        }
+    }
 }
 
 /// Parses a single compose file without `.env`; returns the drawpile services.
@@ -1196,12 +1206,13 @@ fn read_project(ctx: &Ctx, main: &Path, files: Option<Vec<String>>) -> Result<Co
             .map_err(|e| format!("{f}: cannot read: {e}"))?;
         texts.push((f.clone(), text));
     }
-    let mut file = compose_project(&ProjectTexts {
+    let texts = ProjectTexts {
         dir,
         env,
         env_file,
         files: texts,
-    })?;
+    };
+    let mut file = compose_project(&texts)?;
     // Services built from a Dockerfile: the FROM line says which image they extend.
     let mut built = Vec::new();
     for (i, s) in file.other_services.iter_mut().enumerate() {
@@ -1227,9 +1238,12 @@ fn read_project(ctx: &Ctx, main: &Path, files: Option<Vec<String>>) -> Result<Co
             }
         }
     }
-    for i in built.into_iter().rev() {
-        let s = file.other_services.remove(i);
-        file.services.push(s);
+    if !built.is_empty() {
+        for i in built.into_iter().rev() {
+            let s = file.other_services.remove(i);
+            file.services.push(s);
+        }
+        file.set_command_styles(&texts);
     }
     Ok(file)
 }

@@ -573,3 +573,128 @@ fn answers_from_machine_on_dpserver_says_compose() {
     // The certificate lives in the container: no host path is claimed for it.
     assert!(!r.stdout.contains("certificate = "), "{}", r.stdout);
 }
+
+// Bad input: a clear message naming the file and what is wrong, no panic, detect goes on.
+
+fn compose_errors(v: &Value) -> String {
+    jget(v, "runtime.compose.errors").to_string()
+}
+
+#[test]
+fn bad_compose_input_gives_clear_messages() {
+    let m = FakeMachine::debian12();
+    // Anchors and merge keys are YAML Compose accepts: read, not refused.
+    m.file(
+        "/opt/anchors/compose.yaml",
+        "x-common: &common\n  restart: always\n  networks: [dp]\nservices:\n  drawpile-srv:\n    <<: *common\n    image: drawpile/drawpile-srv:2.3.0\n    command: [\"--websocket-port\", \"27751\"]\nnetworks:\n  dp: {}\n",
+    )
+    // A merge key on a scalar: an error with a message.
+    .file(
+        "/opt/badmerge/compose.yaml",
+        "x: &s 1\nservices:\n  drawpile-srv:\n    <<: *s\n    image: drawpile/drawpile-srv\n",
+    )
+    // ${VAR:?err} without the variable.
+    .file(
+        "/opt/required/docker-compose.yml",
+        "services:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:${DP_VERSION:?set DP_VERSION in .env}\n",
+    )
+    // An undefined variable: empty, as Compose does, and reported.
+    .file(
+        "/opt/undefined/docker-compose.yml",
+        "services:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3\n    command: --websocket-port 27751 --local-host ${DOMAIN}\n",
+    )
+    // An unreadable .env (a directory stands in for a file root cannot read).
+    .file(
+        "/opt/unreadable/docker-compose.yml",
+        "services:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3\n",
+    )
+    .dir("/opt/unreadable/.env")
+    // A .env line that is not KEY=VALUE.
+    .file(
+        "/opt/badenv/docker-compose.yml",
+        "services:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3\n",
+    )
+    .file("/opt/badenv/.env", "DOMAIN=x.example.com\nthis is not a variable\n")
+    // Shapes Compose refuses: no panic.
+    .file("/opt/list/compose.yaml", "- a\n- b\n")
+    .file("/opt/strsvc/compose.yaml", "services:\n  a: just-a-string\n  b: [1, 2]\n");
+    let run = m.dpwizard(["detect", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let errors = compose_errors(&v);
+    for expected in [
+        "/opt/badmerge/compose.yaml:merge key (<<):",
+        "/opt/required/docker-compose.yml:services.drawpile-srv.image: required variable DP_VERSION is missing a value: set DP_VERSION in .env",
+        "/opt/unreadable/.env: cannot read:",
+        "/opt/badenv/.env: line 2: \\\"this is not a variable\\\" is not KEY=VALUE",
+        "/opt/list/compose.yaml:the top level is not a mapping",
+    ] {
+        assert!(errors.contains(expected), "{expected} not in {errors}");
+    }
+    let files = jget(&v, "runtime.compose.files")
+        .as_array()
+        .unwrap()
+        .clone();
+    let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/opt/anchors/compose.yaml",
+            "/opt/undefined/docker-compose.yml"
+        ]
+    );
+    assert_eq!(files[0]["services"][0]["restart"], "always");
+    assert_eq!(
+        files[0]["services"][0]["networks"],
+        serde_json::json!(["dp"])
+    );
+    assert_eq!(
+        files[1]["undefined_variables"],
+        serde_json::json!(["DOMAIN"])
+    );
+    assert_eq!(
+        files[1]["services"][0]["options"]["websocket_port"],
+        "27751"
+    );
+}
+
+#[test]
+fn a_symlinked_project_dir_is_one_project() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.dir("/opt").symlink("/opt/dpserver", "/root/dpserver");
+    let v = m.detect_json(&[]);
+    let files = jget(&v, "runtime.compose.files").as_array().unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // Found first through the symlink: Compose names the project after that directory too.
+    assert_eq!(files[0]["project_dir"], "/opt/dpserver");
+    assert_eq!(files[0]["project_name"], "dpserver");
+    assert_eq!(jget(&v, "nginx_containers").as_array().unwrap().len(), 1);
+    assert_eq!(
+        jget(&v, "nginx_containers.0.config.files.0"),
+        "/opt/dpserver/nginx-config/default.conf"
+    );
+}
+
+#[test]
+fn ten_thousand_services_read_in_linear_time() {
+    let m = FakeMachine::debian12();
+    let mut text =
+        String::from("services:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "  svc{i}:\n    image: redis:${{TAG:-7}}\n    ports: [\"{}:6379\"]\n",
+            20000 + i % 40000
+        ));
+    }
+    m.file("/srv/big/compose.yaml", &text);
+    let start = std::time::Instant::now();
+    let v = m.detect_json(&[]);
+    let took = start.elapsed();
+    let f = jget(&v, "runtime.compose.files.0");
+    assert_eq!(f["other_services"].as_array().unwrap().len(), 10_000);
+    assert_eq!(f["other_services"][9999]["line"], 3 + 3 * 9999 + 1);
+    assert_eq!(f["other_services"][9999]["image"], "redis:7");
+    // Generous for a debug build on 2 shared cores; a quadratic scan took minutes.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
