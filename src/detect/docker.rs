@@ -1218,10 +1218,12 @@ fn read_project(ctx: &Ctx, main: &Path, files: Option<Vec<String>>) -> Result<Co
     for (i, s) in file.other_services.iter_mut().enumerate() {
         if let Some(b) = &mut s.build {
             let df = project_path(&b.context, &b.dockerfile);
-            b.from = ctx
-                .host
-                .read_to_string(&df)
-                .ok()
+            // `docker build` falls back to a lower-case `dockerfile` for the default name.
+            let lower =
+                (b.dockerfile == "Dockerfile").then(|| project_path(&b.context, "dockerfile"));
+            b.from = std::iter::once(df)
+                .chain(lower)
+                .find_map(|p| ctx.host.read_to_string(&p).ok())
                 .as_deref()
                 .and_then(dockerfile_from);
             if let Some(d) = b.from.as_deref().and_then(drawpile_image) {

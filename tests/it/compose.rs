@@ -698,3 +698,58 @@ fn ten_thousand_services_read_in_linear_time() {
     // Generous for a debug build on 2 shared cores; a quadratic scan took minutes.
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }
+
+// Other real setups (tests/it/support/dpserver.rs names the repositories and commits).
+
+#[test]
+fn sz_drawpile_fork_with_container_names_and_absolute_mounts_is_sound() {
+    let m = FakeMachine::debian12();
+    dpserver::sz_drawpile(&m);
+    let v = m.detect_json(&[]);
+    agree_with_docker_compose(&m, "/home/drawpile", &v);
+    assert_eq!(
+        jget(&v, "nginx_containers.0.config.files.0"),
+        "/home/drawpile/web-server/nginx-config/defaults.conf"
+    );
+    assert_eq!(
+        jget(&v, "runtime.compose.files.0.services.0.container_name"),
+        "drawpile-server"
+    );
+    let v = assert_findings(&m, &[], &[]);
+    assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
+}
+
+#[test]
+fn onekey_wrapper_with_an_empty_domain_is_told_to_name_one() {
+    let m = FakeMachine::debian12();
+    dpserver::onekey_without_domain(&m);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-001", "DPW-PROXY-002"]);
+    assert!(evidence(&v, "DPW-PROXY-001").contains("default.conf:50: location  /drawpile-web/ws"));
+    // With the name given, the rest is judged as dpserver's.
+    assert_findings(&m, &["--domain", DOMAIN], &[]);
+}
+
+#[test]
+fn an_image_built_from_the_former_image_is_found_with_its_version() {
+    let m = FakeMachine::debian12();
+    dpserver::brushdojo(&m);
+    let v = m.detect_json(&[]);
+    assert_eq!(jget(&v, "runtime.kind"), "compose");
+    let d = jget(&v, "runtime.compose.files.0.services.0.drawpile");
+    assert_eq!(d["recognised_by"], "built FROM callaa/drawpile-srv:2.1.12");
+    assert_eq!(d["image"], "brush-dojo/drawpile-srv");
+    assert_eq!(d["version"], "2.1.12");
+    let v = assert_findings(
+        &m,
+        &[],
+        &[
+            "DPW-SRV-002",
+            "DPW-SRV-003",
+            "DPW-SRV-006",
+            "DPW-PROXY-001",
+            "DPW-PROXY-002",
+        ],
+    );
+    assert!(evidence(&v, "DPW-SRV-002").contains("2.1.12 is too old for WebSockets"));
+    assert!(evidence(&v, "DPW-PROXY-001").contains("no web server configuration was found"));
+}

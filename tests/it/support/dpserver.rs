@@ -250,3 +250,133 @@ pub fn own_web_server_compose(ws_ports: &[&str]) -> String {
         1,
     )
 }
+
+// Other real public setups of drawpile-srv under Compose (their files as data).
+
+/// Snappsu/sz-drawpile, a dpserver fork: docker-compose.yaml at commit
+/// 2b65a8d3f43140b886626e81ae485975dfc21952 (container names, fixed addresses, absolute short
+/// bind mounts, 443/udp); its nginx site web-server/nginx-config/defaults.conf at f230285 is
+/// dpserver's with the list server reached by container name.
+pub const SZ_DRAWPILE_COMPOSE: &str = r#"version: '3.3'
+services:
+    drawpile-srv:
+        container_name: drawpile-server
+        image: drawpile/drawpile-srv:${DP_VERSION:-2.3}
+        command:
+            --sessions /var/sessions
+            --database /home/drawpile/config.db
+            --web-admin-port 27780
+            --web-admin-access all
+            --templates /var/session-templates
+            --local-host ${DOMAIN}
+            --report-url http://abusereport:8080/
+            --websocket-port 27751
+            --extauth https://api.snapples64.workers.dev/drawpile/login
+        restart: always
+        ports:
+            - "27750:27750"
+        volumes:
+            - /home/drawpile/sessions:/var/sessions
+            - /home/drawpile/session-templates:/var/session-templates
+        networks:
+            dpserver:
+                ipv4_address: 172.18.0.2
+
+    listserver:
+        container_name: drawpile-listserver
+        image: drawpile/listserver:${LISTSERVER_VERSION:-1}
+        command:
+            -c /srv/listserver.cfg
+        volumes:
+            - /home/drawpile/server-data:/srv
+        restart: always
+        networks:
+            dpserver:
+                ipv4_address: 172.18.0.3
+        environment:
+            LS_INCLUDESERVERS: http://drawpile-srv:27780/api
+            LS_DATABASE: none
+            LS_NAME: ${DOMAIN}
+            LS_PROXYHEADERS: "true"
+
+    abusereport:
+        container_name: drawpile-abusereport
+        image: drawpile/abusereport:${ABUSEREPORT_VERSION:-1}
+        restart: always
+        networks:
+            dpserver:
+                ipv4_address: 172.18.0.5
+        environment:
+            SERVER_HOST: ${DOMAIN}
+            DISCORD_WEBHOOK: ${DISCORD_WEBHOOK}
+
+    nginx:
+        container_name: drawpile-nginx
+        build:
+            context: ./setup/nginx
+            args:
+                - DOMAIN
+                - EMAIL
+        environment:
+            DOMAIN: ${DOMAIN}
+            EMAIL: ${EMAIL}
+            USE_CERTBOT: ${USE_CERTBOT:-no}
+        restart: unless-stopped
+        ports:
+            - "80:80"
+            - "443:443"
+            - "443:443/udp"
+        volumes:
+            - /home/drawpile/web-server/certs:/etc/certbot
+            - /home/drawpile/web-server/site:/var/www/public_html
+            - /home/drawpile/web-server/nginx-config:/etc/nginx/conf.d
+        networks:
+            dpserver:
+              ipv4_address: 172.18.0.4
+
+networks:
+    dpserver:
+      ipam:
+        driver: default
+        config:
+          - subnet: 172.18.0.0/16
+            gateway: 172.18.0.1
+"#;
+
+/// Snappsu/sz-drawpile laid out in /home/drawpile.
+pub fn sz_drawpile(m: &FakeMachine) {
+    let conf = default_conf(ORIGIN_CHECK_2026).replace(
+        "\t\tproxy_pass http://listserver:8080/;\n\t\tproxy_redirect default;\n\t\tproxy_set_header X-Real-IP $remote_addr;\n",
+        "\t\tproxy_pass http://drawpile-listserver:8080/;\n",
+    );
+    m.file("/home/drawpile/docker-compose.yaml", SZ_DRAWPILE_COMPOSE)
+        .file("/home/drawpile/.env", dotenv())
+        .file("/home/drawpile/setup/nginx/Dockerfile", NGINX_DOCKERFILE)
+        .file("/home/drawpile/web-server/nginx-config/defaults.conf", conf)
+        .dir("/home/drawpile/web-server/certs");
+}
+
+/// rhwong/drawpile-server-onekey (dp-srv-ok.sh at d0cde405296ed1451cd4b0e2b2796d75c2d415f8):
+/// clones dpserver next to itself and writes `.env` itself; an empty domain ("leave empty to
+/// use this machine's IP") and no certbot.
+pub fn onekey_without_domain(m: &FakeMachine) {
+    current(m);
+    m.file(
+        "/root/dpserver/.env",
+        "DOMAIN=\nUSE_CERTBOT=no\nEMAIL=10000@qq.com\nDISCORD_WEBHOOK=\n",
+    );
+}
+
+/// brushdojo/drawpile-srv at d2f81de6927e23f356b6feae84bad5341ff5bbc9: an image built from
+/// Drawpile's former image (its `dockerfile`, lower case, starts `FROM
+/// callaa/drawpile-srv:2.1.12`), no proxy.
+pub fn brushdojo(m: &FakeMachine) {
+    m.file(
+        "/opt/drawpile-srv/docker-compose.yml",
+        "version: \"3.7\"\nservices:\n  drawpile-srv:\n    build: ./\n    image: brush-dojo/drawpile-srv\n    volumes:\n      - drawpile-data:/home/drawpile\n    networks:\n      - webnet\n    ports:\n      - \"27750:27750\"\n      - \"127.0.0.1:27780:27780\"\n    secrets:\n      - web-admin-credentials\nnetworks:\n  webnet: ~\nvolumes:\n  drawpile-data: ~\nsecrets:\n  web-admin-credentials:\n    file: ./secrets/web-admin-credentials\n",
+    )
+    .file(
+        "/opt/drawpile-srv/dockerfile",
+        "# pull an official drawpile-srv image from dockerhub\nFROM callaa/drawpile-srv:2.1.12\n\nENV CONFIG_DATABASE_FILEPATH=/home/drawpile/config.db\nUSER root\nRUN apk add bash sqlite\nENTRYPOINT [\"/docker-entrypoint.sh\"]\nEXPOSE 27750 27780\nUSER drawpile\n",
+    );
+}
