@@ -753,3 +753,24 @@ fn an_image_built_from_the_former_image_is_found_with_its_version() {
     assert!(evidence(&v, "DPW-SRV-002").contains("2.1.12 is too old for WebSockets"));
     assert!(evidence(&v, "DPW-PROXY-001").contains("no web server configuration was found"));
 }
+
+#[test]
+fn detect_report_shows_the_project_and_its_nginx() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let r = m.dpwizard(["detect"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_contains_all(
+        &r.stdout,
+        &[
+            "How it runs: compose",
+            "compose project dpserver in /root/dpserver, variables from /root/dpserver/.env",
+            "compose /root/dpserver/docker-compose.yaml:3 service drawpile-srv (drawpile/drawpile-srv:2.3)",
+            "drawpile-srv 2.3 (official image)",
+            "nginx in compose service nginx (/root/dpserver/docker-compose.yaml:49), built FROM nginx:alpine, ports 80->80 443->443",
+            "/root/dpserver/nginx-config → /etc/nginx/conf.d",
+            "TLS server (any name) at /root/dpserver/nginx-config/default.conf:15",
+            "location /drawpile-web/ws at /root/dpserver/nginx-config/default.conf:50",
+        ],
+    );
+}
