@@ -313,6 +313,42 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     d.ok(&["run", "-d", "--name", "dp-paused", img]);
     d.ok(&["pause", "dp-paused"]);
     d.ok(&["create", "--name", "dp-host", "--network", "host", img]);
+    // An image built FROM drawpile's under another name (as forks do), and one that is not
+    // drawpile-srv at all: only the first is found, by its entrypoint, with its label's version.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {img}\nLABEL org.opencontainers.image.version=2.3.0\n"),
+    )
+    .unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "myorg/drawing-server:prod",
+        &ctx.path().display().to_string(),
+    ]);
+    d.ok(&[
+        "create",
+        "--name",
+        "dp-built",
+        "myorg/drawing-server:prod",
+        "--websocket-port",
+        "27751",
+    ]);
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {img}\nENTRYPOINT [\"/bin/sh\"]\n"),
+    )
+    .unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "myorg/not-drawpile",
+        &ctx.path().display().to_string(),
+    ]);
+    d.ok(&["create", "--name", "not-dp", "myorg/not-drawpile"]);
 
     let m = FakeMachine::debian12();
     let cli = which_host("docker").unwrap();
@@ -393,6 +429,15 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     assert_eq!(by("dp-created")["ports"][0]["host_port"], 27780);
     assert_eq!(by("dp-paused")["state"], "paused");
     assert_eq!(by("dp-host")["network_mode"], "host");
+    let built = by("dp-built");
+    assert_eq!(built["drawpile"]["recognised_by"], "image entrypoint");
+    assert_eq!(built["drawpile"]["version"], "2.3.0");
+    assert_eq!(built["options"]["websocket_port"], "27751");
+    assert!(
+        !containers.iter().any(|c| c["name"] == "not-dp"),
+        "{containers:#?}"
+    );
+    assert_eq!(run["drawpile"]["recognised_by"], "official image");
     if which_host("docker-compose").is_some() {
         let c = containers
             .iter()
