@@ -792,11 +792,33 @@ pub fn judge_location(
                     ),
                 },
             ];
-            v.check(
-                PROXY_UPSTREAM,
-                port_ok && host_ok && u.problem.is_none(),
-                ev,
-            );
+            if port_ok && host_ok && u.problem.is_none() {
+                v.pass(PROXY_UPSTREAM);
+            } else if let Some(svc) = u.names.first() {
+                v.fail_fix(
+                    PROXY_UPSTREAM,
+                    ev,
+                    format!(
+                        "Point proxy_pass at http://{svc}:{} (the compose service, on a network it \
+                         shares with nginx, and its --websocket-port).",
+                        u.port
+                    ),
+                );
+            } else if u.problem.is_some() {
+                v.fail_fix(
+                    PROXY_UPSTREAM,
+                    ev,
+                    format!(
+                        "Publish the WebSocket port on the host's loopback: add \
+                         \"127.0.0.1:{0}:{0}\" to the service's ports (in \
+                         docker-compose.override.yaml, so `git pull` keeps working), then \
+                         `docker compose up -d` the service.",
+                        u.port
+                    ),
+                );
+            } else {
+                v.fail(PROXY_UPSTREAM, ev);
+            }
         }
     }
 

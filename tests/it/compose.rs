@@ -449,6 +449,8 @@ fn audit_nginx_in_the_container_proxying_to_the_wrong_port_or_service() {
         evidence(&v, "DPW-PROXY-007")
             .contains("default.conf:59: proxy_pass http://drawpile-srv:27750")
     );
+    let fix = v["findings"][0]["fix"].as_str().unwrap();
+    assert!(fix.contains("http://drawpile-srv:27751"), "{fix}");
     // An address inside the nginx container is the nginx container itself.
     m.file(
         "/root/dpserver/nginx-config/default.conf",
@@ -509,6 +511,8 @@ fn audit_own_web_server_variant_proxying_to_a_port_the_container_does_not_publis
         ev.contains("does not publish its WebSocket port 27751"),
         "{ev}"
     );
+    let fix = v["findings"][0]["fix"].as_str().unwrap();
+    assert!(fix.contains("\"127.0.0.1:27751:27751\""), "{fix}");
     // Published on another host port: the proxy must use that one.
     let m = own_web_server(&["127.0.0.1:9751:27751"]);
     let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
