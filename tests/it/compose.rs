@@ -778,3 +778,62 @@ fn detect_report_shows_the_project_and_its_nginx() {
         ],
     );
 }
+
+#[test]
+fn interpolation_agrees_with_docker_compose() {
+    use dpwizard::formats::compose_project::{parse_dotenv, parse_file};
+    let Some(bin) = which_host("docker-compose") else {
+        eprintln!("SKIPPED: docker-compose is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dotenv = "SET=x\nEMPTY=\nQUOTED=\"a b\"\nCOMMENTED=v # note\nexport EXPORTED=e\n";
+    // Every form docker-compose 1.29 knows (`:+` is Compose v2 only, so not here).
+    let compose = "version: '3.3'\nservices:\n  a:\n    image: \"r/i:${DP_VERSION:-2.3}\"\n    environment:\n      BRACED: ${SET}\n      BARE: $SET.c\n      UNSET_DEFAULT: ${UNSET:-d}\n      EMPTY_COLON_DEFAULT: ${EMPTY:-d}\n      EMPTY_DEFAULT: ${EMPTY-d}\n      UNSET_DASH: ${UNSET-d}\n      DOLLARS: $$SET and $${SET}\n      EMPTY_REQUIRED: ${EMPTY?unset}\n      UNDEFINED: x${NOPE}y\n      QUOTED: ${QUOTED}\n      COMMENTED: ${COMMENTED}\n      EXPORTED: ${EXPORTED}\n";
+    std::fs::write(dir.path().join(".env"), dotenv).unwrap();
+    std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
+    let out = std::process::Command::new(&bin)
+        .arg("config")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: yaml_serde::Value = yaml_serde::from_slice(&out.stdout).unwrap();
+    let env = parse_dotenv(dotenv).unwrap();
+    let mut undefined = Vec::new();
+    let ours = parse_file(compose, &env, &mut undefined).unwrap();
+    // `config` prints a literal `$` as `$$` again.
+    let unescape = |v: &yaml_serde::Value| v.as_str().unwrap_or("").replace("$$", "$");
+    assert_eq!(
+        unescape(&theirs["services"]["a"]["image"]),
+        ours["services"]["a"]["image"].as_str().unwrap()
+    );
+    let their_env = theirs["services"]["a"]["environment"].as_mapping().unwrap();
+    assert_eq!(their_env.len(), 12); // every key of the file above
+    for (k, v) in their_env {
+        assert_eq!(
+            unescape(v),
+            ours["services"]["a"]["environment"][k.as_str().unwrap()]
+                .as_str()
+                .unwrap(),
+            "{k:?}"
+        );
+    }
+    assert_eq!(undefined, ["NOPE"]);
+    // `${VAR:?err}` and a lone `$`: both refuse the file.
+    for bad in ["${EMPTY:?needs a value}", "5$"] {
+        let text = format!("version: '3.3'\nservices:\n  a:\n    image: \"{bad}\"\n");
+        std::fs::write(dir.path().join("docker-compose.yml"), &text).unwrap();
+        let out = std::process::Command::new(&bin)
+            .arg("config")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        assert!(parse_file(&text, &env, &mut Vec::new()).is_err(), "{bad}");
+    }
+}
