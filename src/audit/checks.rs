@@ -195,6 +195,10 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
         .is_some_and(|(host, _)| is_loopback(&host));
     if i.in_container() {
         match i.args.websocket_listen.as_deref() {
+            _ if i.host_network() => v.skip(
+                SRV_NO_LOOPBACK_IN_CONTAINER,
+                "the container shares the host's network: its 127.0.0.1 is the host's",
+            ),
             Some(a) if is_loopback(a) => v.fail(
                 SRV_NO_LOOPBACK_IN_CONTAINER,
                 vec![format!("{}: --websocket-listen {a}", i.described)],
@@ -207,7 +211,18 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
         };
         // Published on every address it bypasses TLS and the Origin check, whatever proxy
         // is in front (a host nginx, or nginx in a container on the compose network).
-        let public = i.published_publicly(port, "the WebSocket port");
+        let public = if i.host_network() {
+            match i.args.websocket_listen.as_deref() {
+                Some(a) if is_loopback(a) => Vec::new(),
+                _ => vec![format!(
+                    "{}: shares the host's network and its WebSocket port {port} listens on every \
+                     address (no --websocket-listen 127.0.0.1)",
+                    i.described
+                )],
+            }
+        } else {
+            i.published_publicly(port, "the WebSocket port")
+        };
         v.check(SRV_WS_LOCAL, public.is_empty(), public);
         return;
     }
@@ -585,6 +600,7 @@ fn upstream_of(
     nginx: Option<&crate::detect::nginx::NginxContainer>,
 ) -> Option<Upstream> {
     let (port, from) = i.ws_port()?;
+    let nginx = nginx.filter(|n| n.network_mode.as_deref() != Some("host"));
     if let (Some(n), Some((file, svc))) = (nginx, i.compose) {
         let shared = svc.networks.iter().any(|net| n.networks.contains(net));
         let mut names = vec![svc.name.clone()];

@@ -72,6 +72,15 @@ impl Instance<'_> {
             .collect()
     }
 
+    /// The container shares the host's network (`--network host`, `network_mode: host`):
+    /// its ports are the host's, nothing is published, its 127.0.0.1 is the host's.
+    pub fn host_network(&self) -> bool {
+        self.container
+            .and_then(|c| c.network_mode.as_deref())
+            .or_else(|| self.compose.and_then(|(_, s)| s.network_mode.as_deref()))
+            .is_some_and(|m| m == "host")
+    }
+
     /// The socket passes file descriptors, so the port arguments are ignored (2.2.x).
     pub fn socket_active(&self) -> bool {
         self.socket.is_some() && self.version.is_none_or(|v| v < [2, 3, 0])
@@ -113,11 +122,7 @@ impl Instance<'_> {
     pub fn ws_endpoint(&self) -> Option<(String, u16)> {
         let (port, _) = self.ws_port()?;
         if self.in_container() {
-            let host_mode = self
-                .container
-                .and_then(|c| c.network_mode.as_deref())
-                .is_some_and(|m| m == "host");
-            if host_mode {
+            if self.host_network() {
                 return Some(("127.0.0.1".into(), port));
             }
             let p = self.ports().iter().find(|p| p.container_port == port)?;

@@ -159,6 +159,8 @@ pub struct ComposeService {
     pub build: Option<ComposeBuild>,
     /// `container_name:`, when set.
     pub container_name: Option<String>,
+    /// `network_mode:` (`host`, `none`, `service:NAME` …), when set.
+    pub network_mode: Option<String>,
     /// Networks the service joins (`default` when it names none).
     pub networks: Vec<String>,
     /// Bind mounts and volumes, short and long syntax alike; bind sources are absolute.
@@ -1062,6 +1064,10 @@ pub fn compose_service(
             .get("container_name")
             .and_then(Y::as_str)
             .map(String::from),
+        network_mode: svc
+            .get("network_mode")
+            .and_then(Y::as_str)
+            .map(String::from),
         networks,
         mounts: volumes_seq
             .map(|s| {
@@ -1121,7 +1127,11 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
     let mut file = ComposeFile {
         path: t.files.first().map(|f| f.0.clone()).unwrap_or_default(),
         project_dir: t.dir.clone(),
-        project_name: cp::project_name(&t.dir, &t.env),
+        // COMPOSE_PROJECT_NAME, else Compose v2's top-level `name:`, else the directory.
+        project_name: match doc.get("name").and_then(Y::as_str) {
+            Some(n) if !t.env.contains_key("COMPOSE_PROJECT_NAME") => n.to_lowercase(),
+            _ => cp::project_name(&t.dir, &t.env),
+        },
         config_files: t.files.iter().map(|f| f.0.clone()).collect(),
         env_file: t.env_file.clone(),
         undefined_variables: undefined,

@@ -284,8 +284,15 @@ impl Reader<'_> {
                 };
                 let in_nginx = self.resolve(arg);
                 let Some(target) = self.on_host(&in_nginx) else {
-                    // Inside the image (e.g. /etc/nginx/mime.types): nothing to read here.
-                    self.in_image.push(in_nginx.display().to_string());
+                    // A glob over a directory of the image can still match files mounted
+                    // one by one (`./site.conf:/etc/nginx/conf.d/default.conf`).
+                    let mounted = mounted_matches(&self.mounts, &in_nginx.display().to_string());
+                    if mounted.is_empty() {
+                        // Inside the image (e.g. /etc/nginx/mime.types): nothing to read.
+                        self.in_image.push(in_nginx.display().to_string());
+                    } else {
+                        out.extend(self.read_files(mounted, depth + 1));
+                    }
                     continue;
                 };
                 let pattern = target.display().to_string();
@@ -573,6 +580,8 @@ pub struct NginxContainer {
     /// The compose networks it joins (a proxy reaches drawpile-srv by service name on a
     /// shared one).
     pub networks: Vec<String>,
+    /// `network_mode:` (`host`: it proxies like nginx on the host, through published ports).
+    pub network_mode: Option<String>,
     /// Bind mounts into /etc/nginx: where its configuration comes from on the host.
     pub config_mounts: Vec<super::docker::ComposeMount>,
     /// Container paths nginx reads that are not on the host (inside the image or a named
@@ -594,6 +603,22 @@ fn to_host(mounts: &[(String, String)], p: &str) -> Option<String> {
         (rest.is_empty() || rest.starts_with('/') || inside.ends_with('/'))
             .then(|| format!("{}{rest}", host.trim_end_matches('/')))
     })
+}
+
+/// Host files of single-file bind mounts whose container path matches an include glob,
+/// in the order nginx reads a glob (sorted by container path).
+fn mounted_matches(mounts: &[(String, String)], pattern: &str) -> Vec<PathBuf> {
+    let Ok(p) = glob::Pattern::new(pattern) else {
+        return Vec::new();
+    };
+    let mut hits: Vec<&(String, String)> = mounts
+        .iter()
+        .filter(|(inside, _)| p.matches(inside))
+        .collect();
+    hits.sort();
+    hits.into_iter()
+        .map(|(_, host)| PathBuf::from(host))
+        .collect()
 }
 
 /// An image that is nginx: `nginx`, `nginx:alpine`, `nginxinc/nginx-unprivileged`,
@@ -705,6 +730,7 @@ fn read_container(
         publishes_80: svc.ports.iter().any(|p| p.container_port == 80),
         ports: svc.ports.clone(),
         networks: svc.networks.clone(),
+        network_mode: svc.network_mode.clone(),
         config_mounts: svc
             .mounts
             .iter()

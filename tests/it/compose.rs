@@ -112,8 +112,10 @@ fn oracle(m: &FakeMachine, dir: &str) -> Option<BTreeMap<String, Svc>> {
             })
             .collect();
         mounts.sort();
+        // A service with network_mode joins no compose network; else `default` unless named.
         let mut networks: Vec<String> = match &s["networks"] {
             yaml_serde::Value::Mapping(n) => n.keys().map(str_of).collect(),
+            _ if s.get("network_mode").is_some() => Vec::new(),
             _ => vec!["default".into()],
         };
         networks.sort();
@@ -836,4 +838,74 @@ fn interpolation_agrees_with_docker_compose() {
         assert!(!out.status.success(), "{bad}");
         assert!(parse_file(&text, &env, &mut Vec::new()).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn audit_own_web_server_with_drawpile_on_the_host_network() {
+    // network_mode: host publishes nothing: the host proxy reaches 127.0.0.1:27751 directly.
+    let m = own_web_server(&[]);
+    let text = m.read("/root/dpserver/docker-compose.yaml").replacen(
+        "        restart: always\n        ports:\n            - \"27750:27750\"\n            - \"127.0.0.1:27780:27780\"\n",
+        "        restart: always\n        network_mode: host\n",
+        1,
+    );
+    let text = text.replacen(
+        "        networks:\n            - dpserver\n\n    listserver:",
+        "\n    listserver:",
+        1,
+    );
+    let text = text.replacen(
+        "            --websocket-port 27751\n",
+        "            --websocket-port 27751\n            --websocket-listen 127.0.0.1\n",
+        1,
+    );
+    m.file("/root/dpserver/docker-compose.yaml", &text);
+    let v = m.detect_json(&[]);
+    assert_eq!(
+        jget(&v, "runtime.compose.files.0.services.0.network_mode"),
+        "host"
+    );
+    agree_with_docker_compose(&m, "/root/dpserver", &v);
+    let v = assert_findings(&m, &[], &[]);
+    let passed = ids(&v, "passed");
+    assert!(passed.contains(&"DPW-PROXY-007".to_string()), "{passed:?}");
+    assert!(passed.contains(&"DPW-SRV-008".to_string()), "{passed:?}");
+    // Without --websocket-listen 127.0.0.1 the port is open on every host address.
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        text.replace("            --websocket-listen 127.0.0.1\n", ""),
+    );
+    assert_findings(&m, &[], &["DPW-SRV-008"]);
+}
+
+#[test]
+fn a_site_mounted_as_a_single_file_and_a_named_project() {
+    let m = FakeMachine::debian12();
+    m.file(
+        "/srv/paint/compose.yaml",
+        "name: paint\nservices:\n  drawpile:\n    image: drawpile/drawpile-srv:2.3.0\n    command: [\"--websocket-port\", \"27751\"]\n  web:\n    image: nginx:1.27-alpine\n    ports: [\"443:443\"]\n    volumes:\n      - ./site.conf:/etc/nginx/conf.d/default.conf:ro\n      - ./certs:/etc/ssl/paint:ro\n",
+    )
+    .file(
+        "/srv/paint/site.conf",
+        format!(
+            "server {{\n    listen 443 ssl;\n    server_name {DOMAIN};\n    ssl_certificate /etc/ssl/paint/fullchain.pem;\n    ssl_certificate_key /etc/ssl/paint/privkey.pem;\n{}}}\n",
+            crate::audit::DOC_LOCATION.replace("localhost:27751", "drawpile:27751")
+        ),
+    )
+    .dir("/srv/paint/certs");
+    let v = m.detect_json(&[]);
+    assert_eq!(jget(&v, "runtime.compose.files.0.project_name"), "paint");
+    let n = jget(&v, "nginx_containers.0");
+    assert_eq!(
+        n["config"]["files"],
+        serde_json::json!(["/srv/paint/site.conf"])
+    );
+    // The certificate is on the host through the mount.
+    assert_eq!(
+        n["config"]["servers"][0]["ssl_certificate"],
+        "/srv/paint/certs/fullchain.pem"
+    );
+    let v = assert_findings(&m, &[], &["DPW-TLS-001"]);
+    assert!(evidence(&v, "DPW-TLS-001").contains("/srv/paint/certs/fullchain.pem"));
+    assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
 }
