@@ -33,21 +33,52 @@ pub fn parse_dotenv(text: &str) -> Result<Env, String> {
             return Err(format!("line {}: {k:?} is not a variable name", i + 1));
         }
         let v = v.trim();
+        // Quoted values are expanded too, single quotes included: what docker-compose 1.29
+        // (Debian's python-dotenv) does, the oracle here (Compose v2 keeps '…' literal).
         let v = if v.len() >= 2
             && ((v.starts_with('"') && v.ends_with('"'))
                 || (v.starts_with('\'') && v.ends_with('\'')))
         {
-            v[1..v.len() - 1].to_string()
+            expand_dotenv(&v[1..v.len() - 1], &env)
         } else {
             // An unquoted value ends at ` #` (a comment), as python-dotenv reads it.
-            match v.find(" #") {
-                Some(p) => v[..p].trim_end().to_string(),
-                None => v.to_string(),
-            }
+            expand_dotenv(
+                match v.find(" #") {
+                    Some(p) => v[..p].trim_end(),
+                    None => v,
+                },
+                &env,
+            )
         };
         env.insert(k.to_string(), v);
     }
     Ok(env)
+}
+
+/// `${NAME}` and `${NAME:-default}` in a `.env` value, from the variables above it (what
+/// python-dotenv, which docker-compose 1.29 uses, expands; unknown names become empty).
+fn expand_dotenv(v: &str, env: &Env) -> String {
+    let mut out = String::new();
+    let mut rest = v;
+    while let Some(p) = rest.find("${") {
+        let Some(end) = rest[p..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..p]);
+        let inner = &rest[p + 2..p + end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (env.get(name).filter(|x| !x.is_empty()), default) {
+            (Some(x), _) => out.push_str(x),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => out.push_str(env.get(name).map(String::as_str).unwrap_or("")),
+        }
+        rest = &rest[p + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Why a value could not be interpolated.

@@ -789,9 +789,9 @@ fn interpolation_agrees_with_docker_compose() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let dotenv = "SET=x\nEMPTY=\nQUOTED=\"a b\"\nCOMMENTED=v # note\nexport EXPORTED=e\n";
+    let dotenv = "SET=x\nEMPTY=\nQUOTED=\"a b\"\nCOMMENTED=v # note\nexport EXPORTED=e\nFROM_ABOVE=${SET}y${NOPE:-z}\nLITERAL='${SET}'\n";
     // Every form docker-compose 1.29 knows (`:+` is Compose v2 only, so not here).
-    let compose = "version: '3.3'\nservices:\n  a:\n    image: \"r/i:${DP_VERSION:-2.3}\"\n    environment:\n      BRACED: ${SET}\n      BARE: $SET.c\n      UNSET_DEFAULT: ${UNSET:-d}\n      EMPTY_COLON_DEFAULT: ${EMPTY:-d}\n      EMPTY_DEFAULT: ${EMPTY-d}\n      UNSET_DASH: ${UNSET-d}\n      DOLLARS: $$SET and $${SET}\n      EMPTY_REQUIRED: ${EMPTY?unset}\n      UNDEFINED: x${NOPE}y\n      QUOTED: ${QUOTED}\n      COMMENTED: ${COMMENTED}\n      EXPORTED: ${EXPORTED}\n";
+    let compose = "version: '3.3'\nservices:\n  a:\n    image: \"r/i:${DP_VERSION:-2.3}\"\n    environment:\n      BRACED: ${SET}\n      BARE: $SET.c\n      UNSET_DEFAULT: ${UNSET:-d}\n      EMPTY_COLON_DEFAULT: ${EMPTY:-d}\n      EMPTY_DEFAULT: ${EMPTY-d}\n      UNSET_DASH: ${UNSET-d}\n      DOLLARS: $$SET and $${SET}\n      EMPTY_REQUIRED: ${EMPTY?unset}\n      UNDEFINED: x${NOPE}y\n      QUOTED: ${QUOTED}\n      COMMENTED: ${COMMENTED}\n      EXPORTED: ${EXPORTED}\n      FROM_ABOVE: ${FROM_ABOVE}\n      LITERAL: ${LITERAL}\n";
     std::fs::write(dir.path().join(".env"), dotenv).unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), compose).unwrap();
     let out = std::process::Command::new(&bin)
@@ -815,7 +815,7 @@ fn interpolation_agrees_with_docker_compose() {
         ours["services"]["a"]["image"].as_str().unwrap()
     );
     let their_env = theirs["services"]["a"]["environment"].as_mapping().unwrap();
-    assert_eq!(their_env.len(), 12); // every key of the file above
+    assert_eq!(their_env.len(), 14); // every key of the file above
     for (k, v) in their_env {
         assert_eq!(
             unescape(v),
