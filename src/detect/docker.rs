@@ -1160,6 +1160,36 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
 }
 
 impl ComposeFile {
+    /// The override file where customisations belong (dpserver's README: so that `git pull`
+    /// keeps working): the one Compose already reads, else the default-named file next to the
+    /// main file, which Compose will read once it exists. Err when COMPOSE_FILE in `.env`
+    /// decides the files (a new file would not be read unless added there).
+    pub fn override_path(&self) -> Result<String, String> {
+        if let Some(o) = self.config_files.iter().skip(1).find(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|n| n.contains(".override."))
+        }) {
+            return Ok(o.clone());
+        }
+        let main = self.config_files.first().unwrap_or(&self.path);
+        let name = main.rsplit('/').next().unwrap_or(main);
+        let dir = self.project_dir.trim_end_matches('/');
+        match name {
+            "docker-compose.yml" | "docker-compose.yaml" if self.config_files.len() == 1 => {
+                Ok(format!("{dir}/docker-compose.override.yaml"))
+            }
+            "compose.yml" | "compose.yaml" if self.config_files.len() == 1 => {
+                Ok(format!("{dir}/compose.override.yaml"))
+            }
+            _ => Err(format!(
+                "Compose reads {} (COMPOSE_FILE or a file that is not default-named): an override \
+                 file would have to be added to that list",
+                self.config_files.join(", ")
+            )),
+        }
+    }
+
     /// How each drawpile service's `command:` is written, as the last file that sets it
     /// writes it (a text scan per service: only for drawpile's, so thousands of other
     /// services cost nothing).
@@ -1363,6 +1393,41 @@ mod tests {
             Some("2.3")
         );
         assert_eq!(image_tag("localhost:5000/drawpile/drawpile-srv"), None);
+    }
+
+    #[test]
+    fn the_override_file_to_write() {
+        let f = |files: &[&str]| ComposeFile {
+            project_dir: "/root/dpserver".into(),
+            config_files: files.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            f(&["/root/dpserver/docker-compose.yaml"]).override_path(),
+            Ok("/root/dpserver/docker-compose.override.yaml".into())
+        );
+        assert_eq!(
+            f(&["/root/dpserver/compose.yml"]).override_path(),
+            Ok("/root/dpserver/compose.override.yaml".into())
+        );
+        assert_eq!(
+            f(&[
+                "/root/dpserver/docker-compose.yaml",
+                "/root/dpserver/docker-compose.override.yml"
+            ])
+            .override_path(),
+            Ok("/root/dpserver/docker-compose.override.yml".into())
+        );
+        assert!(
+            f(&[
+                "/root/dpserver/docker-compose.yaml",
+                "/root/dpserver/extra.yml"
+            ])
+            .override_path()
+            .unwrap_err()
+            .contains("COMPOSE_FILE")
+        );
+        assert!(f(&["/srv/dp.yml"]).override_path().is_err());
     }
 
     #[test]
