@@ -431,12 +431,13 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         PROXY_REAL_IP,
         PROXY_SWITCHES,
     ];
-    let other_servers: Vec<String> = facts
+    let mut other_servers: Vec<String> = facts
         .web_servers
         .iter()
         .filter(|w| w.name != "nginx" && (w.listens_443 == Some(true) || w.serves_443_by_config))
         .map(|w| w.name.clone())
         .collect();
+    other_servers.extend(setup::other_containers_on_443(facts));
     let nginx_present = facts.nginx.conf_path.is_some()
         || !facts.nginx.servers.is_empty()
         || !s.nginx_containers_443.is_empty();
@@ -602,7 +603,12 @@ fn upstream_of(
     let (port, from) = i.ws_port()?;
     let nginx = nginx.filter(|n| n.network_mode.as_deref() != Some("host"));
     if let (Some(n), Some((file, svc))) = (nginx, i.compose) {
-        let shared = svc.networks.iter().any(|net| n.networks.contains(net));
+        // Names resolve on a network both join: the same Docker network (a project's own,
+        // or an external one shared by two projects).
+        let shared = svc
+            .networks
+            .iter()
+            .any(|net| n.network_names.contains(&file.network_name(net)));
         let mut names = vec![svc.name.clone()];
         names.extend(svc.container_name.clone());
         let others = facts
@@ -625,11 +631,15 @@ fn upstream_of(
             problem: (!shared).then(|| {
                 format!(
                     "compose service {} (networks {}) shares no network with the nginx service {} \
-                     (networks {})",
+                     (networks {}): it cannot reach it by name",
                     svc.name,
-                    svc.networks.join(", "),
+                    svc.networks
+                        .iter()
+                        .map(|k| file.network_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     n.service,
-                    n.networks.join(", ")
+                    n.network_names.join(", ")
                 )
             }),
         });

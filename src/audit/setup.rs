@@ -215,11 +215,75 @@ pub fn serving_server<'a>(
         })
 }
 
+/// Containers that serve the host's port 443 and are not nginx read by dpwizard, described
+/// (`caddy:2 in compose service proxy (/opt/proxy/compose.yaml:3)`, `npm (jc21/…)`): the
+/// web server in front is one of them, and a host web server would clash with it.
+pub fn other_containers_on_443(facts: &Facts) -> Vec<String> {
+    let compose = &facts.runtime.compose;
+    let is_nginx = |f: &ComposeFile, s: &ComposeService| {
+        facts
+            .nginx_containers
+            .iter()
+            .any(|n| n.compose_file == f.path && n.service == s.name)
+    };
+    let mut out: Vec<String> = compose
+        .all_services()
+        .filter(|(f, s)| {
+            !is_nginx(f, s)
+                && s.ports
+                    .iter()
+                    .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
+        })
+        .map(|(_, s)| {
+            format!(
+                "{} in compose service {} ({}:{})",
+                if s.image.is_empty() {
+                    "a built image"
+                } else {
+                    &s.image
+                },
+                s.name,
+                s.file,
+                s.line.unwrap_or(1)
+            )
+        })
+        .collect();
+    // Containers started otherwise (docker run), unless they are a project's read above
+    // (Compose names them PROJECT_SERVICE_N or PROJECT-SERVICE-N, or container_name).
+    let known: Vec<(String, String, Option<String>)> = compose
+        .all_services()
+        .map(|(f, s)| {
+            (
+                f.project_name.clone(),
+                s.name.clone(),
+                s.container_name.clone(),
+            )
+        })
+        .collect();
+    for c in &facts.runtime.docker.publishing_443 {
+        let name = c.split(" (").next().unwrap_or(c);
+        let from_project = known.iter().any(|(p, s, cn)| {
+            cn.as_deref() == Some(name)
+                || [format!("{p}_{s}_"), format!("{p}-{s}-")]
+                    .iter()
+                    .any(|pre| {
+                        name.strip_prefix(pre.as_str())
+                            .is_some_and(|n| n.parse::<u32>().is_ok())
+                    })
+        });
+        if !from_project {
+            out.push(format!("container {c}"));
+        }
+    }
+    out
+}
+
 /// The container publishes its port 443 as the host's port 443.
 pub fn publishes_https(c: &NginxContainer) -> bool {
-    c.ports
-        .iter()
-        .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
+    c.network_mode.as_deref() == Some("host")
+        || c.ports
+            .iter()
+            .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
 }
 
 pub fn listens_tls_443(s: &NginxServer) -> bool {

@@ -39,6 +39,9 @@ pub struct DockerFacts {
     pub containers: Vec<Container>,
     /// drawpile/drawpile-srv images already on this machine, as `repository:tag`.
     pub images: Vec<String>,
+    /// Other containers that publish port 443 on the host, as `NAME (IMAGE)`: the web server
+    /// in front may be one of them.
+    pub publishing_443: Vec<String>,
     /// `docker-compose` (v1) version, when installed.
     pub compose_v1: Option<String>,
     /// `docker compose` (v2 plugin) version, when it works.
@@ -109,8 +112,23 @@ pub struct Mount {
 pub struct ComposeFacts {
     /// Compose files that define a drawpile/drawpile-srv service.
     pub files: Vec<ComposeFile>,
+    /// Other Compose projects with a service that publishes port 443: the web server in
+    /// front may live there (a reverse-proxy project beside drawpile's).
+    pub web_projects: Vec<ComposeFile>,
     /// Compose files that could not be read or parsed.
     pub errors: Vec<String>,
+}
+
+impl ComposeFacts {
+    /// Every service of every project read, with its project (drawpile's and web projects).
+    pub fn all_services(&self) -> impl Iterator<Item = (&ComposeFile, &ComposeService)> {
+        self.files.iter().chain(&self.web_projects).flat_map(|f| {
+            f.services
+                .iter()
+                .chain(&f.other_services)
+                .map(move |s| (f, s))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -134,6 +152,10 @@ pub struct ComposeFile {
     /// Top-level networks and named volumes.
     pub networks: Vec<String>,
     pub named_volumes: Vec<String>,
+    /// Each network the services join, with the name Docker gives it (`PROJECT_KEY`, its
+    /// `name:`, or the external network's own name): services of two projects only reach
+    /// each other by name on a network with the same Docker name.
+    pub networks_on_host: Vec<ComposeNetwork>,
     /// The project's other services (a web server, a list server, …).
     pub other_services: Vec<ComposeService>,
 }
@@ -170,6 +192,26 @@ pub struct ComposeService {
     pub command_style: Option<String>,
     /// Which drawpile-srv the image is, when it is one.
     pub drawpile: Option<DrawpileImage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ComposeNetwork {
+    /// The key services use (`dpserver`, `default`).
+    pub key: String,
+    /// The network's name in Docker.
+    pub name: String,
+    pub external: bool,
+}
+
+impl ComposeFile {
+    /// The Docker name of the network a service calls `key`.
+    pub fn network_name(&self, key: &str) -> String {
+        self.networks_on_host
+            .iter()
+            .find(|n| n.key == key)
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| format!("{}_{key}", self.project_name))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -372,6 +414,24 @@ pub fn parse_image_line(line: &str) -> Option<String> {
     let repo = v.get("Repository")?.as_str()?;
     let tag = v.get("Tag")?.as_str()?;
     (repo != "<none>" && tag != "<none>").then(|| format!("{repo}:{tag}"))
+}
+
+/// `NAME (IMAGE)` of a `docker ps --format '{{json .}}'` line whose container publishes
+/// port 443 on the host (`Ports` like `0.0.0.0:443->443/tcp`).
+pub fn parse_ps_publishing_443(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    let ports = v.get("Ports")?.as_str()?;
+    let on_443 = ports.split(", ").any(|p| {
+        p.split_once("->")
+            .is_some_and(|(host, _)| host.rsplit(':').next() == Some("443"))
+    });
+    on_443.then(|| {
+        format!(
+            "{} ({})",
+            v.get("Names").and_then(Value::as_str).unwrap_or("?"),
+            v.get("Image").and_then(Value::as_str).unwrap_or("?")
+        )
+    })
 }
 
 pub fn parse_ps_line(line: &str) -> Option<(String, String)> {
@@ -654,6 +714,12 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
         return facts;
     }
     let listed: Vec<(String, String)> = ps.stdout_str().lines().filter_map(parse_ps_line).collect();
+    facts.publishing_443 = ps
+        .stdout_str()
+        .lines()
+        .filter(|l| parse_ps_line(l).is_some_and(|(_, image)| !is_drawpile_image(&image)))
+        .filter_map(parse_ps_publishing_443)
+        .collect();
     // Images with other names may be built from drawpile's: their entrypoint tells (one
     // read-only `docker image inspect` for all of them, bounded).
     const MAX_OTHER_IMAGES: usize = 32;
@@ -1139,6 +1205,38 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
         named_volumes: names("volumes"),
         ..Default::default()
     };
+    let declared = doc.get("networks").and_then(Y::as_mapping);
+    let mut keys: Vec<String> = names("networks");
+    if !keys.iter().any(|k| k == "default") {
+        keys.push("default".into());
+    }
+    for key in keys {
+        let n = declared.and_then(|d| d.get(key.as_str()));
+        // `external: true`, or the version-3 form `external: {name: X}`.
+        let ext = n.and_then(|n| n.get("external"));
+        let external = match ext {
+            Some(Y::Bool(b)) => *b,
+            Some(Y::Mapping(_)) => true,
+            _ => false,
+        };
+        let name = n
+            .and_then(|n| n.get("name"))
+            .and_then(Y::as_str)
+            .or_else(|| ext.and_then(|e| e.get("name")).and_then(Y::as_str))
+            .map(String::from)
+            .unwrap_or_else(|| {
+                if external {
+                    key.clone()
+                } else {
+                    format!("{}_{key}", file.project_name)
+                }
+            });
+        file.networks_on_host.push(ComposeNetwork {
+            key,
+            name,
+            external,
+        });
+    }
     if let Some(services) = doc.get("services").and_then(Y::as_mapping) {
         for (name, svc) in services {
             let Some(name) = yaml_str(name) else { continue };
@@ -1290,6 +1388,18 @@ fn read_project(ctx: &Ctx, main: &Path, files: Option<Vec<String>>) -> Result<Co
     Ok(file)
 }
 
+/// A service that may be the web server in front: it publishes port 443, or it is nginx on
+/// the host's network.
+fn may_serve_https(s: &ComposeService) -> bool {
+    let nginx = super::nginx::is_nginx_image(&s.image)
+        || s.build
+            .as_ref()
+            .and_then(|b| b.from.as_deref())
+            .is_some_and(super::nginx::is_nginx_image);
+    s.ports.iter().any(|p| p.container_port == 443)
+        || (nginx && s.network_mode.as_deref() == Some("host"))
+}
+
 pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
     let mut facts = ComposeFacts::default();
     let mut candidates: Vec<(PathBuf, &'static str)> = ctx
@@ -1328,6 +1438,12 @@ pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
                 found_via: via.to_string(),
                 ..f
             }),
+            Ok(f) if f.other_services.iter().any(may_serve_https) => {
+                facts.web_projects.push(ComposeFile {
+                    found_via: via.to_string(),
+                    ..f
+                })
+            }
             Ok(_) => {}
             Err(e) => facts.errors.push(e),
         }
@@ -1393,6 +1509,27 @@ mod tests {
             Some("2.3")
         );
         assert_eq!(image_tag("localhost:5000/drawpile/drawpile-srv"), None);
+    }
+
+    #[test]
+    fn containers_publishing_443() {
+        let line = |ports: &str| {
+            format!(
+                r#"{{"ID":"a","Image":"jc21/nginx-proxy-manager:latest","Names":"npm","Ports":"{ports}"}}"#
+            )
+        };
+        assert_eq!(
+            parse_ps_publishing_443(&line(
+                "0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp, :::443->443/tcp"
+            ))
+            .as_deref(),
+            Some("npm (jc21/nginx-proxy-manager:latest)")
+        );
+        assert_eq!(
+            parse_ps_publishing_443(&line("0.0.0.0:8443->443/tcp, 443/tcp")),
+            None
+        );
+        assert_eq!(parse_ps_publishing_443(&line("")), None);
     }
 
     #[test]

@@ -582,6 +582,8 @@ pub struct NginxContainer {
     pub networks: Vec<String>,
     /// `network_mode:` (`host`: it proxies like nginx on the host, through published ports).
     pub network_mode: Option<String>,
+    /// The Docker names of its networks (see ComposeFile::networks_on_host).
+    pub network_names: Vec<String>,
     /// Bind mounts into /etc/nginx: where its configuration comes from on the host.
     pub config_mounts: Vec<super::docker::ComposeMount>,
     /// Container paths nginx reads that are not on the host (inside the image or a named
@@ -634,7 +636,7 @@ pub fn is_nginx_image(image: &str) -> bool {
 /// image its Dockerfile builds from, is nginx).
 pub fn detect_in_compose(ctx: &Ctx, compose: &super::docker::ComposeFacts) -> Vec<NginxContainer> {
     let mut out = Vec::new();
-    for f in &compose.files {
+    for f in compose.files.iter().chain(&compose.web_projects) {
         for svc in f.services.iter().chain(&f.other_services) {
             let from = svc.build.as_ref().and_then(|b| b.from.clone());
             let image = match (&from, svc.image.is_empty()) {
@@ -731,6 +733,7 @@ fn read_container(
         ports: svc.ports.clone(),
         networks: svc.networks.clone(),
         network_mode: svc.network_mode.clone(),
+        network_names: svc.networks.iter().map(|k| f.network_name(k)).collect(),
         config_mounts: svc
             .mounts
             .iter()

@@ -1062,7 +1062,13 @@ fn no_host_nginx(f: &Facts, what: &str) -> String {
              nginx (`dpwizard audit`) but does not edit it yet",
             c.service, c.compose_file
         ),
-        None => format!("{what}: apt-get install nginx"),
+        None => match crate::audit::setup::other_containers_on_443(f).first() {
+            Some(c) => format!(
+                "port 443 is served by {c}: do not install nginx on the host (it would clash \
+                 on 443); this version of dpwizard does not configure that web server"
+            ),
+            None => format!("{what}: apt-get install nginx"),
+        },
     }
 }
 

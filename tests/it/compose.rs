@@ -909,3 +909,100 @@ fn a_site_mounted_as_a_single_file_and_a_named_project() {
     assert!(evidence(&v, "DPW-TLS-001").contains("/srv/paint/certs/fullchain.pem"));
     assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
 }
+
+#[test]
+fn audit_a_proxy_in_another_compose_project() {
+    // drawpile as the README's variant publishes it; the web server in front is a project of
+    // its own: nginx on the host's network (judged), or Caddy (not judged yet, said so).
+    let m = FakeMachine::debian12();
+    dpserver::install(
+        &m,
+        "/root/dpserver",
+        &dpserver::own_web_server_compose(&["127.0.0.1:27751:27751"]),
+        &dpserver::default_conf(dpserver::ORIGIN_CHECK_2026),
+    );
+    m.file(
+        "/opt/proxy/docker-compose.yml",
+        "services:\n  web:\n    image: nginx:stable\n    network_mode: host\n    volumes:\n      - ./sites:/etc/nginx/conf.d:ro\n      - /etc/letsencrypt:/etc/letsencrypt:ro\n",
+    );
+    m.file(
+        "/opt/proxy/sites/paint.conf",
+        format!(
+            "server {{\n    listen 443 ssl;\n    server_name paint.example.com;\n    ssl_certificate /etc/letsencrypt/live/paint.example.com/fullchain.pem;\n    ssl_certificate_key /etc/letsencrypt/live/paint.example.com/privkey.pem;\n{}}}\n",
+            DOC_LOCATION
+        ),
+    );
+    lineage(&m, GOOD_CERT, true, true);
+    let v = m.detect_json(&[]);
+    assert_eq!(
+        jget(&v, "runtime.compose.web_projects.0.path"),
+        "/opt/proxy/docker-compose.yml"
+    );
+    assert_eq!(jget(&v, "nginx_containers.0.network_mode"), "host");
+    let v = assert_findings(&m, &[], &[]);
+    let passed = ids(&v, "passed");
+    for id in ["DPW-PROXY-007", "DPW-TLS-001", "DPW-TLS-002"] {
+        assert!(passed.contains(&id.to_string()), "{id}: {passed:?}");
+    }
+
+    m.file(
+        "/opt/proxy/docker-compose.yml",
+        "services:\n  caddy:\n    image: caddy:2\n    ports: [\"80:80\", \"443:443\"]\n",
+    );
+    let v = assert_findings(&m, &[], &["DPW-PROXY-013"]);
+    let ev = evidence(&v, "DPW-PROXY-013");
+    assert!(
+        ev.contains(
+            "caddy:2 in compose service caddy (/opt/proxy/docker-compose.yml:2) serves port 443"
+        ),
+        "{ev}"
+    );
+    assert!(
+        !v.to_string()
+            .contains("no web server configuration was found")
+    );
+}
+
+#[test]
+fn audit_a_proxy_project_reaches_drawpile_by_name_only_on_a_shared_network() {
+    let m = FakeMachine::debian12();
+    dpserver::install(
+        &m,
+        "/root/dpserver",
+        &dpserver::own_web_server_compose(&[]),
+        &dpserver::default_conf(dpserver::ORIGIN_CHECK_2026),
+    );
+    let proxy = |networks: &str| {
+        format!(
+            "services:\n  web:\n    image: nginx:stable\n    ports: [\"443:443\"]\n    networks: [edge]\n    volumes:\n      - ./sites:/etc/nginx/conf.d:ro\n      - /etc/letsencrypt:/etc/letsencrypt:ro\nnetworks:\n  edge:\n{networks}"
+        )
+    };
+    m.file("/opt/proxy/docker-compose.yml", proxy("    {}\n"))
+        .file(
+            "/opt/proxy/sites/paint.conf",
+            format!(
+                "server {{\n    listen 443 ssl;\n    server_name paint.example.com;\n    ssl_certificate /etc/letsencrypt/live/paint.example.com/fullchain.pem;\n    ssl_certificate_key /etc/letsencrypt/live/paint.example.com/privkey.pem;\n{}}}\n",
+                DOC_LOCATION.replace("localhost:27751", "drawpile-srv:27751")
+            ),
+        );
+    lineage(&m, GOOD_CERT, true, true);
+    // Each project on its own network: `drawpile-srv` does not resolve from the proxy.
+    let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    let ev = evidence(&v, "DPW-PROXY-007");
+    assert!(
+        ev.contains("dpserver_dpserver") && ev.contains("proxy_edge"),
+        "{ev}"
+    );
+    // Both join one external network (the usual fix): reached by name.
+    m.file(
+        "/opt/proxy/docker-compose.yml",
+        proxy("    external: true\n    name: edge\n"),
+    )
+    .file(
+        "/root/dpserver/docker-compose.override.yaml",
+        "services:\n    drawpile-srv:\n        networks:\n            - edge\nnetworks:\n    edge:\n        external:\n            name: edge\n",
+    );
+    let v = m.detect_json(&[]);
+    agree_with_docker_compose(&m, "/root/dpserver", &v);
+    assert_findings(&m, &[], &[]);
+}
