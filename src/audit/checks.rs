@@ -1259,6 +1259,19 @@ pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         }
     };
     judge(v, LIVE_TCP, &l.tcp, &l.tcp_target);
+    if l.direct.is_none()
+        && let Some(i) = s.instance.as_ref().filter(|i| i.in_container())
+    {
+        // dpserver's layout: only the proxy's container reaches the WebSocket port.
+        v.skip(
+            LIVE_DIRECT,
+            format!(
+                "{} does not publish its WebSocket port on the host; the handshakes through the \
+                 proxy reach it",
+                i.described
+            ),
+        );
+    }
     judge(v, LIVE_DIRECT, &l.direct, &l.direct_target);
     let Some(p) = &l.proxy else {
         for c in &all[2..] {

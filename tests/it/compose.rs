@@ -1006,3 +1006,29 @@ fn audit_a_proxy_project_reaches_drawpile_by_name_only_on_a_shared_network() {
     agree_with_docker_compose(&m, "/root/dpserver", &v);
     assert_findings(&m, &[], &[]);
 }
+
+#[test]
+fn the_direct_probe_is_skipped_with_the_reason_when_only_the_proxy_reaches_the_port() {
+    // The judge on dpserver's facts with live observations in which nothing was probed
+    // directly (the port is not published): a reason, not "nothing to probe".
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let host = dpwizard::host::Host::new(
+        m.root(),
+        std::time::Duration::from_secs(3),
+        dpwizard::host::Clock::System,
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let facts = rt.block_on(dpwizard::detect::detect(host, Default::default()));
+    let obs = dpwizard::audit::Observations {
+        live: Some(Default::default()),
+        ..Default::default()
+    };
+    let r = dpwizard::audit::judge(&facts, &obs, None);
+    let direct = r.skipped.iter().find(|s| s.id == "DPW-LIVE-002").unwrap();
+    assert_eq!(
+        direct.reason,
+        "compose service drawpile-srv (/root/dpserver/docker-compose.yaml:3) does not publish its \
+         WebSocket port on the host; the handshakes through the proxy reach it"
+    );
+}
