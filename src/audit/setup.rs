@@ -519,7 +519,8 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 described: format!(
                     "compose service {} ({}:{})",
                     s.name,
-                    f.path,
+                    // The line is in the file that defines the service (maybe the override).
+                    if s.file.is_empty() { &f.path } else { &s.file },
                     s.line.unwrap_or(1)
                 ),
                 args: s.options.clone(),

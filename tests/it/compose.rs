@@ -1032,3 +1032,36 @@ fn the_direct_probe_is_skipped_with_the_reason_when_only_the_proxy_reaches_the_p
          WebSocket port on the host; the handshakes through the proxy reach it"
     );
 }
+
+#[test]
+fn a_service_defined_in_the_override_file_is_reported_there() {
+    // dpserver's README: add features in docker-compose.override.yaml; here drawpile-srv
+    // runs from there beside a project whose main file has no drawpile service.
+    let m = FakeMachine::debian12();
+    m.file(
+        "/root/stack/docker-compose.yml",
+        "services:\n  web:\n    image: nginx:stable\n    ports: [\"443:443\"]\n    volumes: [\"./conf.d:/etc/nginx/conf.d:ro\"]\n",
+    )
+    .file(
+        "/root/stack/docker-compose.override.yml",
+        "# drawpile, added later\nservices:\n  drawpile:\n    image: drawpile/drawpile-srv:2.3.0\n    command: --websocket-port 27751\n",
+    )
+    .file(
+        "/root/stack/conf.d/site.conf",
+        format!(
+            "server {{\n    listen 443 ssl;\n    server_name {DOMAIN};\n{}}}\n",
+            crate::audit::DOC_LOCATION.replace("localhost:27751", "drawpile:27751")
+        ),
+    );
+    let v = m.detect_json(&[]);
+    let s = jget(&v, "runtime.compose.files.0.services.0");
+    assert_eq!(s["file"], "/root/stack/docker-compose.override.yml");
+    assert_eq!(s["line"], 3);
+    agree_with_docker_compose(&m, "/root/stack", &v);
+    let (_, v, _) = crate::audit::audit(&m, &[]);
+    assert_eq!(
+        v["instance"],
+        "compose service drawpile (/root/stack/docker-compose.override.yml:3)"
+    );
+    assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
+}
