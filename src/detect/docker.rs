@@ -350,11 +350,18 @@ pub fn drawpile_image_from_inspect(v: &Value) -> Option<DrawpileImage> {
             })
             .unwrap_or_default()
     };
+    // The program itself, or the first word of a shell command (`sh -c "drawpile-srv …"`,
+    // as images built for hosting services do).
     let runs_it = words("Entrypoint")
         .iter()
         .chain(words("Cmd").iter())
-        .take(3)
-        .any(|w| w.rsplit('/').next() == Some("drawpile-srv"));
+        .take(4)
+        .any(|w| {
+            w.split_whitespace()
+                .next()
+                .and_then(|first| first.rsplit('/').next())
+                == Some("drawpile-srv")
+        });
     if !runs_it {
         return None;
     }

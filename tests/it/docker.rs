@@ -163,6 +163,15 @@ fn an_image_built_from_scratch_is_recognised_by_its_entrypoint() {
             .unwrap()
             .contains("too old")
     );
+    // brushdojo/drawpile-srv's image (d2f81de): its own entrypoint script, then a shell
+    // command that runs drawpile-srv.
+    let shell = serde_json::json!({"RepoTags": ["brush-dojo/drawpile-srv:latest"], "Config": {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["bash", "-c", "drawpile-srv   --local-host brushdojo.com   --port 27750"]}});
+    assert_eq!(
+        drawpile_image_from_inspect(&shell).unwrap().image,
+        "brush-dojo/drawpile-srv:latest"
+    );
+    let sh_nginx = serde_json::json!({"Config": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["nginx -g 'daemon off;'"]}});
+    assert!(drawpile_image_from_inspect(&sh_nginx).is_none());
 }
 
 #[test]
