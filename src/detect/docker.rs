@@ -1265,6 +1265,19 @@ pub fn compose_project(t: &ProjectTexts) -> Result<ComposeFile, String> {
 }
 
 impl ComposeFile {
+    /// set_command_styles, reading the files again (for a service recognised after reading).
+    fn set_command_styles_from_disk(&mut self, ctx: &Ctx) {
+        let files = self
+            .config_files
+            .iter()
+            .filter_map(|p| Some((p.clone(), ctx.host.read_to_string(p).ok()?)))
+            .collect();
+        self.set_command_styles(&ProjectTexts {
+            files,
+            ..Default::default()
+        });
+    }
+
     /// The override file where customisations belong (dpserver's README: so that `git pull`
     /// keeps working): the one Compose already reads, else the default-named file next to the
     /// main file, which Compose will read once it exists. Err when COMPOSE_FILE in `.env`
@@ -1479,11 +1492,26 @@ pub fn add_files_from_containers(ctx: &Ctx, compose: &mut ComposeFacts, docker: 
             continue;
         }
         match read_project(ctx, Path::new(main), Some(c.compose_files.clone())) {
-            Ok(f) if !f.services.is_empty() => compose.files.push(ComposeFile {
-                found_via: "container labels".into(),
-                ..f
-            }),
-            Ok(_) => {}
+            Ok(mut f) => {
+                // Docker knows the container runs drawpile-srv (by its image's entrypoint)
+                // even when the file's image name does not say so.
+                if let (Some(svc), Some(d)) = (&c.compose_service, &c.drawpile)
+                    && let Some(i) = f.other_services.iter().position(|s| &s.name == svc)
+                {
+                    let mut s = f.other_services.remove(i);
+                    s.drawpile = Some(d.clone());
+                    f.services.push(s);
+                    f.set_command_styles_from_disk(ctx);
+                }
+                if f.services.is_empty() {
+                    continue;
+                }
+                compose.web_projects.retain(|w| w.path != f.path);
+                compose.files.push(ComposeFile {
+                    found_via: "container labels".into(),
+                    ..f
+                });
+            }
             Err(e) => compose.errors.push(e),
         }
     }
@@ -1516,6 +1544,51 @@ mod tests {
             Some("2.3")
         );
         assert_eq!(image_tag("localhost:5000/drawpile/drawpile-srv"), None);
+    }
+
+    #[test]
+    fn a_compose_service_docker_knows_runs_drawpile_is_one_whatever_its_image_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("opt/custom")).unwrap();
+        std::fs::write(
+            dir.path().join("opt/custom/docker-compose.yml"),
+            "services:\n  dp:\n    image: myorg/drawing-server:prod\n    command: >\n      --websocket-port 27771\n",
+        )
+        .unwrap();
+        let ctx = Ctx::new(
+            crate::host::Host::new(
+                dir.path(),
+                std::time::Duration::from_secs(1),
+                crate::host::Clock::System,
+            ),
+            Default::default(),
+        );
+        let docker = DockerFacts {
+            containers: vec![Container {
+                name: "custom_dp_1".into(),
+                compose_service: Some("dp".into()),
+                compose_files: vec!["/opt/custom/docker-compose.yml".into()],
+                drawpile: Some(DrawpileImage {
+                    image: "myorg/drawing-server:prod".into(),
+                    recognised_by: "image entrypoint".into(),
+                    version: Some("2.3.0".into()),
+                    note: None,
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut compose = ComposeFacts::default();
+        add_files_from_containers(&ctx, &mut compose, &docker);
+        let s = &compose.files[0].services[0];
+        assert_eq!(compose.files[0].found_via, "container labels");
+        assert_eq!(s.name, "dp");
+        assert_eq!(
+            s.drawpile.as_ref().unwrap().version.as_deref(),
+            Some("2.3.0")
+        );
+        assert_eq!(s.options.websocket_port.as_deref(), Some("27771"));
+        assert_eq!(s.command_style.as_deref(), Some("folded"));
     }
 
     #[test]
