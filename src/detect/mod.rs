@@ -7,6 +7,7 @@
 pub mod apache;
 pub mod args;
 pub mod caddy;
+pub mod compose;
 pub mod docker;
 pub mod drawpile;
 pub mod network;
@@ -187,7 +188,7 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
     let (systemd, docker, compose, drawpile, web_servers, nginx, apache, caddy, tls, network) = tokio::join!(
         systemd::detect(&ctx, unit_files.clone(), os.systemd_running),
         docker::detect(&ctx),
-        docker::detect_compose(&ctx),
+        compose::detect_compose(&ctx),
         drawpile::detect(&ctx, &unit_files),
         webserver::detect(&ctx),
         nginx::detect(&ctx),
@@ -200,7 +201,7 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
     let mut web_servers = web_servers;
     webserver::attribute_listeners(&mut web_servers, &network, &nginx, &apache, &caddy);
     let mut compose = compose;
-    docker::add_files_from_containers(&ctx, &mut compose, &docker);
+    compose::add_files_from_containers(&ctx, &mut compose, &docker);
     let nginx_containers = nginx::detect_in_compose(&ctx, &compose);
     let mut tls = tls;
     tls::add_referenced(
