@@ -200,18 +200,26 @@ pub fn is_catch_all(s: &NginxServer) -> bool {
         .all(|n| n.is_empty() || n == "_" || n == "\"\"")
 }
 
-/// The TLS server on 443 that serves `domain`: one whose names cover it, else a catch-all.
+/// The TLS server on 443 that serves `domain`: one whose names cover it; else the server
+/// nginx falls back to for unknown names (the `default_server` on 443, else the first 443
+/// server), when that one has no name at all (dpserver's default.conf). A named server for
+/// another domain is not taken for this one.
 pub fn serving_server<'a>(
     servers: impl Iterator<Item = &'a NginxServer> + Clone,
     domain: &str,
 ) -> Option<&'a NginxServer> {
-    servers
-        .clone()
-        .find(|s| listens_tls_443(s) && s.server_names.iter().any(|n| name_covers(n, domain)))
+    let on_443 = || servers.clone().filter(|s| listens_tls_443(s));
+    on_443()
+        .find(|s| s.server_names.iter().any(|n| name_covers(n, domain)))
         .or_else(|| {
-            servers
-                .into_iter()
-                .find(|s| listens_tls_443(s) && is_catch_all(s))
+            on_443()
+                .find(|s| {
+                    s.listen
+                        .iter()
+                        .any(|l| l.port == Some(443) && l.default_server)
+                })
+                .or_else(|| on_443().next())
+                .filter(|s| is_catch_all(s))
         })
 }
 
@@ -626,6 +634,44 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(names: &[&str], default: bool) -> NginxServer {
+        NginxServer {
+            server_names: names.iter().map(|n| n.to_string()).collect(),
+            listen: vec![crate::detect::nginx::NginxListen {
+                port: Some(443),
+                ssl: true,
+                default_server: default,
+                ..Default::default()
+            }],
+            ssl: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_server_for_a_domain_follows_nginx_s_choice() {
+        let named = server(&["paint.example.com"], false);
+        let other = server(&["other.example.com"], false);
+        let any = server(&[], false);
+        let any_default = server(&["_"], true);
+        let pick = |list: &[&NginxServer], d: &str| {
+            serving_server(list.iter().copied(), d).map(|s| s.server_names.clone())
+        };
+        assert_eq!(
+            pick(&[&any, &named], "paint.example.com"),
+            Some(vec!["paint.example.com".to_string()])
+        );
+        // dpserver: one nameless server gets every name.
+        assert_eq!(pick(&[&any], "draw.example.com"), Some(vec![]));
+        // nginx falls back to the first 443 server, which is named for another domain.
+        assert_eq!(pick(&[&other, &any], "draw.example.com"), None);
+        // … unless the nameless one is the default_server.
+        assert_eq!(
+            pick(&[&other, &any_default], "draw.example.com"),
+            Some(vec!["_".to_string()])
+        );
+    }
 
     #[test]
     fn image_tags_give_versions() {
