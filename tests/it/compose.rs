@@ -624,8 +624,20 @@ fn bad_compose_input_gives_clear_messages() {
     // Shapes Compose refuses: no panic.
     .file("/opt/list/compose.yaml", "- a\n- b\n")
     .file("/opt/strsvc/compose.yaml", "services:\n  a: just-a-string\n  b: [1, 2]\n");
+    let before = crate::readonly::snapshot(m.root());
     let run = m.dpwizard(["detect", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
+    // Nothing written, not even a timestamp; the audit on the same tree neither.
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "detect changed the tree"
+    );
+    let audit = m.dpwizard(["audit", "--offline", "--json"]);
+    assert!(audit.code == 0 || audit.code == 1, "{audit:?}");
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "audit changed the tree"
+    );
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     let errors = compose_errors(&v);
     for expected in [
