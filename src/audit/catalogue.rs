@@ -203,6 +203,10 @@ checks! {
         "the web server in front is one this version of dpwizard audits (nginx)",
         "Apache and Caddy configurations are detected but not judged yet; the live probes still test them.",
         "Check the proxy by hand against the Drawpile docs, or rely on the live probes.";
+    PROXY_ADMIN_PLAIN = "DPW-PROXY-014", Proxy, Warning, false,
+        "the web admin is not re-published over plain HTTP",
+        "A location without TLS that proxies to the web admin sends its password and its controls in clear text.",
+        "Serve the web admin's location only in the TLS server, and redirect port 80 to https.";
     TLS_PRESENT = "DPW-TLS-001", Tls, Error, true,
         "a certificate and key are configured and readable",
         "Without a certificate browsers cannot open wss:// connections.",

@@ -592,6 +592,74 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     );
 }
 
+/// The web admin proxied by a server without TLS (port 80), host nginx or in a container.
+pub fn web_admin_proxy(facts: &Facts, s: &Setup, v: &mut Verdicts) {
+    let Some(i) = &s.instance else {
+        v.skip(PROXY_ADMIN_PLAIN, "no drawpile-srv");
+        return;
+    };
+    let Some(port) = i
+        .args
+        .web_admin_port
+        .as_deref()
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        v.skip(PROXY_ADMIN_PLAIN, "the web admin is off");
+        return;
+    };
+    // How a proxy names the web admin: this host's loopback or published port, or the
+    // compose service (and its container_name) on the project's network.
+    let published: Vec<u16> = i
+        .ports()
+        .iter()
+        .filter(|p| p.container_port == port)
+        .filter_map(|p| p.host_port)
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    if let Some((_, svc)) = i.compose {
+        names.push(svc.name.clone());
+        names.extend(svc.container_name.clone());
+    }
+    let reaches_admin = |host: &str, p: u16| {
+        if names.iter().any(|n| n == host) {
+            p == port
+        } else {
+            is_loopback(host) && (published.contains(&p) || (!i.in_container() && p == port))
+        }
+    };
+    let servers = facts.nginx.servers.iter().chain(
+        facts
+            .nginx_containers
+            .iter()
+            .flat_map(|c| c.config.servers.iter()),
+    );
+    let mut ev = Vec::new();
+    for srv in servers.filter(|srv| !srv.ssl) {
+        for l in &srv.locations {
+            let Some(pp) = l.directives.iter().find(|d| d.name == "proxy_pass") else {
+                continue;
+            };
+            if let Some((host, Some(p))) = upstream(std::slice::from_ref(pp))
+                && reaches_admin(&host, p)
+            {
+                ev.push(format!(
+                    "{} in location {} of a server without TLS ({}:{}, listen {})",
+                    at(pp),
+                    l.path,
+                    srv.file,
+                    srv.line,
+                    srv.listen
+                        .iter()
+                        .map(|x| x.raw.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    v.check(PROXY_ADMIN_PLAIN, ev.is_empty(), ev);
+}
+
 /// How the proxy reaches drawpile-srv's WebSocket listener: nginx in a container of the same
 /// Compose project by service name and container port over a shared network; nginx on the
 /// host through the host side of the published port (or not at all when it is not published).

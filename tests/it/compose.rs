@@ -1077,3 +1077,42 @@ fn a_service_defined_in_the_override_file_is_reported_there() {
     );
     assert!(ids(&v, "passed").contains(&"DPW-PROXY-007".to_string()));
 }
+
+#[test]
+fn audit_the_web_admin_re_published_on_plain_http() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let conf = dpserver::default_conf(dpserver::ORIGIN_CHECK_2026);
+    // The web admin's API also on the port-80 server.
+    let plain = conf.replacen(
+        "\tlocation /.well-known/acme-challenge/ {",
+        "\tlocation /admin/api/ {\n\t\tproxy_pass http://drawpile-srv:27780/api/;\n\t}\n\n\tlocation /.well-known/acme-challenge/ {",
+        1,
+    );
+    m.file("/root/dpserver/nginx-config/default.conf", &plain);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-014"]);
+    let ev = evidence(&v, "DPW-PROXY-014");
+    assert!(
+        ev.contains("default.conf:11: proxy_pass http://drawpile-srv:27780/api/ in location /admin/api/ of a server without TLS (/root/dpserver/nginx-config/default.conf:1, listen *:80, [::]:80)"),
+        "{ev}"
+    );
+    // The README's own-web-server variant: the host nginx proxies the published web admin.
+    let m = own_web_server(&["127.0.0.1:27751:27751"]);
+    site(
+        &m,
+        DOC_LOCATION,
+        "",
+        "    location /admin/ { proxy_pass http://127.0.0.1:27780/; }",
+    );
+    assert_findings(&m, &[], &["DPW-PROXY-014"]);
+    // In the TLS server it is fine (dpserver's own layout passes, see above).
+    let m = own_web_server(&["127.0.0.1:27751:27751"]);
+    site(
+        &m,
+        DOC_LOCATION,
+        "    location /admin/ { proxy_pass http://127.0.0.1:27780/; }",
+        "",
+    );
+    let v = assert_findings(&m, &[], &[]);
+    assert!(ids(&v, "passed").contains(&"DPW-PROXY-014".to_string()));
+}
