@@ -219,6 +219,10 @@ checks! {
         "exactly one TLS server block serves the domain on 443",
         "nginx answers every request with the first server for a name and ignores the others (\"conflicting server name\"): a location in another one is never used.",
         "Keep one server block for the name on 443 and move the location /drawpile-web/ws into it.";
+    PROXY_ADMIN_PLAIN = "DPW-PROXY-015", Proxy, Warning, false,
+        "the web admin is not re-published over plain HTTP",
+        "A location without TLS that proxies to the web admin sends its password and its controls in clear text.",
+        "Serve the web admin's location only in the TLS server, and redirect port 80 to https.";
     TLS_PRESENT = "DPW-TLS-001", Tls, Error, true,
         "a certificate and key are configured and readable",
         "Without a certificate browsers cannot open wss:// connections.",

@@ -46,11 +46,13 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     };
     v.pass_with(SRV_PRESENT, i.described.clone());
     let version_ev = || {
-        vec![format!(
+        let mut ev = vec![format!(
             "{}: version {}",
             i.described,
             i.version_text.as_deref().unwrap_or("unknown")
-        )]
+        )];
+        ev.extend(i.image_note.clone());
+        ev
     };
     match i.version {
         Some(ver) => {
@@ -63,7 +65,10 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
                     .error
                     .clone()
                     .unwrap_or_else(|| "its --version could not be read".into()),
-                None if i.in_container() => "the image tag does not name a version".into(),
+                None if i.in_container() => i
+                    .image_note
+                    .clone()
+                    .unwrap_or_else(|| "the image tag does not name a version".into()),
                 None => "the binary the unit runs was not found".into(),
             };
             v.skip(SRV_VERSION, why.clone());
@@ -191,6 +196,10 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
         .is_some_and(|(host, _)| is_loopback(&host));
     if i.in_container() {
         match i.args.websocket_listen.as_deref() {
+            _ if i.host_network() => v.skip(
+                SRV_NO_LOOPBACK_IN_CONTAINER,
+                "the container shares the host's network: its 127.0.0.1 is the host's",
+            ),
             Some(a) if is_loopback(a) => v.fail(
                 SRV_NO_LOOPBACK_IN_CONTAINER,
                 vec![format!("{}: --websocket-listen {a}", i.described)],
@@ -201,12 +210,21 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
             v.skip(SRV_WS_LOCAL, "no WebSocket port configured");
             return;
         };
-        let public = i.published_publicly(port, "the WebSocket port");
-        if proxy_local {
-            v.check(SRV_WS_LOCAL, public.is_empty(), public);
+        // Published on every address it bypasses TLS and the Origin check, whatever proxy
+        // is in front (a host nginx, or nginx in a container on the compose network).
+        let public = if i.host_network() {
+            match i.args.websocket_listen.as_deref() {
+                Some(a) if is_loopback(a) => Vec::new(),
+                _ => vec![format!(
+                    "{}: shares the host's network and its WebSocket port {port} listens on every \
+                     address (no --websocket-listen 127.0.0.1)",
+                    i.described
+                )],
+            }
         } else {
-            v.skip(SRV_WS_LOCAL, "no local proxy forwards to it");
-        }
+            i.published_publicly(port, "the WebSocket port")
+        };
+        v.check(SRV_WS_LOCAL, public.is_empty(), public);
         return;
     }
     v.skip(
@@ -520,13 +538,17 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         PROXY_REAL_IP,
         PROXY_SWITCHES,
     ];
-    let other_servers: Vec<String> = facts
+    let mut other_servers: Vec<String> = facts
         .web_servers
         .iter()
         .filter(|w| w.name != "nginx" && (w.listens_443 == Some(true) || w.serves_443_by_config))
         .map(|w| w.name.clone())
         .collect();
-    let nginx_present = facts.nginx.conf_path.is_some() || !facts.nginx.servers.is_empty();
+    other_servers.extend(setup::other_containers_on_443(facts));
+    let nginx_present = facts.nginx.conf_path.is_some()
+        || !facts.nginx.servers.is_empty()
+        || !s.nginx_containers_443.is_empty();
+    let in_container = s.site.as_ref().and_then(|site| site.container);
     if !other_servers.is_empty() && s.site.is_none() {
         v.fail(
             PROXY_SUPPORTED,
@@ -543,6 +565,16 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         return;
     }
     v.pass(PROXY_SUPPORTED);
+    if let Some(c) = in_container {
+        v.skip(
+            PROXY_SYNTAX,
+            format!(
+                "nginx runs in compose service {} ({}): `nginx -t` runs inside its container, \
+                 which the audit does not enter",
+                c.service, c.compose_file
+            ),
+        );
+    }
     match &obs.nginx_test {
         Some(Ok(())) => v.pass(PROXY_SYNTAX),
         Some(Err(e)) => v.fail(
@@ -552,7 +584,10 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
                 .map(String::from)
                 .collect(),
         ),
-        None if nginx_present => v.skip(PROXY_SYNTAX, obs.why_not("nginx_test")),
+        None if facts.nginx.conf_path.is_some() || !facts.nginx.servers.is_empty() => {
+            v.skip(PROXY_SYNTAX, obs.why_not("nginx_test"))
+        }
+        None if nginx_present => v.skip(PROXY_SYNTAX, "nginx runs in a container"),
         None => v.skip(PROXY_SYNTAX, "nginx is not installed"),
     }
     let Some(domain) = &s.domain else {
@@ -653,20 +688,188 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
             .map(|l| format!("{}:{}: location {} {}", l.file, l.line, l.modifier, l.path))
             .collect(),
     );
-    let upstream = s.instance.as_ref().and_then(|i| {
-        let (addr, port) = i.ws_endpoint()?;
-        let listen = (!i.in_container())
-            .then(|| i.args.websocket_listen.clone())
-            .flatten();
-        let from = i.ws_port().map(|(_, f)| f).unwrap_or_default();
-        Some(Upstream {
-            addr,
+    let upstream = s
+        .instance
+        .as_ref()
+        .and_then(|i| upstream_of(facts, i, site.container));
+    judge_location(
+        site.http_proxy_directives(facts),
+        site.server,
+        loc,
+        upstream.as_ref(),
+        domain,
+        v,
+    );
+}
+
+/// The web admin proxied by a server without TLS (port 80), host nginx or in a container.
+pub fn web_admin_proxy(facts: &Facts, s: &Setup, v: &mut Verdicts) {
+    let Some(i) = &s.instance else {
+        v.skip(PROXY_ADMIN_PLAIN, "no drawpile-srv");
+        return;
+    };
+    let Some(port) = i
+        .args
+        .web_admin_port
+        .as_deref()
+        .and_then(|p| p.parse::<u16>().ok())
+    else {
+        v.skip(PROXY_ADMIN_PLAIN, "the web admin is off");
+        return;
+    };
+    // How a proxy names the web admin: this host's loopback or published port, or the
+    // compose service (and its container_name) on the project's network.
+    let published: Vec<u16> = i
+        .ports()
+        .iter()
+        .filter(|p| p.container_port == port)
+        .filter_map(|p| p.host_port)
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    if let Some((_, svc)) = i.compose {
+        names.push(svc.name.clone());
+        names.extend(svc.container_name.clone());
+    }
+    let reaches_admin = |host: &str, p: u16| {
+        if names.iter().any(|n| n == host) {
+            p == port
+        } else {
+            is_loopback(host) && (published.contains(&p) || (!i.in_container() && p == port))
+        }
+    };
+    let servers = facts.nginx.servers.iter().chain(
+        facts
+            .nginx_containers
+            .iter()
+            .flat_map(|c| c.config.servers.iter()),
+    );
+    let mut ev = Vec::new();
+    for srv in servers.filter(|srv| !srv.ssl) {
+        for l in &srv.locations {
+            let Some(pp) = l.directives.iter().find(|d| d.name == "proxy_pass") else {
+                continue;
+            };
+            if let Some((host, Some(p))) = upstream(std::slice::from_ref(pp))
+                && reaches_admin(&host, p)
+            {
+                ev.push(format!(
+                    "{} in location {} of a server without TLS ({}:{}, listen {})",
+                    at(pp),
+                    l.path,
+                    srv.file,
+                    srv.line,
+                    srv.listen
+                        .iter()
+                        .map(|x| x.raw.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    v.check(PROXY_ADMIN_PLAIN, ev.is_empty(), ev);
+}
+
+/// How the proxy reaches drawpile-srv's WebSocket listener: nginx in a container of the same
+/// Compose project by service name and container port over a shared network; nginx on the
+/// host through the host side of the published port (or not at all when it is not published).
+fn upstream_of(
+    facts: &Facts,
+    i: &Instance,
+    nginx: Option<&crate::detect::nginx::NginxContainer>,
+) -> Option<Upstream> {
+    let (port, from) = i.ws_port()?;
+    let nginx = nginx.filter(|n| n.network_mode.as_deref() != Some("host"));
+    if let (Some(n), Some((file, svc))) = (nginx, i.compose) {
+        // Names resolve on a network both join: the same Docker network (a project's own,
+        // or an external one shared by two projects).
+        let shared = svc
+            .networks
+            .iter()
+            .any(|net| n.network_names.contains(&file.network_name(net)));
+        let mut names = vec![svc.name.clone()];
+        names.extend(svc.container_name.clone());
+        let others = facts
+            .runtime
+            .compose
+            .files
+            .iter()
+            .filter(|f| f.path == file.path)
+            .flat_map(|f| f.services.iter().chain(&f.other_services))
+            .filter(|o| o.name != svc.name)
+            .map(|o| o.name.clone())
+            .collect();
+        return Some(Upstream {
+            addr: svc.name.clone(),
             port,
-            listen,
+            listen: None,
             from,
-        })
-    });
-    judge_location(facts, site.server, loc, upstream.as_ref(), domain, v);
+            names,
+            other_names: others,
+            problem: (!shared).then(|| {
+                format!(
+                    "compose service {} (networks {}) shares no network with the nginx service {} \
+                     (networks {}): it cannot reach it by name",
+                    svc.name,
+                    svc.networks
+                        .iter()
+                        .map(|k| file.network_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    n.service,
+                    n.network_names.join(", ")
+                )
+            }),
+        });
+    }
+    if i.in_container() && i.ws_endpoint().is_none() {
+        let published: Vec<String> = i
+            .ports()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{}:{}",
+                    if p.host_ip.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}:", p.host_ip)
+                    },
+                    p.host_port.map(|h| h.to_string()).unwrap_or_default(),
+                    p.container_port
+                )
+            })
+            .collect();
+        return Some(Upstream {
+            addr: String::new(),
+            port,
+            listen: None,
+            from: from.clone(),
+            names: Vec::new(),
+            other_names: Vec::new(),
+            problem: Some(format!(
+                "{} does not publish its WebSocket port {port} on the host (ports: {}): a proxy on \
+                 the host reaches nothing there",
+                i.described,
+                if published.is_empty() {
+                    "none".into()
+                } else {
+                    published.join(", ")
+                }
+            )),
+        });
+    }
+    let (addr, host_port) = i.ws_endpoint()?;
+    Some(Upstream {
+        addr,
+        port: host_port,
+        listen: (!i.in_container())
+            .then(|| i.args.websocket_listen.clone())
+            .flatten(),
+        from,
+        names: Vec::new(),
+        other_names: Vec::new(),
+        problem: None,
+    })
 }
 
 /// Where drawpile-srv's WebSocket listener is reached from the proxy.
@@ -678,12 +881,20 @@ pub struct Upstream {
     pub listen: Option<String>,
     /// Where the port was read, for evidence.
     pub from: String,
+    /// Names that reach it on a compose network (the service, its container_name); empty
+    /// when the proxy reaches it through an address.
+    pub names: Vec<String>,
+    /// The project's other services: a proxy_pass naming one of them goes elsewhere.
+    pub other_names: Vec<String>,
+    /// Why the proxy cannot reach it at all (a port the container does not publish, no
+    /// shared network).
+    pub problem: Option<String>,
 }
 
 /// The checks of one location (PROXY-003 to PROXY-011), by meaning. Plan uses them too, to
 /// keep a hand-written location that already does what dpwizard would write.
 pub fn judge_location(
-    facts: &Facts,
+    http_ds: &[NginxDirective],
     server: &crate::detect::nginx::NginxServer,
     loc: &crate::detect::nginx::NginxLocation,
     upstream_of: Option<&Upstream>,
@@ -760,7 +971,12 @@ pub fn judge_location(
                 .map(at)
                 .unwrap_or_default();
             let port_ok = port.unwrap_or(80) == u.port;
-            let host_ok = if host.parse::<std::net::IpAddr>().is_ok() || host == "localhost" {
+            let is_address = host.parse::<std::net::IpAddr>().is_ok() || host == "localhost";
+            let host_ok = if !u.names.is_empty() {
+                // On a compose network: an address is the nginx container itself; another
+                // service's name goes to that service.
+                !is_address && !u.other_names.contains(&host)
+            } else if is_address {
                 match &u.listen {
                     Some(l) if !is_wildcard(l) => {
                         host == *l || (is_loopback(&host) && is_loopback(l))
@@ -772,17 +988,45 @@ pub fn judge_location(
             };
             let ev = vec![
                 pp,
-                format!(
-                    "drawpile-srv's WebSocket listener is reached at {}:{} ({})",
-                    u.addr, u.port, u.from
-                ),
+                match &u.problem {
+                    Some(p) => p.clone(),
+                    None => format!(
+                        "drawpile-srv's WebSocket listener is reached at {}:{} ({})",
+                        u.addr, u.port, u.from
+                    ),
+                },
             ];
-            v.check(PROXY_UPSTREAM, port_ok && host_ok, ev);
+            if port_ok && host_ok && u.problem.is_none() {
+                v.pass(PROXY_UPSTREAM);
+            } else if let Some(svc) = u.names.first() {
+                v.fail_fix(
+                    PROXY_UPSTREAM,
+                    ev,
+                    format!(
+                        "Point proxy_pass at http://{svc}:{} (the compose service, on a network it \
+                         shares with nginx, and its --websocket-port).",
+                        u.port
+                    ),
+                );
+            } else if u.problem.is_some() {
+                v.fail_fix(
+                    PROXY_UPSTREAM,
+                    ev,
+                    format!(
+                        "Publish the WebSocket port on the host's loopback: add \
+                         \"127.0.0.1:{0}:{0}\" to the service's ports (in \
+                         docker-compose.override.yaml, so `git pull` keeps working), then \
+                         `docker compose up -d` the service.",
+                        u.port
+                    ),
+                );
+            } else {
+                v.fail(PROXY_UPSTREAM, ev);
+            }
         }
     }
 
     let server_ds = &server.proxy_directives;
-    let http_ds = &facts.nginx.http_proxy_directives;
     let effective = |name: &str| -> Option<&NginxDirective> {
         ds.iter()
             .rev()
@@ -883,6 +1127,23 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         return;
     };
     let (cert_path, lineage) = (cert.path.to_string(), cert.lineage);
+    if let Some(c) = site.container
+        && c.paths_in_container.contains(&cert_path)
+    {
+        // dpserver makes its certificate inside the nginx container (certbot there, a
+        // self-signed one from the image until then): nothing on the host to read.
+        for check in all {
+            v.skip(
+                check,
+                format!(
+                    "the certificate {cert_path} is inside the container of compose service {} \
+                     (image or named volume), not on the host; the live TLS probe checks what it serves",
+                    c.service
+                ),
+            );
+        }
+        return;
+    }
     let info = match cert.info {
         Ok(info) => info,
         Err(why) => {
@@ -1145,6 +1406,19 @@ pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         }
     };
     judge(v, LIVE_TCP, &l.tcp, &l.tcp_target);
+    if l.direct.is_none()
+        && let Some(i) = s.instance.as_ref().filter(|i| i.in_container())
+    {
+        // dpserver's layout: only the proxy's container reaches the WebSocket port.
+        v.skip(
+            LIVE_DIRECT,
+            format!(
+                "{} does not publish its WebSocket port on the host; the handshakes through the \
+                 proxy reach it",
+                i.described
+            ),
+        );
+    }
     judge(v, LIVE_DIRECT, &l.direct, &l.direct_target);
     let Some(p) = &l.proxy else {
         for c in &all[2..] {
@@ -1285,13 +1559,23 @@ pub fn location_problems(
         port: upstream_port,
         listen: Some(upstream_host.to_string()),
         from: "the answers".into(),
+        names: Vec::new(),
+        other_names: Vec::new(),
+        problem: None,
     };
     let domain = server
         .server_names
         .first()
         .map(String::as_str)
         .unwrap_or("");
-    judge_location(facts, server, loc, Some(&u), domain, &mut v);
+    judge_location(
+        &facts.nginx.http_proxy_directives,
+        server,
+        loc,
+        Some(&u),
+        domain,
+        &mut v,
+    );
     let mut problems: Vec<String> = v
         .findings
         .iter()

@@ -80,7 +80,21 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
     let mut tls = TlsAnswers::default();
     let mut proxy = ProxyAnswers::default();
     if let Some(site) = &s.site {
-        if let (Some(c), Some(k)) = (
+        let in_container = |p: &Option<String>| {
+            site.container
+                .is_some_and(|c| p.as_ref().is_some_and(|p| c.paths_in_container.contains(p)))
+        };
+        if in_container(&site.server.ssl_certificate) {
+            // Not a host path: an answers file naming it would point apply at nothing.
+            note(
+                "proxy.site_file",
+                format!(
+                    "nginx runs in compose service {}; its certificate {} is inside the container",
+                    site.container.map(|c| c.service.as_str()).unwrap_or(""),
+                    site.server.ssl_certificate.as_deref().unwrap_or("")
+                ),
+            );
+        } else if let (Some(c), Some(k)) = (
             &site.server.ssl_certificate,
             &site.server.ssl_certificate_key,
         ) && let (Ok(c), Ok(k)) = (AbsPath::parse(c), AbsPath::parse(k))

@@ -189,6 +189,7 @@ pub fn judge(facts: &Facts, obs: &Observations, domain: Option<&str>) -> Report 
     let mut v = Verdicts::default();
     checks::srv(facts, &setup, obs, &mut v);
     checks::proxy(facts, &setup, obs, &mut v);
+    checks::web_admin_proxy(facts, &setup, &mut v);
     checks::tls(facts, &setup, &mut v);
     checks::net(facts, &setup, &mut v);
     checks::dns(&setup, obs, &mut v);

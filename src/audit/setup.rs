@@ -8,7 +8,7 @@ use crate::detect::docker::{
     ComposeFile, ComposeService, Container, PublishedPort, parse_compose_port,
 };
 use crate::detect::drawpile::DrawpileBinary;
-use crate::detect::nginx::{NginxLocation, NginxServer};
+use crate::detect::nginx::{NginxContainer, NginxDirective, NginxLocation, NginxServer};
 use crate::detect::runtime::RuntimeKind;
 use crate::detect::systemd::{ServiceUnit, SocketUnit, listen_port};
 use crate::detect::tls::{CertInfo, Lineage};
@@ -33,6 +33,8 @@ pub struct Instance<'a> {
     pub version_text: Option<String>,
     /// Ports a `docker run` unit publishes (its container is not running to ask).
     pub unit_ports: Vec<PublishedPort>,
+    /// What the image's version means, when it matters (e.g. too old for WebSockets).
+    pub image_note: Option<String>,
 }
 
 impl Instance<'_> {
@@ -69,6 +71,15 @@ impl Instance<'_> {
                 )
             })
             .collect()
+    }
+
+    /// The container shares the host's network (`--network host`, `network_mode: host`):
+    /// its ports are the host's, nothing is published, its 127.0.0.1 is the host's.
+    pub fn host_network(&self) -> bool {
+        self.container
+            .and_then(|c| c.network_mode.as_deref())
+            .or_else(|| self.compose.and_then(|(_, s)| s.network_mode.as_deref()))
+            .is_some_and(|m| m == "host")
     }
 
     /// The socket passes file descriptors, so the port arguments are ignored (2.2.x).
@@ -112,11 +123,7 @@ impl Instance<'_> {
     pub fn ws_endpoint(&self) -> Option<(String, u16)> {
         let (port, _) = self.ws_port()?;
         if self.in_container() {
-            let host_mode = self
-                .container
-                .and_then(|c| c.network_mode.as_deref())
-                .is_some_and(|m| m == "host");
-            if host_mode {
+            if self.host_network() {
                 return Some(("127.0.0.1".into(), port));
             }
             let p = self.ports().iter().find(|p| p.container_port == port)?;
@@ -141,6 +148,18 @@ impl Instance<'_> {
 pub struct Site<'a> {
     pub server: &'a NginxServer,
     pub location: Option<&'a NginxLocation>,
+    /// The Compose service nginx runs in; None for nginx on the host.
+    pub container: Option<&'a NginxContainer>,
+}
+
+impl<'a> Site<'a> {
+    /// `proxy_*` directives at http level, inherited by the site's locations.
+    pub fn http_proxy_directives(&self, facts: &'a Facts) -> &'a [NginxDirective] {
+        match self.container {
+            Some(c) => &c.config.http_proxy_directives,
+            None => &facts.nginx.http_proxy_directives,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +174,9 @@ pub struct Setup<'a> {
     pub site: Option<Site<'a>>,
     /// Every location for the WebSocket path (or near misses) in any server: (server, location).
     pub ws_locations: Vec<(&'a NginxServer, &'a NginxLocation)>,
+    /// nginx containers that publish port 443 on the host (they are the web server in front
+    /// even when the host has no nginx).
+    pub nginx_containers_443: Vec<&'a NginxContainer>,
 }
 
 /// The certificate the domain's TLS server names (`ssl_certificate`).
@@ -206,6 +228,108 @@ pub fn near_miss(l: &NginxLocation) -> bool {
     !serves_ws_path(l) && l.path.contains("drawpile")
 }
 
+/// A server block without a name (or only `_`/`""`): it gets every request for its listen
+/// address that no named server takes (dpserver's default.conf has no server_name).
+pub fn is_catch_all(s: &NginxServer) -> bool {
+    s.server_names
+        .iter()
+        .all(|n| n.is_empty() || n == "_" || n == "\"\"")
+}
+
+/// The TLS server on 443 that serves `domain`: one whose names cover it; else the server
+/// nginx falls back to for unknown names (the `default_server` on 443, else the first 443
+/// server), when that one has no name at all (dpserver's default.conf). A named server for
+/// another domain is not taken for this one.
+pub fn serving_server<'a>(
+    servers: impl Iterator<Item = &'a NginxServer> + Clone,
+    domain: &str,
+) -> Option<&'a NginxServer> {
+    let on_443 = || servers.clone().filter(|s| listens_tls_443(s));
+    on_443()
+        .find(|s| s.server_names.iter().any(|n| name_covers(n, domain)))
+        .or_else(|| {
+            on_443()
+                .find(|s| {
+                    s.listen
+                        .iter()
+                        .any(|l| l.port == Some(443) && l.default_server)
+                })
+                .or_else(|| on_443().next())
+                .filter(|s| is_catch_all(s))
+        })
+}
+
+/// Containers that serve the host's port 443 and are not nginx read by dpwizard, described
+/// (`caddy:2 in compose service proxy (/opt/proxy/compose.yaml:3)`, `npm (jc21/…)`): the
+/// web server in front is one of them, and a host web server would clash with it.
+pub fn other_containers_on_443(facts: &Facts) -> Vec<String> {
+    let compose = &facts.runtime.compose;
+    let is_nginx = |f: &ComposeFile, s: &ComposeService| {
+        facts
+            .nginx_containers
+            .iter()
+            .any(|n| n.compose_file == f.path && n.service == s.name)
+    };
+    let mut out: Vec<String> = compose
+        .all_services()
+        .filter(|(f, s)| {
+            !is_nginx(f, s)
+                && s.ports
+                    .iter()
+                    .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
+        })
+        .map(|(_, s)| {
+            format!(
+                "{} in compose service {} ({}:{})",
+                if s.image.is_empty() {
+                    "a built image"
+                } else {
+                    &s.image
+                },
+                s.name,
+                s.file,
+                s.line.unwrap_or(1)
+            )
+        })
+        .collect();
+    // Containers started otherwise (docker run), unless they are a project's read above
+    // (Compose names them PROJECT_SERVICE_N or PROJECT-SERVICE-N, or container_name).
+    let known: Vec<(String, String, Option<String>)> = compose
+        .all_services()
+        .map(|(f, s)| {
+            (
+                f.project_name.clone(),
+                s.name.clone(),
+                s.container_name.clone(),
+            )
+        })
+        .collect();
+    for c in &facts.runtime.docker.publishing_443 {
+        let name = c.split(" (").next().unwrap_or(c);
+        let from_project = known.iter().any(|(p, s, cn)| {
+            cn.as_deref() == Some(name)
+                || [format!("{p}_{s}_"), format!("{p}-{s}-")]
+                    .iter()
+                    .any(|pre| {
+                        name.strip_prefix(pre.as_str())
+                            .is_some_and(|n| n.parse::<u32>().is_ok())
+                    })
+        });
+        if !from_project {
+            out.push(format!("container {c}"));
+        }
+    }
+    out
+}
+
+/// The container publishes its port 443 as the host's port 443.
+pub fn publishes_https(c: &NginxContainer) -> bool {
+    c.network_mode.as_deref() == Some("host")
+        || c.ports
+            .iter()
+            .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
+}
+
 pub fn listens_tls_443(s: &NginxServer) -> bool {
     s.listen
         .iter()
@@ -221,6 +345,15 @@ fn version_from_tag(tag: &str) -> Option<[u32; 3]> {
     let minor = it.next()??;
     let patch = it.next().flatten().unwrap_or(0);
     Some([major, minor, patch])
+}
+
+/// The version an image says it is: what detection recognised (a label, the base image's
+/// tag), else the tag itself.
+fn image_version<'a>(
+    d: Option<&'a crate::detect::docker::DrawpileImage>,
+    tag: Option<&'a str>,
+) -> Option<&'a str> {
+    d.and_then(|d| d.version.as_deref()).or(tag)
 }
 
 fn binary_for<'a>(facts: &'a Facts, unit: &ServiceUnit) -> Option<&'a DrawpileBinary> {
@@ -310,7 +443,7 @@ fn docker_run_unit(u: &ServiceUnit) -> Option<DockerRun> {
             ("--name", Some(v)) => out.name = Some(v),
             ("-p" | "--publish", Some(v)) => out
                 .ports
-                .extend(parse_compose_port(&serde_yaml::Value::String(v))),
+                .extend(parse_compose_port(&yaml_serde::Value::String(v))),
             _ => {}
         }
         i += 1;
@@ -362,6 +495,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 version: tag.as_deref().and_then(version_from_tag),
                 version_text: tag,
                 unit_ports: run.ports,
+                image_note: None,
             });
             continue;
         }
@@ -393,6 +527,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             version: binary.and_then(|b| b.version_number),
             version_text: binary.and_then(|b| b.version.clone()),
             unit_ports: Vec::new(),
+            image_note: None,
         });
     }
     for c in &facts.runtime.docker.containers {
@@ -408,20 +543,28 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
             container: Some(c),
             compose: None,
             binary: None,
-            version: c.image_tag.as_deref().and_then(version_from_tag),
-            version_text: c.image_tag.clone(),
+            version: image_version(c.drawpile.as_ref(), c.image_tag.as_deref())
+                .and_then(version_from_tag),
+            version_text: image_version(c.drawpile.as_ref(), c.image_tag.as_deref())
+                .map(String::from),
             unit_ports: Vec::new(),
+            image_note: c.drawpile.as_ref().and_then(|d| d.note.clone()),
         });
     }
     for f in &facts.runtime.compose.files {
         for s in &f.services {
-            let tag = s.image.rsplit_once(':').map(|(_, t)| t.to_string());
+            let tag = image_version(
+                s.drawpile.as_ref(),
+                crate::detect::docker::image_tag(&s.image).as_deref(),
+            )
+            .map(String::from);
             all.push(Instance {
                 kind: RuntimeKind::Compose,
                 described: format!(
                     "compose service {} ({}:{})",
                     s.name,
-                    f.path,
+                    // The line is in the file that defines the service (maybe the override).
+                    if s.file.is_empty() { &f.path } else { &s.file },
                     s.line.unwrap_or(1)
                 ),
                 args: s.options.clone(),
@@ -433,6 +576,7 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
                 version: tag.as_deref().and_then(version_from_tag),
                 version_text: tag,
                 unit_ports: Vec::new(),
+                image_note: s.drawpile.as_ref().and_then(|d| d.note.clone()),
             });
         }
     }
@@ -449,10 +593,20 @@ fn instance(facts: &Facts) -> (Option<Instance<'_>>, Vec<String>) {
 /// Reads the setup. `domain` (from `--domain`) wins over what the nginx config suggests.
 pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
     let (instance, others) = instance(facts);
-    let ws_locations: Vec<(&NginxServer, &NginxLocation)> = facts
-        .nginx
-        .servers
+    let nginx_containers_443: Vec<&NginxContainer> = facts
+        .nginx_containers
         .iter()
+        .filter(|c| publishes_https(c))
+        .collect();
+    // nginx on the host first, then nginx in containers that publish 443.
+    let all_servers = || {
+        facts.nginx.servers.iter().chain(
+            nginx_containers_443
+                .iter()
+                .flat_map(|c| c.config.servers.iter()),
+        )
+    };
+    let ws_locations: Vec<(&NginxServer, &NginxLocation)> = all_servers()
         .flat_map(|s| {
             s.locations
                 .iter()
@@ -470,27 +624,36 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
                 .filter(|(_, l)| serves_ws_path(l))
                 .collect();
             candidates.sort_by_key(|(s, _)| !listens_tls_443(s));
-            match candidates
+            let from_server = candidates
                 .iter()
-                .find_map(|(s, _)| s.server_names.iter().find(is_name).map(|n| (s, n)))
-            {
-                Some((s, n)) => (
+                .find_map(|(s, _)| s.server_names.iter().find(is_name).map(|n| (s, n)));
+            // Else the name drawpile-srv announces (dpserver passes --local-host ${DOMAIN}).
+            let from_local_host = instance.as_ref().and_then(|i| {
+                let h = i.args.local_host.as_deref()?;
+                crate::model::DomainName::parse(h).ok()?;
+                Some((h.to_string(), format!("--local-host of {}", i.described)))
+            });
+            match (from_server, from_local_host) {
+                (Some((s, n)), _) => (
                     Some(n.clone()),
                     format!("server_name at {}:{}", s.file, s.line),
                 ),
-                None => (None, String::new()),
+                (None, Some((h, from))) if !candidates.is_empty() => (Some(h), from),
+                _ => (None, String::new()),
             }
         }
     };
     let site = domain.as_deref().and_then(|d| {
-        let server = facts
-            .nginx
-            .servers
-            .iter()
-            .find(|s| listens_tls_443(s) && s.server_names.iter().any(|n| name_covers(n, d)))?;
+        let (server, container) = match serving_server(facts.nginx.servers.iter(), d) {
+            Some(s) => (s, None),
+            None => nginx_containers_443
+                .iter()
+                .find_map(|c| serving_server(c.config.servers.iter(), d).map(|s| (s, Some(*c))))?,
+        };
         Some(Site {
             server,
             location: server.locations.iter().find(|l| serves_ws_path(l)),
+            container,
         })
     });
     Setup {
@@ -500,12 +663,51 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
         domain_from,
         site,
         ws_locations,
+        nginx_containers_443,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(names: &[&str], default: bool) -> NginxServer {
+        NginxServer {
+            server_names: names.iter().map(|n| n.to_string()).collect(),
+            listen: vec![crate::detect::nginx::NginxListen {
+                port: Some(443),
+                ssl: true,
+                default_server: default,
+                ..Default::default()
+            }],
+            ssl: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_server_for_a_domain_follows_nginx_s_choice() {
+        let named = server(&["paint.example.com"], false);
+        let other = server(&["other.example.com"], false);
+        let any = server(&[], false);
+        let any_default = server(&["_"], true);
+        let pick = |list: &[&NginxServer], d: &str| {
+            serving_server(list.iter().copied(), d).map(|s| s.server_names.clone())
+        };
+        assert_eq!(
+            pick(&[&any, &named], "paint.example.com"),
+            Some(vec!["paint.example.com".to_string()])
+        );
+        // dpserver: one nameless server gets every name.
+        assert_eq!(pick(&[&any], "draw.example.com"), Some(vec![]));
+        // nginx falls back to the first 443 server, which is named for another domain.
+        assert_eq!(pick(&[&other, &any], "draw.example.com"), None);
+        // … unless the nameless one is the default_server.
+        assert_eq!(
+            pick(&[&other, &any_default], "draw.example.com"),
+            Some(vec!["_".to_string()])
+        );
+    }
 
     #[test]
     fn image_tags_give_versions() {

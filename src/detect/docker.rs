@@ -1,16 +1,18 @@
-//! Docker: the CLI, whether the daemon answers (and why not), containers of the official
-//! image `drawpile/drawpile-srv` with their ports and arguments, and compose files that
-//! define such a service. Parsers are pure and tested on recorded output of both Docker
-//! CLIs found on Debian 12 machines (20.10 and 28.x) and of docker-compose 1.29.
+//! Docker: the CLI, whether the daemon answers (and why not), containers running
+//! drawpile-srv (its images old and new, or images built from them) with their ports and
+//! arguments, and which image is which drawpile-srv. Compose projects are detect::compose.
+//! Parsers are pure and tested on recorded output of both Docker CLIs found on Debian 12
+//! machines (20.10 and 28.x).
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Ctx;
 use super::args::DrawpileArgs;
+// Compose projects used to live here: their types and readers keep their old paths.
+pub use super::compose::*;
 use crate::host::{Cmd, CmdOutput, CmdStatus};
 
 /// Environment variables that tell the docker CLI which daemon to talk to.
@@ -39,6 +41,9 @@ pub struct DockerFacts {
     pub containers: Vec<Container>,
     /// drawpile/drawpile-srv images already on this machine, as `repository:tag`.
     pub images: Vec<String>,
+    /// Other containers that publish port 443 on the host, as `NAME (IMAGE)`: the web server
+    /// in front may be one of them.
+    pub publishing_443: Vec<String>,
     /// `docker-compose` (v1) version, when installed.
     pub compose_v1: Option<String>,
     /// `docker compose` (v2 plugin) version, when it works.
@@ -75,6 +80,9 @@ pub struct Container {
     pub compose_service: Option<String>,
     /// The compose files this container came from (absolute).
     pub compose_files: Vec<String>,
+    /// Which drawpile-srv the image is (by name, or by its entrypoint for images built
+    /// from drawpile's).
+    pub drawpile: Option<DrawpileImage>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -102,59 +110,182 @@ pub struct Mount {
     pub destination: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct ComposeFacts {
-    /// Compose files that define a drawpile/drawpile-srv service.
-    pub files: Vec<ComposeFile>,
-    /// Compose files that could not be read or parsed.
-    pub errors: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct ComposeFile {
-    pub path: String,
-    /// How it was found: `--compose-file`, `usual place`, `container labels`.
-    pub found_via: String,
-    pub services: Vec<ComposeService>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
-pub struct ComposeService {
-    pub name: String,
-    /// Line of the service's key in the file.
-    pub line: Option<usize>,
+/// drawpile-srv in an image: the official name (old or new), or an image built from one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct DrawpileImage {
+    /// The image the service or container runs (interpolated).
     pub image: String,
-    /// `command:` as a list of arguments.
-    pub command: Vec<String>,
-    pub options: DrawpileArgs,
-    pub ports: Vec<PublishedPort>,
-    pub volumes: Vec<String>,
-    pub env: Vec<String>,
-    pub restart: Option<String>,
+    /// How it was recognised: `official image`, `former official image`, `built FROM <image>`
+    /// or `image entrypoint`.
+    pub recognised_by: String,
+    /// The drawpile-srv version, from the tag, the image label or the base image's tag.
+    pub version: Option<String>,
+    /// What the version means for the browser client, e.g. "2.1 is too old for WebSockets
+    /// (they arrived in 2.2.1)".
+    pub note: Option<String>,
 }
 
-/// True for `drawpile/drawpile-srv` with any registry prefix of Docker Hub, tag or digest.
-pub fn is_drawpile_image(image: &str) -> bool {
+/// Docker Hub names drawpile-srv was published under: the current one first, then
+/// Drawpile's earlier images (the 2.0/2.1 era, and the 2.2 images of January 2024 before
+/// dpserver moved to the drawpile organisation, drawpile/dpserver commit b5c62af).
+pub const DRAWPILE_IMAGES: &[&str] = &[
+    "drawpile/drawpile-srv",
+    "callaa/drawpile-srv",
+    "askmeaboutloom/drawpile-srv",
+];
+
+/// (name, tag) of an image reference: the tag is the first `:` after the last `/` (a
+/// registry port comes before a `/`), so `x/y:${V:-2.3}` keeps its whole tag; the digest
+/// is dropped; Docker Hub prefixes are removed from the name.
+pub fn split_image(image: &str) -> (String, Option<String>) {
     let no_digest = image.split('@').next().unwrap_or(image);
-    // A tag is a `:` after the last `/` (a registry port has a `/` after it).
-    let name = match no_digest.rsplit_once(':') {
-        Some((n, tag)) if !tag.contains('/') => n,
-        _ => no_digest,
+    let last = no_digest.rfind('/').map(|p| p + 1).unwrap_or(0);
+    let (name, tag) = match no_digest[last..].find(':') {
+        Some(p) => (
+            &no_digest[..last + p],
+            Some(no_digest[last + p + 1..].to_string()),
+        ),
+        None => (no_digest, None),
     };
     let name = name
         .strip_prefix("docker.io/")
         .or_else(|| name.strip_prefix("index.docker.io/"))
         .unwrap_or(name);
-    name == "drawpile/drawpile-srv"
+    let name = name.strip_prefix("library/").unwrap_or(name);
+    (name.to_string(), tag)
+}
+
+/// True for drawpile-srv's official images, old and new, with any Docker Hub prefix, tag
+/// or digest.
+pub fn is_drawpile_image(image: &str) -> bool {
+    DRAWPILE_IMAGES.contains(&split_image(image).0.as_str())
 }
 
 /// The tag of an image reference, if it has one.
 pub fn image_tag(image: &str) -> Option<String> {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    match no_digest.rsplit_once(':') {
-        Some((_, tag)) if !tag.contains('/') => Some(tag.to_string()),
-        _ => None,
+    split_image(image).1
+}
+
+/// The leading `X.Y[.Z]` of a tag or version string, as numbers.
+fn version_numbers(v: &str) -> Option<[u32; 3]> {
+    let core = v.trim_start_matches('v').split(['-', '+']).next()?;
+    let mut it = core.split('.').map(|p| p.parse::<u32>().ok());
+    let major = it.next()??;
+    let minor = it.next()??;
+    let patch = it.next().flatten().unwrap_or(0);
+    Some([major, minor, patch])
+}
+
+/// What a version means for the browser client (None when it is fine).
+pub fn version_note(version: &str) -> Option<String> {
+    let v = version_numbers(version)?;
+    (v < [2, 2, 1]).then(|| {
+        format!("{version} is too old for WebSockets (they arrived in 2.2.1), so the browser client cannot join")
+    })
+}
+
+/// drawpile-srv recognised by the image name (an interpolated reference).
+pub fn drawpile_image(image: &str) -> Option<DrawpileImage> {
+    let (name, tag) = split_image(image);
+    let pos = DRAWPILE_IMAGES.iter().position(|n| *n == name)?;
+    let version = tag.filter(|t| version_numbers(t).is_some());
+    let mut note = version.as_deref().and_then(version_note);
+    if note.is_none() && version.is_none() && name == "callaa/drawpile-srv" {
+        note = Some(
+            "callaa/drawpile-srv was Drawpile's image before 2.2: without a version tag it is \
+             most likely too old for WebSockets (they arrived in 2.2.1)"
+                .into(),
+        );
     }
+    Some(DrawpileImage {
+        image: image.to_string(),
+        recognised_by: if pos == 0 {
+            "official image".into()
+        } else {
+            "former official image".into()
+        },
+        version,
+        note,
+    })
+}
+
+/// drawpile-srv recognised in a `docker image inspect` entry of an image with another name
+/// (one built `FROM` drawpile's image, or by hand): its entrypoint or command runs
+/// drawpile-srv. The version comes from the `org.opencontainers.image.version` label, else
+/// from a tag of the image that looks like a version.
+pub fn drawpile_image_from_inspect(v: &Value) -> Option<DrawpileImage> {
+    let config = v.get("Config")?;
+    let words = |k: &str| -> Vec<String> {
+        config
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The program itself, or the first word of a shell command (`sh -c "drawpile-srv …"`,
+    // as images built for hosting services do).
+    let runs_it = words("Entrypoint")
+        .iter()
+        .chain(words("Cmd").iter())
+        .take(4)
+        .any(|w| {
+            w.split_whitespace()
+                .next()
+                .and_then(|first| first.rsplit('/').next())
+                == Some("drawpile-srv")
+        });
+    if !runs_it {
+        return None;
+    }
+    let tags: Vec<String> = v
+        .get("RepoTags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let image = tags.first().cloned().unwrap_or_else(|| {
+        v.get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    });
+    let version = config
+        .get("Labels")
+        .and_then(|l| l.get("org.opencontainers.image.version"))
+        .and_then(Value::as_str)
+        .map(String::from)
+        .or_else(|| {
+            tags.iter()
+                .filter_map(|t| image_tag(t))
+                .find(|t| version_numbers(t).is_some())
+        });
+    Some(DrawpileImage {
+        note: version.as_deref().and_then(version_note),
+        image,
+        recognised_by: "image entrypoint".into(),
+        version,
+    })
+}
+
+/// The image of a Dockerfile's last `FROM` (the stage that is run), with `--platform` and
+/// `AS name` dropped; build args in it are left as written.
+pub fn dockerfile_from(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| l.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("FROM ")))
+        .and_then(|l| {
+            l[5..]
+                .split_whitespace()
+                .find(|w| !w.starts_with("--"))
+                .map(String::from)
+        })
 }
 
 /// One line of `docker ps --format '{{json .}}'` (CLI 20 and 28 differ only in fields
@@ -166,6 +297,24 @@ pub fn parse_image_line(line: &str) -> Option<String> {
     let repo = v.get("Repository")?.as_str()?;
     let tag = v.get("Tag")?.as_str()?;
     (repo != "<none>" && tag != "<none>").then(|| format!("{repo}:{tag}"))
+}
+
+/// `NAME (IMAGE)` of a `docker ps --format '{{json .}}'` line whose container publishes
+/// port 443 on the host (`Ports` like `0.0.0.0:443->443/tcp`).
+pub fn parse_ps_publishing_443(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    let ports = v.get("Ports")?.as_str()?;
+    let on_443 = ports.split(", ").any(|p| {
+        p.split_once("->")
+            .is_some_and(|(host, _)| host.rsplit(':').next() == Some("443"))
+    });
+    on_443.then(|| {
+        format!(
+            "{} ({})",
+            v.get("Names").and_then(Value::as_str).unwrap_or("?"),
+            v.get("Image").and_then(Value::as_str).unwrap_or("?")
+        )
+    })
 }
 
 pub fn parse_ps_line(line: &str) -> Option<(String, String)> {
@@ -271,6 +420,7 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
             .collect(),
         _ => Vec::new(),
     };
+    let drawpile = drawpile_image(&image);
     Some(Container {
         id: s(c.get("Id"))?,
         name: s(c.get("Name"))
@@ -321,6 +471,7 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
         compose_project: label("com.docker.compose.project"),
         compose_service: label("com.docker.compose.service"),
         compose_files,
+        drawpile,
     })
 }
 
@@ -445,12 +596,66 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     if !ps.success() {
         return facts;
     }
-    let ids: Vec<String> = ps
+    let listed: Vec<(String, String)> = ps.stdout_str().lines().filter_map(parse_ps_line).collect();
+    facts.publishing_443 = ps
         .stdout_str()
         .lines()
-        .filter_map(parse_ps_line)
-        .filter(|(_, image)| is_drawpile_image(image))
-        .map(|(id, _)| id)
+        .filter(|l| parse_ps_line(l).is_some_and(|(_, image)| !is_drawpile_image(&image)))
+        .filter_map(parse_ps_publishing_443)
+        .collect();
+    // Images with other names may be built from drawpile's: their entrypoint tells (one
+    // read-only `docker image inspect` for all of them, bounded).
+    const MAX_OTHER_IMAGES: usize = 32;
+    let mut others: Vec<&str> = listed
+        .iter()
+        .map(|(_, image)| image.as_str())
+        .filter(|image| !is_drawpile_image(image))
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    others.truncate(MAX_OTHER_IMAGES);
+    let mut built: Vec<(Vec<String>, DrawpileImage)> = Vec::new();
+    if !others.is_empty() {
+        let mut args = vec!["image", "inspect"];
+        args.extend(others.iter().copied());
+        let out = run(ctx, &cli, &args, "docker image inspect").await;
+        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&out.stdout_str()) {
+            built = items
+                .iter()
+                .filter_map(|i| {
+                    let d = drawpile_image_from_inspect(i)?;
+                    let mut names: Vec<String> = i
+                        .get("RepoTags")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(String::from))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    names.extend(i.get("Id").and_then(Value::as_str).map(String::from));
+                    Some((names, d))
+                })
+                .collect();
+        }
+    }
+    let built_for = |image: &str| -> Option<&DrawpileImage> {
+        built.iter().find_map(|(names, d)| {
+            names
+                .iter()
+                .any(|n| {
+                    n == image
+                        || n.strip_suffix(":latest") == Some(image)
+                        || n.strip_prefix("sha256:")
+                            .is_some_and(|h| image.starts_with(&h[..12.min(h.len())]))
+                })
+                .then_some(d)
+        })
+    };
+    let ids: Vec<String> = listed
+        .iter()
+        .filter(|(_, image)| is_drawpile_image(image) || built_for(image).is_some())
+        .map(|(id, _)| id.clone())
         .collect();
     if ids.is_empty() {
         return facts;
@@ -460,6 +665,11 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     let inspect = run(ctx, &cli, &args, "docker inspect").await;
     if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&inspect.stdout_str()) {
         facts.containers = items.iter().filter_map(parse_inspect).collect();
+    }
+    for c in &mut facts.containers {
+        if c.drawpile.is_none() {
+            c.drawpile = built_for(&c.image).cloned();
+        }
     }
     facts
 }
@@ -473,315 +683,6 @@ async fn compose_v1_version(ctx: &Ctx, bin: &Path) -> Option<String> {
     first
         .strip_prefix("docker-compose version ")
         .map(|v| v.split(',').next().unwrap_or(v).trim().to_string())
-}
-
-/// Where compose files usually are (bounded: a huge /home must not slow detection).
-const COMPOSE_NAMES: &[&str] = &[
-    "docker-compose.yml",
-    "docker-compose.yaml",
-    "compose.yml",
-    "compose.yaml",
-];
-const COMPOSE_DIRS: &[&str] = &[
-    "/opt/*",
-    "/srv/*",
-    "/root",
-    "/root/*",
-    "/home/*",
-    "/home/*/*",
-    "/etc/drawpile*",
-];
-const MAX_COMPOSE_CANDIDATES: usize = 200;
-
-/// Splits a compose `command:` string the way compose does (shell-like words).
-pub fn split_command(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (c, quote) {
-            ('\\', None) | ('\\', Some('"')) => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                    in_word = true;
-                }
-            }
-            (q @ ('"' | '\''), None) => {
-                quote = Some(q);
-                in_word = true;
-            }
-            (q, Some(open)) if q == open => quote = None,
-            (c, None) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (c, _) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
-}
-
-/// Parses one `ports:` entry (short or long syntax).
-pub fn parse_compose_port(v: &serde_yaml::Value) -> Vec<PublishedPort> {
-    use serde_yaml::Value as Y;
-    match v {
-        Y::String(_) | Y::Number(_) => {
-            let text = match v {
-                Y::String(s) => s.clone(),
-                Y::Number(n) => n.to_string(),
-                _ => String::new(),
-            };
-            let (spec, protocol) = text
-                .rsplit_once('/')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .unwrap_or((text.clone(), "tcp".into()));
-            // [host_ip:]host_port:container_port, or container_port alone; IPv6 in [].
-            let (ip, rest) = if let Some(r) = spec.strip_prefix('[') {
-                match r.split_once("]:") {
-                    Some((ip, rest)) => (ip.to_string(), rest.to_string()),
-                    None => (String::new(), spec.clone()),
-                }
-            } else {
-                let parts: Vec<&str> = spec.split(':').collect();
-                if parts.len() == 3 {
-                    (parts[0].to_string(), format!("{}:{}", parts[1], parts[2]))
-                } else {
-                    (String::new(), spec.clone())
-                }
-            };
-            let (host, container) = match rest.split_once(':') {
-                Some((h, c)) => (Some(h.to_string()), c.to_string()),
-                None => (None, rest),
-            };
-            let range = |r: &str| -> Vec<u16> {
-                match r.split_once('-') {
-                    Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
-                        (Ok(a), Ok(b)) if a <= b && b - a < 1000 => (a..=b).collect(),
-                        _ => Vec::new(),
-                    },
-                    None => r.parse().into_iter().collect(),
-                }
-            };
-            let cports = range(&container);
-            let hports: Vec<Option<u16>> = match &host {
-                Some(h) if !h.is_empty() => range(h).into_iter().map(Some).collect(),
-                _ => vec![None; cports.len()],
-            };
-            cports
-                .into_iter()
-                .zip(hports.into_iter().chain(std::iter::repeat(None)))
-                .map(|(c, h)| PublishedPort {
-                    host_ip: ip.clone(),
-                    host_port: h,
-                    container_port: c,
-                    protocol: protocol.clone(),
-                })
-                .collect()
-        }
-        Y::Mapping(m) => {
-            let get = |k: &str| m.get(Y::String(k.into()));
-            let num = |x: Option<&Y>| -> Option<u16> {
-                match x? {
-                    Y::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-                    Y::String(s) => s.parse().ok(),
-                    _ => None,
-                }
-            };
-            let Some(target) = num(get("target")) else {
-                return Vec::new();
-            };
-            vec![PublishedPort {
-                host_ip: get("host_ip").and_then(Y::as_str).unwrap_or("").to_string(),
-                host_port: num(get("published")),
-                container_port: target,
-                protocol: get("protocol")
-                    .and_then(Y::as_str)
-                    .unwrap_or("tcp")
-                    .to_string(),
-            }]
-        }
-        _ => Vec::new(),
-    }
-}
-
-/// Parses a compose file; returns the drawpile services.
-pub fn parse_compose(text: &str) -> Result<Vec<ComposeService>, String> {
-    use serde_yaml::Value as Y;
-    let doc: Y = serde_yaml::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("{}:{}: {e}", l.line(), l.column()),
-        None => e.to_string(),
-    })?;
-    let Some(services) = doc.get("services").and_then(Y::as_mapping) else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (name, svc) in services {
-        let Some(name) = name.as_str() else { continue };
-        let image = svc.get("image").and_then(Y::as_str).unwrap_or("");
-        if !is_drawpile_image(image) {
-            continue;
-        }
-        let command = match svc.get("command") {
-            Some(Y::String(s)) => split_command(s),
-            Some(Y::Sequence(items)) => items
-                .iter()
-                .map(|i| match i {
-                    Y::String(s) => s.clone(),
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    _ => String::new(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let env = match svc.get("environment") {
-            Some(Y::Sequence(items)) => items
-                .iter()
-                .filter_map(|i| i.as_str()?.split('=').next().map(String::from))
-                .collect(),
-            Some(Y::Mapping(m)) => m
-                .keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect(),
-            _ => Vec::new(),
-        };
-        out.push(ComposeService {
-            name: name.to_string(),
-            line: service_line(text, name),
-            image: image.to_string(),
-            options: DrawpileArgs::parse(&command),
-            command,
-            ports: svc
-                .get("ports")
-                .and_then(Y::as_sequence)
-                .map(|s| s.iter().flat_map(parse_compose_port).collect())
-                .unwrap_or_default(),
-            volumes: svc
-                .get("volumes")
-                .and_then(Y::as_sequence)
-                .map(|s| {
-                    s.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            env,
-            restart: svc.get("restart").and_then(Y::as_str).map(String::from),
-        });
-    }
-    Ok(out)
-}
-
-/// The line of `  name:` under `services:` (a text scan: the YAML parser keeps no lines).
-fn service_line(text: &str, name: &str) -> Option<usize> {
-    let mut in_services = false;
-    for (i, line) in text.lines().enumerate() {
-        if line.starts_with("services:") {
-            in_services = true;
-            continue;
-        }
-        if in_services {
-            if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
-                in_services = false;
-                continue;
-            }
-            let t = line.trim_start();
-            if line.len() - t.len() > 0
-                && (t.starts_with(&format!("{name}:")) || t.starts_with(&format!("\"{name}\":")))
-            {
-                return Some(i + 1);
-            }
-        }
-    }
-    None
-}
-
-pub async fn detect_compose(ctx: &Ctx) -> ComposeFacts {
-    let mut facts = ComposeFacts::default();
-    let mut candidates: Vec<(PathBuf, &'static str)> = ctx
-        .opts
-        .compose_files
-        .iter()
-        .map(|p| (p.clone(), "--compose-file"))
-        .collect();
-    'dirs: for dir in COMPOSE_DIRS {
-        for d in ctx.host.glob(dir) {
-            for name in COMPOSE_NAMES {
-                let p = d.join(name);
-                if ctx.host.is_file(&p) {
-                    candidates.push((p, "usual place"));
-                }
-                if candidates.len() >= MAX_COMPOSE_CANDIDATES {
-                    break 'dirs;
-                }
-            }
-        }
-    }
-    let mut seen = BTreeSet::new();
-    for (path, via) in candidates {
-        let key = ctx.host.canonical(&path).unwrap_or_else(|_| path.clone());
-        if !seen.insert(key) {
-            continue;
-        }
-        let text = match ctx.host.read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                if via == "--compose-file" {
-                    facts.errors.push(format!("{}: {e}", path.display()));
-                }
-                continue;
-            }
-        };
-        match parse_compose(&text) {
-            Ok(services) if !services.is_empty() => facts.files.push(ComposeFile {
-                path: path.display().to_string(),
-                found_via: via.to_string(),
-                services,
-            }),
-            Ok(_) => {}
-            Err(e) => facts.errors.push(format!("{}:{e}", path.display())),
-        }
-    }
-    facts
-}
-
-/// Adds the compose files named by running containers' labels (once Docker was asked).
-pub fn add_files_from_containers(ctx: &Ctx, compose: &mut ComposeFacts, docker: &DockerFacts) {
-    for c in &docker.containers {
-        for f in &c.compose_files {
-            let known = compose
-                .files
-                .iter()
-                .any(|cf| ctx.host.canonical(&cf.path).ok() == ctx.host.canonical(f).ok());
-            if known {
-                continue;
-            }
-            match ctx.host.read_to_string(f) {
-                Ok(text) => match parse_compose(&text) {
-                    Ok(services) if !services.is_empty() => compose.files.push(ComposeFile {
-                        path: f.clone(),
-                        found_via: "container labels".into(),
-                        services,
-                    }),
-                    Ok(_) => {}
-                    Err(e) => compose.errors.push(format!("{f}:{e}")),
-                },
-                Err(e) => compose
-                    .errors
-                    .push(format!("{f} (named by container {}): {e}", c.name)),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -814,51 +715,63 @@ mod tests {
     }
 
     #[test]
-    fn compose_ports_short_and_long() {
-        let y: serde_yaml::Value = serde_yaml::from_str(
-            "- \"127.0.0.1:27751:27751\"\n- \"27750:27750\"\n- 27780\n- \"[::1]:8080:80/udp\"\n- target: 27751\n  published: \"9000\"\n  host_ip: 127.0.0.1\n",
-        )
-        .unwrap();
-        let ports: Vec<PublishedPort> = y
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .flat_map(parse_compose_port)
-            .collect();
-        assert_eq!(ports[0].host_ip, "127.0.0.1");
+    fn containers_publishing_443() {
+        let line = |ports: &str| {
+            format!(
+                r#"{{"ID":"a","Image":"jc21/nginx-proxy-manager:latest","Names":"npm","Ports":"{ports}"}}"#
+            )
+        };
         assert_eq!(
-            (ports[0].host_port, ports[0].container_port),
-            (Some(27751), 27751)
-        );
-        assert!(ports[1].is_public());
-        assert_eq!((ports[2].host_port, ports[2].container_port), (None, 27780));
-        assert_eq!(
-            (ports[3].host_ip.as_str(), ports[3].protocol.as_str()),
-            ("::1", "udp")
+            parse_ps_publishing_443(&line(
+                "0.0.0.0:80->80/tcp, 0.0.0.0:443->443/tcp, :::443->443/tcp"
+            ))
+            .as_deref(),
+            Some("npm (jc21/nginx-proxy-manager:latest)")
         );
         assert_eq!(
-            (ports[4].host_port, ports[4].host_ip.as_str()),
-            (Some(9000), "127.0.0.1")
+            parse_ps_publishing_443(&line("0.0.0.0:8443->443/tcp, 443/tcp")),
+            None
         );
+        assert_eq!(parse_ps_publishing_443(&line("")), None);
     }
 
     #[test]
-    fn compose_command_strings_split_like_a_shell() {
+    fn drawpile_in_any_image() {
+        // dpserver's image line, uninterpolated: the tag is the whole `${…}`.
         assert_eq!(
-            split_command("--websocket-port 27751 --local-host 'my host' \"a b\""),
-            vec![
-                "--websocket-port",
-                "27751",
-                "--local-host",
-                "my host",
-                "a b"
-            ]
+            split_image("drawpile/drawpile-srv:${DP_VERSION:-2.3}"),
+            (
+                "drawpile/drawpile-srv".to_string(),
+                Some("${DP_VERSION:-2.3}".to_string())
+            )
         );
-    }
-
-    #[test]
-    fn broken_yaml_says_where() {
-        let e = parse_compose("services:\n  a: [\n").unwrap_err();
-        assert!(e.starts_with("3:") || e.starts_with("2:"), "{e}");
+        assert_eq!(
+            split_image("localhost:5000/drawpile/drawpile-srv"),
+            ("localhost:5000/drawpile/drawpile-srv".to_string(), None)
+        );
+        let d = drawpile_image("callaa/drawpile-srv:2.1.17").unwrap();
+        assert_eq!(d.recognised_by, "former official image");
+        assert_eq!(d.version.as_deref(), Some("2.1.17"));
+        assert!(d.note.unwrap().contains("too old for WebSockets"));
+        let d = drawpile_image("callaa/drawpile-srv").unwrap();
+        assert_eq!(d.version, None);
+        assert!(d.note.unwrap().contains("before 2.2"));
+        let d = drawpile_image("docker.io/askmeaboutloom/drawpile-srv:2.2").unwrap();
+        assert_eq!((d.version.as_deref(), d.note), (Some("2.2"), Some("2.2 is too old for WebSockets (they arrived in 2.2.1), so the browser client cannot join".to_string())));
+        let d = drawpile_image("drawpile/drawpile-srv:2.3").unwrap();
+        assert_eq!((d.recognised_by.as_str(), d.note), ("official image", None));
+        assert_eq!(
+            drawpile_image("drawpile/drawpile-srv:latest")
+                .unwrap()
+                .version,
+            None
+        );
+        assert!(drawpile_image("nginx:alpine").is_none());
+        assert_eq!(
+            dockerfile_from("# x\nFROM --platform=linux/amd64 golang AS b\nRUN x\nfrom callaa/drawpile-srv:2.1\n")
+                .as_deref(),
+            Some("callaa/drawpile-srv:2.1")
+        );
+        assert_eq!(dockerfile_from("FROM\n"), None);
     }
 }

@@ -7,6 +7,7 @@
 pub mod apache;
 pub mod args;
 pub mod caddy;
+pub mod compose;
 pub mod docker;
 pub mod drawpile;
 pub mod network;
@@ -46,6 +47,9 @@ pub struct Facts {
     pub web_servers: Vec<webserver::WebServer>,
     /// nginx's configuration, read as nginx reads it.
     pub nginx: nginx::NginxFacts,
+    /// nginx running in a container of a Compose project (drawpile/dpserver's layout), its
+    /// configuration read from the host files bind-mounted into it.
+    pub nginx_containers: Vec<nginx::NginxContainer>,
     /// Apache's modules and virtual hosts.
     pub apache: apache::ApacheFacts,
     /// Caddy's sites.
@@ -127,11 +131,20 @@ impl IncludeLog {
 /// (certificate, key, file:line) for every certificate a web server config points at.
 fn referenced_certificates(
     nginx: &nginx::NginxFacts,
+    containers: &[nginx::NginxContainer],
     apache: &apache::ApacheFacts,
     caddy: &caddy::CaddyFacts,
 ) -> Vec<(String, Option<String>, String)> {
     let mut out = Vec::new();
-    for s in &nginx.servers {
+    // A container's certificates count when they are on the host (bind-mounted).
+    let on_host = containers.iter().flat_map(|c| {
+        c.config.servers.iter().filter(|s| {
+            s.ssl_certificate
+                .as_ref()
+                .is_some_and(|p| !c.paths_in_container.contains(p))
+        })
+    });
+    for s in nginx.servers.iter().chain(on_host) {
         if let Some(c) = &s.ssl_certificate {
             let at = s
                 .ssl_certificate_at
@@ -175,7 +188,7 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
     let (systemd, docker, compose, drawpile, web_servers, nginx, apache, caddy, tls, network) = tokio::join!(
         systemd::detect(&ctx, unit_files.clone(), os.systemd_running),
         docker::detect(&ctx),
-        docker::detect_compose(&ctx),
+        compose::detect_compose(&ctx),
         drawpile::detect(&ctx, &unit_files),
         webserver::detect(&ctx),
         nginx::detect(&ctx),
@@ -187,14 +200,15 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
 
     let mut web_servers = web_servers;
     webserver::attribute_listeners(&mut web_servers, &network, &nginx, &apache, &caddy);
+    let mut compose = compose;
+    compose::add_files_from_containers(&ctx, &mut compose, &docker);
+    let nginx_containers = nginx::detect_in_compose(&ctx, &compose);
     let mut tls = tls;
     tls::add_referenced(
         &mut tls,
         &ctx,
-        &referenced_certificates(&nginx, &apache, &caddy),
+        &referenced_certificates(&nginx, &nginx_containers, &apache, &caddy),
     );
-    let mut compose = compose;
-    docker::add_files_from_containers(&ctx, &mut compose, &docker);
     let runtime = runtime::RuntimeFacts::assemble(systemd, docker, compose);
 
     Facts {
@@ -205,6 +219,7 @@ pub async fn detect(host: Host, opts: Options) -> Facts {
         runtime,
         web_servers,
         nginx,
+        nginx_containers,
         apache,
         caddy,
         tls,

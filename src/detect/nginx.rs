@@ -164,6 +164,11 @@ fn load(ctx: &Ctx, path: &Path) -> Loaded {
 struct Reader<'a> {
     ctx: &'a Ctx,
     conf_dir: PathBuf,
+    /// For nginx in a container: (path in the container, path on the host) of its bind
+    /// mounts, longest first. Empty for nginx on the host.
+    mounts: Vec<(String, String)>,
+    /// Container paths nginx reads that are not on the host (inside the image or a volume).
+    in_image: Vec<String>,
     files: Vec<String>,
     seen: HashSet<String>,
     errors: Vec<String>,
@@ -176,6 +181,15 @@ impl Reader<'_> {
         } else {
             self.conf_dir.join(p)
         }
+    }
+
+    /// The host path of a path nginx reads: itself on the host, through the bind mounts in
+    /// a container (None when it lives inside the image).
+    fn on_host(&self, p: &Path) -> Option<PathBuf> {
+        if self.mounts.is_empty() {
+            return Some(p.to_path_buf());
+        }
+        to_host(&self.mounts, &p.display().to_string()).map(PathBuf::from)
     }
 
     /// Reads a file and returns its directives with includes resolved.
@@ -268,7 +282,19 @@ impl Reader<'_> {
                         .push(format!("{file}:{}: include without a file", d.line));
                     continue;
                 };
-                let target = self.resolve(arg);
+                let in_nginx = self.resolve(arg);
+                let Some(target) = self.on_host(&in_nginx) else {
+                    // A glob over a directory of the image can still match files mounted
+                    // one by one (`./site.conf:/etc/nginx/conf.d/default.conf`).
+                    let mounted = mounted_matches(&self.mounts, &in_nginx.display().to_string());
+                    if mounted.is_empty() {
+                        // Inside the image (e.g. /etc/nginx/mime.types): nothing to read.
+                        self.in_image.push(in_nginx.display().to_string());
+                    } else {
+                        out.extend(self.read_files(mounted, depth + 1));
+                    }
+                    continue;
+                };
                 let pattern = target.display().to_string();
                 if pattern.contains(['*', '?', '[']) {
                     let paths = self.ctx.host.glob(&pattern);
@@ -457,23 +483,8 @@ fn locations(l: Located) -> Vec<NginxLocation> {
     out
 }
 
-pub async fn detect(ctx: &Ctx) -> NginxFacts {
-    let mut facts = NginxFacts::default();
-    let Some((conf, source)) = find_conf(ctx).await else {
-        ctx.probes
-            .skipped("nginx configuration", "no nginx.conf found");
-        return facts;
-    };
-    let start = Instant::now();
-    let conf_dir = conf.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let mut reader = Reader {
-        ctx,
-        conf_dir: conf_dir.clone(),
-        files: Vec::new(),
-        seen: HashSet::new(),
-        errors: Vec::new(),
-    };
-    let top = reader.read_file(&conf, 0);
+/// The http-level proxy directives and every server block of a resolved tree.
+fn collect(facts: &mut NginxFacts, top: Vec<Located>, conf_dir: &Path) {
     for http in top.into_iter().filter(|d| d.name == "http" && d.has_block) {
         let mut http_cert = None;
         let mut http_key = None;
@@ -505,10 +516,32 @@ pub async fn detect(ctx: &Ctx) -> NginxFacts {
                 s,
                 http_cert.clone(),
                 http_key.clone(),
-                &conf_dir,
+                conf_dir,
             ));
         }
     }
+}
+
+pub async fn detect(ctx: &Ctx) -> NginxFacts {
+    let mut facts = NginxFacts::default();
+    let Some((conf, source)) = find_conf(ctx).await else {
+        ctx.probes
+            .skipped("nginx configuration", "no nginx.conf found");
+        return facts;
+    };
+    let start = Instant::now();
+    let conf_dir = conf.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let mut reader = Reader {
+        ctx,
+        conf_dir: conf_dir.clone(),
+        mounts: Vec::new(),
+        in_image: Vec::new(),
+        files: Vec::new(),
+        seen: HashSet::new(),
+        errors: Vec::new(),
+    };
+    let top = reader.read_file(&conf, 0);
+    collect(&mut facts, top, &conf_dir);
     facts.conf_path = Some(conf.display().to_string());
     facts.conf_source = Some(source);
     facts.files = reader.files;
@@ -523,9 +556,239 @@ pub async fn detect(ctx: &Ctx) -> NginxFacts {
     facts
 }
 
+/// nginx running in a container of a Compose project (drawpile/dpserver's layout): its
+/// site files are on the host through bind mounts, read here with host file:line.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct NginxContainer {
+    /// The compose file (the project's main file) and the service.
+    pub compose_file: String,
+    pub project_name: String,
+    pub project_dir: String,
+    pub service: String,
+    /// The service's line (in `service_file`).
+    pub line: Option<usize>,
+    pub service_file: String,
+    /// `image:`, or the image its Dockerfile builds FROM.
+    pub image: String,
+    /// Built from a Dockerfile (dpserver builds its nginx FROM nginx:alpine).
+    pub built: bool,
+    /// Ports it publishes on the host.
+    pub ports: Vec<super::docker::PublishedPort>,
+    /// It publishes container port 443 (80) on the host.
+    pub publishes_443: bool,
+    pub publishes_80: bool,
+    /// The compose networks it joins (a proxy reaches drawpile-srv by service name on a
+    /// shared one).
+    pub networks: Vec<String>,
+    /// `network_mode:` (`host`: it proxies like nginx on the host, through published ports).
+    pub network_mode: Option<String>,
+    /// The Docker names of its networks (see ComposeFile::networks_on_host).
+    pub network_names: Vec<String>,
+    /// Bind mounts into /etc/nginx: where its configuration comes from on the host.
+    pub config_mounts: Vec<super::docker::ComposeMount>,
+    /// Container paths nginx reads that are not on the host (inside the image or a named
+    /// volume: the image's nginx.conf, mime.types, certificates made in the container …).
+    pub paths_in_container: Vec<String>,
+    /// Its configuration read as nginx reads it; files and lines are host paths.
+    pub config: NginxFacts,
+}
+
+/// The official nginx image's /etc/nginx/nginx.conf (the parts that decide what is read):
+/// used when nginx.conf itself is not bind-mounted from the host.
+const IMAGE_NGINX_CONF: &str = "events {}\nhttp {\n    include /etc/nginx/mime.types;\n    include /etc/nginx/conf.d/*.conf;\n}\n";
+
+/// The host path of a container path through bind mounts (container prefix, host path),
+/// longest prefix first.
+fn to_host(mounts: &[(String, String)], p: &str) -> Option<String> {
+    mounts.iter().find_map(|(inside, host)| {
+        let rest = p.strip_prefix(inside.as_str())?;
+        (rest.is_empty() || rest.starts_with('/') || inside.ends_with('/'))
+            .then(|| format!("{}{rest}", host.trim_end_matches('/')))
+    })
+}
+
+/// Host files of single-file bind mounts whose container path matches an include glob,
+/// in the order nginx reads a glob (sorted by container path).
+fn mounted_matches(mounts: &[(String, String)], pattern: &str) -> Vec<PathBuf> {
+    let Ok(p) = glob::Pattern::new(pattern) else {
+        return Vec::new();
+    };
+    let mut hits: Vec<&(String, String)> = mounts
+        .iter()
+        .filter(|(inside, _)| p.matches(inside))
+        .collect();
+    hits.sort();
+    hits.into_iter()
+        .map(|(_, host)| PathBuf::from(host))
+        .collect()
+}
+
+/// An image that is nginx: `nginx`, `nginx:alpine`, `nginxinc/nginx-unprivileged`,
+/// `jonasal/nginx-certbot`, `lscr.io/linuxserver/nginx` …
+pub fn is_nginx_image(image: &str) -> bool {
+    let (name, _) = super::docker::split_image(image);
+    name.rsplit('/')
+        .next()
+        .is_some_and(|n| n == "nginx" || n.starts_with("nginx-"))
+}
+
+/// Reads the nginx containers of the compose projects found (a service whose image, or the
+/// image its Dockerfile builds from, is nginx).
+pub fn detect_in_compose(ctx: &Ctx, compose: &super::docker::ComposeFacts) -> Vec<NginxContainer> {
+    let mut out = Vec::new();
+    for f in compose.files.iter().chain(&compose.web_projects) {
+        for svc in f.services.iter().chain(&f.other_services) {
+            let from = svc.build.as_ref().and_then(|b| b.from.clone());
+            let image = match (&from, svc.image.is_empty()) {
+                (Some(fr), _) if is_nginx_image(fr) => fr.clone(),
+                (_, false) if is_nginx_image(&svc.image) => svc.image.clone(),
+                _ => continue,
+            };
+            out.push(read_container(ctx, f, svc, image, from.is_some()));
+        }
+    }
+    out
+}
+
+fn read_container(
+    ctx: &Ctx,
+    f: &super::docker::ComposeFile,
+    svc: &super::docker::ComposeService,
+    image: String,
+    built: bool,
+) -> NginxContainer {
+    let start = Instant::now();
+    let mut mounts: Vec<(String, String)> = svc
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| Some((m.target.clone(), m.source.clone()?)))
+        .collect();
+    mounts.sort_by_key(|(inside, _)| std::cmp::Reverse(inside.len()));
+    let mut reader = Reader {
+        ctx,
+        conf_dir: PathBuf::from("/etc/nginx"),
+        mounts: mounts.clone(),
+        in_image: Vec::new(),
+        files: Vec::new(),
+        seen: HashSet::new(),
+        errors: Vec::new(),
+    };
+    let mut facts = NginxFacts::default();
+    let conf = "/etc/nginx/nginx.conf";
+    let top = match to_host(&mounts, conf) {
+        Some(host_conf) => {
+            facts.conf_path = Some(host_conf.clone());
+            facts.conf_source = Some(format!("bind-mounted on {conf}"));
+            reader.read_file(Path::new(&host_conf), 0)
+        }
+        None => {
+            reader.in_image.push(conf.to_string());
+            facts.conf_source = Some(format!("{conf} of the image (not on the host)"));
+            match Config::parse(IMAGE_NGINX_CONF) {
+                Ok(cfg) => {
+                    let file: Arc<str> = Arc::from(format!("{conf} (in the image)").as_str());
+                    reader.resolve_nodes(&file, cfg.nodes, 0)
+                }
+                Err(_) => Vec::new(),
+            }
+        }
+    };
+    collect(&mut facts, top, Path::new("/etc/nginx"));
+    // Certificates: host paths when bind-mounted, else they live in the container.
+    for s in &mut facts.servers {
+        for p in [&mut s.ssl_certificate, &mut s.ssl_certificate_key]
+            .into_iter()
+            .flatten()
+        {
+            match to_host(&mounts, p) {
+                Some(h) => *p = h,
+                None => reader.in_image.push(p.clone()),
+            }
+        }
+    }
+    facts.files = reader.files;
+    facts.errors = reader.errors;
+    let mut in_image = reader.in_image;
+    in_image.sort();
+    in_image.dedup();
+    let label = format!("nginx in compose service {}", svc.name);
+    if facts.errors.is_empty() {
+        ctx.probes.ok(&label, start.elapsed());
+    } else {
+        ctx.probes
+            .failed(&label, start.elapsed(), facts.errors.join("; "));
+    }
+    NginxContainer {
+        compose_file: f.path.clone(),
+        project_name: f.project_name.clone(),
+        project_dir: f.project_dir.clone(),
+        service: svc.name.clone(),
+        line: svc.line,
+        service_file: svc.file.clone(),
+        image,
+        built,
+        publishes_443: svc.ports.iter().any(|p| p.container_port == 443),
+        publishes_80: svc.ports.iter().any(|p| p.container_port == 80),
+        ports: svc.ports.clone(),
+        networks: svc.networks.clone(),
+        network_mode: svc.network_mode.clone(),
+        network_names: svc.networks.iter().map(|k| f.network_name(k)).collect(),
+        config_mounts: svc
+            .mounts
+            .iter()
+            .filter(|m| m.kind == "bind" && m.target.starts_with("/etc/nginx"))
+            .cloned()
+            .collect(),
+        paths_in_container: in_image,
+        config: facts,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_paths_map_through_bind_mounts() {
+        let m = vec![
+            (
+                "/etc/nginx/conf.d".to_string(),
+                "/root/dpserver/nginx-config".to_string(),
+            ),
+            ("/etc/nginx".to_string(), "/srv/ngx/".to_string()),
+        ];
+        assert_eq!(
+            to_host(&m, "/etc/nginx/conf.d/default.conf").as_deref(),
+            Some("/root/dpserver/nginx-config/default.conf")
+        );
+        assert_eq!(
+            to_host(&m, "/etc/nginx/nginx.conf").as_deref(),
+            Some("/srv/ngx/nginx.conf")
+        );
+        assert_eq!(to_host(&m, "/etc/nginxfoo"), None);
+        assert_eq!(
+            to_host(&m, "/usr/share/nginx/certificates/fullchain.pem"),
+            None
+        );
+        for yes in [
+            "nginx",
+            "nginx:alpine",
+            "docker.io/library/nginx:1.27",
+            "nginxinc/nginx-unprivileged",
+            "jonasal/nginx-certbot:latest",
+            "lscr.io/linuxserver/nginx",
+        ] {
+            assert!(is_nginx_image(yes), "{yes}");
+        }
+        for no in [
+            "drawpile/drawpile-srv",
+            "nginxproxy/acme-companion",
+            "caddy",
+        ] {
+            assert!(!is_nginx_image(no), "{no}");
+        }
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

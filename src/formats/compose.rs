@@ -1,7 +1,9 @@
 //! Editing one service of a compose file as text, keeping every other byte (comments,
-//! ordering, quoting): its `command:` is replaced by a flow list, and a port mapping is
-//! added to (or replaced in) its `ports:` block list. Only block-style services are edited;
-//! anything else is refused with the reason, never rewritten.
+//! ordering, quoting): its `command:` is edited inside a multi-line string (dpserver writes
+//! one option a line in a plain or folded scalar: unchanged lines stay as they are, `${VAR}`
+//! words included) or replaced by a flow list otherwise, and a port mapping is added to (or
+//! replaced in) its `ports:` block list. Only block-style services are edited; anything else
+//! is refused with the reason, never rewritten.
 
 /// A line range `[start, end)` of the file (0-based line indexes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +74,104 @@ fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Bloc
     Some(Block { start, end })
 }
 
+/// The text of `key:`'s value in `service`'s block: the rest of the key's line, then its
+/// nested lines (for detect, which reports how `command:` is written).
+pub fn key_value_text(text: &str, service: &str, key: &str) -> Option<String> {
+    let bare: Vec<&str> = text.lines().collect();
+    let (svc, child) = service_block(&bare, service)?;
+    let b = key_block(&bare, svc, child, key)?;
+    let first = bare[b.start].trim_start()[key.len() + 1..].to_string();
+    Some(
+        std::iter::once(first)
+            .chain(bare[b.start + 1..b.end].iter().map(|l| l.to_string()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// YAML double-quoted scalar (the arguments come from validated values or the file itself).
 fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A word written as is in a plain multi-line scalar (no quoting, no `$`, nothing YAML or
+/// the shell-like split would read differently).
+fn plain_word(w: &str) -> bool {
+    !w.is_empty()
+        && !w.contains(|c: char| c.is_whitespace() || "\"'$#\\`{}[],&*!|>%@".contains(c))
+        && !w.ends_with(':')
+        && !w.contains(": ")
+}
+
+/// `argv` as the lines of the multi-line string `command:` in `block` (plain, `>` or `|`,
+/// its value starting on the next line): lines whose words are still wanted stay byte for
+/// byte (a `${VAR}` word stands for any value, since `argv` is interpolated), lines of
+/// removed words go, new words are added one option a line at the same indentation. None
+/// when the command is not written that way (the caller writes a flow list).
+fn edit_command_string(
+    bare: &[&str],
+    block: Block,
+    child: usize,
+    argv: &[String],
+) -> Option<Vec<String>> {
+    let key_line = bare[block.start];
+    let rest = key_line.trim_start()["command:".len()..].trim();
+    let indicator = rest.split('#').next().unwrap_or("").trim();
+    if !(indicator.is_empty() || indicator.starts_with('>') || indicator.starts_with('|')) {
+        return None;
+    }
+    let value: Vec<usize> = (block.start + 1..block.end)
+        .filter(|&i| is_content(bare[i]))
+        .collect();
+    let first = *value.first()?;
+    if bare[first].trim_start().starts_with("- ") || indent_of(bare[first]) <= child {
+        return None; // a block list
+    }
+    if argv.iter().any(|a| !plain_word(a)) {
+        return None;
+    }
+    let pad = " ".repeat(indent_of(bare[first]));
+    let same = |raw: &str, want: &str| raw == want || raw.contains('$');
+    let matches_at = |words: &[String], at: usize| {
+        argv.len() >= at + words.len()
+            && words
+                .iter()
+                .zip(&argv[at..at + words.len()])
+                .all(|(w, a)| same(w, a))
+    };
+    let group = |words: &[String]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for w in words {
+            match out.last_mut() {
+                Some(l) if !w.starts_with('-') => {
+                    l.push(' ');
+                    l.push_str(w);
+                }
+                _ => out.push(w.clone()),
+            }
+        }
+        out.into_iter().map(|l| format!("{pad}{l}\n")).collect()
+    };
+    let mut out = vec![format!("{key_line}\n")];
+    let mut j = 0;
+    for &line in &bare[block.start + 1..block.end] {
+        if !is_content(line) {
+            out.push(format!("{line}\n"));
+            continue;
+        }
+        let words = crate::detect::docker::split_command(line);
+        if matches_at(&words, j) {
+            out.push(format!("{line}\n"));
+            j += words.len();
+        } else if let Some(k) = (j + 1..argv.len()).find(|&k| matches_at(&words, k)) {
+            out.extend(group(&argv[j..k]));
+            out.push(format!("{line}\n"));
+            j = k + words.len();
+        }
+        // else: the line's words are no longer wanted.
+    }
+    out.extend(group(&argv[j..]));
+    (out.len() > 1).then_some(out)
 }
 
 /// Sets `command:` to `argv` and makes sure `port_mapping` (e.g. `127.0.0.1:27751:27751`)
@@ -170,7 +267,11 @@ pub fn edit_service(
     }
     match cmd {
         Some(c) if lines[c.start..c.end].concat() == command => {}
-        Some(c) => edits.push((c, vec![command.clone()])),
+        Some(c) => match edit_command_string(&bare, c, child, argv) {
+            Some(new) if new.concat() == lines[c.start..c.end].concat() => {}
+            Some(new) => edits.push((c, new)),
+            None => edits.push((c, vec![command.clone()])),
+        },
         None => {
             let after_image = key_block(&bare, svc, child, "image")
                 .map(|b| b.end)
@@ -253,6 +354,88 @@ mod tests {
         assert_eq!(
             out,
             "services:\n  dp:\n    image: drawpile/drawpile-srv\n    command: [\"--websocket-port\", \"27751\"]\n    ports:\n      - \"127.0.0.1:27751:27751\"\n"
+        );
+    }
+
+    /// dpserver's service (drawpile/dpserver docker-compose.yaml at b5c62af, 2024-01, before
+    /// ce7b887 added the WebSocket port): `command:` as a plain multi-line scalar.
+    const DPSERVER_2024: &str = "services:\n    drawpile-srv:\n        image: drawpile/drawpile-srv:${DP_VERSION:-2.2}\n        command: \n            --sessions /home/drawpile/sessions\n            --web-admin-port 27780\n            --local-host ${DOMAIN}\n            --report-url http://abusereport:8080/\n        restart: always\n        ports:\n            - \"27750:27750\"\n";
+
+    fn dpserver_argv(extra: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = [
+            "--sessions",
+            "/home/drawpile/sessions",
+            "--web-admin-port",
+            "27780",
+            "--local-host",
+            "draw.example.com",
+            "--report-url",
+            "http://abusereport:8080/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+
+    #[test]
+    fn a_multi_line_command_stays_multi_line_and_keeps_its_variables() {
+        let argv = dpserver_argv(&["--websocket-port", "27751"]);
+        let out = edit_service(
+            DPSERVER_2024,
+            "drawpile-srv",
+            &argv,
+            27751,
+            "127.0.0.1:27751:27751",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            DPSERVER_2024
+                .replace(
+                    "            --report-url http://abusereport:8080/\n",
+                    "            --report-url http://abusereport:8080/\n            --websocket-port 27751\n"
+                )
+                .replace(
+                    "            - \"27750:27750\"\n",
+                    "            - \"27750:27750\"\n            - \"127.0.0.1:27751:27751\"\n"
+                )
+        );
+        // Read back as Compose reads it: the same arguments, ${DOMAIN} still a variable.
+        assert_eq!(
+            edit_service(&out, "drawpile-srv", &argv, 27751, "127.0.0.1:27751:27751").unwrap(),
+            out
+        );
+        let s = &crate::detect::docker::parse_compose(&out).unwrap()[0];
+        assert_eq!(s.options.websocket_port.as_deref(), Some("27751"));
+        assert_eq!(s.command_style.as_deref(), Some("string"));
+        // A changed port and a removed option: only their lines change.
+        let argv2: Vec<String> = dpserver_argv(&["--websocket-port", "27752"])
+            .into_iter()
+            .filter(|a| a != "--web-admin-port" && a != "27780")
+            .collect();
+        let out2 =
+            edit_service(&out, "drawpile-srv", &argv2, 27752, "127.0.0.1:27752:27752").unwrap();
+        assert!(out2.contains("            --local-host ${DOMAIN}\n            --report-url http://abusereport:8080/\n            --websocket-port 27752\n        restart: always\n"), "{out2}");
+        assert!(!out2.contains("--web-admin-port"), "{out2}");
+        // Folded (`>`) stays folded.
+        let folded = DPSERVER_2024.replace("command: \n", "command: >\n");
+        let out3 = edit_service(
+            &folded,
+            "drawpile-srv",
+            &argv,
+            27751,
+            "127.0.0.1:27751:27751",
+        )
+        .unwrap();
+        assert!(
+            out3.contains("        command: >\n            --sessions /home/drawpile/sessions\n"),
+            "{out3}"
+        );
+        assert!(
+            out3.contains("            --websocket-port 27751\n        restart"),
+            "{out3}"
         );
     }
 

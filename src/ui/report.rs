@@ -241,16 +241,46 @@ fn runtime(o: &mut Out, f: &Facts) {
         );
     }
     for cf in &r.compose.files {
+        let mut project = format!("compose project {} in {}", cf.project_name, cf.project_dir);
+        if cf.config_files.len() > 1 {
+            project.push_str(&format!(" (files {})", cf.config_files.join(", ")));
+        }
+        if let Some(env) = &cf.env_file {
+            project.push_str(&format!(", variables from {env}"));
+        }
+        o.line(1, project);
         for sv in &cf.services {
             o.line(
                 1,
                 format!(
                     "compose {}:{} service {} ({}) command {}",
-                    cf.path,
+                    sv.file,
                     sv.line.unwrap_or(0),
                     sv.name,
                     sv.image,
                     sv.command.join(" ")
+                ),
+            );
+            if let Some(d) = &sv.drawpile {
+                o.line(
+                    2,
+                    format!(
+                        "drawpile-srv {} ({})",
+                        d.version.as_deref().unwrap_or("version unknown"),
+                        d.recognised_by
+                    ),
+                );
+                if let Some(note) = &d.note {
+                    o.warn(2, note);
+                }
+            }
+        }
+        if !cf.undefined_variables.is_empty() {
+            o.warn(
+                1,
+                format!(
+                    "variables without a value (Compose uses an empty string): {}",
+                    cf.undefined_variables.join(", ")
                 ),
             );
         }
@@ -317,6 +347,59 @@ fn web(o: &mut Out, f: &Facts) {
             }
         }
         for e in &n.errors {
+            o.warn(2, e);
+        }
+    }
+    for c in &f.nginx_containers {
+        let ports: Vec<String> = c
+            .ports
+            .iter()
+            .filter_map(|p| p.host_port.map(|h| format!("{h}->{}", p.container_port)))
+            .collect();
+        o.line(
+            1,
+            format!(
+                "nginx in compose service {} ({}:{}), {}{}, ports {}",
+                c.service,
+                c.service_file,
+                c.line.unwrap_or(0),
+                if c.built { "built FROM " } else { "" },
+                c.image,
+                if ports.is_empty() {
+                    "none".into()
+                } else {
+                    ports.join(" ")
+                }
+            ),
+        );
+        for m in &c.config_mounts {
+            o.line(
+                2,
+                format!("{} → {}", m.source.as_deref().unwrap_or("?"), m.target),
+            );
+        }
+        for srv in c.config.servers.iter().filter(|x| x.ssl) {
+            o.line(
+                2,
+                format!(
+                    "TLS server {} at {}:{}",
+                    if srv.server_names.is_empty() {
+                        "(any name)".to_string()
+                    } else {
+                        srv.server_names.join(" ")
+                    },
+                    srv.file,
+                    srv.line
+                ),
+            );
+            if let Some(loc) = srv.locations.iter().find(|l| l.path == "/drawpile-web/ws") {
+                o.line(
+                    3,
+                    format!("location /drawpile-web/ws at {}:{}", loc.file, loc.line),
+                );
+            }
+        }
+        for e in &c.config.errors {
             o.warn(2, e);
         }
     }

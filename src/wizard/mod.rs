@@ -696,17 +696,18 @@ impl Wizard {
                     .map(|w| format!("installed: {}", w.name))
                     .collect();
                 if f.nginx.conf_path.is_none() {
-                    if f.os.package_manager.as_deref() == Some("apt") {
-                        q.context.push(
-                            "nginx is not installed: apply installs it first (apt-get install \
-                             nginx), shown in the review"
+                    match no_host_nginx(f) {
+                        // A web server already serves 443 (nginx in a container, or another).
+                        Some(why) => q.blockers.push(why),
+                        None if f.os.package_manager.as_deref() == Some("apt") => q.context.push(
+                            "nginx is not installed: apply installs it first (apt-get \
+                                 install nginx), shown in the review"
                                 .into(),
-                        );
-                    } else {
-                        q.blockers.push(
+                        ),
+                        None => q.blockers.push(
                             "nginx is not installed: install it with your package manager first"
                                 .into(),
-                        );
+                        ),
                     }
                 }
             }
@@ -1167,11 +1168,42 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
                 .into(),
         );
     }
-    // Without apt, dpwizard cannot install nginx itself (with apt, apply does it first).
-    if f.nginx.conf_path.is_none() && f.os.package_manager.as_deref() != Some("apt") {
-        out.push("nginx is not installed: install it with your package manager first".into());
+    // Without apt, dpwizard cannot install nginx itself (with apt, apply does it first);
+    // where another web server serves 443, nginx is not installed at all.
+    if f.nginx.conf_path.is_none() {
+        match no_host_nginx(f) {
+            Some(why) => out.push(why),
+            None if f.os.package_manager.as_deref() != Some("apt") => out
+                .push("nginx is not installed: install it with your package manager first".into()),
+            None => {}
+        }
     }
     out
+}
+
+/// What to say when the host has no nginx: install it, unless nginx already serves 443 from
+/// a container (dpserver's layout), where a host nginx would clash with it on the port.
+fn no_host_nginx(f: &Facts) -> Option<String> {
+    match f
+        .nginx_containers
+        .iter()
+        .find(|c| crate::audit::setup::publishes_https(c))
+    {
+        Some(c) => Some(format!(
+            "nginx runs in compose service {} ({}) and serves port 443: do not install \
+             nginx on the host (it would clash on 443); this version of dpwizard audits that \
+             nginx (`dpwizard audit`) but does not edit it yet",
+            c.service, c.compose_file
+        )),
+        None => crate::audit::setup::other_containers_on_443(f)
+            .first()
+            .map(|c| {
+                format!(
+                    "port 443 is served by {c}: do not install nginx on the host (it would \
+                     clash on 443); this version of dpwizard does not configure that web server"
+                )
+            }),
+    }
 }
 
 /// Host names nginx already serves with TLS (the likely answer for the domain).

@@ -141,8 +141,32 @@ fn blockers_say_what_to_do() {
     let b2 = Wizard::new(with_apt, true).question(QId::Welcome).blockers;
     assert!(!b2.iter().any(|l| l.contains("nginx")), "{b2:?}");
     // Under --root, not being root is no blocker (nothing runs as the machine's root).
-    let b = Wizard::new(f, false).question(QId::Welcome).blockers;
+    let b = Wizard::new(f.clone(), false)
+        .question(QId::Welcome)
+        .blockers;
     assert!(!b.iter().any(|l| l.contains("sudo")), "{b:?}");
+    // nginx serving 443 from a container (dpserver): never advise a second nginx on 443.
+    f.nginx_containers = vec![crate::detect::nginx::NginxContainer {
+        service: "nginx".into(),
+        compose_file: "/root/dpserver/docker-compose.yaml".into(),
+        ports: vec![crate::detect::docker::PublishedPort {
+            host_ip: String::new(),
+            host_port: Some(443),
+            container_port: 443,
+            protocol: "tcp".into(),
+        }],
+        ..Default::default()
+    }];
+    let b = Wizard::new(f, false).question(QId::Welcome).blockers;
+    assert!(
+        !b.iter().any(|l| l.contains("apt-get install nginx")),
+        "{b:?}"
+    );
+    assert!(
+        b.iter().any(|l| l
+            .contains("nginx runs in compose service nginx (/root/dpserver/docker-compose.yaml)")),
+        "{b:?}"
+    );
 }
 
 #[test]

@@ -236,7 +236,7 @@ pub fn audit(m: &FakeMachine, extra: &[&str]) -> (Vec<String>, serde_json::Value
     (ids, v, run.code)
 }
 
-fn assert_findings(m: &FakeMachine, extra: &[&str], expected: &[&str]) -> serde_json::Value {
+pub fn assert_findings(m: &FakeMachine, extra: &[&str], expected: &[&str]) -> serde_json::Value {
     let (ids, v, code) = audit(m, extra);
     assert_eq!(
         ids,

@@ -146,6 +146,36 @@ fn recorded_inspect_of_every_state_parses() {
 }
 
 #[test]
+fn an_image_built_from_scratch_is_recognised_by_its_entrypoint() {
+    // Recorded `docker image inspect` of a locally built image (docs/docker-recorded).
+    let Some(dir) = recorded() else { return };
+    let text = read(&dir, "inspect-image.built-from-scratch-2.3.1.json");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let d = drawpile_image_from_inspect(&v[0]).unwrap();
+    assert_eq!(d.version.as_deref(), Some("2.3.1"));
+    assert_eq!(d.recognised_by, "image entrypoint");
+    let nginx = serde_json::json!({"Config": {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"]}});
+    assert!(drawpile_image_from_inspect(&nginx).is_none());
+    let old = serde_json::json!({"RepoTags": ["mydp:2.1.20"], "Config": {"Entrypoint": null, "Cmd": ["/usr/bin/drawpile-srv", "-p", "27750"]}});
+    assert!(
+        drawpile_image_from_inspect(&old)
+            .unwrap()
+            .note
+            .unwrap()
+            .contains("too old")
+    );
+    // brushdojo/drawpile-srv's image (d2f81de): its own entrypoint script, then a shell
+    // command that runs drawpile-srv.
+    let shell = serde_json::json!({"RepoTags": ["brush-dojo/drawpile-srv:latest"], "Config": {"Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["bash", "-c", "drawpile-srv   --local-host brushdojo.com   --port 27750"]}});
+    assert_eq!(
+        drawpile_image_from_inspect(&shell).unwrap().image,
+        "brush-dojo/drawpile-srv:latest"
+    );
+    let sh_nginx = serde_json::json!({"Config": {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["nginx -g 'daemon off;'"]}});
+    assert!(drawpile_image_from_inspect(&sh_nginx).is_none());
+}
+
+#[test]
 fn recorded_daemon_errors_are_classified() {
     let Some(dir) = recorded() else { return };
     for (f, kind) in [
@@ -293,6 +323,42 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     d.ok(&["run", "-d", "--name", "dp-paused", img]);
     d.ok(&["pause", "dp-paused"]);
     d.ok(&["create", "--name", "dp-host", "--network", "host", img]);
+    // An image built FROM drawpile's under another name (as forks do), and one that is not
+    // drawpile-srv at all: only the first is found, by its entrypoint, with its label's version.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {img}\nLABEL org.opencontainers.image.version=2.3.0\n"),
+    )
+    .unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "myorg/drawing-server:prod",
+        &ctx.path().display().to_string(),
+    ]);
+    d.ok(&[
+        "create",
+        "--name",
+        "dp-built",
+        "myorg/drawing-server:prod",
+        "--websocket-port",
+        "27751",
+    ]);
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!("FROM {img}\nENTRYPOINT [\"/bin/sh\"]\n"),
+    )
+    .unwrap();
+    d.ok(&[
+        "build",
+        "-q",
+        "-t",
+        "myorg/not-drawpile",
+        &ctx.path().display().to_string(),
+    ]);
+    d.ok(&["create", "--name", "not-dp", "myorg/not-drawpile"]);
 
     let m = FakeMachine::debian12();
     let cli = which_host("docker").unwrap();
@@ -375,6 +441,15 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
     assert_eq!(by("dp-created")["ports"][0]["host_port"], 27780);
     assert_eq!(by("dp-paused")["state"], "paused");
     assert_eq!(by("dp-host")["network_mode"], "host");
+    let built = by("dp-built");
+    assert_eq!(built["drawpile"]["recognised_by"], "image entrypoint");
+    assert_eq!(built["drawpile"]["version"], "2.3.0");
+    assert_eq!(built["options"]["websocket_port"], "27751");
+    assert!(
+        !containers.iter().any(|c| c["name"] == "not-dp"),
+        "{containers:#?}"
+    );
+    assert_eq!(run["drawpile"]["recognised_by"], "official image");
     if which_host("docker-compose").is_some() {
         let c = containers
             .iter()

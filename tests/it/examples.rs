@@ -14,7 +14,7 @@ fn cloud_init_example_is_yaml_with_valid_answers_and_applies_them() {
         text.starts_with("#cloud-config\n"),
         "cloud-init ignores it otherwise"
     );
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
     let files = doc["write_files"].as_sequence().unwrap();
     let answers = files
         .iter()

@@ -8,6 +8,7 @@ mod answers;
 mod apply;
 mod audit;
 mod cli;
+mod compose;
 mod deb;
 mod docker;
 mod drawpile;

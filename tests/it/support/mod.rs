@@ -283,3 +283,4 @@ pub fn jget<'a>(v: &'a Value, path: &str) -> &'a Value {
     }
     cur
 }
+pub mod dpserver;
