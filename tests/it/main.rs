@@ -18,6 +18,7 @@ mod live_truth;
 mod nginx;
 mod os;
 mod pasteable;
+mod plan_apache_live;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;

@@ -1,0 +1,328 @@
+//! The Apache block and module links, judged by the REAL apache2 (Debian's package layout,
+//! copied into a temp ServerRoot with a private envvars): `apache2 -t` refuses the edited
+//! vhost until the planned modules are linked and accepts it after; the links are exactly
+//! what the real `a2enmod` makes; and in a throwaway VPS the real apache2 serving TLS on 443
+//! in front of drawpile-srv answers 101 (official Origin), 101 (no Origin), 403 (foreign).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use dpwizard::formats::apache::{Config, set_managed_block};
+use dpwizard::plan::Change;
+use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
+
+use crate::support::drawpile::Server;
+use crate::support::vps::Vps;
+use crate::support::*;
+
+const DOMAIN: &str = "draw.example.test";
+
+/// What the admin's site already had enabled before dpwizard.
+const ADMINS_MODULES: &[&str] = &["ssl", "proxy", "proxy_http"];
+
+/// A vhost shaped like certbot's `*-le-ssl.conf`, whose own `ProxyPass /` (to an app on
+/// 8080) would take the WebSocket path if the block went below it.
+fn le_ssl_vhost(cert_dir: &str) -> String {
+    format!(
+        "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tServerAlias www.{DOMAIN}\n\
+\t# the app\n\tProxyPass / http://127.0.0.1:8080/\n\tProxyPassReverse / http://127.0.0.1:8080/\n\n\
+\tSSLEngine on\n\tSSLCertificateFile {cert_dir}/cert.pem\n\tSSLCertificateKeyFile {cert_dir}/key.pem\n\
+</VirtualHost>\n</IfModule>\n"
+    )
+}
+
+/// The vhost with dpwizard's block, through the lossless editor.
+fn edited(vhost: &str, port: u16, mode: WsMode) -> String {
+    let c = Config::parse(vhost).unwrap();
+    let v = c.tls_vhost_for(DOMAIN).expect("the TLS vhost");
+    let block = render_block(
+        &BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: port,
+            extra_origins: vec!["https://paint.example.org".into()],
+            mode,
+        },
+        &v.child_indent(vhost),
+    );
+    let out = set_managed_block(vhost, v, &block);
+    // Every byte of the original is kept, in order: removing the block gives it back.
+    assert_eq!(out.replace(&block, ""), vhost);
+    out
+}
+
+fn selfsigned() -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let c = dpwizard::plan::selfsigned::generate(DOMAIN, now, 30).unwrap();
+    (c.cert_pem, c.key_pem)
+}
+
+/// A copy of Debian's /etc/apache2 in a temp dir, with an envvars whose run, lock, log and
+/// pid paths point into it, so `apache2 -t` and `a2enmod` touch nothing else.
+struct ServerRoot {
+    dir: tempfile::TempDir,
+}
+
+impl ServerRoot {
+    fn new() -> Option<ServerRoot> {
+        if !Path::new("/etc/apache2/apache2.conf").exists() || which_host("apache2").is_none() {
+            eprintln!("SKIPPED: apache2 is not installed (scripts/test-deps.sh installs it)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let st = Command::new("cp")
+            .args(["-r", "--preserve=mode", "/etc/apache2"])
+            .arg(dir.path().join("apache2"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let d = dir.path().display().to_string();
+        for sub in ["run", "lock", "log", "state", "ssl"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("apache2/envvars"),
+            format!(
+                "export APACHE_RUN_USER=www-data\nexport APACHE_RUN_GROUP=www-data\n\
+export APACHE_PID_FILE={d}/run/apache2.pid\nexport APACHE_RUN_DIR={d}/run\n\
+export APACHE_LOCK_DIR={d}/lock\nexport APACHE_LOG_DIR={d}/log\nexport LANG=C\n"
+            ),
+        )
+        .unwrap();
+        let (cert, key) = selfsigned();
+        std::fs::write(dir.path().join("ssl/cert.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("ssl/key.pem"), key).unwrap();
+        Some(ServerRoot { dir })
+    }
+
+    fn conf(&self) -> std::path::PathBuf {
+        self.dir.path().join("apache2")
+    }
+
+    /// The real `a2enmod`, pointed at this copy.
+    fn a2enmod(&self, modules: &[&str]) {
+        let out = Command::new("a2enmod")
+            .arg("-q")
+            .args(modules)
+            .env("APACHE_CONFDIR", self.conf())
+            .env("APACHE_ENVVARS", self.conf().join("envvars"))
+            .env("APACHE_STATE_DIRECTORY", self.dir.path().join("state"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "a2enmod: {}", text(&out));
+    }
+
+    /// Creates the links the planner computed from this copy's listings.
+    fn link_planned(&self, mode: WsMode) -> Vec<Change> {
+        let links = planned_links(&self.conf(), "/etc/apache2", mode);
+        for l in &links {
+            if let Change::Symlink { path, target, .. } = l {
+                let p = self.conf().join(path.trim_start_matches("/etc/apache2/"));
+                std::os::unix::fs::symlink(target, p).unwrap();
+            }
+        }
+        links
+    }
+
+    fn configtest(&self) -> Output {
+        let c = self.conf().display().to_string();
+        Command::new("bash")
+            .args([
+                "-c",
+                r#". "$1/envvars" && exec apache2 -d "$1" -f "$1/apache2.conf" -t"#,
+                "configtest",
+                &c,
+            ])
+            .output()
+            .unwrap()
+    }
+
+    /// `(name, link target)` of every entry in mods-enabled, sorted.
+    fn enabled(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = std::fs::read_dir(self.conf().join("mods-enabled"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let target = std::fs::read_link(e.path())
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), target)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The planner's links for a mods-available/mods-enabled pair on disk (`conf_root` is the
+/// path the links are named under).
+fn planned_links(conf: &Path, conf_root: &str, mode: WsMode) -> Vec<Change> {
+    let list = |d: &str| -> Vec<String> {
+        std::fs::read_dir(conf.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let avail_dir = conf.join("mods-available");
+    module_links(
+        conf_root,
+        &needed_modules(mode),
+        &list("mods-available"),
+        &list("mods-enabled"),
+        &|f: &str| std::fs::read_to_string(avail_dir.join(f)).ok(),
+    )
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn planned_module_links_are_what_a2enmod_makes() {
+    for mode in [WsMode::Upgrade, WsMode::Wstunnel] {
+        let (Some(real), Some(ours)) = (ServerRoot::new(), ServerRoot::new()) else {
+            return;
+        };
+        real.a2enmod(&needed_modules(mode));
+        let links = ours.link_planned(mode);
+        assert!(!links.is_empty());
+        assert_eq!(ours.enabled(), real.enabled(), "{mode:?}");
+        // Planned again on the result: nothing left to do.
+        assert_eq!(planned_links(&ours.conf(), "/etc/apache2", mode), vec![]);
+    }
+}
+
+#[test]
+fn apache2_t_accepts_the_edited_vhost_once_the_planned_modules_are_linked() {
+    for mode in [WsMode::Upgrade, WsMode::Wstunnel] {
+        let Some(root) = ServerRoot::new() else {
+            return;
+        };
+        // The admin's existing TLS site proxying an app (its modules enabled the usual way).
+        root.a2enmod(ADMINS_MODULES);
+        let ssl_dir = root.dir.path().join("ssl").display().to_string();
+        let original = le_ssl_vhost(&ssl_dir);
+        let site = root.conf().join("sites-enabled/draw-le-ssl.conf");
+        std::fs::write(&site, &original).unwrap();
+        let before = root.configtest();
+        assert!(
+            before.status.success(),
+            "the fixture itself: {}",
+            text(&before)
+        );
+        std::fs::write(&site, edited(&original, 27751, mode)).unwrap();
+        // Without the modules, the real apache2 refuses the block (that is why they are planned).
+        let refused = root.configtest();
+        assert!(!refused.status.success(), "{mode:?}: {}", text(&refused));
+        assert!(
+            text(&refused).contains("Invalid command"),
+            "{}",
+            text(&refused)
+        );
+        root.link_planned(mode);
+        let ok = root.configtest();
+        assert!(ok.status.success(), "{mode:?}: {}", text(&ok));
+        assert!(text(&ok).contains("Syntax OK"), "{}", text(&ok));
+    }
+}
+
+#[test]
+fn real_apache_on_443_passes_the_three_handshakes() {
+    if skip_unless_root("a throwaway VPS with apache2 on 443")
+        || skip_unless_program("apache2")
+        || skip_unless_program("curl")
+    {
+        return;
+    }
+    let mode = WsMode::for_version(apache_version().as_deref());
+    let vps = Vps::new();
+    let (cert, key) = selfsigned();
+    // The links, planned from a copy of the package's real configuration in the state the
+    // VPS will have (the site's own modules enabled by the real a2enmod).
+    let Some(copy) = ServerRoot::new() else {
+        return;
+    };
+    copy.a2enmod(ADMINS_MODULES);
+    let site = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
+    vps.file("/etc/ssl/dpw/cert.pem", &cert, 0o644)
+        .file("/etc/ssl/dpw/key.pem", &key, 0o600)
+        .file("/etc/apache2/sites-enabled/draw-le-ssl.conf", &site, 0o644);
+    let links: String = planned_links(&copy.conf(), "/etc/apache2", mode)
+        .iter()
+        .filter_map(|c| match c {
+            Change::Symlink { path, target, .. } => Some(format!("ln -s {target} {path}\n")),
+            _ => None,
+        })
+        .collect();
+    let srv = Server::pick("2.3.0");
+    let bin = vps.drawpile(&srv);
+    let probe = |name: &str, origin: &str| {
+        format!(
+            "curl -sk --http1.1 --max-time 2 --resolve {DOMAIN}:443:127.0.0.1 \
+-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' {origin} -o /dev/null \
+-w '%{{http_code}}' https://{DOMAIN}/drawpile-web/ws > /results/{name}.code || true\n"
+        )
+    };
+    let script = format!(
+        r#"set -e
+a2enmod -q {admins} >/dev/null
+{links}
+setpriv --reuid 65534 --regid 65534 --clear-groups {bin} --listen 127.0.0.1 --websocket-port 27751 --websocket-listen 127.0.0.1 2>/results/srv.log &
+apache2ctl start
+for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/27751) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.05; done
+{official}{none}{foreign}
+curl -sk --max-time 2 --resolve {DOMAIN}:443:127.0.0.1 -o /dev/null -w '%{{http_code}}' https://{DOMAIN}/app > /results/app.code || true
+cp /var/log/apache2/error.log /results/ 2>/dev/null || true
+cp /var/log/apache2/*access* /results/ 2>/dev/null || true
+"#,
+        official = probe("official", "-H 'Origin: https://web.drawpile.net'"),
+        none = probe("none", ""),
+        foreign = probe("foreign", "-H 'Origin: https://evil.example.com'"),
+        admins = ADMINS_MODULES.join(" "),
+    );
+    let out = vps.run(&script);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = vps.result("error.log");
+    let code = |n: &str| vps.result(&format!("{n}.code"));
+    assert_eq!(code("official"), "101", "{mode:?} {}\n{log}", srv.label());
+    assert_eq!(code("none"), "101", "{log}");
+    assert_eq!(code("foreign"), "403", "{log}");
+    // drawpile-srv saw both upgrades, each with the client's address from X-Real-IP.
+    let srv_log = vps.result("srv.log");
+    let seen: Vec<&str> = srv_log
+        .lines()
+        .filter(|l| l.contains("New WebSocket client connected"))
+        .collect();
+    assert_eq!(seen.len(), 2, "{srv_log}");
+    assert!(
+        seen[0].contains("(IP from X-Real-IP header, Origin 'https://web.drawpile.net')"),
+        "{srv_log}"
+    );
+    assert!(
+        seen[1].contains("(IP from X-Real-IP header, Origin '')"),
+        "{srv_log}"
+    );
+    // The host's own ProxyPass / still serves everything else (its app is down: 503).
+    assert_eq!(code("app"), "503");
+}
+
+/// `apache2 -v`'s version (`2.4.57`).
+fn apache_version() -> Option<String> {
+    let out = Command::new("apache2").arg("-v").output().ok()?;
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    let v = t
+        .split("Apache/")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    Some(v)
+}
