@@ -413,37 +413,30 @@ impl Section {
     /// The byte range of dpwizard's marked block (whole lines, the indentation before the
     /// BEGIN marker through the newline after the END marker), if the section has one.
     pub fn managed_block(&self, text: &str) -> Option<Range<usize>> {
-        let mut begin = None;
-        for n in &self.children {
-            if let Node::Comment { span, .. } = n {
-                let c = text[span.clone()].trim_end();
-                if c == BEGIN_MARKER && begin.is_none() {
-                    begin = Some(line_start(text, span.start));
-                } else if c == END_MARKER
-                    && let Some(b) = begin
-                {
-                    return Some(b..line_end(text, span.end));
-                }
-            }
-        }
-        None
+        super::marked_range(
+            text,
+            self.children.iter().filter_map(|n| match n {
+                Node::Comment { span, .. } => Some(span),
+                _ => None,
+            }),
+        )
     }
 
     /// The indentation of the first child, else the section's own plus four spaces.
     pub fn child_indent(&self, text: &str) -> String {
-        let indent_of = |at: usize| {
-            let s = line_start(text, at);
-            let ws = &text[s..at];
-            ws.chars().all(char::is_whitespace).then(|| ws.to_string())
-        };
         let first = self.children.iter().find_map(|n| match n {
             Node::Directive(d) => Some(d.span.start),
             Node::Section(s) => Some(s.open.start),
             Node::Comment { .. } => None,
         });
         first
-            .and_then(indent_of)
-            .unwrap_or_else(|| format!("{}    ", indent_of(self.open.start).unwrap_or_default()))
+            .and_then(|at| super::indent_at(text, at))
+            .unwrap_or_else(|| {
+                format!(
+                    "{}    ",
+                    super::indent_at(text, self.open.start).unwrap_or_default()
+                )
+            })
     }
 
     /// Where a new managed block goes: before the host's own first proxy or rewrite rule
@@ -458,21 +451,12 @@ impl Section {
         });
         match first_rule {
             Some(d) => line_start(text, d.span.start),
-            None => {
-                let s = line_start(text, self.close.start);
-                if text[s..self.close.start].chars().all(char::is_whitespace) {
-                    s
-                } else {
-                    self.close.start
-                }
-            }
+            None => super::before_closer(text, self.close.start),
         }
     }
 }
 
-/// Marker lines around everything dpwizard inserts into a file it does not own.
-pub const BEGIN_MARKER: &str = "# BEGIN dpwizard";
-pub const END_MARKER: &str = "# END dpwizard";
+pub use super::{BEGIN_MARKER, END_MARKER};
 
 /// `ServerName [scheme://]host[:port]` → host.
 fn strip_server_name(v: &str) -> String {
@@ -509,14 +493,6 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
     p[i..].iter().all(|&c| c == '*')
 }
 
-/// The offset just after the newline at or after `offset` (or the end of the text).
-fn line_end(text: &str, offset: usize) -> usize {
-    text[offset..]
-        .find('\n')
-        .map(|i| offset + i + 1)
-        .unwrap_or(text.len())
-}
-
 /// `text` with the section's managed block replaced by `block` (already indented, markers
 /// included, ending with a newline), or `block` inserted at [`Section::insertion_point`].
 /// Every other byte is kept.
@@ -525,15 +501,7 @@ pub fn set_managed_block(text: &str, vhost: &Section, block: &str) -> String {
         let at = vhost.insertion_point(text);
         at..at
     });
-    let mut out = String::with_capacity(text.len() + block.len() + 1);
-    out.push_str(&text[..range.start]);
-    // The closing tag shares its line with other text: start the block on a line of its own.
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    out.push_str(block);
-    out.push_str(&text[range.end..]);
-    out
+    super::splice_block(text, range, block)
 }
 
 /// How a proxy rule was written.

@@ -3,6 +3,7 @@
 //! and the tests all see the same thing. Renderers for each file kind live in submodules.
 
 pub mod apache;
+pub mod caddy;
 pub mod diff;
 pub mod make;
 pub mod nginx;

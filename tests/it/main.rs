@@ -19,6 +19,7 @@ mod nginx;
 mod os;
 mod pasteable;
 mod plan_apache_live;
+mod plan_caddy_live;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;

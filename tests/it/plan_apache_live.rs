@@ -11,11 +11,9 @@ use dpwizard::formats::apache::{Config, set_managed_block};
 use dpwizard::plan::Change;
 use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
 
-use crate::support::drawpile::Server;
+use crate::support::front::{DOMAIN, assert_three_handshakes, selfsigned};
 use crate::support::vps::Vps;
 use crate::support::*;
-
-const DOMAIN: &str = "draw.example.test";
 
 /// What the admin's site already had enabled before dpwizard.
 const ADMINS_MODULES: &[&str] = &["ssl", "proxy", "proxy_http"];
@@ -48,15 +46,6 @@ fn edited(vhost: &str, port: u16, mode: WsMode) -> String {
     // Every byte of the original is kept, in order: removing the block gives it back.
     assert_eq!(out.replace(&block, ""), vhost);
     out
-}
-
-fn selfsigned() -> (String, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let c = dpwizard::plan::selfsigned::generate(DOMAIN, now, 30).unwrap();
-    (c.cert_pem, c.key_pem)
 }
 
 /// A copy of Debian's /etc/apache2 in a temp dir, with an envvars whose run, lock, log and
@@ -261,57 +250,19 @@ fn real_apache_on_443_passes_the_three_handshakes() {
             _ => None,
         })
         .collect();
-    let srv = Server::pick("2.3.0");
-    let bin = vps.drawpile(&srv);
-    let probe = |name: &str, origin: &str| {
-        format!(
-            "curl -sk --http1.1 --max-time 2 --resolve {DOMAIN}:443:127.0.0.1 \
--H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
--H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' {origin} -o /dev/null \
--w '%{{http_code}}' https://{DOMAIN}/drawpile-web/ws > /results/{name}.code || true\n"
-        )
-    };
-    let script = format!(
-        r#"set -e
-a2enmod -q {admins} >/dev/null
-{links}
-setpriv --reuid 65534 --regid 65534 --clear-groups {bin} --listen 127.0.0.1 --websocket-port 27751 --websocket-listen 127.0.0.1 2>/results/srv.log &
-apache2ctl start
-for i in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/27751) 2>/dev/null && (exec 3<>/dev/tcp/127.0.0.1/443) 2>/dev/null && break; sleep 0.05; done
-{official}{none}{foreign}
-curl -sk --max-time 2 --resolve {DOMAIN}:443:127.0.0.1 -o /dev/null -w '%{{http_code}}' https://{DOMAIN}/app > /results/app.code || true
-cp /var/log/apache2/error.log /results/ 2>/dev/null || true
-cp /var/log/apache2/*access* /results/ 2>/dev/null || true
-"#,
-        official = probe("official", "-H 'Origin: https://web.drawpile.net'"),
-        none = probe("none", ""),
-        foreign = probe("foreign", "-H 'Origin: https://evil.example.com'"),
-        admins = ADMINS_MODULES.join(" "),
+    // The admin's modules, then the planned links.
+    let setup = format!(
+        "a2enmod -q {} >/dev/null\n{links}",
+        ADMINS_MODULES.join(" ")
     );
-    let out = vps.run(&script);
-    assert!(out.status.success(), "{}", text(&out));
-    let log = vps.result("error.log");
-    let code = |n: &str| vps.result(&format!("{n}.code"));
-    assert_eq!(code("official"), "101", "{mode:?} {}\n{log}", srv.label());
-    assert_eq!(code("none"), "101", "{log}");
-    assert_eq!(code("foreign"), "403", "{log}");
-    // drawpile-srv saw both upgrades, each with the client's address from X-Real-IP.
-    let srv_log = vps.result("srv.log");
-    let seen: Vec<&str> = srv_log
-        .lines()
-        .filter(|l| l.contains("New WebSocket client connected"))
-        .collect();
-    assert_eq!(seen.len(), 2, "{srv_log}");
-    assert!(
-        seen[0].contains("(IP from X-Real-IP header, Origin 'https://web.drawpile.net')"),
-        "{srv_log}"
+    // The host's own `ProxyPass /` still serves the rest (its app is down: 503).
+    assert_three_handshakes(
+        &vps,
+        &setup,
+        "apache2ctl start",
+        "503",
+        "/var/log/apache2/error.log",
     );
-    assert!(
-        seen[1].contains("(IP from X-Real-IP header, Origin '')"),
-        "{srv_log}"
-    );
-    // The host's own ProxyPass / still serves everything else (its app is down: 503).
-    assert_eq!(code("app"), "503");
 }
 
 /// `apache2 -v`'s version (`2.4.57`).

@@ -1,0 +1,160 @@
+//! The Caddyfile block, judged by the REAL caddy (Debian's 2.6): `caddy validate` accepts
+//! the edited Caddyfile, `caddy adapt` shows the WebSocket route sorted before the site's
+//! catch-all `handle` with the 403 before the proxy, and in a throwaway VPS caddy serving
+//! TLS on 443 in front of drawpile-srv answers 101 (official Origin), 101 (no Origin),
+//! 403 (foreign Origin) while the rest of the site is served as before.
+
+use std::process::Command;
+
+use dpwizard::formats::caddyfile::{Caddyfile, CertSource, set_managed_block};
+use dpwizard::plan::caddy::{BlockSpec, render_block};
+
+use crate::support::front::{DOMAIN, assert_three_handshakes, selfsigned};
+use crate::support::vps::Vps;
+use crate::support::*;
+
+/// An admin's Caddyfile: global options, a snippet, several addresses, certificate files
+/// (a test cannot reach an ACME server), and a catch-all `handle` that would take every
+/// path if Caddy did not sort the WebSocket route first.
+fn caddyfile(cert_dir: &str) -> String {
+    format!(
+        "{{\n\tadmin off\n}}\n\n(common) {{\n\tencode gzip\n}}\n\n\
+www.{DOMAIN}, {DOMAIN}:443 {{\n\timport common\n\ttls {cert_dir}/cert.pem {cert_dir}/key.pem\n\
+\thandle {{\n\t\trespond \"the site\" 200\n\t}}\n}}\n"
+    )
+}
+
+fn edited(original: &str) -> String {
+    let c = Caddyfile::parse(original).unwrap();
+    let site = c.site_for(DOMAIN).expect("the site");
+    assert!(matches!(c.cert_source(site), CertSource::Files { .. }));
+    let block = render_block(
+        &BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 27751,
+            extra_origins: vec!["https://paint.example.org".into()],
+        },
+        &site.child_indent(original),
+    );
+    let out = set_managed_block(original, site, &block).unwrap();
+    assert_eq!(out.replace(&block, ""), original, "every other byte kept");
+    // Planned again on its own result: nothing changes.
+    let again = Caddyfile::parse(&out).unwrap();
+    let site = again.site_for(DOMAIN).unwrap();
+    assert_eq!(set_managed_block(&out, site, &block).unwrap(), out);
+    out
+}
+
+fn caddy(args: &[&str], file: &std::path::Path) -> std::process::Output {
+    Command::new("caddy")
+        .args(args)
+        .arg("--config")
+        .arg(file)
+        .args(["--adapter", "caddyfile"])
+        .env("HOME", file.parent().unwrap())
+        .env("XDG_DATA_HOME", file.parent().unwrap())
+        .env("XDG_CONFIG_HOME", file.parent().unwrap())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn caddy_validates_the_edited_caddyfile_and_routes_the_path_first() {
+    if skip_unless_program("caddy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = selfsigned();
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    let file = dir.path().join("Caddyfile");
+    std::fs::write(&file, edited(&caddyfile(&dir.path().display().to_string()))).unwrap();
+    let v = caddy(&["validate"], &file);
+    let all = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(v.status.success(), "{}", all(&v));
+    assert!(all(&v).contains("Valid configuration"), "{}", all(&v));
+
+    let a = caddy(&["adapt"], &file);
+    assert!(a.status.success(), "{}", all(&a));
+    let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let routes = &json["apps"]["http"]["servers"]["srv0"]["routes"];
+    // Caddy's own reading of the site's addresses agrees with site_for's.
+    let site = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["match"][0]["host"]
+                .as_array()
+                .is_some_and(|h| h.contains(&DOMAIN.into()))
+        })
+        .expect("a route for the domain");
+    assert_eq!(
+        site["match"][0]["host"],
+        serde_json::json!([format!("www.{DOMAIN}"), DOMAIN])
+    );
+    let inner = site["handle"][0]["routes"].as_array().unwrap();
+    // The handles, in the order Caddy runs them: ours (path-matched) before the catch-all.
+    let handles: Vec<&serde_json::Value> =
+        inner.iter().filter(|r| r["group"].is_string()).collect();
+    assert_eq!(handles.len(), 2);
+    assert_eq!(
+        handles[0]["match"][0]["path"],
+        serde_json::json!(["/drawpile-web/ws"])
+    );
+    assert!(handles[1].get("match").is_none());
+    // Inside it: the 403 for a present, non-empty Origin not in the list, then the proxy.
+    let ours = handles[0]["handle"][0]["routes"].as_array().unwrap();
+    assert_eq!(ours[0]["handle"][0]["status_code"], 403);
+    assert_eq!(
+        ours[0]["match"][0]["header_regexp"]["Origin"]["pattern"],
+        ".+"
+    );
+    assert_eq!(
+        ours[0]["match"][0]["not"][0]["header"]["Origin"],
+        serde_json::json!([
+            "https://web.drawpile.net",
+            "https://web.foxdice.cn",
+            "https://paint.example.org"
+        ])
+    );
+    let rp = &ours[1]["handle"][0];
+    assert_eq!(rp["handler"], "reverse_proxy");
+    assert_eq!(rp["upstreams"][0]["dial"], "127.0.0.1:27751");
+    assert_eq!(
+        rp["headers"]["request"]["set"]["X-Real-Ip"],
+        serde_json::json!(["{http.request.remote.host}"])
+    );
+}
+
+#[test]
+fn real_caddy_on_443_passes_the_three_handshakes() {
+    if skip_unless_root("a throwaway VPS with caddy on 443")
+        || skip_unless_program("caddy")
+        || skip_unless_program("curl")
+    {
+        return;
+    }
+    let vps = Vps::new();
+    let (cert, key) = selfsigned();
+    vps.file("/etc/ssl/dpw/cert.pem", &cert, 0o644)
+        .file("/etc/ssl/dpw/key.pem", &key, 0o600)
+        .file(
+            "/etc/caddy/Caddyfile",
+            edited(&caddyfile("/etc/ssl/dpw")),
+            0o644,
+        );
+    assert_three_handshakes(
+        &vps,
+        "export HOME=/root XDG_DATA_HOME=/tmp/caddy-data XDG_CONFIG_HOME=/tmp/caddy-config",
+        "caddy run --config /etc/caddy/Caddyfile --adapter caddyfile >/tmp/caddy.log 2>&1 &",
+        "200",
+        "/tmp/caddy.log",
+    );
+}
