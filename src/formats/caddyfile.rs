@@ -408,6 +408,80 @@ pub fn set_managed_block(text: &str, site: &Directive, block: &str) -> Option<St
     Some(super::splice_block(text, range, block))
 }
 
+/// Directives Caddy runs before every `handle` (its standard directive order,
+/// caddyconfig/httpcaddyfile/directives.go) that answer the request themselves (redirect,
+/// ask for credentials) or change its path or method, so a `handle` for the path may never
+/// see it. tests/it/plan_caddy_live.rs checks the order against the real `caddy adapt`.
+const TAKES_OR_CHANGES: &[&str] = &[
+    "redir",
+    "method",
+    "rewrite",
+    "uri",
+    "try_files",
+    "basicauth",
+    "forward_auth",
+];
+
+/// A site directive that runs before dpwizard's `handle PATH` and may keep it from running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preemption<'a> {
+    pub directive: &'a Directive,
+    /// False when it depends on a named matcher (`@name`) this reader does not evaluate.
+    pub certain: bool,
+}
+
+/// Which of a site's directives (outside dpwizard's marked block) keep a `handle PATH` from
+/// seeing a request for `path`: a redirect, an authentication, a rewrite of the path or
+/// method that applies to it (Caddy runs those before every `handle`), or another
+/// `handle`/`handle_path` whose path matcher takes it and sorts first (Caddy sorts `handle`
+/// blocks by path length, the longest first, and keeps file order among equals).
+pub fn preemptions<'a>(text: &str, site: &'a Directive, path: &str) -> Vec<Preemption<'a>> {
+    let own = site.managed_block(text);
+    let outside = |d: &Directive| own.as_ref().is_none_or(|r| !r.contains(&d.span.start));
+    let mut out = Vec::new();
+    for d in site.children().filter(|d| outside(d)) {
+        let Some(name) = d.name() else { continue };
+        let matcher = d.words.get(1).map(|w| w.value.as_str());
+        let applies = match matcher {
+            Some(m) if m.starts_with('@') => None,
+            Some(m) if m.starts_with('/') => Some(path_matches(m, path)),
+            // `*` or no matcher (the first token is an argument): every request.
+            _ => Some(true),
+        };
+        let takes = if TAKES_OR_CHANGES.contains(&name) {
+            applies
+        } else if name == "handle" || name == "handle_path" {
+            match matcher {
+                Some(m) if m.starts_with('/') => {
+                    Some(m.len() >= path.len() && path_matches(m, path))
+                }
+                // Caddy sorts a handle without a path matcher (none, `*`, `@name`) after
+                // every path-matched one.
+                _ => Some(false),
+            }
+        } else {
+            Some(false)
+        };
+        match takes {
+            Some(true) => out.push(Preemption {
+                directive: d,
+                certain: true,
+            }),
+            None => out.push(Preemption {
+                directive: d,
+                certain: false,
+            }),
+            Some(false) => {}
+        }
+    }
+    out
+}
+
+/// Caddy's path matcher: exact, with `*` standing for any run of characters; case-insensitive.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    super::apache::wildcard_match(pattern, path)
+}
+
 /// Parses lines until the `}` closing the block opened at `open` (or EOF at top level).
 fn parse_nodes(lx: &mut Lexer<'_>, open: Option<usize>) -> Result<Vec<Node>, ParseError> {
     let mut nodes = Vec::new();
@@ -714,6 +788,29 @@ mod tests {
             set_managed_block(one, s, "\t# BEGIN dpwizard\n\t# END dpwizard\n").unwrap(),
             "d.example {\n\t# BEGIN dpwizard\n\t# END dpwizard\n}"
         );
+    }
+
+    #[test]
+    fn finds_what_keeps_the_handle_from_running() {
+        let text = "d.example {\n\tredir /old /new\n\trewrite * /index.html\n\tbasicauth @admin {\n\t}\n\thandle /drawpile-web/ws* {\n\t}\n\thandle /drawpile-web* {\n\t}\n\thandle {\n\t}\n\thandle @x {\n\t}\n\trespond \"x\"\n\treverse_proxy localhost:1\n\t# BEGIN dpwizard\n\thandle /drawpile-web/ws {\n\t}\n\t# END dpwizard\n}\n";
+        let c = parse(text);
+        let site = c.site_for("d.example").unwrap();
+        let got: Vec<(usize, &str, bool)> = preemptions(text, site, "/drawpile-web/ws")
+            .iter()
+            .map(|p| (p.directive.line, p.directive.name().unwrap(), p.certain))
+            .collect();
+        // Not the redirect of another path, the shorter handle, the catch-all one, the
+        // directives Caddy runs after handle, nor dpwizard's own handle.
+        assert_eq!(
+            got,
+            [
+                (3, "rewrite", true),
+                (4, "basicauth", false),
+                (6, "handle", true)
+            ]
+        );
+        assert!(path_matches("/drawpile-web/*", "/Drawpile-Web/ws"));
+        assert!(!path_matches("/drawpile-web/ws", "/drawpile-web/ws/x"));
     }
 
     #[test]

@@ -115,17 +115,23 @@ export APACHE_LOCK_DIR={d}/lock\nexport APACHE_LOG_DIR={d}/log\nexport LANG=C\n"
         links
     }
 
-    fn configtest(&self) -> Output {
+    /// `apache2 -t` (or another flag: `-S`) on this copy, with its private envvars.
+    fn apache2(&self, flag: &str) -> Output {
         let c = self.conf().display().to_string();
         Command::new("bash")
             .args([
                 "-c",
-                r#". "$1/envvars" && exec apache2 -d "$1" -f "$1/apache2.conf" -t"#,
-                "configtest",
+                r#". "$1/envvars" && exec apache2 -d "$1" -f "$1/apache2.conf" "$2""#,
+                "apache2",
                 &c,
+                flag,
             ])
             .output()
             .unwrap()
+    }
+
+    fn configtest(&self) -> Output {
+        self.apache2("-t")
     }
 
     /// `(name, link target)` of every entry in mods-enabled, sorted.
@@ -219,6 +225,16 @@ fn apache2_t_accepts_the_edited_vhost_once_the_planned_modules_are_linked() {
         let ok = root.configtest();
         assert!(ok.status.success(), "{mode:?}: {}", text(&ok));
         assert!(text(&ok).contains("Syntax OK"), "{}", text(&ok));
+        // The vhost the reader picked, file:line, is the one Apache names for the domain.
+        let c = Config::parse(&std::fs::read_to_string(&site).unwrap()).unwrap();
+        let line = c.tls_vhost_for(DOMAIN).unwrap().line;
+        let s = root.apache2("-S");
+        assert!(
+            text(&s).lines().any(|l| l.contains(":443")
+                && l.ends_with(&format!(" {DOMAIN} ({}:{line})", site.display()))),
+            "{}",
+            text(&s)
+        );
     }
 }
 

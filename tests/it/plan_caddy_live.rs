@@ -158,3 +158,89 @@ fn real_caddy_on_443_passes_the_three_handshakes() {
         "/tmp/caddy.log",
     );
 }
+
+/// `preemptions` claims Caddy runs some site directives before dpwizard's handle and others
+/// after it; the real `caddy adapt` says in which order the routes run.
+#[test]
+fn preemptions_follow_caddys_real_directive_order() {
+    use dpwizard::formats::caddyfile::preemptions;
+    if skip_unless_program("caddy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // (a directive of the admin's, whether Caddy runs it before dpwizard's handle, whether it
+    // also applies to /drawpile-web/ws and so keeps the handle from seeing the request)
+    let cases = [
+        ("redir * https://elsewhere.example{uri}", true, true),
+        ("rewrite * /index.html", true, true),
+        ("uri strip_prefix /drawpile-web", true, true),
+        ("try_files {path} /index.html", true, true),
+        ("method * POST", true, true),
+        (
+            "handle /drawpile-web/ws* {\n\t\trespond \"mine\"\n\t}",
+            true,
+            true,
+        ),
+        (
+            "handle_path /drawpile-web/ws/* {\n\t\trespond \"mine\"\n\t}",
+            true,
+            false,
+        ),
+        ("redir /old /new", true, false),
+        (
+            "handle /drawpile-web* {\n\t\trespond \"mine\"\n\t}",
+            false,
+            false,
+        ),
+        ("handle {\n\t\trespond \"mine\"\n\t}", false, false),
+        ("route {\n\t\trespond \"mine\"\n\t}", false, false),
+        ("respond \"mine\"", false, false),
+        ("reverse_proxy localhost:8080", false, false),
+        ("file_server", false, false),
+    ];
+    for (directive, first, takes) in cases {
+        let original =
+            format!("{{\n\tadmin off\n\tauto_https off\n}}\n{DOMAIN}:443 {{\n\t{directive}\n}}\n");
+        let text = {
+            let c = Caddyfile::parse(&original).unwrap();
+            let site = c.site_for(DOMAIN).unwrap();
+            let block = render_block(
+                &BlockSpec {
+                    upstream_host: "127.0.0.1".into(),
+                    upstream_port: 27751,
+                    extra_origins: vec![],
+                },
+                "\t",
+            );
+            set_managed_block(&original, site, &block).unwrap()
+        };
+        let c = Caddyfile::parse(&text).unwrap();
+        let site = c.site_for(DOMAIN).unwrap();
+        let claimed: Vec<usize> = preemptions(&text, site, "/drawpile-web/ws")
+            .iter()
+            .map(|p| p.directive.line)
+            .collect();
+        assert_eq!(!claimed.is_empty(), takes, "{directive}: {claimed:?}");
+
+        let file = dir.path().join("Caddyfile");
+        std::fs::write(&file, &text).unwrap();
+        let a = caddy(&["adapt"], &file);
+        assert!(
+            a.status.success(),
+            "{directive}: {}",
+            String::from_utf8_lossy(&a.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+        let routes = json["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["routes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let ours = routes
+            .iter()
+            .position(|r| r["match"][0]["path"] == serde_json::json!(["/drawpile-web/ws"]))
+            .unwrap_or_else(|| panic!("{directive}: {routes:#?}"));
+        // What `preemptions` counts as running first, Caddy runs first (one route each).
+        assert_eq!(routes.len(), 2, "{directive}: {routes:#?}");
+        assert_eq!(ours, if first { 1 } else { 0 }, "{directive}: {routes:#?}");
+    }
+}
