@@ -7,11 +7,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dpwizard::formats::apache::{Config, set_managed_block};
+use dpwizard::formats::apache::{Config, route_for, set_managed_block};
 use dpwizard::plan::Change;
 use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
 
-use crate::support::front::{DOMAIN, assert_three_handshakes, selfsigned};
+use crate::support::front::{DOMAIN, assert_three_handshakes, handshakes, selfsigned};
 use crate::support::vps::Vps;
 use crate::support::*;
 
@@ -238,27 +238,15 @@ fn apache2_t_accepts_the_edited_vhost_once_the_planned_modules_are_linked() {
     }
 }
 
-#[test]
-fn real_apache_on_443_passes_the_three_handshakes() {
-    if skip_unless_root("a throwaway VPS with apache2 on 443")
-        || skip_unless_program("apache2")
-        || skip_unless_program("curl")
-    {
-        return;
-    }
-    let mode = WsMode::for_version(apache_version().as_deref());
-    let vps = Vps::new();
+/// Stages the site and certificate in `vps`; returns the setup script: the admin's
+/// modules (the real a2enmod) and the links planned for `mode` from a copy in that state.
+fn stage_apache(vps: &Vps, site: &str, mode: WsMode) -> Option<String> {
     let (cert, key) = selfsigned();
-    // The links, planned from a copy of the package's real configuration in the state the
-    // VPS will have (the site's own modules enabled by the real a2enmod).
-    let Some(copy) = ServerRoot::new() else {
-        return;
-    };
+    let copy = ServerRoot::new()?;
     copy.a2enmod(ADMINS_MODULES);
-    let site = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
     vps.file("/etc/ssl/dpw/cert.pem", &cert, 0o644)
         .file("/etc/ssl/dpw/key.pem", &key, 0o600)
-        .file("/etc/apache2/sites-enabled/draw-le-ssl.conf", &site, 0o644);
+        .file("/etc/apache2/sites-enabled/draw-le-ssl.conf", site, 0o644);
     let links: String = planned_links(&copy.conf(), "/etc/apache2", mode)
         .iter()
         .filter_map(|c| match c {
@@ -266,18 +254,90 @@ fn real_apache_on_443_passes_the_three_handshakes() {
             _ => None,
         })
         .collect();
-    // The admin's modules, then the planned links.
-    let setup = format!(
+    Some(format!(
         "a2enmod -q {} >/dev/null\n{links}",
         ADMINS_MODULES.join(" ")
+    ))
+}
+
+fn skip_live() -> bool {
+    skip_unless_root("a throwaway VPS with apache2 on 443")
+        || skip_unless_program("apache2")
+        || skip_unless_program("curl")
+}
+
+#[test]
+fn real_apache_on_443_passes_the_three_handshakes() {
+    if skip_live() {
+        return;
+    }
+    // This Apache's own mode, and the ws:// form for older ones (2.4.71 still takes it).
+    let own = WsMode::for_version(apache_version().as_deref());
+    for mode in [own, WsMode::Wstunnel] {
+        let vps = Vps::new();
+        let site = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
+        let Some(setup) = stage_apache(&vps, &site, mode) else {
+            return;
+        };
+        // The host's own `ProxyPass /` still serves the rest (its app is down: 503).
+        assert_three_handshakes(
+            &vps,
+            &setup,
+            "apache2ctl start",
+            "503",
+            "/var/log/apache2/error.log",
+        );
+    }
+}
+
+/// What `route_for` tells the audit about a block below the host's `ProxyPass /` is what
+/// the real Apache does: the upgrade goes to the app, never to drawpile-srv.
+#[test]
+fn a_proxypass_slash_above_the_route_shadows_it_in_real_apache() {
+    if skip_live() {
+        return;
+    }
+    let mode = WsMode::for_version(apache_version().as_deref());
+    let original = le_ssl_vhost("/etc/ssl/dpw");
+    // The block as a hand edit would add it: at the end of the host.
+    let c = Config::parse(&original).unwrap();
+    let v = c.tls_vhost_for(DOMAIN).unwrap();
+    let block = render_block(
+        &BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 27751,
+            extra_origins: vec![],
+            mode,
+        },
+        &v.child_indent(&original),
     );
-    // The host's own `ProxyPass /` still serves the rest (its app is down: 503).
-    assert_three_handshakes(
+    let at = original.find("</VirtualHost>").unwrap();
+    let site = format!("{}{block}{}", &original[..at], &original[at..]);
+    let c = Config::parse(&site).unwrap();
+    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    assert_eq!(
+        route.winner.map(|w| (w.pattern, w.line)),
+        Some(("/".to_string(), 6))
+    );
+    assert_eq!(route.shadowed.len(), 1);
+    let vps = Vps::new();
+    let Some(setup) = stage_apache(&vps, &site, mode) else {
+        return;
+    };
+    let seen = handshakes(
         &vps,
         &setup,
         "apache2ctl start",
-        "503",
         "/var/log/apache2/error.log",
+    );
+    // The Origin rule still refuses (mod_rewrite runs first); the rest goes to the dead app.
+    assert_eq!(seen.foreign, "403", "{}", seen.front_log);
+    assert_eq!(seen.official, "503", "{}", seen.front_log);
+    assert_eq!(seen.none, "503", "{}", seen.front_log);
+    assert!(
+        !seen.srv_log.contains("New WebSocket client"),
+        "{}",
+        seen.srv_log
     );
 }
 

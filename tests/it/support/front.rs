@@ -17,12 +17,22 @@ pub fn selfsigned() -> (String, String) {
     (c.cert_pem, c.key_pem)
 }
 
+/// What the probes saw: HTTP status codes, and the logs.
+pub struct Seen {
+    pub official: String,
+    pub none: String,
+    pub foreign: String,
+    /// `GET /app`: the rest of the site.
+    pub app: String,
+    pub srv_log: String,
+    pub front_log: String,
+    pub label: String,
+}
+
 /// Runs `setup` (which configures the front end), starts drawpile-srv and `start` (which
-/// starts the front end), waits for both, probes, and checks: official Origin → 101, no
-/// Origin → 101, foreign Origin → 403, `GET /app` → `app_code` (the rest of the site still
-/// served), and drawpile-srv logged both upgrades with the address from X-Real-IP.
-/// `logs` are copied out for the failure messages.
-pub fn assert_three_handshakes(vps: &Vps, setup: &str, start: &str, app_code: &str, logs: &str) {
+/// starts the front end), waits for both, and probes: the upgrade with the official
+/// Origin, with none, with a foreign one, then `GET /app`. `logs` are copied out.
+pub fn handshakes(vps: &Vps, setup: &str, start: &str, logs: &str) -> Seen {
     let srv = Server::pick("2.3.0");
     let bin = vps.drawpile(&srv);
     let probe = |name: &str, origin: &str| {
@@ -54,14 +64,30 @@ cat {logs} > /results/front.log 2>/dev/null || true
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let log = vps.result("front.log");
     let code = |n: &str| vps.result(&format!("{n}.code"));
-    assert_eq!(code("official"), "101", "{}\n{log}", srv.label());
-    assert_eq!(code("none"), "101", "{log}");
-    assert_eq!(code("foreign"), "403", "{log}");
-    assert_eq!(code("app"), app_code, "{}\n{log}", vps.result("app.body"));
+    Seen {
+        official: code("official"),
+        none: code("none"),
+        foreign: code("foreign"),
+        app: code("app"),
+        srv_log: vps.result("srv.log"),
+        front_log: format!("{}\n{}", vps.result("front.log"), vps.result("app.body")),
+        label: srv.label(),
+    }
+}
+
+/// [`handshakes`], then: official Origin → 101, no Origin → 101, foreign Origin → 403,
+/// `GET /app` → `app_code` (the rest of the site still served), and drawpile-srv logged
+/// both upgrades with the address from X-Real-IP.
+pub fn assert_three_handshakes(vps: &Vps, setup: &str, start: &str, app_code: &str, logs: &str) {
+    let s = handshakes(vps, setup, start, logs);
+    let log = &s.front_log;
+    assert_eq!(s.official, "101", "{}\n{log}", s.label);
+    assert_eq!(s.none, "101", "{log}");
+    assert_eq!(s.foreign, "403", "{log}");
+    assert_eq!(s.app, app_code, "{log}");
     // drawpile-srv saw both upgrades, each with the client's address from X-Real-IP.
-    let srv_log = vps.result("srv.log");
+    let srv_log = &s.srv_log;
     let seen: Vec<&str> = srv_log
         .lines()
         .filter(|l| l.contains("New WebSocket client connected"))
