@@ -513,6 +513,9 @@ pub enum RuleKind {
     ProxyPassMatch,
     /// `RewriteRule REGEX URL [P]`.
     RewriteProxy,
+    /// `RewriteRule REGEX - [L]` (or `[END]`): ends rewriting for what it matches, so no
+    /// later `[P]` rule takes it and the request goes on to the ProxyPass rules.
+    RewriteStop,
 }
 
 /// A rule that may send a request to a backend (or, with `!`, exclude a path from proxying).
@@ -538,9 +541,11 @@ impl ProxyRule {
     pub fn matches(&self, path: &str) -> Option<bool> {
         match self.kind {
             RuleKind::ProxyPass => Some(prefix_matches(&self.pattern, path)),
-            RuleKind::ProxyPassMatch | RuleKind::RewriteProxy => regex::Regex::new(&self.pattern)
-                .ok()
-                .map(|re| re.is_match(path)),
+            RuleKind::ProxyPassMatch | RuleKind::RewriteProxy | RuleKind::RewriteStop => {
+                regex::Regex::new(&self.pattern)
+                    .ok()
+                    .map(|re| re.is_match(path))
+            }
         }
     }
 }
@@ -575,13 +580,24 @@ pub fn proxy_rules(vhost: &Section) -> Vec<ProxyRule> {
                 Node::Directive(d) if d.is("RewriteCond") => conds = true,
                 Node::Directive(d) if d.is("RewriteRule") => {
                     let flags = d.arg(2).unwrap_or("").to_ascii_uppercase();
-                    let proxied = flags
-                        .trim_matches(|c| c == '[' || c == ']')
-                        .split(',')
-                        .any(|f| f.trim() == "P" || f.trim() == "PROXY");
-                    if proxied && location.is_none() {
+                    let has = |names: &[&str]| {
+                        flags
+                            .trim_matches(|c| c == '[' || c == ']')
+                            .split(',')
+                            .any(|f| names.contains(&f.trim()))
+                    };
+                    let kind = if has(&["P", "PROXY"]) {
+                        Some(RuleKind::RewriteProxy)
+                    } else if d.arg(1) == Some("-") && has(&["L", "LAST", "END"]) {
+                        Some(RuleKind::RewriteStop)
+                    } else {
+                        None
+                    };
+                    if let Some(kind) = kind
+                        && location.is_none()
+                    {
                         rewrites.push(ProxyRule {
-                            kind: RuleKind::RewriteProxy,
+                            kind,
                             pattern: d.arg(0).unwrap_or("").to_string(),
                             target: d.arg(1).unwrap_or("").to_string(),
                             options: Vec::new(),
@@ -660,10 +676,21 @@ pub struct Route {
 /// The route `path` takes through a host's proxy rules, by Apache's first-match order. A
 /// conditional rewrite rule or a regex that cannot be read is skipped (it may not apply).
 pub fn route_for(vhost: &Section, path: &str) -> Route {
-    let rules = proxy_rules(vhost);
-    let winner_at = rules
+    let takes = |r: &ProxyRule| !r.conditional && r.matches(path) == Some(true);
+    let mut rules = proxy_rules(vhost);
+    // Rewriting ends at the first stop rule for the path: later `[P]` rules never see it.
+    if let Some(stop) = rules
         .iter()
-        .position(|r| !r.conditional && r.matches(path) == Some(true));
+        .position(|r| r.kind == RuleKind::RewriteStop && takes(r))
+    {
+        let mut i = 0;
+        rules.retain(|r| {
+            i += 1;
+            i - 1 < stop || r.kind != RuleKind::RewriteProxy
+        });
+    }
+    rules.retain(|r| r.kind != RuleKind::RewriteStop);
+    let winner_at = rules.iter().position(takes);
     let winner = winner_at.map(|i| rules[i].clone());
     let shadowed = match winner_at {
         Some(i) => rules[i + 1..]
@@ -860,6 +887,23 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
                 .map(|w| (w.kind, w.line)),
             Some((RuleKind::RewriteProxy, 6))
         );
+        // A `- [L]` rule for the path ends rewriting first: the `[P]` rule never sees it,
+        // while a stop rule for another path changes nothing.
+        // (The winners: the <Location> rule, line 5, or the [P] rule, line 7.)
+        for (stop, winner) in [("^/drawpile-web/ws", 5), ("^/other", 7)] {
+            let stopped = p.replacen(
+                "<VirtualHost *:443>\n",
+                &format!("<VirtualHost *:443>\nRewriteRule {stop} - [END]\n"),
+                1,
+            );
+            let c = parse(&stopped);
+            let v = &c.sections("VirtualHost")[0];
+            assert_eq!(
+                route_for(v, "/drawpile-web/ws").winner.map(|w| w.line),
+                Some(winner),
+                "{stop}"
+            );
+        }
     }
 
     #[test]

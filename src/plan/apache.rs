@@ -79,6 +79,10 @@ pub fn render_block(spec: &BlockSpec, indent: &str) -> String {
         origin_regex(&spec.extra_origins)
     ));
     line(&format!("RewriteRule ^{WS_PATH} - [F]"));
+    // mod_rewrite runs before mod_proxy: ending it here keeps the host's own rules (a
+    // catch-all `[P]`, a front controller) from taking the path away from ProxyPass.
+    line("# Rewriting ends here for this path, so the ProxyPass below gets it.");
+    line(&format!("RewriteRule ^{WS_PATH} - [L]"));
     let upgrade = match spec.mode {
         WsMode::Upgrade => " upgrade=websocket",
         WsMode::Wstunnel => "",
@@ -195,6 +199,8 @@ mod tests {
             "RewriteEngine On",
             r"RewriteCond %{HTTP:Origin} !^(https://web\.(drawpile\.net|foxdice\.cn))?$",
             "RewriteRule ^/drawpile-web/ws - [F]",
+            "# Rewriting ends here for this path, so the ProxyPass below gets it.",
+            "RewriteRule ^/drawpile-web/ws - [L]",
             "ProxyPass /drawpile-web/ws http://127.0.0.1:27751/drawpile-web/ws upgrade=websocket",
             "<Location /drawpile-web/ws>",
             "    RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}",

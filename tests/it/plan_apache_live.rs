@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dpwizard::formats::apache::{Config, route_for, set_managed_block};
+use dpwizard::formats::apache::{Config, RuleKind, route_for, set_managed_block};
 use dpwizard::plan::Change;
 use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
 
@@ -352,4 +352,43 @@ fn apache_version() -> Option<String> {
         .next()?
         .to_string();
     Some(v)
+}
+
+/// A catch-all `[P]` rewrite of the host's (a proxied app) runs before any ProxyPass; the
+/// block's pass-through rule keeps the WebSocket path out of it, in the real Apache too.
+#[test]
+fn a_catch_all_rewrite_proxy_below_the_block_does_not_take_the_route() {
+    if skip_live() {
+        return;
+    }
+    let mode = WsMode::for_version(apache_version().as_deref());
+    let original = le_ssl_vhost("/etc/ssl/dpw").replace(
+        "\tProxyPass / http://127.0.0.1:8080/\n",
+        "\tRewriteEngine on\n\tRewriteRule ^/(.*)$ http://127.0.0.1:8080/$1 [P,L]\n",
+    );
+    let site = edited(&original, 27751, mode);
+    let c = Config::parse(&site).unwrap();
+    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    assert_eq!(
+        route.winner.map(|w| w.target),
+        Some("http://127.0.0.1:27751/drawpile-web/ws".to_string())
+    );
+    // Without the block's stop rule the app's rewrite takes the path (and in the real
+    // Apache, too: the mutation was run when this test was written).
+    let stopless = site.replace("RewriteRule ^/drawpile-web/ws - [L]", "");
+    let c = Config::parse(&stopless).unwrap();
+    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    assert_eq!(route.winner.map(|w| w.kind), Some(RuleKind::RewriteProxy));
+    let vps = Vps::new();
+    let Some(setup) = stage_apache(&vps, &site, mode) else {
+        return;
+    };
+    // The app's rewrite still serves the rest (its app is down: 503).
+    assert_three_handshakes(
+        &vps,
+        &setup,
+        "apache2ctl start",
+        "503",
+        "/var/log/apache2/error.log",
+    );
 }
