@@ -260,6 +260,22 @@ fn stage_apache(vps: &Vps, site: &str, mode: WsMode) -> Option<String> {
     ))
 }
 
+/// The real apache2 on 443 with `site` in a throwaway VPS passes the three handshakes, and
+/// `/app` gets 503 from the host's own (dead) app.
+fn serves_the_route(site: &str, mode: WsMode) {
+    let vps = Vps::new();
+    let Some(setup) = stage_apache(&vps, site, mode) else {
+        return;
+    };
+    assert_three_handshakes(
+        &vps,
+        &setup,
+        "apache2ctl start",
+        "503",
+        "/var/log/apache2/error.log",
+    );
+}
+
 fn skip_live() -> bool {
     skip_unless_root("a throwaway VPS with apache2 on 443")
         || skip_unless_program("apache2")
@@ -274,19 +290,8 @@ fn real_apache_on_443_passes_the_three_handshakes() {
     // This Apache's own mode, and the ws:// form for older ones (2.4.71 still takes it).
     let own = WsMode::for_version(apache_version().as_deref());
     for mode in [own, WsMode::Wstunnel] {
-        let vps = Vps::new();
-        let site = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
-        let Some(setup) = stage_apache(&vps, &site, mode) else {
-            return;
-        };
         // The host's own `ProxyPass /` still serves the rest (its app is down: 503).
-        assert_three_handshakes(
-            &vps,
-            &setup,
-            "apache2ctl start",
-            "503",
-            "/var/log/apache2/error.log",
-        );
+        serves_the_route(&edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode), mode);
     }
 }
 
@@ -379,16 +384,6 @@ fn a_catch_all_rewrite_proxy_below_the_block_does_not_take_the_route() {
     let c = Config::parse(&stopless).unwrap();
     let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
     assert_eq!(route.winner.map(|w| w.kind), Some(RuleKind::RewriteProxy));
-    let vps = Vps::new();
-    let Some(setup) = stage_apache(&vps, &site, mode) else {
-        return;
-    };
     // The app's rewrite still serves the rest (its app is down: 503).
-    assert_three_handshakes(
-        &vps,
-        &setup,
-        "apache2ctl start",
-        "503",
-        "/var/log/apache2/error.log",
-    );
+    serves_the_route(&site, mode);
 }
