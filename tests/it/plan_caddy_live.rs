@@ -2,7 +2,9 @@
 //! the edited Caddyfile, `caddy adapt` shows the WebSocket route sorted before the site's
 //! catch-all `handle` with the 403 before the proxy, and in a throwaway VPS caddy serving
 //! TLS on 443 in front of drawpile-srv answers 101 (official Origin), 101 (no Origin),
-//! 403 (foreign Origin) while the rest of the site is served as before.
+//! 403 (foreign Origin) while the rest of the site is served as before. The reader's
+//! answers (directive order, who manages the certificate, JSON-configured units) are
+//! checked against the same real program and Debian's own caddy units.
 
 use std::process::Command;
 
@@ -243,4 +245,95 @@ fn preemptions_follow_caddys_real_directive_order() {
         assert_eq!(routes.len(), 2, "{directive}: {routes:#?}");
         assert_eq!(ours, if first { 1 } else { 0 }, "{directive}: {routes:#?}");
     }
+}
+
+/// What `cert_source` says about a site, and what the real `caddy adapt` makes of it: files
+/// loaded, the internal issuer, automatic HTTPS disabled, or Caddy's own ACME management.
+#[test]
+fn cert_source_agrees_with_caddy_adapt() {
+    if skip_unless_program("caddy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = selfsigned();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key).unwrap();
+    let site = |global: &str, body: &str| {
+        format!(
+            "{{\n\tadmin off\n{global}}}\n(t) {{\n\ttls internal\n}}\n{DOMAIN} {{\n{body}\trespond hi\n}}\n"
+        )
+    };
+    let cases = [
+        (site("", ""), "automatic"),
+        (site("", "\ttls admin@example.test\n"), "automatic"),
+        (site("", "\ttls internal\n"), "internal"),
+        (site("", "\ttls {\n\t\tissuer internal\n\t}\n"), "internal"),
+        (site("\tlocal_certs\n", ""), "internal"),
+        (site("", "\timport t\n"), "internal"),
+        (
+            site("", &format!("\ttls {d}/cert.pem {d}/key.pem\n")),
+            "files",
+        ),
+        (site("\tauto_https off\n", ""), "not managed"),
+        (site("\tauto_https disable_certs\n", ""), "not managed"),
+    ];
+    for (text, expected) in cases {
+        let c = Caddyfile::parse(&text).unwrap();
+        let ours = match c.cert_source(c.site_for(DOMAIN).unwrap()) {
+            CertSource::Automatic => "automatic",
+            CertSource::Internal => "internal",
+            CertSource::Files { .. } => "files",
+            CertSource::NotManaged { .. } => "not managed",
+            CertSource::Unknown { .. } => "unknown",
+        };
+        let file = dir.path().join("Caddyfile");
+        std::fs::write(&file, &text).unwrap();
+        let a = caddy(&["adapt"], &file);
+        assert!(
+            a.status.success(),
+            "{text}: {}",
+            String::from_utf8_lossy(&a.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+        let tls = &json["apps"]["tls"];
+        let auto = &json["apps"]["http"]["servers"]["srv0"]["automatic_https"];
+        let issuers = tls["automation"]["policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["issuers"].as_array().cloned().unwrap_or_default())
+            .map(|i| i["module"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>();
+        let caddys = if tls["certificates"]["load_files"].is_array() {
+            "files"
+        } else if auto["disable"] == true || auto["disable_certificates"] == true {
+            "not managed"
+        } else if issuers.iter().any(|i| i == "internal") {
+            "internal"
+        } else {
+            "automatic"
+        };
+        assert_eq!((ours, caddys), (expected, expected), "{text}\n{json:#}");
+    }
+}
+
+/// Debian's own units: caddy.service runs the Caddyfile, caddy-api.service the API's JSON.
+#[test]
+fn debians_caddy_units_are_told_apart() {
+    use dpwizard::formats::caddyfile::{ConfigSource, config_source};
+    let exec = |unit: &str| -> Option<Vec<String>> {
+        let text = std::fs::read_to_string(format!("/lib/systemd/system/{unit}")).ok()?;
+        let line = text.lines().find_map(|l| l.strip_prefix("ExecStart="))?;
+        Some(line.split_whitespace().map(String::from).collect())
+    };
+    let (Some(file), Some(api)) = (exec("caddy.service"), exec("caddy-api.service")) else {
+        eprintln!("SKIPPED: caddy is not installed (scripts/test-deps.sh installs it)");
+        return;
+    };
+    assert_eq!(
+        config_source(&file),
+        ConfigSource::Caddyfile("/etc/caddy/Caddyfile".into())
+    );
+    assert!(matches!(config_source(&api), ConfigSource::Json(why) if why.contains("--resume")));
 }
