@@ -292,11 +292,14 @@ impl Config {
 
     /// The first TLS virtual host on port 443 that serves `domain`, as Apache chooses it
     /// among name-based hosts: `ServerName` exactly, `ServerAlias` with `*`/`?` wildcards.
-    /// A host counts as TLS when it has `SSLEngine on` (directly or in an `<IfModule>`).
-    pub fn tls_vhost_for(&self, domain: &str) -> Option<&Section> {
+    /// A host counts as TLS when it turns `SSLEngine on` itself (or in an `<IfModule>`) or
+    /// through a file it includes: certbot's vhosts get it from
+    /// `Include /etc/letsencrypt/options-ssl-apache.conf`. `include` gives an included
+    /// file's text by the path as written ([`no_includes`] where none can be read).
+    pub fn tls_vhost_for(&self, domain: &str, include: Includes<'_>) -> Option<&Section> {
         self.sections("VirtualHost")
             .into_iter()
-            .find(|v| v.listens_on(443) && v.ssl_engine_on() && v.serves(domain))
+            .find(|v| v.listens_on(443) && v.ssl_engine_on(include) && v.serves(domain))
     }
 }
 
@@ -325,6 +328,14 @@ impl Directive {
     pub fn is(&self, name: &str) -> bool {
         self.name.value.eq_ignore_ascii_case(name)
     }
+}
+
+/// Reads an included file by its path as written in the `Include` line.
+pub type Includes<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// For callers that have no included files to offer.
+pub fn no_includes(_: &str) -> Option<String> {
+    None
 }
 
 /// The port of a `<VirtualHost>` address (`*:443`, `[::]:443`, `_default_:443`,
@@ -377,13 +388,27 @@ impl Section {
             .any(|a| address_port(&a.value) == Some(port))
     }
 
-    pub fn ssl_engine_on(&self) -> bool {
-        self.effective_directives()
-            .iter()
-            .rev()
-            .find(|d| d.is("SSLEngine"))
-            .and_then(|d| d.arg(0))
-            .is_some_and(|v| v.eq_ignore_ascii_case("on"))
+    /// `SSLEngine on` is in effect: the last `SSLEngine` line, its own or in an included
+    /// file (one level, as certbot writes them), says so.
+    pub fn ssl_engine_on(&self, include: Includes<'_>) -> bool {
+        let mut last = None;
+        for d in self.effective_directives() {
+            if d.is("SSLEngine") {
+                last = d.arg(0).map(str::to_string);
+            } else if (d.is("Include") || d.is("IncludeOptional"))
+                && let Some(text) = d.arg(0).and_then(include)
+                && let Ok(c) = Config::parse_owned(text)
+            {
+                for n in &c.nodes {
+                    if let Node::Directive(i) = n
+                        && i.is("SSLEngine")
+                    {
+                        last = i.arg(0).map(str::to_string);
+                    }
+                }
+            }
+        }
+        last.is_some_and(|v| v.eq_ignore_ascii_case("on"))
     }
 
     /// `ServerName` (scheme and port stripped) and every `ServerAlias`.
@@ -770,11 +795,19 @@ mod tests {
 <VirtualHost *:443>\n  ServerName other.example.com\n  ServerAlias *.example.org\n  SSLEngine on\n</VirtualHost>\n";
         let c = parse(text);
         // Port 80 and a 443 host without SSLEngine are not it; the scheme/port form is.
-        assert_eq!(c.tls_vhost_for("DRAW.example.com").map(|v| v.line), Some(7));
+        assert_eq!(
+            c.tls_vhost_for("DRAW.example.com", &no_includes)
+                .map(|v| v.line),
+            Some(7)
+        );
         // Aliases take wildcards, through dots as Apache's do; ServerName does not.
-        assert_eq!(c.tls_vhost_for("a.b.example.org").map(|v| v.line), Some(11));
-        assert_eq!(c.tls_vhost_for("example.org"), None);
-        assert_eq!(c.tls_vhost_for("example.com"), None);
+        assert_eq!(
+            c.tls_vhost_for("a.b.example.org", &no_includes)
+                .map(|v| v.line),
+            Some(11)
+        );
+        assert_eq!(c.tls_vhost_for("example.org", &no_includes), None);
+        assert_eq!(c.tls_vhost_for("example.com", &no_includes), None);
         assert_eq!(address_port("[::]:443"), Some(443));
         assert_eq!(address_port("[::1]"), None);
         assert_eq!(address_port("*"), None);
@@ -783,12 +816,30 @@ mod tests {
     }
 
     #[test]
+    fn sslengine_may_come_from_an_included_file_as_certbot_writes_it() {
+        let text = "<VirtualHost *:443>\n  ServerName d.example\n  Include /etc/letsencrypt/options-ssl-apache.conf\n</VirtualHost>\n";
+        let c = parse(text);
+        let certbot = |p: &str| {
+            (p == "/etc/letsencrypt/options-ssl-apache.conf")
+                .then(|| "# security settings\nSSLEngine on\nSSLProtocol all -SSLv2\n".to_string())
+        };
+        assert_eq!(
+            c.tls_vhost_for("d.example", &certbot).map(|v| v.line),
+            Some(1)
+        );
+        assert_eq!(c.tls_vhost_for("d.example", &no_includes), None);
+        // The last word wins, as in Apache: an `SSLEngine off` after the include turns it off.
+        let off = text.replace("</VirtualHost>", "  SSLEngine off\n</VirtualHost>");
+        assert_eq!(parse(&off).tls_vhost_for("d.example", &certbot), None);
+    }
+
+    #[test]
     fn inserts_then_replaces_the_block_with_the_childrens_indentation() {
         let block = |indent: &str, body: &str| {
             format!("{indent}{BEGIN_MARKER}\n{indent}{body}\n{indent}{END_MARKER}\n")
         };
         let c = parse(LE_SSL);
-        let v = c.tls_vhost_for("draw.example.com").unwrap();
+        let v = c.tls_vhost_for("draw.example.com", &no_includes).unwrap();
         let indent = v.child_indent(LE_SSL);
         assert_eq!(indent, "\t");
         let once = set_managed_block(LE_SSL, v, &block(&indent, "Header set X 1"));
@@ -804,11 +855,11 @@ mod tests {
         );
         // Replacing keeps everything else and is idempotent.
         let c2 = parse(&once);
-        let v2 = c2.tls_vhost_for("draw.example.com").unwrap();
+        let v2 = c2.tls_vhost_for("draw.example.com", &no_includes).unwrap();
         let twice = set_managed_block(&once, v2, &block(&indent, "Header set X 2"));
         assert_eq!(twice, once.replace("X 1", "X 2"));
         let c3 = parse(&twice);
-        let v3 = c3.tls_vhost_for("draw.example.com").unwrap();
+        let v3 = c3.tls_vhost_for("draw.example.com", &no_includes).unwrap();
         assert_eq!(
             set_managed_block(&twice, v3, &block(&indent, "Header set X 2")),
             twice
@@ -819,7 +870,7 @@ mod tests {
     fn the_block_goes_above_the_hosts_own_proxy_and_rewrite_rules() {
         let text = "<VirtualHost *:443>\n    SSLEngine on\n    ServerName d.example\n    RewriteEngine on\n    RewriteCond %{HTTPS} off\n    RewriteRule ^/(.*) http://127.0.0.1:8080/$1 [P,L]\n    ProxyPass / http://127.0.0.1:8080/\n</VirtualHost>\n";
         let c = parse(text);
-        let v = c.tls_vhost_for("d.example").unwrap();
+        let v = c.tls_vhost_for("d.example", &no_includes).unwrap();
         assert_eq!(
             &text[v.insertion_point(text)..],
             &text[text.find("    RewriteCond").unwrap()..]
@@ -943,7 +994,8 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
         let c = parse(&crlf);
         assert_eq!(c.to_string(), crlf);
         assert_eq!(
-            c.tls_vhost_for("x.paint.example.org").map(|v| v.line),
+            c.tls_vhost_for("x.paint.example.org", &no_includes)
+                .map(|v| v.line),
             Some(2)
         );
     }
@@ -984,7 +1036,7 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
                     proptest::prop_assert!(edited.len() >= text.len() || v.managed_block(&text).is_some());
                     let _ = route_for(v, "/drawpile-web/ws");
                 }
-                let _ = c.tls_vhost_for("a.example");
+                let _ = c.tls_vhost_for("a.example", &no_includes);
             }
         }
     }

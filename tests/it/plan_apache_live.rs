@@ -24,15 +24,25 @@ fn le_ssl_vhost(cert_dir: &str) -> String {
     format!(
         "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tServerAlias www.{DOMAIN}\n\
 \t# the app\n\tProxyPass / http://127.0.0.1:8080/\n\tProxyPassReverse / http://127.0.0.1:8080/\n\n\
-\tSSLEngine on\n\tSSLCertificateFile {cert_dir}/cert.pem\n\tSSLCertificateKeyFile {cert_dir}/key.pem\n\
+\tSSLCertificateFile {cert_dir}/cert.pem\n\tSSLCertificateKeyFile {cert_dir}/key.pem\n\
+\tInclude {cert_dir}/options-ssl-apache.conf\n\
 </VirtualHost>\n</IfModule>\n"
     )
+}
+
+/// What certbot's options-ssl-apache.conf starts with: the vhost's `SSLEngine on` is here.
+const OPTIONS_SSL: &str = "SSLEngine on\nSSLProtocol all -SSLv2 -SSLv3 -TLSv1 -TLSv1.1\nSSLHonorCipherOrder off\nSSLSessionTickets off\n";
+
+/// The included files the reader is given, by path as written.
+fn includes(path: &str) -> Option<String> {
+    path.ends_with("/options-ssl-apache.conf")
+        .then(|| OPTIONS_SSL.to_string())
 }
 
 /// The vhost with dpwizard's block, through the lossless editor.
 fn edited(vhost: &str, port: u16, mode: WsMode) -> String {
     let c = Config::parse(vhost).unwrap();
-    let v = c.tls_vhost_for(DOMAIN).expect("the TLS vhost");
+    let v = c.tls_vhost_for(DOMAIN, &includes).expect("the TLS vhost");
     let block = render_block(
         &BlockSpec {
             upstream_host: "127.0.0.1".into(),
@@ -83,6 +93,7 @@ export APACHE_LOCK_DIR={d}/lock\nexport APACHE_LOG_DIR={d}/log\nexport LANG=C\n"
         let (cert, key) = selfsigned();
         std::fs::write(dir.path().join("ssl/cert.pem"), cert).unwrap();
         std::fs::write(dir.path().join("ssl/key.pem"), key).unwrap();
+        std::fs::write(dir.path().join("ssl/options-ssl-apache.conf"), OPTIONS_SSL).unwrap();
         Some(ServerRoot { dir })
     }
 
@@ -227,7 +238,7 @@ fn apache2_t_accepts_the_edited_vhost_once_the_planned_modules_are_linked() {
         assert!(text(&ok).contains("Syntax OK"), "{}", text(&ok));
         // The vhost the reader picked, file:line, is the one Apache names for the domain.
         let c = Config::parse(&std::fs::read_to_string(&site).unwrap()).unwrap();
-        let line = c.tls_vhost_for(DOMAIN).unwrap().line;
+        let line = c.tls_vhost_for(DOMAIN, &includes).unwrap().line;
         let s = root.apache2("-S");
         assert!(
             text(&s).lines().any(|l| l.contains(":443")
@@ -246,6 +257,7 @@ fn stage_apache(vps: &Vps, site: &str, mode: WsMode) -> Option<String> {
     copy.a2enmod(ADMINS_MODULES);
     vps.file("/etc/ssl/dpw/cert.pem", &cert, 0o644)
         .file("/etc/ssl/dpw/key.pem", &key, 0o600)
+        .file("/etc/ssl/dpw/options-ssl-apache.conf", OPTIONS_SSL, 0o644)
         .file("/etc/apache2/sites-enabled/draw-le-ssl.conf", site, 0o644);
     let links: String = planned_links(&copy.conf(), "/etc/apache2", mode)
         .iter()
@@ -306,7 +318,7 @@ fn a_proxypass_slash_above_the_route_shadows_it_in_real_apache() {
     let original = le_ssl_vhost("/etc/ssl/dpw");
     // The block as a hand edit would add it: at the end of the host.
     let c = Config::parse(&original).unwrap();
-    let v = c.tls_vhost_for(DOMAIN).unwrap();
+    let v = c.tls_vhost_for(DOMAIN, &includes).unwrap();
     let block = render_block(
         &BlockSpec {
             upstream_host: "127.0.0.1".into(),
@@ -319,7 +331,10 @@ fn a_proxypass_slash_above_the_route_shadows_it_in_real_apache() {
     let at = original.find("</VirtualHost>").unwrap();
     let site = format!("{}{block}{}", &original[..at], &original[at..]);
     let c = Config::parse(&site).unwrap();
-    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    let route = route_for(
+        c.tls_vhost_for(DOMAIN, &includes).unwrap(),
+        "/drawpile-web/ws",
+    );
     assert_eq!(
         route.winner.map(|w| (w.pattern, w.line)),
         Some(("/".to_string(), 6))
@@ -373,7 +388,10 @@ fn a_catch_all_rewrite_proxy_below_the_block_does_not_take_the_route() {
     );
     let site = edited(&original, 27751, mode);
     let c = Config::parse(&site).unwrap();
-    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    let route = route_for(
+        c.tls_vhost_for(DOMAIN, &includes).unwrap(),
+        "/drawpile-web/ws",
+    );
     assert_eq!(
         route.winner.map(|w| w.target),
         Some("http://127.0.0.1:27751/drawpile-web/ws".to_string())
@@ -382,7 +400,10 @@ fn a_catch_all_rewrite_proxy_below_the_block_does_not_take_the_route() {
     // Apache, too: the mutation was run when this test was written).
     let stopless = site.replace("RewriteRule ^/drawpile-web/ws - [L]", "");
     let c = Config::parse(&stopless).unwrap();
-    let route = route_for(c.tls_vhost_for(DOMAIN).unwrap(), "/drawpile-web/ws");
+    let route = route_for(
+        c.tls_vhost_for(DOMAIN, &includes).unwrap(),
+        "/drawpile-web/ws",
+    );
     assert_eq!(route.winner.map(|w| w.kind), Some(RuleKind::RewriteProxy));
     // The app's rewrite still serves the rest (its app is down: 503).
     serves_the_route(&site, mode);
