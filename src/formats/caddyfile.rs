@@ -41,6 +41,10 @@ pub enum Node {
 pub struct Caddyfile {
     pub text: String,
     pub nodes: Vec<Node>,
+    /// A file's only site may go without braces (`example.com` on the first line, its
+    /// directives after it): that site, as if braced, its body running to the end of the
+    /// file (so an added block goes at the end).
+    pub unbraced_site: Option<Directive>,
 }
 
 #[derive(Debug)]
@@ -154,9 +158,11 @@ impl Caddyfile {
     pub fn parse(text: &str) -> Result<Caddyfile, ParseError> {
         let mut lx = Lexer::new(text);
         let nodes = parse_nodes(&mut lx, None)?;
+        let unbraced_site = unbraced_site(text, &nodes);
         Ok(Caddyfile {
             text: text.to_string(),
             nodes,
+            unbraced_site,
         })
     }
 
@@ -180,12 +186,9 @@ impl Caddyfile {
     /// Site blocks: top-level blocks with addresses (not the global options, not a
     /// `(snippet)`, not a `&(named route)`).
     pub fn sites(&self) -> impl Iterator<Item = &Directive> {
-        self.top().filter(|d| {
-            d.block.is_some()
-                && d.words
-                    .first()
-                    .is_some_and(|w| !w.value.starts_with('(') && !w.value.starts_with("&("))
-        })
+        self.top()
+            .filter(|d| d.block.is_some() && is_site_key(d))
+            .chain(self.unbraced_site.iter())
     }
 
     /// The snippet `(name)`, if this file defines it.
@@ -582,6 +585,42 @@ impl std::fmt::Display for Caddyfile {
     }
 }
 
+/// Not the global options, a `(snippet)` or a `&(named route)`.
+fn is_site_key(d: &Directive) -> bool {
+    d.words
+        .first()
+        .is_some_and(|w| !w.value.starts_with('(') && !w.value.starts_with("&("))
+}
+
+/// The single site written without braces, if the file has one. As Caddy decides: the
+/// first line of addresses (after the global options, snippets and top-level imports) not
+/// followed by `{` makes the rest of the file that site's body.
+fn unbraced_site(text: &str, nodes: &[Node]) -> Option<Directive> {
+    let first = nodes.iter().position(|n| match n {
+        Node::Directive(d) => !d.words.is_empty() && is_site_key(d) && d.name() != Some("import"),
+        Node::Comment { .. } => false,
+    })?;
+    let Node::Directive(head) = &nodes[first] else {
+        return None;
+    };
+    if head.block.is_some() {
+        return None;
+    }
+    let body = &nodes[first + 1..];
+    Some(Directive {
+        words: head.words.clone(),
+        span: head.span.start..text.len(),
+        line: head.line,
+        column: head.column,
+        block: Some(Block {
+            // No braces: the "block" runs from the address line to the end of the file.
+            open: head.span.end,
+            close: text.len(),
+            children: body.to_vec(),
+        }),
+    })
+}
+
 /// Where a running Caddy takes its configuration from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -811,6 +850,39 @@ mod tests {
         );
         assert!(path_matches("/drawpile-web/*", "/Drawpile-Web/ws"));
         assert!(!path_matches("/drawpile-web/ws", "/drawpile-web/ws/x"));
+    }
+
+    #[test]
+    fn a_single_site_without_braces_is_a_site() {
+        let text = "# quick start\n{\n\temail a@d.example\n}\nd.example, www.d.example\n\nreverse_proxy localhost:8080\ntls internal\n";
+        let c = parse(text);
+        let s = c.site_for("www.d.example").expect("the unbraced site");
+        assert_eq!(s.line, 5);
+        let kids: Vec<&str> = s.children().filter_map(|d| d.name()).collect();
+        assert_eq!(kids, ["reverse_proxy", "tls"]);
+        assert_eq!(c.cert_source(s), CertSource::Internal);
+        assert_eq!(s.child_indent(text), "");
+        let block = "# BEGIN dpwizard\nrespond /x 1\n# END dpwizard\n";
+        let once = set_managed_block(text, s, block).unwrap();
+        assert_eq!(once, format!("{text}{block}"));
+        let c = parse(&once);
+        let s = c.site_for("d.example").unwrap();
+        assert_eq!(s.managed_block(&once), Some(text.len()..once.len()));
+        assert_eq!(set_managed_block(&once, s, block).unwrap(), once);
+        // No newline at the end: the block starts on a line of its own.
+        let bare = "d.example\nrespond hi";
+        let c = parse(bare);
+        let s = c.site_for("d.example").unwrap();
+        assert_eq!(
+            set_managed_block(bare, s, block).unwrap(),
+            format!("{bare}\n{block}")
+        );
+        // A braced first site makes every site braced.
+        assert!(
+            parse("a.example {\n}\nb.example {\n}\n")
+                .unbraced_site
+                .is_none()
+        );
     }
 
     #[test]

@@ -337,3 +337,41 @@ fn debians_caddy_units_are_told_apart() {
     );
     assert!(matches!(config_source(&api), ConfigSource::Json(why) if why.contains("--resume")));
 }
+
+/// A Caddyfile whose only site has no braces: the block goes at the end of the file, and the
+/// real caddy reads it as part of that site, sorted before the site's catch-all handle.
+#[test]
+fn an_unbraced_site_gets_the_block_inside_it() {
+    if skip_unless_program("caddy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let original = format!(
+        "{{\n\tadmin off\n\tauto_https off\n}}\n{DOMAIN}:443\n\nhandle {{\n\trespond \"the site\"\n}}\n"
+    );
+    let c = Caddyfile::parse(&original).unwrap();
+    let site = c.site_for(DOMAIN).expect("the unbraced site");
+    let block = render_block(
+        &BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 27751,
+            extra_origins: vec![],
+        },
+        &site.child_indent(&original),
+    );
+    let text = set_managed_block(&original, site, &block).unwrap();
+    assert_eq!(text, format!("{original}{block}"));
+    let file = dir.path().join("Caddyfile");
+    std::fs::write(&file, &text).unwrap();
+    let a = caddy(&["adapt"], &file);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let site = &json["apps"]["http"]["servers"]["srv0"]["routes"][0];
+    assert_eq!(site["match"][0]["host"], serde_json::json!([DOMAIN]));
+    let inner = site["handle"][0]["routes"].as_array().unwrap();
+    assert_eq!(inner.len(), 2, "{inner:#?}");
+    assert_eq!(
+        inner[0]["match"][0]["path"],
+        serde_json::json!(["/drawpile-web/ws"])
+    );
+}
