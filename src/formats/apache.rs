@@ -687,6 +687,136 @@ pub fn proxy_rules(vhost: &Section) -> Vec<ProxyRule> {
     rewrites.into_iter().chain(located).chain(host).collect()
 }
 
+/// One `RewriteCond %{HTTP:Origin} PATTERN [FLAGS]` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginCond {
+    pub line: usize,
+    /// The pattern without its `!` (and `=`) prefix.
+    pub pattern: String,
+    pub negated: bool,
+    /// `=VALUE`: string equality, not a regex.
+    pub equality: bool,
+    /// `[NC]`
+    pub nocase: bool,
+    /// `[OR]`: combined with the next condition by "or" rather than "and".
+    pub or_next: bool,
+}
+
+/// A `RewriteRule` that forbids (`[F]`) the path when its Origin conditions hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginRule {
+    pub rule_line: usize,
+    pub conds: Vec<OriginCond>,
+    /// Conditions on something else than the Origin header: the rule may not apply.
+    pub other_conditions: bool,
+}
+
+impl OriginCond {
+    /// Whether the condition holds for this Origin value (empty when there is none).
+    /// `None` when the regex cannot be read.
+    pub fn holds(&self, origin: &str) -> Option<bool> {
+        let m = if self.equality {
+            if self.nocase {
+                origin.eq_ignore_ascii_case(&self.pattern)
+            } else {
+                origin == self.pattern
+            }
+        } else {
+            regex::RegexBuilder::new(&self.pattern)
+                .case_insensitive(self.nocase)
+                .build()
+                .ok()?
+                .is_match(origin)
+        };
+        Some(m != self.negated)
+    }
+}
+
+impl OriginRule {
+    /// Whether Apache answers 403 to an upgrade with this Origin (empty: none sent), from
+    /// the Origin conditions alone, combined as mod_rewrite does (`[OR]` binds to the next).
+    pub fn refuses(&self, origin: &str) -> Option<bool> {
+        let mut all = true;
+        let mut pending_or = false;
+        let mut group = false;
+        for c in &self.conds {
+            let h = c.holds(origin)?;
+            group = if pending_or { group || h } else { h };
+            pending_or = c.or_next;
+            if !pending_or {
+                all &= group;
+            }
+        }
+        if pending_or {
+            all &= group;
+        }
+        Some(all)
+    }
+}
+
+/// The host's rules that forbid `path` depending on the Origin header: each `RewriteRule`
+/// with `[F]` whose pattern takes the path and whose conditions test `%{HTTP:Origin}`.
+pub fn origin_rules(vhost: &Section, path: &str) -> Vec<OriginRule> {
+    let mut out = Vec::new();
+    let mut conds = Vec::new();
+    let mut other = false;
+    for d in vhost.effective_directives() {
+        if d.is("RewriteCond") {
+            let test = d.arg(0).unwrap_or("");
+            let flags = d.arg(2).unwrap_or("").to_ascii_uppercase();
+            let flag = |f: &str| {
+                flags
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(',')
+                    .any(|x| x.trim() == f)
+            };
+            if test.eq_ignore_ascii_case("%{HTTP:Origin}") {
+                let raw = d.arg(1).unwrap_or("");
+                let (negated, rest) = match raw.strip_prefix('!') {
+                    Some(r) => (true, r),
+                    None => (false, raw),
+                };
+                let (equality, pattern) = match rest.strip_prefix('=') {
+                    Some(r) => (true, r.trim_matches('"')),
+                    None => (false, rest),
+                };
+                conds.push(OriginCond {
+                    line: d.line,
+                    pattern: pattern.to_string(),
+                    negated,
+                    equality,
+                    nocase: flag("NC") || flag("NOCASE"),
+                    or_next: flag("OR") || flag("ORNEXT"),
+                });
+            } else {
+                other = true;
+            }
+        } else if d.is("RewriteRule") {
+            let pattern = d.arg(0).unwrap_or("");
+            let (neg, re) = match pattern.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, pattern),
+            };
+            let takes = regex::Regex::new(re).is_ok_and(|r| r.is_match(path) != neg);
+            let flags = d.arg(2).unwrap_or("").to_ascii_uppercase();
+            let forbids = flags
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .any(|f| f.trim() == "F" || f.trim() == "FORBIDDEN");
+            if takes && forbids && !conds.is_empty() {
+                out.push(OriginRule {
+                    rule_line: d.line,
+                    conds: std::mem::take(&mut conds),
+                    other_conditions: other,
+                });
+            }
+            conds.clear();
+            other = false;
+        }
+    }
+    out
+}
+
 /// Which rule Apache uses for `path`, and the rules for exactly that path it never reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -955,6 +1085,60 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
                 "{stop}"
             );
         }
+    }
+
+    #[test]
+    fn origin_rules_tell_what_they_let_through() {
+        // (the condition lines, refused: [none, official, mirror, foreign, official in capitals])
+        let cases = [
+            (
+                r"RewriteCond %{HTTP:Origin} !^(https://web\.(drawpile\.net|foxdice\.cn))?$",
+                [false, false, false, true, true],
+            ),
+            // The pre-2025 rule: the desktop app's missing Origin is refused too.
+            (
+                r"RewriteCond %{HTTP:Origin} !^https://web\.drawpile\.net$",
+                [true, false, true, true, true],
+            ),
+            // An equality: only the one origin passes.
+            (
+                r#"RewriteCond %{HTTP:Origin} "!=https://web.drawpile.net""#,
+                [true, false, true, true, true],
+            ),
+            (
+                r"RewriteCond %{HTTP:Origin} !^(https://web\.drawpile\.net)?$ [NC]",
+                [false, false, true, true, false],
+            ),
+            (
+                "RewriteCond %{HTTP:Origin} =https://evil.example [OR]\nRewriteCond %{HTTP:Origin} =https://web.foxdice.cn",
+                [false, false, true, true, false],
+            ),
+        ];
+        let origins = [
+            "",
+            "https://web.drawpile.net",
+            "https://web.foxdice.cn",
+            "https://evil.example",
+            "HTTPS://WEB.DRAWPILE.NET",
+        ];
+        for (conds, refused) in cases {
+            let text = format!(
+                "<VirtualHost *:443>\nRewriteEngine On\n{conds}\nRewriteRule ^/drawpile-web/ws - [F]\n</VirtualHost>\n"
+            );
+            let c = parse(&text);
+            let rules = origin_rules(&c.sections("VirtualHost")[0], "/drawpile-web/ws");
+            assert_eq!(rules.len(), 1, "{text}");
+            assert!(!rules[0].other_conditions);
+            let got: Vec<bool> = origins
+                .iter()
+                .map(|o| rules[0].refuses(o).unwrap())
+                .collect();
+            assert_eq!(got, refused, "{conds}");
+        }
+        // A rule for another path, or a rewrite that does not forbid, is not an Origin rule.
+        let other = "<VirtualHost *:443>\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/api - [F]\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/drawpile-web/ws /x [L]\n</VirtualHost>\n";
+        let c = parse(other);
+        assert!(origin_rules(&c.sections("VirtualHost")[0], "/drawpile-web/ws").is_empty());
     }
 
     #[test]

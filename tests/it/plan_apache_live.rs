@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dpwizard::formats::apache::{Config, RuleKind, route_for, set_managed_block};
+use dpwizard::formats::apache::{Config, RuleKind, origin_rules, route_for, set_managed_block};
 use dpwizard::plan::Change;
 use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
 
@@ -407,4 +407,67 @@ fn a_catch_all_rewrite_proxy_below_the_block_does_not_take_the_route() {
     assert_eq!(route.winner.map(|w| w.kind), Some(RuleKind::RewriteProxy));
     // The app's rewrite still serves the rest (its app is down: 503).
     serves_the_route(&site, mode);
+}
+
+/// What `origin_rules` tells the audit a rule lets through is what the real Apache lets
+/// through: the documented rule, the pre-2025 one (refuses the desktop app's missing
+/// Origin and the mirror), an equality (refuses the mirror), a case-insensitive one.
+#[test]
+fn origin_rules_predict_the_real_apaches_answers() {
+    if skip_live() {
+        return;
+    }
+    let mode = WsMode::for_version(apache_version().as_deref());
+    let documented = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
+    let cond = documented
+        .lines()
+        .find(|l| l.contains("RewriteCond %{HTTP:Origin}"))
+        .unwrap()
+        .trim()
+        .to_string();
+    for variant in [
+        cond.clone(),
+        r"RewriteCond %{HTTP:Origin} !^https://web\.drawpile\.net$".to_string(),
+        r#"RewriteCond %{HTTP:Origin} "!=https://web.drawpile.net""#.to_string(),
+        r"RewriteCond %{HTTP:Origin} !^(https://web\.drawpile\.net)?$ [NC]".to_string(),
+    ] {
+        let site = documented.replace(&cond, &variant);
+        let c = Config::parse(&site).unwrap();
+        let rules = origin_rules(
+            c.tls_vhost_for(DOMAIN, &includes).unwrap(),
+            "/drawpile-web/ws",
+        );
+        assert_eq!(rules.len(), 1, "{variant}");
+        let predicted = |origin: &str| {
+            if rules[0].refuses(origin).unwrap() {
+                "403"
+            } else {
+                "101"
+            }
+        };
+        let vps = Vps::new();
+        let Some(setup) = stage_apache(&vps, &site, mode) else {
+            return;
+        };
+        let seen = handshakes(
+            &vps,
+            &setup,
+            "apache2ctl start",
+            "/var/log/apache2/error.log",
+        );
+        let real = [&seen.none, &seen.official, &seen.mirror, &seen.foreign];
+        let origins = [
+            "",
+            "https://web.drawpile.net",
+            "https://web.foxdice.cn",
+            "https://evil.example.com",
+        ];
+        let ours: Vec<&str> = origins.iter().map(|o| predicted(o)).collect();
+        assert_eq!(
+            real.map(|s| s.as_str()).to_vec(),
+            ours,
+            "{variant}\n{}",
+            seen.front_log
+        );
+    }
 }
