@@ -1126,7 +1126,7 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
                 "<VirtualHost *:443>\nRewriteEngine On\n{conds}\nRewriteRule ^/drawpile-web/ws - [F]\n</VirtualHost>\n"
             );
             let c = parse(&text);
-            let rules = origin_rules(&c.sections("VirtualHost")[0], "/drawpile-web/ws");
+            let rules = origin_rules(c.sections("VirtualHost")[0], "/drawpile-web/ws");
             assert_eq!(rules.len(), 1, "{text}");
             assert!(!rules[0].other_conditions);
             let got: Vec<bool> = origins
@@ -1138,7 +1138,7 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
         // A rule for another path, or a rewrite that does not forbid, is not an Origin rule.
         let other = "<VirtualHost *:443>\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/api - [F]\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/drawpile-web/ws /x [L]\n</VirtualHost>\n";
         let c = parse(other);
-        assert!(origin_rules(&c.sections("VirtualHost")[0], "/drawpile-web/ws").is_empty());
+        assert!(origin_rules(c.sections("VirtualHost")[0], "/drawpile-web/ws").is_empty());
     }
 
     #[test]

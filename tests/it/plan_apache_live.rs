@@ -11,7 +11,7 @@ use dpwizard::formats::apache::{Config, RuleKind, origin_rules, route_for, set_m
 use dpwizard::plan::Change;
 use dpwizard::plan::apache::{BlockSpec, WsMode, module_links, needed_modules, render_block};
 
-use crate::support::front::{DOMAIN, assert_three_handshakes, handshakes, selfsigned};
+use crate::support::front::{DOMAIN, Seen, assert_three_handshakes, handshakes, selfsigned};
 use crate::support::vps::Vps;
 use crate::support::*;
 
@@ -288,6 +288,18 @@ fn serves_the_route(site: &str, mode: WsMode) {
     );
 }
 
+/// What the probes see through the real apache2 on 443 with `site` in a throwaway VPS.
+fn apache_handshakes(site: &str, mode: WsMode) -> Option<Seen> {
+    let vps = Vps::new();
+    let setup = stage_apache(&vps, site, mode)?;
+    Some(handshakes(
+        &vps,
+        &setup,
+        "apache2ctl start",
+        "/var/log/apache2/error.log",
+    ))
+}
+
 fn skip_live() -> bool {
     skip_unless_root("a throwaway VPS with apache2 on 443")
         || skip_unless_program("apache2")
@@ -340,16 +352,9 @@ fn a_proxypass_slash_above_the_route_shadows_it_in_real_apache() {
         Some(("/".to_string(), 6))
     );
     assert_eq!(route.shadowed.len(), 1);
-    let vps = Vps::new();
-    let Some(setup) = stage_apache(&vps, &site, mode) else {
+    let Some(seen) = apache_handshakes(&site, mode) else {
         return;
     };
-    let seen = handshakes(
-        &vps,
-        &setup,
-        "apache2ctl start",
-        "/var/log/apache2/error.log",
-    );
     // The Origin rule still refuses (mod_rewrite runs first); the rest goes to the dead app.
     assert_eq!(seen.foreign, "403", "{}", seen.front_log);
     assert_eq!(seen.official, "503", "{}", seen.front_log);
@@ -445,16 +450,9 @@ fn origin_rules_predict_the_real_apaches_answers() {
                 "101"
             }
         };
-        let vps = Vps::new();
-        let Some(setup) = stage_apache(&vps, &site, mode) else {
+        let Some(seen) = apache_handshakes(&site, mode) else {
             return;
         };
-        let seen = handshakes(
-            &vps,
-            &setup,
-            "apache2ctl start",
-            "/var/log/apache2/error.log",
-        );
         let real = [&seen.none, &seen.official, &seen.mirror, &seen.foreign];
         let origins = [
             "",
