@@ -2,6 +2,8 @@
 //! Computing a plan has no side effects, so `plan`, `apply --dry-run`, the TUI review screen
 //! and the tests all see the same thing. Renderers for each file kind live in submodules.
 
+pub mod apache;
+pub mod caddy;
 pub mod diff;
 pub mod make;
 pub mod nginx;

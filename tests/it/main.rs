@@ -25,6 +25,8 @@ mod metrics;
 mod nginx;
 mod os;
 mod pasteable;
+mod plan_apache_live;
+mod plan_caddy_live;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;

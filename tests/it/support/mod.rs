@@ -8,6 +8,7 @@ use std::process::Output;
 
 pub mod dockerd;
 pub mod drawpile;
+pub mod front;
 pub mod nginx;
 pub mod nspawn;
 pub mod systemd;
