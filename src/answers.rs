@@ -582,8 +582,8 @@ pub fn load(path: &std::path::Path) -> Result<Answers, AnswerErrors> {
             message,
         }],
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| one(format!("cannot read the answers file: {e}")))?;
+    let bytes = crate::host::confined::read_local(path, crate::host::ReadKind::Answers)
+        .map_err(|e| one(format!("cannot read the answers file: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         one(format!(
             "not UTF-8 text (invalid byte at offset {}): save it as UTF-8",

@@ -247,7 +247,7 @@ const LOG_TAIL_BYTES: u64 = 64 << 20;
 /// The last `max` bytes of a file, starting at a whole line.
 fn read_tail(host: &Host, target: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(host.path(target))?;
+    let mut file = host.open_file(target, crate::host::ReadKind::LogTail)?;
     let len = file.metadata()?.len();
     let start = len.saturating_sub(max);
     file.seek(SeekFrom::Start(start))?;

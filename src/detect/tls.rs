@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::host::ReadKind;
 
 const LE: &str = "/etc/letsencrypt";
 
@@ -187,12 +188,12 @@ pub fn parse_renewal_conf(path: &str, text: &str) -> RenewalConf {
 fn cert_with_key(ctx: &Ctx, cert: &Path, key: Option<&Path>) -> Result<CertInfo, String> {
     let bytes = ctx
         .host
-        .read(cert)
+        .read_kind(cert, ReadKind::Certificate)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     let mut info = parse_cert_pem(&bytes, ctx.host.clock().now_unix())
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     if let Some(key) = key {
-        match ctx.host.read_to_string(key) {
+        match ctx.host.read_string_kind(key, ReadKind::Certificate) {
             Ok(k) => match key_matches(&bytes, &k) {
                 Ok(m) => info.key_matches = Some(m),
                 Err(e) => info.key_problem = Some(format!("{}: {e}", key.display())),

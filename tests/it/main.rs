@@ -17,6 +17,7 @@ mod os;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;
+mod safety;
 mod schema;
 mod standin;
 mod systemd;

@@ -1,0 +1,274 @@
+//! dpwizard on a tree someone else wrote (issue 11): reads stay inside `--root`, a device or
+//! FIFO where a file should be is reported instead of read, nothing from the tree runs as
+//! root, and `nginx -t` changes nothing outside its sandbox.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{FakeMachine, dpwizard_bin, skip_unless_root};
+
+/// What a bounded run of dpwizard did.
+#[derive(Debug)]
+struct Bounded {
+    code: Option<i32>,
+    out: String,
+    took: Duration,
+}
+
+/// Address space a bounded run may use: far more than dpwizard needs, far less than a read
+/// of /dev/zero would take.
+const MEMORY_CAP: u64 = 1 << 30;
+
+/// Runs dpwizard with its address space capped and a 20 s deadline (killed after it).
+fn bounded(root: Option<&Path>, args: &[&str]) -> Bounded {
+    let mut cmd = Command::new(dpwizard_bin());
+    if let Some(r) = root {
+        cmd.arg("--root").arg(r);
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: MEMORY_CAP,
+                rlim_max: MEMORY_CAP,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn dpwizard");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = start.elapsed();
+    let out = reader.join().unwrap_or_default() + &ereader.join().unwrap_or_default();
+    Bounded { code, out, took }
+}
+
+fn assert_finished(b: &Bounded, what: &str) {
+    assert!(
+        b.code.is_some() && b.took < Duration::from_secs(15),
+        "{what}: did not finish in time ({:?}, code {:?}): {}",
+        b.took,
+        b.code,
+        b.out
+    );
+    assert!(
+        !b.out.contains("memory allocation") && !b.out.contains("panicked"),
+        "{what}: {}",
+        b.out
+    );
+}
+
+fn mkfifo(p: &Path) {
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+}
+
+/// A host file with a secret, and a tree whose links point at it, absolutely and by `..`:
+/// inside the tree neither target exists.
+#[test]
+fn a_dangling_link_to_a_host_file_is_never_read() {
+    let host_dir = tempfile::tempdir().expect("tempdir");
+    let secret = host_dir.path().join("secret");
+    std::fs::write(
+        &secret,
+        "PRETTY_NAME=\"HOST-SECRET-7f3a\"\nserver { server_name HOST-SECRET-7f3a; }\n",
+    )
+    .expect("write secret");
+    let secret_abs = secret.display().to_string();
+
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.symlink("/etc/os-release", &secret_abs);
+    m.symlink("/etc/nginx/sites-enabled/evil", &secret_abs);
+    // Enough `..` to climb out of any temp dir, then the host path.
+    let climb = format!("{}{}", "../".repeat(30), secret_abs.trim_start_matches('/'));
+    m.symlink("/etc/nginx/conf.d/climb.conf", &climb);
+
+    for json in [false, true] {
+        let mut args = vec!["detect"];
+        if json {
+            args.push("--json");
+        }
+        let run = m.dpwizard(&args);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            !all.contains("HOST-SECRET-7f3a"),
+            "the host's file was read through a link in the tree:\n{all}"
+        );
+        assert!(
+            all.contains("dangling link"),
+            "a link to nothing inside the tree is not called dangling:\n{all}"
+        );
+    }
+}
+
+/// A site file, certificate, drop-in and os-release that are the tree's /dev/zero; FIFOs in
+/// sites-enabled, as a drop-in and as os-release: every command finishes within seconds in
+/// 1 GiB of address space and names the path.
+#[test]
+fn devices_and_fifos_are_reported_not_read() {
+    if skip_unless_root("mknod for the tree's /dev/zero") {
+        return;
+    }
+    let zero = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(zero.root());
+    zero.dir("/dev");
+    nix::sys::stat::mknod(
+        &zero.path("/dev/zero"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 5),
+    )
+    .expect("mknod");
+    zero.symlink("/etc/nginx/sites-enabled/zero", "/dev/zero")
+        .symlink("/etc/os-release", "/dev/zero")
+        .symlink("/etc/ssl/zero.pem", "/dev/zero")
+        .file(
+            "/etc/nginx/conf.d/tls.conf",
+            "server {\n    listen 443 ssl;\n    server_name paint.example.com;\n    \
+             ssl_certificate /etc/ssl/zero.pem;\n    ssl_certificate_key /etc/ssl/zero.pem;\n}\n",
+        )
+        .unit(
+            "drawpile-srv.service",
+            "[Service]\nExecStart=/usr/bin/drawpile-srv\n",
+        )
+        .symlink(
+            "/etc/systemd/system/drawpile-srv.service.d/zero.conf",
+            "/dev/zero",
+        );
+
+    let fifo = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(fifo.root());
+    fifo.unit(
+        "drawpile-srv.service",
+        "[Service]\nExecStart=/usr/bin/drawpile-srv\n",
+    );
+    std::fs::remove_file(fifo.path("/etc/os-release")).expect("rm");
+    mkfifo(&fifo.path("/etc/os-release"));
+    mkfifo(&fifo.path("/etc/nginx/sites-enabled/pipe"));
+    mkfifo(&fifo.path("/etc/systemd/system/drawpile-srv.service.d/pipe.conf"));
+
+    let (_dir, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    for (m, expect) in [
+        (
+            &zero,
+            &[
+                "/etc/nginx/sites-enabled/zero",
+                "/etc/os-release",
+                "/etc/ssl/zero.pem",
+                "zero.conf",
+                "character device",
+            ][..],
+        ),
+        (
+            &fifo,
+            &[
+                "/etc/nginx/sites-enabled/pipe",
+                "/etc/os-release",
+                "pipe.conf",
+                "FIFO",
+            ][..],
+        ),
+    ] {
+        for args in [
+            &["detect"][..],
+            &["detect", "--json"],
+            &["plan", "--answers", &answers],
+        ] {
+            let b = bounded(Some(m.root()), args);
+            assert_finished(&b, &format!("{args:?}"));
+            if args[0] == "detect" {
+                for e in expect {
+                    assert!(b.out.contains(e), "{args:?}: {e:?} not named:\n{}", b.out);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_answers_file_that_is_a_device_or_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipe = dir.path().join("answers.toml");
+    mkfifo(&pipe);
+    let pipe = pipe.display().to_string();
+    let m = FakeMachine::debian12();
+    for (root, args, expect) in [
+        (
+            None,
+            vec!["answers", "--check", "/dev/zero"],
+            "character device",
+        ),
+        (None, vec!["answers", "--check", pipe.as_str()], "FIFO"),
+        (
+            Some(m.root()),
+            vec!["plan", "--answers", pipe.as_str()],
+            "FIFO",
+        ),
+        (
+            Some(m.root()),
+            vec!["apply", "--yes", "--answers", "/dev/zero"],
+            "character device",
+        ),
+    ] {
+        let b = bounded(root, &args);
+        assert_finished(&b, &format!("{args:?}"));
+        assert_ne!(b.code, Some(0), "{args:?}: {}", b.out);
+        assert!(b.out.contains(expect), "{args:?}: {}", b.out);
+        assert!(
+            b.out.contains(args.last().copied().unwrap_or_default()),
+            "{args:?}: the path is not named: {}",
+            b.out
+        );
+    }
+}
+
+/// An answers file larger than its cap is refused with the cap named, not read.
+#[test]
+fn an_oversized_answers_file_is_refused_with_the_cap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.toml");
+    let mut text = String::from("[site]\ndomain = \"paint.example.com\"\n");
+    while text.len() <= 1 << 20 {
+        text.push_str("# padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, text).expect("write");
+    let b = bounded(None, &["answers", "--check", &big.display().to_string()]);
+    assert_finished(&b, "answers --check big");
+    assert_eq!(b.code, Some(2), "{}", b.out);
+    assert!(b.out.contains("larger than 1 MiB"), "{}", b.out);
+}
