@@ -217,17 +217,28 @@ fn cert_with_key(ctx: &Ctx, cert: &Path, key: Option<&Path>) -> Result<CertInfo,
 pub async fn detect(ctx: &Ctx) -> TlsFacts {
     let host = &ctx.host;
     let mut facts = TlsFacts::default();
-    if let Some(certbot) = host.which("certbot") {
-        facts.certbot = Some(certbot.display().to_string());
-        let out = host.run(host.command(&certbot).arg("--version")).await;
-        ctx.probes.command("certbot --version", &out, &[0]);
-        let text = out.stdout_str() + &out.stderr_str();
-        facts.certbot_version = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("certbot "))
-            .map(|v| v.trim().to_string());
-    } else {
-        ctx.probes.skipped("certbot", "certbot is not installed");
+    match host.which("certbot") {
+        Some(certbot) if !host.runs_target_programs() => {
+            facts.certbot = Some(certbot.display().to_string());
+            let packages = ctx.packages();
+            ctx.probes.skipped(
+                "certbot --version",
+                super::packages::not_run("certbot", packages),
+            );
+            facts.certbot_version =
+                packages.upstream_version(super::packages::packages_of("certbot"));
+        }
+        Some(certbot) => {
+            facts.certbot = Some(certbot.display().to_string());
+            let out = host.run(host.command(&certbot).arg("--version")).await;
+            ctx.probes.command("certbot --version", &out, &[0]);
+            let text = out.stdout_str() + &out.stderr_str();
+            facts.certbot_version = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("certbot "))
+                .map(|v| v.trim().to_string());
+        }
+        None => ctx.probes.skipped("certbot", "certbot is not installed"),
     }
     for name in host.list_dir(format!("{LE}/live")).unwrap_or_default() {
         let dir = PathBuf::from(format!("{LE}/live/{name}"));

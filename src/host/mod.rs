@@ -383,8 +383,33 @@ impl Host {
     }
 
     /// Runs a command with the host's default timeout unless the command sets its own.
+    ///
+    /// Under `--root`, a program of the tree is run only when the command drops to an
+    /// unprivileged user (drawpile-srv's probes): a tree's programs are whatever an image
+    /// holds, and dpwizard is root. Callers read such versions without running them; this
+    /// is the guard behind them.
     pub async fn run(&self, cmd: Cmd) -> CmdOutput {
+        let as_root = cmd.run_as.is_none() && runner::can_switch_user();
+        if !self.is_live() && cmd.program.starts_with(&self.root) && as_root {
+            return CmdOutput {
+                name: cmd.name(),
+                status: CmdStatus::SpawnFailed(
+                    "not run: it belongs to the tree under --root and would run as root".into(),
+                ),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                duration: Duration::ZERO,
+                ran_as: None,
+                truncated: false,
+            };
+        }
         runner::run(cmd).await
+    }
+
+    /// Whether the target's own programs (its nginx, certbot, docker) may be run: only on
+    /// the live machine, where they are this machine's programs.
+    pub fn runs_target_programs(&self) -> bool {
+        self.is_live()
     }
 }
 

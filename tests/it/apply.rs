@@ -540,7 +540,7 @@ esac
     fn the_exact_docker_run_is_printed_and_nginx_is_configured() {
         let m = FakeMachine::debian12();
         trees::debian_default(m.root());
-        m.exec("/usr/bin/docker", FAKE_DOCKER);
+        m.with_host_docker(FAKE_DOCKER);
         let (_d, a) =
             answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
         let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);

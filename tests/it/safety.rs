@@ -272,3 +272,144 @@ fn an_oversized_answers_file_is_refused_with_the_cap() {
     assert_eq!(b.code, Some(2), "{}", b.out);
     assert!(b.out.contains("larger than 1 MiB"), "{}", b.out);
 }
+
+/// A script that records the uid it ran as in `record/<name>`, then does `then`.
+fn recorder(record: &Path, name: &str, then: &str) -> String {
+    format!("#!/bin/sh\nid -u >> {}/{name}\n{then}\n", record.display())
+}
+
+/// The tree's nginx, apache2, caddy, certbot, docker and docker-compose are never run under
+/// `--root` (their versions come from the tree's package database), and a drawpile-srv
+/// wrapper script is read, not run: the binary its `exec` line names is probed instead.
+#[test]
+fn nothing_from_the_tree_runs_as_root_and_no_wrapper_script_runs() {
+    let record = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        record.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    for (path, name) in [
+        ("/usr/sbin/nginx", "nginx"),
+        ("/usr/sbin/apache2", "apache2"),
+        ("/usr/bin/caddy", "caddy"),
+        ("/usr/bin/certbot", "certbot"),
+        ("/usr/bin/docker", "docker"),
+        ("/usr/bin/docker-compose", "docker-compose"),
+    ] {
+        m.exec(
+            path,
+            recorder(record.path(), name, "echo 'nginx version: nginx/6.6.6' >&2"),
+        );
+    }
+    m.file(
+        "/var/lib/dpkg/status",
+        "Package: nginx\nStatus: install ok installed\nVersion: 1.22.1-9+deb12u1\n\n\
+         Package: certbot\nStatus: install ok installed\nVersion: 2.1.0-4\n\n\
+         Package: docker.io\nStatus: install ok installed\nVersion: 20.10.24+dfsg1-1+b3\n",
+    );
+    // A wrapper named drawpile-srv that starts the real binary, and one that starts another
+    // script: neither may run; the first one's binary is probed (as nobody).
+    m.with_drawpile(
+        "/usr/bin/drawpile-srv",
+        &crate::support::drawpile::Build::v("2.3.0"),
+    );
+    m.exec(
+        "/opt/dp/drawpile-srv",
+        recorder(
+            record.path(),
+            "wrapper",
+            "exec /usr/bin/drawpile-srv \"$@\"",
+        ),
+    );
+    m.exec(
+        "/opt/other/drawpile-srv",
+        recorder(record.path(), "wrapper2", "exec /opt/other/start.sh \"$@\""),
+    );
+    m.exec(
+        "/opt/other/start.sh",
+        recorder(record.path(), "start", "mkdir -p /tmp/started"),
+    );
+    m.unit(
+        "drawpile-srv.service",
+        "[Service]\nUser=nobody\nExecStart=/opt/dp/drawpile-srv --port 27750\n",
+    )
+    .unit(
+        "drawpile-other.service",
+        "[Service]\nExecStart=/opt/other/drawpile-srv\n",
+    );
+    let (_d, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+
+    let v = m.detect_json(&[]);
+    for args in [
+        &["detect"][..],
+        &["audit", "--offline"],
+        &["plan", "--answers", &answers],
+        &["apply", "--yes", "--answers", &answers],
+    ] {
+        let run = m.dpwizard(args);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {run:?}");
+    }
+    let ran: Vec<(String, String)> = std::fs::read_dir(record.path())
+        .expect("record dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        ran.is_empty(),
+        "programs of the tree ran (name, uids): {ran:?}"
+    );
+
+    // Versions without running anything: the package database.
+    let nginx = crate::support::jget(&v, "web_servers")
+        .as_array()
+        .expect("web servers")
+        .iter()
+        .find(|w| w["name"] == "nginx")
+        .cloned()
+        .expect("nginx");
+    assert_eq!(nginx["version"], "1.22.1");
+    assert_eq!(crate::support::jget(&v, "tls.certbot_version"), "2.1.0");
+    assert_eq!(
+        crate::support::jget(&v, "runtime.docker.cli_version"),
+        "20.10.24"
+    );
+    let probes = crate::support::jget(&v, "probes").to_string();
+    assert!(
+        probes.contains("not run: it belongs to the tree under --root"),
+        "{probes}"
+    );
+    let bins = crate::support::jget(&v, "drawpile.binaries")
+        .as_array()
+        .expect("binaries")
+        .clone();
+    let by_path = |p: &str| {
+        bins.iter()
+            .find(|b| b["path"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("{p} not among {bins:#?}"))
+    };
+    let wrapper = by_path("/opt/dp/drawpile-srv");
+    assert_eq!(wrapper["version"], "2.3.0", "{wrapper:#}");
+    assert_eq!(wrapper["probed_as"], "nobody", "{wrapper:#}");
+    assert_eq!(
+        wrapper["probe_note"],
+        "a script; it starts /usr/bin/drawpile-srv, which was probed instead"
+    );
+    let other = by_path("/opt/other/drawpile-srv");
+    assert_eq!(
+        other["error"],
+        "not probed: a script; it starts /opt/other/start.sh"
+    );
+    assert_eq!(other["version"], serde_json::Value::Null);
+    assert!(!m.path("/tmp/started").exists() && !Path::new("/tmp/started").exists());
+}
