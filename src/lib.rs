@@ -15,6 +15,7 @@ pub mod model;
 pub mod plan;
 pub mod schema_doc;
 pub mod ui;
+pub mod validate;
 pub mod verify;
 pub mod wizard;
 

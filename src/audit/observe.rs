@@ -311,10 +311,10 @@ pub async fn observe(
         if !nginx_present {
             return Err("nginx is not installed".to_string());
         }
-        match crate::apply::nginx_test_isolated(host).await {
-            crate::apply::Validation::Passed(_) => Ok(Ok(())),
-            crate::apply::Validation::Failed(e) => Ok(Err(e)),
-            crate::apply::Validation::Skipped(why) => Err(why),
+        match crate::validate::nginx(host).await {
+            crate::validate::Validation::Passed(_) => Ok(Ok(())),
+            crate::validate::Validation::Failed(e) => Ok(Err(e)),
+            crate::validate::Validation::Skipped(why) => Err(why),
         }
     };
     let live_probe = async {

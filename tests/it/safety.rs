@@ -207,6 +207,7 @@ fn devices_and_fifos_are_reported_not_read() {
         for args in [
             &["detect"][..],
             &["detect", "--json"],
+            &["audit", "--offline"],
             &["plan", "--answers", &answers],
         ] {
             let b = bounded(Some(m.root()), args);
@@ -412,4 +413,176 @@ fn nothing_from_the_tree_runs_as_root_and_no_wrapper_script_runs() {
     );
     assert_eq!(other["version"], serde_json::Value::Null);
     assert!(!m.path("/tmp/started").exists() && !Path::new("/tmp/started").exists());
+}
+
+/// Every entry under `dir` with its mode, owner and size, sorted: what "nothing changed"
+/// is compared by.
+fn listing(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&d).expect("stat");
+        out.push(format!(
+            "{} {:o} {}:{} {}",
+            d.strip_prefix(dir).unwrap_or(&d).display(),
+            meta.mode(),
+            meta.uid(),
+            meta.gid(),
+            if meta.is_file() { meta.len() } else { 0 }
+        ));
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&d).expect("read_dir") {
+                todo.push(e.expect("entry").path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The ids of the audit's passed checks and the evidence of a failed one.
+fn audit_nginx_t(m: &FakeMachine) -> Result<(), String> {
+    let run = m.dpwizard(["audit", "--offline", "--json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    let passed = v["passed"]
+        .as_array()
+        .expect("passed")
+        .iter()
+        .any(|p| p["id"] == "DPW-PROXY-012" || *p == "DPW-PROXY-012");
+    if passed {
+        return Ok(());
+    }
+    let finding = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "DPW-PROXY-012")
+        .unwrap_or_else(|| panic!("nginx -t neither passed nor failed: {v:#}"));
+    Err(finding["evidence"].to_string())
+}
+
+/// `nginx -t` (the audit's and apply's) runs in a sandbox: temp paths, logs and pid named
+/// by the configuration are created in a throwaway overlay, never on this machine (here: a
+/// root-owned 0555 directory outside the tree, which the sandbox does not even show) nor
+/// in the tree.
+#[test]
+fn nginx_t_changes_nothing_outside_its_sandbox() {
+    if skip_unless_root("mount namespaces for nginx -t")
+        || crate::support::skip_unless_program("nginx")
+    {
+        return;
+    }
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("keep"), "x").expect("write");
+    std::fs::set_permissions(
+        outside.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .expect("chmod");
+    let o = outside.path().display();
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.with_drawpile(
+        "/usr/local/bin/drawpile-srv",
+        &crate::support::drawpile::Build::v("2.3.0"),
+    )
+    .unit(
+        "drawpile-srv.service",
+        &crate::support::systemd::upstream_service("/usr/local", false),
+    );
+    m.file(
+        "/etc/nginx/conf.d/elsewhere.conf",
+        format!("proxy_temp_path {o}/proxy_temp;\naccess_log {o}/access.log;\n"),
+    );
+    let before_outside = listing(outside.path());
+    let before_tree = listing(m.root());
+
+    // Paths of this machine: not in the tree, so nginx -t fails on them, and they are
+    // neither created nor chowned here.
+    let evidence = audit_nginx_t(&m).expect_err("the host's directory is not the tree's");
+    assert!(evidence.contains(&format!("{o}/proxy_temp")), "{evidence}");
+    assert_eq!(
+        listing(outside.path()),
+        before_outside,
+        "audit wrote outside the tree"
+    );
+    assert_eq!(listing(m.root()), before_tree, "audit wrote into the tree");
+
+    // Paths in the tree (its parents read-only): nginx -t passes, and the tree is as it was.
+    m.dir("/var/cache/dpw").dir("/var/log/dpw");
+    m.chmod("/var/cache/dpw", 0o555);
+    m.file(
+        "/etc/nginx/conf.d/elsewhere.conf",
+        "proxy_temp_path /var/cache/dpw/proxy_temp;\nclient_body_temp_path /var/cache/dpw/body;\n\
+         access_log /var/log/dpw/access.log;\nerror_log /var/log/dpw/error.log;\n",
+    );
+    let before_tree = listing(m.root());
+    audit_nginx_t(&m).expect("nginx -t passes on paths the tree has");
+    assert_eq!(listing(m.root()), before_tree, "audit wrote into the tree");
+
+    // Apply under --root: its nginx -t passes, and only the planned files change.
+    let (_d, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let run = m.dpwizard(["apply", "--yes", "--answers", &answers]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("nginx -t"), "{}", run.stdout);
+    assert_eq!(
+        listing(outside.path()),
+        before_outside,
+        "apply wrote outside the tree"
+    );
+    assert_eq!(
+        listing(&m.path("/var/cache/dpw")),
+        vec![" 40555 0:0 0".to_string()],
+        "apply's nginx -t created its temp paths in the tree"
+    );
+    assert!(!m.path("/var/log/dpw/access.log").exists());
+    assert!(!m.path("/run/nginx.pid").exists());
+}
+
+/// On the live machine too (a throwaway VPS here), the audit's `nginx -t` runs in the
+/// sandbox: a temp path and a log in a root-owned 0555 directory are not created, the
+/// directory is not chowned, and nginx's own /var/lib/nginx stays as it was.
+#[test]
+fn live_nginx_t_changes_nothing_either() {
+    if skip_unless_root("a throwaway VPS") || crate::support::skip_unless_program("nginx") {
+        return;
+    }
+    let vps = crate::support::vps::Vps::new();
+    vps.file(
+        "/etc/nginx/conf.d/elsewhere.conf",
+        "proxy_temp_path /srv/dpw/proxy_temp;\naccess_log /srv/dpw/access.log;\n",
+        0o644,
+    );
+    let script = format!(
+        r#"set -e
+mkdir -p /srv/dpw && chmod 555 /srv/dpw
+ls -la --time-style=+ /srv/dpw /var/lib/nginx > /results/before 2>&1 || true
+{bin} --root / audit --offline --json > /results/audit.json || true
+ls -la --time-style=+ /srv/dpw /var/lib/nginx > /results/after 2>&1 || true
+"#,
+        bin = crate::support::dpwizard_in_machine()
+    );
+    let out = vps.run(&script);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audit = vps.result("audit.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&audit).unwrap_or_else(|e| panic!("{e}: {audit}"));
+    let passed = v["passed"]
+        .as_array()
+        .expect("passed")
+        .iter()
+        .any(|p| p["id"] == "DPW-PROXY-012" || *p == "DPW-PROXY-012");
+    assert!(passed, "nginx -t did not run and pass: {v:#}");
+    let before = vps.result("before");
+    assert!(before.contains("dr-xr-xr-x"), "{before}");
+    assert_eq!(vps.result("after"), before);
 }
