@@ -586,3 +586,44 @@ ls -la --time-style=+ /srv/dpw /var/lib/nginx > /results/after 2>&1 || true
     assert!(before.contains("dr-xr-xr-x"), "{before}");
     assert_eq!(vps.result("after"), before);
 }
+
+/// 10,000 nested blocks (nginx itself accepts them) are a clear error with FILE:LINE:COLUMN
+/// in every command, never a stack overflow.
+#[test]
+fn deeply_nested_nginx_blocks_are_an_error_not_a_crash() {
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    let depth = 10_000;
+    m.file(
+        "/etc/nginx/conf.d/deep.conf",
+        format!(
+            "server {{\n{}{}}}\n",
+            "location / {\n".repeat(depth),
+            "}\n".repeat(depth)
+        ),
+    );
+    let (_d, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    for args in [
+        &["detect"][..],
+        &["detect", "--json"],
+        &["audit", "--offline"],
+        &["plan", "--answers", &answers],
+    ] {
+        let b = bounded(Some(m.root()), args);
+        assert_finished(&b, &format!("{args:?}"));
+        assert!(
+            matches!(b.code, Some(0..=3)),
+            "{args:?} ended by a signal or crash: {b:?}"
+        );
+        if args[0] == "detect" {
+            assert!(
+                b.out.contains("/etc/nginx/conf.d/deep.conf:101:")
+                    && b.out.contains("nested more than 100 deep"),
+                "{args:?}: {}",
+                b.out
+            );
+        }
+    }
+}
