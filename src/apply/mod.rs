@@ -53,16 +53,27 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         }
     }
     let mut snap = Snapshot::default();
+    // Many server blocks share a file (thousands in one): each file is resolved and read
+    // once, or the snapshot grows with servers × file size.
+    let server_files: std::collections::BTreeSet<&str> = facts
+        .nginx
+        .servers
+        .iter()
+        .filter(|s| s.ssl)
+        .map(|s| &*s.file)
+        .collect();
     // Server files reached through a symlink are read (and later edited) at their real path.
-    for s in facts.nginx.servers.iter().filter(|s| s.ssl) {
-        if let Ok(real) = host.canonical(&*s.file) {
+    for file in server_files {
+        if let Ok(real) = host.canonical(file) {
             let real = real.display().to_string();
-            if real != *s.file {
-                snap.real_paths.insert(s.file.to_string(), real.clone());
+            if real != file {
+                snap.real_paths.insert(file.to_string(), real.clone());
                 paths.push(real);
             }
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
     for p in paths {
         if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {
             snap.files.insert(p, e.bytes);
