@@ -61,6 +61,10 @@ pub struct ServiceUnit {
     pub exec_start_count: usize,
     /// ExecStart= prefixes such as `-` or `!`.
     pub exec_start_prefixes: String,
+    /// The words of `exec_start` as written in the unit (specifiers such as `%i` kept).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub exec_start_raw: Vec<String>,
     /// drawpile-srv options read from the effective ExecStart=.
     pub options: DrawpileArgs,
     /// `Type=` (systemd's default is `simple`).
@@ -331,6 +335,7 @@ fn read_service(ctx: &Ctx, name: &str, frag: Fragment) -> ServiceUnit {
                     && argv.iter().any(|a| a == "--server");
                 u.options = DrawpileArgs::parse(&argv[1.min(argv.len())..]);
                 u.exec_start = Some(argv);
+                u.exec_start_raw = cmd.raw.clone();
             }
             Err(e) => u
                 .errors
