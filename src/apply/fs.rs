@@ -25,6 +25,12 @@ pub enum WriteError {
     SymlinkInPath { path: String, component: String },
     #[error("refusing to write {path}: it is a symbolic link")]
     TargetIsSymlink { path: String },
+    #[error("refusing to write {path}: {component} is {kind}, not a directory")]
+    NotADirectory {
+        path: String,
+        component: String,
+        kind: &'static str,
+    },
     #[error("{path}: {what}: {errno}")]
     Sys {
         path: String,
@@ -95,11 +101,26 @@ fn open_parent<'p>(
                 openat(dir.as_fd(), c, flags, Mode::empty())
                     .map_err(sys(&walked, "opening the directory"))?
             }
-            // O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY).
+            // O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY); ENOTDIR is
+            // also what a regular file (or FIFO...) where a directory should be gives.
             Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
-                return Err(WriteError::SymlinkInPath {
-                    path: target.display().to_string(),
-                    component: walked.display().to_string(),
+                let path = target.display().to_string();
+                let component = walked.display().to_string();
+                let st = fstatat(dir.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW);
+                return Err(match st.map(|s| s.st_mode & libc::S_IFMT) {
+                    Ok(libc::S_IFLNK) | Err(_) => WriteError::SymlinkInPath { path, component },
+                    Ok(fmt) => WriteError::NotADirectory {
+                        path,
+                        component,
+                        kind: match fmt {
+                            libc::S_IFREG => "a regular file",
+                            libc::S_IFIFO => "a FIFO (named pipe)",
+                            libc::S_IFSOCK => "a socket",
+                            libc::S_IFCHR => "a character device",
+                            libc::S_IFBLK => "a block device",
+                            _ => "not a directory",
+                        },
+                    },
                 });
             }
             Err(e) => return Err(sys(&walked, "opening the directory")(e)),
@@ -281,6 +302,26 @@ mod tests {
         assert_eq!((e.bytes.as_slice(), e.mode.mode), (&b"new"[..], 0o644));
         assert_eq!(read_existing(&h, Path::new("/etc/ssl/none")).unwrap(), None);
         assert_eq!(read_existing(&h, Path::new("/nope/x")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_file_where_a_directory_should_be_is_named_for_what_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc/systemd/system")).unwrap();
+        std::fs::write(d.path().join("etc/systemd/system/dp.service.d"), "").unwrap();
+        let h = host(d.path());
+        let e = write_atomic(
+            &h,
+            Path::new("/etc/systemd/system/dp.service.d/zz.conf"),
+            b"x",
+            FileMode::CONFIG,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to write /etc/systemd/system/dp.service.d/zz.conf: \
+             /etc/systemd/system/dp.service.d is a regular file, not a directory"
+        );
     }
 
     #[test]

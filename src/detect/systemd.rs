@@ -309,6 +309,19 @@ fn read_service(ctx: &Ctx, name: &str, frag: Fragment) -> ServiceUnit {
     if frag.masked {
         return u;
     }
+    // A drop-in "directory" that is a file: systemd ignores it, and no drop-in can go there.
+    for base in ["/etc/systemd/system", "/run/systemd/system"] {
+        let dir = format!("{base}/{name}.d");
+        if let Ok(meta) = ctx.host.metadata(&dir)
+            && !meta.is_dir()
+        {
+            let what =
+                crate::host::confined::not_regular(meta.file_type()).unwrap_or("a regular file");
+            u.errors.push(format!(
+                "{dir} is {what}, not a directory: systemd reads no drop-ins from it"
+            ));
+        }
+    }
     let drop = dropins(ctx, name);
     u.dropins = drop.iter().map(|p| p.display().to_string()).collect();
     let mut files = vec![frag.path.clone()];

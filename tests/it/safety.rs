@@ -627,3 +627,44 @@ fn deeply_nested_nginx_blocks_are_an_error_not_a_crash() {
         }
     }
 }
+
+/// A drop-in directory that is a regular file is called one, in detect and in apply (it
+/// used to be "a symbolic link").
+#[test]
+fn a_dropin_directory_that_is_a_file_is_named_for_what_it_is() {
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.with_drawpile(
+        "/usr/local/bin/drawpile-srv",
+        &crate::support::drawpile::Build::v("2.3.0"),
+    )
+    .unit(
+        "drawpile-srv.service",
+        &crate::support::systemd::upstream_service("/usr/local", false),
+    )
+    .file(
+        "/etc/systemd/system/drawpile-srv.service.d",
+        "not a directory\n",
+    );
+    let v = m.detect_json(&[]);
+    let units = crate::support::jget(&v, "runtime.units").to_string();
+    assert!(
+        units.contains(
+            "/etc/systemd/system/drawpile-srv.service.d is a regular file, not a directory"
+        ),
+        "{units}"
+    );
+    let (_d, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let run = m.dpwizard(["apply", "--yes", "--answers", &answers]);
+    assert_ne!(run.code, 0, "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(
+            "/etc/systemd/system/drawpile-srv.service.d is a regular file, not a directory"
+        ),
+        "{all}"
+    );
+    assert!(!all.contains("symbolic link"), "{all}");
+}
