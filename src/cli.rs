@@ -195,10 +195,8 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             if cli.json {
                 print_json(&facts)?;
             } else {
-                print!(
-                    "{}",
-                    crate::ui::report::detect_report(&facts, &style, cli.verbose)
-                );
+                let text = crate::ui::report::detect_report(&facts, &style, cli.verbose);
+                print!("{}", crate::ui::terminal::safe(&text, &style));
             }
             // The process ends here: freeing every small string of a large tree one by one
             // costs more than the exit does (measured by benches/detect.rs).
@@ -261,10 +259,10 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             match format {
                 AuditFormat::Json => print_json(&report)?,
                 AuditFormat::Sarif => print_json(&crate::audit::render::sarif(&report))?,
-                AuditFormat::Text => print!(
-                    "{}",
-                    crate::audit::render::text(&report, &style, cli.verbose > 0)
-                ),
+                AuditFormat::Text => {
+                    let text = crate::audit::render::text(&report, &style, cli.verbose > 0);
+                    print!("{}", crate::ui::terminal::safe(&text, &style))
+                }
             }
             Ok(
                 if report.has_errors() || (strict && report.has_warnings()) {
@@ -309,7 +307,8 @@ async fn make_plan(
 }
 
 fn print_plan(plan: &crate::plan::Plan, style: &Style) {
-    print!("{}", crate::ui::progress::plan_text(plan, style));
+    let text = crate::ui::progress::plan_text(plan, style);
+    print!("{}", crate::ui::terminal::safe(&text, style));
 }
 
 async fn plan_command(
@@ -421,7 +420,8 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
             Ok(exit::OK)
         }
         Err(errors) => {
-            eprintln!("{}", errors.render());
+            let text = errors.render();
+            eprintln!("{}", crate::ui::terminal::safe(&text, &Style::plain()));
             Ok(exit::USAGE)
         }
     }

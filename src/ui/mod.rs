@@ -3,3 +3,4 @@
 pub mod progress;
 pub mod report;
 pub mod style;
+pub mod terminal;

@@ -239,6 +239,7 @@ pub fn join_hint(domain: &str) -> String {
 /// Prints an event's lines on their streams.
 pub fn print_event(e: &Event, style: &Style) {
     for (stream, line) in event_lines(e, style) {
+        let line = super::terminal::safe(&line, style);
         match stream {
             Stream::Out => println!("{line}"),
             Stream::Err => eprintln!("{line}"),

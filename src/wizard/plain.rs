@@ -4,6 +4,8 @@
 //! types and again when the answer is handled.
 
 use inquire::validator::Validation;
+
+use crate::ui::terminal::safe;
 use inquire::{Confirm, InquireError, Select, Text};
 
 use super::run::Engine;
@@ -118,7 +120,7 @@ fn ask(w: &Wizard, style: &Style) -> Result<Input, InquireError> {
             println!("{}", style.bold("Review"));
             match plan {
                 Some(Ok(p)) => {
-                    print!("{}", plan_text(&p, style));
+                    print!("{}", safe(&plan_text(&p, style), style));
                     let choice = Select::new(
                         if p.is_empty() {
                             "Nothing to change."
@@ -135,7 +137,7 @@ fn ask(w: &Wizard, style: &Style) -> Result<Input, InquireError> {
                     })
                 }
                 Some(Err(e)) => {
-                    println!("{} {e}", style.bad("✗"));
+                    println!("{} {}", style.bad("✗"), safe(&e.to_string(), style));
                     let choice =
                         Select::new("The plan cannot be made.", vec!["Back", "Quit"]).prompt()?;
                     Ok(if choice == "Back" {
@@ -159,7 +161,7 @@ fn ask(w: &Wizard, style: &Style) -> Result<Input, InquireError> {
                 })
             );
             if let Some(e) = &w.error {
-                println!("{} {e}", style.bad("✗"));
+                println!("{} {}", style.bad("✗"), safe(e, style));
             }
             if w.save_to.is_some() {
                 // --save-answers: saved without asking.
@@ -183,13 +185,13 @@ fn ask_question(w: &Wizard, id: QId, style: &Style) -> Result<Input, InquireErro
         style.bold(&format!("[{n}/{}] {}", steps.len(), id.step().title()))
     );
     for c in &q.context {
-        println!("  {c}");
+        println!("  {}", safe(c, style));
     }
     for b in &q.blockers {
-        println!("  {} {b}", style.warn("!"));
+        println!("  {} {}", style.warn("!"), safe(b, style));
     }
     if let Some(e) = &w.error {
-        println!("  {} {e}", style.bad("✗"));
+        println!("  {} {}", style.bad("✗"), safe(e, style));
     }
     let back_hint = if id == QId::Welcome { "" } else { " · < back" };
     match q.kind {

@@ -668,3 +668,45 @@ fn a_dropin_directory_that_is_a_file_is_named_for_what_it_is() {
     );
     assert!(!all.contains("symbolic link"), "{all}");
 }
+
+/// Escape sequences, bells and bidi overrides in a tree's files reach the terminal only as
+/// visible escapes, in detect's and the audit's text (with colour on, too).
+#[test]
+fn control_and_bidi_characters_from_files_are_escaped_in_text_output() {
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.file(
+        "/etc/nginx/sites-enabled/evil\u{202e}fnoc",
+        "server {\n    listen 443 ssl;\n    server_name \"paint\x1b]0;pwned\x07.example.com\";\n}\n",
+    )
+    .unit(
+        "drawpile-srv.service",
+        "[Service]\nExecStart=/usr/bin/drawpile-srv --motd \"\x1b[2J\x1b[8mhi\"\n",
+    );
+    for args in [
+        &["detect"][..],
+        &["--color", "always", "detect"],
+        &["audit", "--offline"],
+        &[
+            "--color",
+            "always",
+            "audit",
+            "--offline",
+            "--domain",
+            "paint.example.com",
+        ],
+    ] {
+        let run = m.dpwizard(args);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        for bad in ["\x07", "\u{202e}", "\x1b]", "\x1b[2J", "\x1b[8m"] {
+            assert!(
+                !all.contains(bad),
+                "{args:?}: {bad:?} reached the terminal:\n{all}"
+            );
+        }
+        assert!(
+            all.contains("\\u{202e}") || all.contains("\\x1b"),
+            "{args:?}: the hostile text is not shown escaped:\n{all}"
+        );
+    }
+}
