@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod docker;
 mod drawpile;
+mod fuzz;
 mod hostnet;
 mod live_apply;
 mod live_systemd;
