@@ -275,15 +275,7 @@ fn main() {
         .map(|n| {
             let tree = tempfile::tempdir().expect("tempdir");
             tls_servers(tree.path(), n);
-            let t = {
-                let start = Instant::now();
-                let runs = 5;
-                for _ in 0..runs {
-                    plan(tree.path(), &answers);
-                }
-                start.elapsed() / runs
-            };
-            (n, t)
+            (n, time_runs(|| plan(tree.path(), &answers)))
         })
         .collect();
 
@@ -327,7 +319,7 @@ fn main() {
         "    with a hung docker, --timeout 0.5 {} (one run)",
         ms(detect_hung)
     );
-    println!("  plan beside many TLS server blocks in one file (mean of 5 runs):");
+    println!("  plan beside many TLS server blocks in one file:");
     for (n, t) in &plan_times {
         println!("    {n:>6} servers                  {}", ms(*t));
     }

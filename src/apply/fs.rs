@@ -25,6 +25,8 @@ pub enum WriteError {
     SymlinkInPath { path: String, component: String },
     #[error("refusing to write {path}: it is a symbolic link")]
     TargetIsSymlink { path: String },
+    #[error("refusing to touch {path}: it is {kind}, not a regular file")]
+    NotAFile { path: String, kind: &'static str },
     #[error("refusing to write {path}: {component} is {kind}, not a directory")]
     NotADirectory {
         path: String,
@@ -112,14 +114,7 @@ fn open_parent<'p>(
                     Ok(fmt) => WriteError::NotADirectory {
                         path,
                         component,
-                        kind: match fmt {
-                            libc::S_IFREG => "a regular file",
-                            libc::S_IFIFO => "a FIFO (named pipe)",
-                            libc::S_IFSOCK => "a socket",
-                            libc::S_IFCHR => "a character device",
-                            libc::S_IFBLK => "a block device",
-                            _ => "not a directory",
-                        },
+                        kind: kind_of(fmt),
                     },
                 });
             }
@@ -128,6 +123,19 @@ fn open_parent<'p>(
         dir = next;
     }
     Ok((dir, name))
+}
+
+/// What a file type (`st_mode & S_IFMT`) is, in words.
+fn kind_of(fmt: libc::mode_t) -> &'static str {
+    match fmt {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO (named pipe)",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        _ => "not a regular file",
+    }
 }
 
 /// Reads a file without following symlinks anywhere on its path; None when it does not exist.
@@ -151,7 +159,15 @@ pub fn read_existing(host: &Host, target: &Path) -> Result<Option<Existing>, Wri
         gid: st.st_gid,
         mode: st.st_mode & 0o7777,
     };
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    let fmt = st.st_mode & libc::S_IFMT;
+    if fmt != libc::S_IFLNK && fmt != libc::S_IFREG {
+        // A FIFO would block the read (and the plan); a device never ends.
+        return Err(WriteError::NotAFile {
+            path: target.display().to_string(),
+            kind: kind_of(fmt),
+        });
+    }
+    if fmt == libc::S_IFLNK {
         let link =
             nix::fcntl::readlinkat(dir.as_fd(), name).map_err(sys(target, "reading the link"))?;
         return Ok(Some(Existing {
@@ -302,6 +318,22 @@ mod tests {
         assert_eq!((e.bytes.as_slice(), e.mode.mode), (&b"new"[..], 0o644));
         assert_eq!(read_existing(&h, Path::new("/etc/ssl/none")).unwrap(), None);
         assert_eq!(read_existing(&h, Path::new("/nope/x")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_fifo_at_a_target_path_is_refused_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        nix::unistd::mkfifo(
+            &d.path().join("etc/x.conf"),
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let e = read_existing(&host(d.path()), Path::new("/etc/x.conf")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to touch /etc/x.conf: it is a FIFO (named pipe), not a regular file"
+        );
     }
 
     #[test]

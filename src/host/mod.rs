@@ -1,9 +1,10 @@
 //! The one seam between dpwizard and the machine it looks at.
 //!
-//! Every path dpwizard reads is an absolute path *on the target machine* and goes through
-//! [`Host::path`], which prefixes the `--root` directory. Every command goes through
-//! [`runner`], which enforces a timeout and can drop privileges. Nothing else in the crate
-//! may touch the filesystem or spawn processes for detection.
+//! Every path dpwizard reads is an absolute path *on the target machine*, resolved by the
+//! kernel inside the `--root` directory ([`confined`]: links never leave it) and read only
+//! when it is a regular file within a size cap. Every command goes through [`runner`], which
+//! enforces a timeout and can drop privileges; [`Host::run`] refuses a program of a tree as
+//! root. Nothing else in the crate may touch the filesystem or spawn processes for detection.
 
 pub mod clock;
 pub mod confined;
@@ -29,9 +30,9 @@ pub struct Host {
     clock: Clock,
     /// `PATH` on the target machine, used for `which` lookups under the root.
     search_path: Vec<PathBuf>,
-    /// Canonical forms of directories already resolved under a non-`/` root. Detection
-    /// reads thousands of files in a few directories; resolving each directory once keeps
-    /// it to one lstat per file. Detection never writes, so entries cannot go stale there.
+    /// Canonical forms of directories already resolved by [`Host::canonical`] (the walk
+    /// behind callers that want a canonical path, and the fallback where the kernel has no
+    /// openat2). Detection never writes, so entries cannot go stale there.
     dir_cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>>,
     /// A descriptor of the root, opened on first use; every read is resolved from it.
     root_dir: Arc<Mutex<Option<Arc<RootDir>>>>,
@@ -129,7 +130,10 @@ impl Host {
     /// (never on this host), and only a regular file is opened (a FIFO, device or socket is
     /// an error naming what it is). A link whose target is missing is "a dangling link".
     pub fn open_file(&self, target: impl AsRef<Path>, kind: ReadKind) -> io::Result<File> {
-        let target = target.as_ref();
+        self.open_checked(target.as_ref(), kind).map(|(f, _)| f)
+    }
+
+    fn open_checked(&self, target: &Path, kind: ReadKind) -> io::Result<(File, std::fs::Metadata)> {
         let walk = |p: &Path| self.canonical(p);
         self.root_dir()?
             .open_read(target, kind, &walk)
@@ -161,7 +165,8 @@ impl Host {
 
     /// Reads a regular file of at most `kind`'s cap; anything else is an error saying why.
     pub fn read_kind(&self, target: impl AsRef<Path>, kind: ReadKind) -> io::Result<Vec<u8>> {
-        confined::read_regular(self.open_file(target, kind)?, kind)
+        let (file, meta) = self.open_checked(target.as_ref(), kind)?;
+        confined::read_checked(file, &meta, kind)
     }
 
     pub fn read_to_string(&self, target: impl AsRef<Path>) -> io::Result<String> {

@@ -710,3 +710,36 @@ fn control_and_bidi_characters_from_files_are_escaped_in_text_output() {
         );
     }
 }
+
+/// A FIFO planted where apply will write (dpwizard's own site file) neither blocks the plan
+/// nor the apply: apply refuses it by name.
+#[test]
+fn a_fifo_at_a_path_apply_writes_is_refused_not_waited_on() {
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.with_drawpile(
+        "/usr/local/bin/drawpile-srv",
+        &crate::support::drawpile::Build::v("2.3.0"),
+    )
+    .unit(
+        "drawpile-srv.service",
+        &crate::support::systemd::upstream_service("/usr/local", false),
+    );
+    let fifo = "/etc/nginx/sites-available/dpwizard-paint.example.com.conf";
+    mkfifo(&m.path(fifo));
+    let (_d, answers) = crate::support::answers_file(
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n",
+    );
+    let plan = bounded(Some(m.root()), &["plan", "--answers", &answers]);
+    assert_finished(&plan, "plan");
+    let apply = bounded(Some(m.root()), &["apply", "--yes", "--answers", &answers]);
+    assert_finished(&apply, "apply");
+    assert_ne!(apply.code, Some(0), "{}", apply.out);
+    assert!(
+        apply.out.contains(&format!(
+            "{fifo}: it is a FIFO (named pipe), not a regular file"
+        )),
+        "{}",
+        apply.out
+    );
+}
