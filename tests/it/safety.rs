@@ -441,6 +441,21 @@ fn listing(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Debian's nginx and drawpile-srv 2.3.0 with the upstream unit: enough to plan and apply.
+fn drawpile_machine() -> FakeMachine {
+    let m = FakeMachine::debian12();
+    crate::support::nginx::trees::debian_default(m.root());
+    m.with_drawpile(
+        "/usr/local/bin/drawpile-srv",
+        &crate::support::drawpile::Build::v("2.3.0"),
+    )
+    .unit(
+        "drawpile-srv.service",
+        &crate::support::systemd::upstream_service("/usr/local", false),
+    );
+    m
+}
+
 /// The ids of the audit's passed checks and the evidence of a failed one.
 fn audit_nginx_t(m: &FakeMachine) -> Result<(), String> {
     let run = m.dpwizard(["audit", "--offline", "--json"]);
@@ -482,16 +497,7 @@ fn nginx_t_changes_nothing_outside_its_sandbox() {
     )
     .expect("chmod");
     let o = outside.path().display();
-    let m = FakeMachine::debian12();
-    crate::support::nginx::trees::debian_default(m.root());
-    m.with_drawpile(
-        "/usr/local/bin/drawpile-srv",
-        &crate::support::drawpile::Build::v("2.3.0"),
-    )
-    .unit(
-        "drawpile-srv.service",
-        &crate::support::systemd::upstream_service("/usr/local", false),
-    );
+    let m = drawpile_machine();
     m.file(
         "/etc/nginx/conf.d/elsewhere.conf",
         format!("proxy_temp_path {o}/proxy_temp;\naccess_log {o}/access.log;\n"),
@@ -632,17 +638,8 @@ fn deeply_nested_nginx_blocks_are_an_error_not_a_crash() {
 /// used to be "a symbolic link").
 #[test]
 fn a_dropin_directory_that_is_a_file_is_named_for_what_it_is() {
-    let m = FakeMachine::debian12();
-    crate::support::nginx::trees::debian_default(m.root());
-    m.with_drawpile(
-        "/usr/local/bin/drawpile-srv",
-        &crate::support::drawpile::Build::v("2.3.0"),
-    )
-    .unit(
-        "drawpile-srv.service",
-        &crate::support::systemd::upstream_service("/usr/local", false),
-    )
-    .file(
+    let m = drawpile_machine();
+    m.file(
         "/etc/systemd/system/drawpile-srv.service.d",
         "not a directory\n",
     );
@@ -715,16 +712,7 @@ fn control_and_bidi_characters_from_files_are_escaped_in_text_output() {
 /// nor the apply: apply refuses it by name.
 #[test]
 fn a_fifo_at_a_path_apply_writes_is_refused_not_waited_on() {
-    let m = FakeMachine::debian12();
-    crate::support::nginx::trees::debian_default(m.root());
-    m.with_drawpile(
-        "/usr/local/bin/drawpile-srv",
-        &crate::support::drawpile::Build::v("2.3.0"),
-    )
-    .unit(
-        "drawpile-srv.service",
-        &crate::support::systemd::upstream_service("/usr/local", false),
-    );
+    let m = drawpile_machine();
     let fifo = "/etc/nginx/sites-available/dpwizard-paint.example.com.conf";
     mkfifo(&m.path(fifo));
     let (_d, answers) = crate::support::answers_file(
