@@ -232,8 +232,12 @@ pub fn split_exec(value: &str) -> Result<ExecCommand, String> {
     };
     let (program, argv, raw) = if prefixes.contains('@') {
         // `@/usr/bin/x name args`: the second word is argv[0].
-        let mut raw = raws[..1].to_vec();
-        raw.extend(raws.iter().skip(2).cloned());
+        // Aligned with argv (words[1..], whose first is then shown as the program).
+        let mut raw = Vec::new();
+        if raws.len() > 1 {
+            raw.push(raws[0].clone());
+            raw.extend(raws.iter().skip(2).cloned());
+        }
         (first, words[1..].to_vec(), raw)
     } else {
         (first, words, raws)
@@ -315,9 +319,25 @@ mod tests {
             ]
         );
         assert_eq!(c.unexpanded_specifiers, vec!["%i"]);
+        assert_eq!(
+            c.raw,
+            vec![
+                "/usr/bin/drawpile-srv",
+                "--local-host",
+                "\"my host\"",
+                "'a b'",
+                "x\\ y",
+                "100%%",
+                "%i"
+            ]
+        );
         let at = split_exec("@/opt/Drawpile.AppImage drawpile-srv --server").unwrap();
         assert_eq!(at.program, "/opt/Drawpile.AppImage");
         assert_eq!(at.argv, vec!["drawpile-srv", "--server"]);
+        assert_eq!(at.raw, vec!["/opt/Drawpile.AppImage", "--server"]);
+        // Found by the property run: `@` with one word has no argv, so no raw words.
+        let lone = split_exec("@=").unwrap();
+        assert_eq!((lone.argv.len(), lone.raw.len()), (0, 0));
         assert!(split_exec(r#"/bin/x "unterminated"#).is_err());
         assert!(split_exec("   ").is_err());
     }
