@@ -303,7 +303,7 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         errors.push(AnswerError {
             line,
             column,
-            key: String::new(),
+            key: e.span().map(|s| key_at(text, s.start)).unwrap_or_default(),
             message: e.message().trim().replace('\n', " "),
         });
         match e.span().and_then(|s| blank_lines(&mut blanked, s)) {
@@ -576,6 +576,33 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
     out
 }
 
+/// The `table.key` (or `table`, on a header) written on the line of `offset`, for errors
+/// the TOML reader gives without one.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        l.strip_prefix('[')
+            .and_then(|l| l.split(']').next())
+            .map(|n| n.trim().to_string())
+    };
+    if line.starts_with('[') {
+        return header(line).unwrap_or_default();
+    }
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let table = text[..start]
+        .lines()
+        .rev()
+        .find_map(|l| header(l.trim()).filter(|_| l.trim_start().starts_with('[')));
+    match table {
+        Some(t) if !t.is_empty() => format!("{t}.{}", key.trim()),
+        _ => key.trim().to_string(),
+    }
+}
+
 /// Replaces the lines `span` touches with spaces (a table header: its whole table), keeping
 /// every byte offset; returns the keys blanked, or None when nothing changed (no progress).
 fn blank_lines(text: &mut String, span: Range<usize>) -> Option<Vec<String>> {
@@ -758,6 +785,18 @@ mod tests {
         );
         assert!(
             r.contains("a.toml:6:8: [drawpile.unit] unit \"--user\" starts with '-'"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:2:10: [site.domain] invalid type: integer `5`"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:5:18: [drawpile.websocket_port] invalid type"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:8:2: [bogus] unknown field `bogus`"),
             "{r}"
         );
         assert!(!r.contains("required"), "{r}");
