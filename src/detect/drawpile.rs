@@ -304,19 +304,25 @@ fn candidates(ctx: &Ctx, units: &UnitFiles) -> Vec<Candidate> {
 }
 
 /// The user probes run as: the unit's `User=` when it exists and is not root, else nobody.
+/// Under `--root` always uid/gid 65534: the tree's passwd is not this machine's (its users
+/// may be real people here, its `nobody` may say uid 0).
 fn probe_user(ctx: &Ctx, unit_user: Option<&str>) -> Option<RunAs> {
-    let wanted = unit_user.filter(|u| *u != "root" && *u != "0");
-    let user = wanted
-        .and_then(|u| passwd::lookup_user(&ctx.host, u))
-        .filter(|u| u.uid != 0)
-        .or_else(|| passwd::lookup_user(&ctx.host, "nobody"));
+    let user = if ctx.host.is_live() {
+        unit_user
+            .filter(|u| *u != "root" && *u != "0")
+            .and_then(|u| passwd::lookup_user(&ctx.host, u))
+            .or_else(|| passwd::lookup_user(&ctx.host, "nobody"))
+            .filter(|u| u.uid != 0 && u.gid != 0)
+    } else {
+        None
+    };
     Some(match user {
         Some(u) => RunAs {
             name: u.name,
             uid: u.uid,
             gid: u.gid,
         },
-        // No nobody in the target's passwd: the conventional id still works for probing.
+        // Under --root, or no usable nobody in the passwd: the conventional id.
         None => RunAs {
             name: "nobody".into(),
             uid: 65534,

@@ -731,3 +731,27 @@ fn a_fifo_at_a_path_apply_writes_is_refused_not_waited_on() {
         apply.out
     );
 }
+
+/// Under `--root` the tree's passwd does not choose who probes drawpile-srv: a `nobody` with
+/// uid 0 there (or a unit's `User=` that is a person's uid here) is not used; uid 65534 is.
+#[test]
+fn a_trees_passwd_cannot_make_the_probe_run_as_root() {
+    if skip_unless_root("switching users for the probe") {
+        return;
+    }
+    let m = drawpile_machine();
+    m.file(
+        "/etc/passwd",
+        "root:x:0:0::/root:/bin/sh\nnobody:x:0:0::/:/bin/sh\nartist:x:0:0::/:/bin/sh\n",
+    )
+    .dropin(
+        "drawpile-srv.service",
+        "user.conf",
+        "[Service]\nUser=artist\n",
+    );
+    let v = m.detect_json(&[]);
+    let b = crate::support::jget(&v, "drawpile.binaries.0");
+    // The stand-in refuses root like the real one: a version proves it ran unprivileged.
+    assert_eq!(b["version"], "2.3.0", "{b:#}");
+    assert_eq!(b["probed_as"], "nobody", "{b:#}");
+}
