@@ -47,18 +47,25 @@ const CHECKER_MEMORY_KIB: u64 = 1 << 20;
 /// they are always this machine's (the checker is this machine's program).
 const SYSTEM_DIRS: &str = "usr bin sbin lib lib32 lib64 libx32";
 
-const SANDBOX_SCRIPT: &str = r#"set -e
+/// Exit status of the sandbox script when the sandbox itself could not be built (then the
+/// checker did not run, and its verdict is "skipped", not "failed").
+const SETUP_FAILED: i32 = 125;
+
+const SANDBOX_SCRIPT: &str = r#"fail() { echo "the sandbox could not be set up: $*" >&2; exit 125; }
 ROOT="$1"; T="$2"; LIVE="$3"; shift 3
-mount -t tmpfs -o mode=0755 dpwizard-sandbox "$T"
-N="$T/root"; mkdir -p "$N" "$T/up" "$T/wk"
-# One directory: reads see LOWER, every write lands in the tmpfs.
+mount -t tmpfs -o mode=0755 dpwizard-sandbox "$T" || fail "tmpfs on $T"
+N="$T/root"; mkdir -p "$N" "$T/up" "$T/wk" || fail "mkdir in $T"
+# One directory: reads see LOWER, every write lands in the tmpfs. Where overlayfs refuses
+# the lower directory, a read-only bind: a write there fails instead of reaching it.
 layer() {
-  mkdir -p "$T/up/$2" "$T/wk/$2" "$N/$2"
-  mount -t overlay overlay -o "$3lowerdir=$1,upperdir=$T/up/$2,workdir=$T/wk/$2" "$N/$2"
+  mkdir -p "$T/up/$2" "$T/wk/$2" "$N/$2" || return 1
+  mount -t overlay overlay -o "$3lowerdir=$1,upperdir=$T/up/$2,workdir=$T/wk/$2" "$N/$2" 2>/dev/null && return 0
+  mount --bind "$1" "$N/$2" || return 1
+  mount -o "remount,bind,ro,$3" "$N/$2" 2>/dev/null || mount -o remount,bind,ro "$N/$2" || { umount "$N/$2"; return 1; }
 }
 for d in $SYSTEM; do
-  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$N/$d"
-  elif [ -d "/$d" ]; then layer "/$d" "$d" "nodev,nosuid,"; fi
+  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$N/$d" || fail "link /$d"
+  elif [ -d "/$d" ]; then layer "/$d" "$d" "nodev,nosuid," || fail "/$d"; fi
 done
 if [ "$LIVE" = 1 ]; then OPTS="nodev,nosuid,"; else OPTS="nodev,nosuid,noexec,"; fi
 for p in "$ROOT"/* "$ROOT"/.[!.]*; do
@@ -67,16 +74,16 @@ for p in "$ROOT"/* "$ROOT"/.[!.]*; do
   case " $SYSTEM dev proc sys run tmp " in *" $d "*) continue;; esac
   case "$d" in *[,:\\]*) continue;; esac
   if [ -L "$p" ]; then ln -s "$(readlink "$p")" "$N/$d"
-  elif [ -d "$p" ]; then layer "$p" "$d" "$OPTS"; fi
+  elif [ -d "$p" ]; then layer "$p" "$d" "$OPTS" || echo "dpwizard sandbox: $p left out" >&2; fi
 done
-mkdir -p "$N/dev" "$N/run" "$N/tmp" "$N/etc"
-mount -t tmpfs -o mode=0755,nosuid dpwizard-dev "$N/dev"
-mknod -m 666 "$N/dev/null" c 1 3
-mount -t tmpfs -o mode=0755,nosuid,nodev dpwizard-run "$N/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev dpwizard-tmp "$N/tmp"
+mkdir -p "$N/dev" "$N/run" "$N/tmp" "$N/etc" || fail "mkdir in $N"
+mount -t tmpfs -o mode=0755,nosuid dpwizard-dev "$N/dev" || fail "tmpfs on /dev"
+mknod -m 666 "$N/dev/null" c 1 3 || fail "/dev/null"
+mount -t tmpfs -o mode=0755,nosuid,nodev dpwizard-run "$N/run" || fail "tmpfs on /run"
+mount -t tmpfs -o mode=1777,nosuid,nodev dpwizard-tmp "$N/tmp" || fail "tmpfs on /tmp"
 if [ "$LIVE" != 1 ]; then
   # This machine's loader cache, and no preload: the tree's would load its libraries.
-  rm -f "$N/etc/ld.so.preload" "$N/etc/ld.so.cache"
+  rm -f "$N/etc/ld.so.preload" "$N/etc/ld.so.cache" || fail "the tree's ld.so.preload"
   if [ -f /etc/ld.so.cache ]; then cp /etc/ld.so.cache "$N/etc/ld.so.cache"; fi
 fi
 # Every machine resolves localhost, with or without an /etc/hosts (a tree may lack one).
@@ -84,7 +91,7 @@ if [ ! -e "$N/etc/hosts" ] && [ ! -L "$N/etc/hosts" ]; then
   printf '127.0.0.1 localhost\n::1 localhost\n' > "$N/etc/hosts"
 fi
 for d in $MKDIRS; do mkdir -p "$N/$d"; done
-ulimit -v "$MEMORY"
+ulimit -v "$MEMORY" || fail "ulimit"
 exec chroot "$N" "$@""#;
 
 /// Why a root cannot be sandboxed, if it cannot (overlayfs options cannot carry these).
@@ -159,7 +166,16 @@ pub async fn run_sandboxed(
                 .join(" "),
         )
         .timeout(timeout);
-    Ok(crate::host::runner::run(cmd).await)
+    let out = crate::host::runner::run(cmd).await;
+    if out.exit_code() == Some(SETUP_FAILED) {
+        let why = out.stderr_str();
+        let why = why
+            .lines()
+            .find(|l| l.starts_with("the sandbox could not be set up"))
+            .unwrap_or("the sandbox could not be set up");
+        return Err(why.to_string());
+    }
+    Ok(out)
 }
 
 /// The first file under `dir` (links followed inside the root, at most a few thousand
