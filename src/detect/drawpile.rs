@@ -400,9 +400,12 @@ async fn probe(ctx: &Ctx, mut c: Candidate) -> DrawpileBinary {
         base_args.push("--server");
     }
     let cmd = |flag: &str| {
-        host.command(&program)
+        let c = host
+            .command(&program)
             .args(base_args.iter().copied().chain([flag]))
-            .run_as(run_as.clone())
+            .run_as(run_as.clone());
+        // A tree's binary is whatever the image holds: no network, no setuid either.
+        if host.is_live() { c } else { c.isolated() }
     };
     let (vout, hout) = tokio::join!(host.run(cmd("--version")), host.run(cmd("--help")));
     let label = |flag: &str| format!("drawpile-srv {flag} ({})", program.display());
