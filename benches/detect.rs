@@ -3,7 +3,10 @@
 //! - detect --json on a tree of 1,000 nginx server blocks in 1,000 included files,
 //!   against the real `nginx -T` on that tree and against merely reading its files (`cat`);
 //! - detect on a typical machine (drawpile unit + drop-in, Debian nginx, a certbot site);
-//! - the same typical machine with a `docker` that hangs, at --timeout 0.5.
+//! - the same typical machine with a `docker` (this machine's, asked under --root because
+//!   DOCKER_HOST is set) that hangs, at --timeout 0.5;
+//! - `plan` on trees of 8,000 and 32,000 TLS server blocks in one file: the ratio of the two
+//!   says whether planning grows linearly (~4x) with the number of servers.
 //!
 //! Figures are printed as a table with ratios. Timing belongs here, never in tests.
 
@@ -39,15 +42,63 @@ fn dpwizard() -> PathBuf {
 }
 
 fn detect(root: &Path, extra: &[&str]) {
+    detect_env(root, extra, &[]);
+}
+
+fn detect_env(root: &Path, extra: &[&str], env: &[(&str, String)]) {
     let st = Command::new(dpwizard())
         .arg("--root")
         .arg(root)
         .args(["detect", "--json"])
         .args(extra)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .status()
         .expect("run dpwizard");
     assert!(st.success());
+}
+
+/// `dpwizard plan` for a new container beside `n` TLS server blocks in one site file.
+fn plan(root: &Path, answers: &Path) {
+    let st = Command::new(dpwizard())
+        .arg("--root")
+        .arg(root)
+        .arg("plan")
+        .arg("--answers")
+        .arg(answers)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run dpwizard");
+    assert!(st.success());
+}
+
+/// A tree with `n` TLS server blocks in one file and Docker installed (never run).
+fn tls_servers(root: &Path, n: usize) {
+    let c = dpwizard::plan::selfsigned::generate("x.example.com", 1_790_000_000, 3650)
+        .expect("certificate");
+    let w = |p: &str, t: &str, mode: u32| {
+        let path = root.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, t).expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    w("/etc/ssl/x.pem", &c.cert_pem, 0o644);
+    w("/etc/ssl/x.key", &c.key_pem, 0o600);
+    w(
+        "/etc/nginx/nginx.conf",
+        "events {}\nhttp {\n    include /etc/nginx/sites-enabled/*;\n}\n",
+        0o644,
+    );
+    let mut sites = String::new();
+    for i in 0..n {
+        sites.push_str(&format!(
+            "server {{\n    listen 443 ssl;\n    server_name s{i}.example.com;\n    \
+             ssl_certificate /etc/ssl/x.pem;\n    ssl_certificate_key /etc/ssl/x.key;\n}}\n"
+        ));
+    }
+    w("/etc/nginx/sites-enabled/all", &sites, 0o644);
+    w("/usr/bin/docker", "#!/bin/sh\nexit 1\n", 0o755);
 }
 
 /// `dpwizard audit --offline --json` (exit 1 is a verdict, not a failure).
@@ -136,7 +187,7 @@ fn typical_machine(root: &Path) {
         "root:x:0:0::/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n",
         0o644,
     );
-    // The recorded 2.3.0 --version, printed by a script (a bench needs no stand-in server).
+    // A wrapper script (read, never run: dpwizard only probes a drawpile-srv binary).
     w(
         "/usr/local/bin/drawpile-srv",
         "#!/bin/sh\ncase \"$1\" in --version) printf 'drawpile-srv 2.3.0\\nProtocol version: 25.1\\n';; *) printf 'Usage: x [options]\\nOptions:\\n  --websocket-port <port>\\n';; esac\n",
@@ -186,16 +237,47 @@ fn main() {
     let audit_typical = time_runs(|| audit(typical.path()));
     let hung = tempfile::tempdir().expect("tempdir");
     typical_machine(hung.path());
-    let docker = hung.path().join("usr/bin/docker");
-    std::fs::create_dir_all(docker.parent().expect("parent")).expect("mkdir");
+    // The tree's docker is never run; this machine's (first on PATH) asks DOCKER_HOST.
+    let bin = tempfile::tempdir().expect("tempdir");
+    let docker = bin.path().join("docker");
     std::fs::write(&docker, "#!/bin/sh\nexec sleep 1000\n").expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir_all(hung.path().join("usr/bin")).expect("mkdir");
+    std::fs::copy(&docker, hung.path().join("usr/bin/docker")).expect("copy");
+    let env = [
+        (
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.path().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        ),
+        ("DOCKER_HOST", "unix:///nonexistent.sock".to_string()),
+    ];
     let detect_hung = {
         let t = Instant::now();
-        detect(hung.path(), &["--timeout", "0.5"]);
+        detect_env(hung.path(), &["--timeout", "0.5"], &env);
         t.elapsed()
     };
+
+    let answers_dir = tempfile::tempdir().expect("tempdir");
+    let answers = answers_dir.path().join("answers.toml");
+    std::fs::write(
+        &answers,
+        "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n\
+         [drawpile]\nruntime = \"new-container\"\n",
+    )
+    .expect("answers");
+    let plan_times: Vec<(usize, Duration)> = [8_000, 32_000]
+        .into_iter()
+        .map(|n| {
+            let tree = tempfile::tempdir().expect("tempdir");
+            tls_servers(tree.path(), n);
+            (n, time_runs(|| plan(tree.path(), &answers)))
+        })
+        .collect();
 
     println!("dpwizard detect benchmark — medians of {RUNS} runs, whole processes");
     println!("  1,000 server blocks in {} files:", files.len());
@@ -237,4 +319,15 @@ fn main() {
         "    with a hung docker, --timeout 0.5 {} (one run)",
         ms(detect_hung)
     );
+    println!("  plan beside many TLS server blocks in one file:");
+    for (n, t) in &plan_times {
+        println!("    {n:>6} servers                  {}", ms(*t));
+    }
+    if let [(n1, t1), (n2, t2)] = plan_times[..] {
+        println!(
+            "    {n2}/{n1} servers: {:.2}x the time (linear: {:.0}x)",
+            t2.as_secs_f64() / t1.as_secs_f64(),
+            n2 as f64 / n1 as f64
+        );
+    }
 }

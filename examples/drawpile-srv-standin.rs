@@ -13,7 +13,8 @@
 //! Which build it plays comes from a profile: the env var `DRAWPILE_STANDIN`, else a sidecar
 //! file `<argv0>.standin` or `<real exe>.standin`; lines `key=value`:
 //! `version=2.2.2`, `websockets=yes|no`, `webadmin=yes|no`, `libsodium=yes|no`,
-//! `systemd=yes|no`, `gui=yes|no`. Default: 2.3.0 with everything.
+//! `systemd=yes|no`, `gui=yes|no`, `misbehave=crash|garbage|hang` (the failure cases).
+//! Default: 2.3.0 with everything.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -36,6 +37,9 @@ struct Profile {
     libsodium: bool,
     systemd: bool,
     gui: bool,
+    /// For the failure cases: `crash` (SIGSEGV), `garbage` (binary noise, exit 0) or
+    /// `hang`, whatever the arguments. A real binary that breaks, not a script.
+    misbehave: Option<String>,
 }
 
 impl Profile {
@@ -50,6 +54,7 @@ impl Profile {
             libsodium: true,
             systemd: true,
             gui: false,
+            misbehave: None,
         };
         for line in text.lines() {
             let Some((k, v)) = line.split_once('=') else {
@@ -63,6 +68,7 @@ impl Profile {
                 "libsodium" => p.libsodium = yes,
                 "systemd" => p.systemd = yes,
                 "gui" => p.gui = yes,
+                "misbehave" => p.misbehave = Some(v.trim().to_string()),
                 _ => {}
             }
         }
@@ -918,6 +924,20 @@ fn main() {
         fail("This program should not be run as root!");
     }
     let profile = load_profile(&argv0);
+    match profile.misbehave.as_deref() {
+        // SAFETY: resetting a handler and raising a signal have no preconditions. (std's
+        // own SIGSEGV handler would return from a raised signal: back to the default.)
+        Some("crash") => unsafe {
+            libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+            libc::raise(libc::SIGSEGV);
+        },
+        Some("garbage") => {
+            let _ = std::io::stdout().write_all(b"\xff\xfe\x00garbage\x01\n");
+            std::process::exit(0);
+        }
+        Some("hang") => std::thread::sleep(Duration::from_secs(1000)),
+        _ => {}
+    }
     let opts = parse_args(&profile, &args[1..]);
     if opts.flags.iter().any(|f| f == "help" || f == "help-all") {
         print!("{}", help_text(&profile, &argv0));

@@ -312,17 +312,27 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         file: file.to_string(),
         errors,
     };
-    let raw: Raw = match toml::from_str(text) {
-        Ok(r) => r,
-        Err(e) => {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            let message = e.message().trim().replace('\n', " ");
-            return Err(fail(vec![AnswerError {
-                line,
-                column,
-                key: String::new(),
-                message,
-            }]));
+    // The TOML reader stops at its first error; every error is wanted at once. So the lines
+    // of an error are blanked (same length: later positions stay right) and the file read
+    // again, until it reads; the values that remain are then validated as usual.
+    let mut blanked = text.to_string();
+    let mut errors = Vec::new();
+    let mut blanked_keys = Vec::new();
+    let raw: Raw = loop {
+        let e = match toml::from_str(&blanked) {
+            Ok(r) => break r,
+            Err(e) => e,
+        };
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+        errors.push(AnswerError {
+            line,
+            column,
+            key: e.span().map(|s| key_at(text, s.start)).unwrap_or_default(),
+            message: e.message().trim().replace('\n', " "),
+        });
+        match e.span().and_then(|s| blank_lines(&mut blanked, s)) {
+            Some(keys) if errors.len() < 100 => blanked_keys.extend(keys),
+            _ => return Err(fail(errors)),
         }
     };
     let mut c = Collector {
@@ -472,8 +482,16 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         }
     }
 
+    // A key whose line was blanked for a TOML error is not also "required".
+    c.errors.retain(|e| {
+        !blanked_keys
+            .iter()
+            .any(|k| e.key.rsplit('.').next() == Some(k.as_str()))
+    });
+    c.errors.extend(errors);
     if !c.errors.is_empty() {
         c.errors.sort_by_key(|e| (e.line, e.column));
+        c.errors.dedup();
         return Err(fail(c.errors));
     }
     let Some(domain) = domain else {
@@ -582,6 +600,70 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
     out
 }
 
+/// The `table.key` (or `table`, on a header) written on the line of `offset`, for errors
+/// the TOML reader gives without one.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        l.strip_prefix('[')
+            .and_then(|l| l.split(']').next())
+            .map(|n| n.trim().to_string())
+    };
+    if line.starts_with('[') {
+        return header(line).unwrap_or_default();
+    }
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let table = text[..start]
+        .lines()
+        .rev()
+        .find_map(|l| header(l.trim()).filter(|_| l.trim_start().starts_with('[')));
+    match table {
+        Some(t) if !t.is_empty() => format!("{t}.{}", key.trim()),
+        _ => key.trim().to_string(),
+    }
+}
+
+/// Replaces the lines `span` touches with spaces (a table header: its whole table), keeping
+/// every byte offset; returns the keys blanked, or None when nothing changed (no progress).
+fn blank_lines(text: &mut String, span: Range<usize>) -> Option<Vec<String>> {
+    let bytes = text.as_bytes();
+    let start = bytes[..span.start.min(bytes.len())]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line_end = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| from + i)
+    };
+    let mut end = line_end(span.end.max(start));
+    if text[start..end].trim_start().starts_with('[') {
+        // A table header: its keys would otherwise land in the table before it.
+        while end < bytes.len() && !text[end + 1..].trim_start().starts_with('[') {
+            end = line_end(end + 1);
+        }
+    }
+    let region = &text[start..end];
+    if region.trim().is_empty() {
+        return None;
+    }
+    let keys = region
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+        .collect();
+    let spaces: String = region
+        .bytes()
+        .map(|b| if b == b'\n' { '\n' } else { ' ' })
+        .collect();
+    text.replace_range(start..end, &spaces);
+    Some(keys)
+}
+
 /// Where `key =` is written (for errors about a combination of keys).
 fn find_key(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
@@ -606,8 +688,8 @@ pub fn load(path: &std::path::Path) -> Result<Answers, AnswerErrors> {
             message,
         }],
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| one(format!("cannot read the answers file: {e}")))?;
+    let bytes = crate::host::confined::read_local(path, crate::host::ReadKind::Answers)
+        .map_err(|e| one(format!("cannot read the answers file: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         one(format!(
             "not UTF-8 text (invalid byte at offset {}): save it as UTF-8",
@@ -703,6 +785,45 @@ mod tests {
             "{text}"
         );
         assert_eq!(parse("m2.toml", &text).unwrap(), min);
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_even_toml_ones() {
+        let text = "[site]\ndomain = 5\nemail = \"-oops@example.com\"\n[drawpile]\n\
+                    websocket_port = \"x\"\nunit = \"--user\"\nimage = \"-x\"\n[bogus]\na = 1\n\
+                    [tls]\nmode = \"nope\"\n";
+        let e = parse("a.toml", text).unwrap_err();
+        let at: Vec<(usize, usize)> = e.errors.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(
+            at,
+            [(2, 10), (3, 9), (5, 18), (6, 8), (7, 9), (8, 2), (11, 8)],
+            "{}",
+            e.render()
+        );
+        let r = e.render();
+        assert!(
+            r.contains(
+                "a.toml:3:9: [site.email] e-mail address \"-oops@example.com\" starts with '-'"
+            ),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:6:8: [drawpile.unit] unit \"--user\" starts with '-'"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:2:10: [site.domain] invalid type: integer `5`"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:5:18: [drawpile.websocket_port] invalid type"),
+            "{r}"
+        );
+        assert!(
+            r.contains("a.toml:8:2: [bogus] unknown field `bogus`"),
+            "{r}"
+        );
+        assert!(!r.contains("required"), "{r}");
     }
 
     #[test]

@@ -221,10 +221,8 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             if cli.json {
                 print_json(&facts)?;
             } else {
-                print!(
-                    "{}",
-                    crate::ui::report::detect_report(&facts, &style, cli.verbose)
-                );
+                let text = crate::ui::report::detect_report(&facts, &style, cli.verbose);
+                print!("{}", crate::ui::terminal::safe(&text, &style));
             }
             // The process ends here: freeing every small string of a large tree one by one
             // costs more than the exit does (measured by benches/detect.rs).
@@ -307,10 +305,10 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
                     "{}",
                     crate::audit::render::prometheus(&report, &facts, host.clock().now_unix())
                 ),
-                AuditFormat::Text => print!(
-                    "{}",
-                    crate::audit::render::text(&report, &style, cli.verbose > 0)
-                ),
+                AuditFormat::Text => {
+                    let text = crate::audit::render::text(&report, &style, cli.verbose > 0);
+                    print!("{}", crate::ui::terminal::safe(&text, &style))
+                }
             }
             Ok(
                 if report.has_errors() || (strict && report.has_warnings()) {
@@ -374,7 +372,8 @@ fn plan_error_at(e: &crate::plan::make::PlanError, path: &std::path::Path, text:
 }
 
 fn print_plan(plan: &crate::plan::Plan, style: &Style) {
-    print!("{}", crate::ui::progress::plan_text(plan, style));
+    let text = crate::ui::progress::plan_text(plan, style);
+    print!("{}", crate::ui::terminal::safe(&text, style));
 }
 
 async fn plan_command(
@@ -570,7 +569,8 @@ fn answers_command(template: bool, check: Option<PathBuf>, json: bool) -> Result
             Ok(exit::OK)
         }
         Err(errors) => {
-            eprintln!("{}", errors.render());
+            let text = errors.render();
+            eprintln!("{}", crate::ui::terminal::safe(&text, &Style::plain()));
             Ok(exit::USAGE)
         }
     }

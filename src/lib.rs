@@ -16,6 +16,7 @@ pub mod model;
 pub mod plan;
 pub mod schema_doc;
 pub mod ui;
+pub mod validate;
 pub mod verify;
 pub mod wizard;
 
@@ -26,7 +27,11 @@ pub fn main_with_args(args: Vec<std::ffi::OsString>) -> i32 {
     match cli::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("dpwizard: {e}");
+            let text = e.to_string();
+            eprintln!(
+                "dpwizard: {}",
+                ui::terminal::safe(&text, &ui::style::Style::plain())
+            );
             e.code()
         }
     }

@@ -34,6 +34,18 @@ fn check_plain(what: &str, s: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Values end up as arguments of commands (certbot -m EMAIL, systemctl restart UNIT): one
+/// that starts with `-` would be read as an option. (Domains, users and images refuse a
+/// leading `-` by their own rules; paths and URLs start otherwise.)
+fn not_option_like(what: &str, s: &str) -> Result<(), Invalid> {
+    if s.starts_with('-') {
+        return Err(invalid(format!(
+            "{what} {s:?} starts with '-', which a command would read as an option"
+        )));
+    }
+    Ok(())
+}
+
 fn describe_char(c: char) -> String {
     match c {
         '\n' => "a newline".into(),
@@ -240,6 +252,7 @@ string_type!(UnitName);
 
 impl UnitName {
     pub fn parse(s: &str) -> Result<UnitName, Invalid> {
+        not_option_like("unit", s)?;
         let name = if s.contains('.') {
             s.to_string()
         } else {
@@ -297,6 +310,7 @@ string_type!(EmailAddress);
 impl EmailAddress {
     pub fn parse(s: &str) -> Result<EmailAddress, Invalid> {
         check_plain("e-mail address", s)?;
+        not_option_like("e-mail address", s)?;
         let Some((local, domain)) = s.rsplit_once('@') else {
             return Err(invalid(format!("e-mail address {s:?} has no '@'")));
         };

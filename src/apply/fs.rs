@@ -25,6 +25,14 @@ pub enum WriteError {
     SymlinkInPath { path: String, component: String },
     #[error("refusing to write {path}: it is a symbolic link")]
     TargetIsSymlink { path: String },
+    #[error("refusing to touch {path}: it is {kind}, not a regular file")]
+    NotAFile { path: String, kind: &'static str },
+    #[error("refusing to write {path}: {component} is {kind}, not a directory")]
+    NotADirectory {
+        path: String,
+        component: String,
+        kind: &'static str,
+    },
     #[error("{path}: {what}: {errno}{}", errno_hint(*errno))]
     Sys {
         path: String,
@@ -33,8 +41,6 @@ pub enum WriteError {
     },
     #[error("{0} is not an absolute path with a file name")]
     BadPath(String),
-    #[error("refusing to write {path}: {component} is not a directory")]
-    NotADirectory { path: String, component: String },
     #[error("cannot write {path}: {at} is on a read-only file system")]
     ReadOnly { path: String, at: String },
 }
@@ -109,7 +115,8 @@ fn open_parent<'p>(
                 openat(dir.as_fd(), c, flags, Mode::empty())
                     .map_err(sys(&walked, "opening the directory"))?
             }
-            // O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY).
+            // O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY); ENOTDIR is
+            // also what a regular file (or FIFO...) where a directory should be gives.
             Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => {
                 return Err(not_a_dir(&dir, c, target, &walked));
             }
@@ -120,20 +127,30 @@ fn open_parent<'p>(
     Ok((dir, name))
 }
 
+/// What a file type is, in words, for messages.
+fn kind_of(fmt: libc::mode_t) -> &'static str {
+    match fmt {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO (named pipe)",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        _ => "not a regular file",
+    }
+}
+
 /// Why `c` in `dir` is not a directory to walk through: a symlink, or something else.
 fn not_a_dir(dir: &OwnedFd, c: &OsStr, target: &Path, walked: &Path) -> WriteError {
-    let link = fstatat(dir.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW)
-        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
-    if link {
-        WriteError::SymlinkInPath {
-            path: target.display().to_string(),
-            component: walked.display().to_string(),
-        }
-    } else {
-        WriteError::NotADirectory {
-            path: target.display().to_string(),
-            component: walked.display().to_string(),
-        }
+    let path = target.display().to_string();
+    let component = walked.display().to_string();
+    match fstatat(dir.as_fd(), c, AtFlags::AT_SYMLINK_NOFOLLOW).map(|s| s.st_mode & libc::S_IFMT) {
+        Ok(libc::S_IFLNK) | Err(_) => WriteError::SymlinkInPath { path, component },
+        Ok(fmt) => WriteError::NotADirectory {
+            path,
+            component,
+            kind: kind_of(fmt),
+        },
     }
 }
 
@@ -229,7 +246,15 @@ pub fn read_existing(host: &Host, target: &Path) -> Result<Option<Existing>, Wri
         gid: st.st_gid,
         mode: st.st_mode & 0o7777,
     };
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    let fmt = st.st_mode & libc::S_IFMT;
+    if fmt != libc::S_IFLNK && fmt != libc::S_IFREG {
+        // A FIFO would block the read (and the plan); a device never ends.
+        return Err(WriteError::NotAFile {
+            path: target.display().to_string(),
+            kind: kind_of(fmt),
+        });
+    }
+    if fmt == libc::S_IFLNK {
         let link =
             nix::fcntl::readlinkat(dir.as_fd(), name).map_err(sys(target, "reading the link"))?;
         return Ok(Some(Existing {
@@ -416,6 +441,42 @@ mod tests {
         assert_eq!((e.bytes.as_slice(), e.mode.mode), (&b"new"[..], 0o644));
         assert_eq!(read_existing(&h, Path::new("/etc/ssl/none")).unwrap(), None);
         assert_eq!(read_existing(&h, Path::new("/nope/x")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_fifo_at_a_target_path_is_refused_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        nix::unistd::mkfifo(
+            &d.path().join("etc/x.conf"),
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let e = read_existing(&host(d.path()), Path::new("/etc/x.conf")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to touch /etc/x.conf: it is a FIFO (named pipe), not a regular file"
+        );
+    }
+
+    #[test]
+    fn a_file_where_a_directory_should_be_is_named_for_what_it_is() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc/systemd/system")).unwrap();
+        std::fs::write(d.path().join("etc/systemd/system/dp.service.d"), "").unwrap();
+        let h = host(d.path());
+        let e = write_atomic(
+            &h,
+            Path::new("/etc/systemd/system/dp.service.d/zz.conf"),
+            b"x",
+            FileMode::CONFIG,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refusing to write /etc/systemd/system/dp.service.d/zz.conf: \
+             /etc/systemd/system/dp.service.d is a regular file, not a directory"
+        );
     }
 
     #[test]

@@ -69,16 +69,27 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         }
     }
     let mut snap = Snapshot::default();
+    // Many server blocks share a file (thousands in one): each file is resolved and read
+    // once, or the snapshot grows with servers × file size.
+    let server_files: std::collections::BTreeSet<&str> = facts
+        .nginx
+        .servers
+        .iter()
+        .filter(|s| s.ssl)
+        .map(|s| &*s.file)
+        .collect();
     // Server files reached through a symlink are read (and later edited) at their real path.
-    for s in facts.nginx.servers.iter().filter(|s| s.ssl) {
-        if let Ok(real) = host.canonical(&*s.file) {
+    for file in server_files {
+        if let Ok(real) = host.canonical(file) {
             let real = real.display().to_string();
-            if real != *s.file {
-                snap.real_paths.insert(s.file.to_string(), real.clone());
+            if real != file {
+                snap.real_paths.insert(file.to_string(), real.clone());
                 paths.push(real);
             }
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    paths.retain(|p| seen.insert(p.clone()));
     for p in paths {
         if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {
             if e.is_symlink {
@@ -227,78 +238,12 @@ pub fn write_plan(
     Ok(run)
 }
 
-/// The outcome of validating the written configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Validation {
-    Passed(String),
-    Failed(String),
-    /// Could not be checked (why).
-    Skipped(String),
-}
+pub use crate::validate::Validation;
 
-/// `nginx -t` on the machine. Under another root the real nginx checks the tree in private
-/// mount and network namespaces where the tree's /etc/nginx, /etc/letsencrypt and
-/// /etc/ssl/dpwizard sit at their real paths (nothing on the host changes).
+/// `nginx -t` of the written configuration, in the sandbox of [`crate::validate`] (on the
+/// live machine too: a plain `nginx -t` creates and chowns the paths it names).
 pub async fn validate_nginx(host: &Host) -> Validation {
-    if host.is_live() {
-        let Some(nginx) = host.which("nginx") else {
-            return Validation::Skipped("nginx is not installed".into());
-        };
-        return Validation::from(&host.run(host.command(nginx).arg("-t")).await);
-    }
-    nginx_test_isolated(host).await
-}
-
-/// `nginx -t` in private mount and network namespaces, with tmpfs over /run and
-/// /var/log/nginx: it reads the configuration of the tree (or of `/`) and changes nothing,
-/// not even a log file's timestamp. What the read-only audit uses.
-pub async fn nginx_test_isolated(host: &Host) -> Validation {
-    let (Ok(unshare), Ok(nginx)) = (which::which("unshare"), which::which("nginx")) else {
-        return Validation::Skipped("unshare or nginx is not installed here".into());
-    };
-    if !nix::unistd::geteuid().is_root() {
-        return Validation::Skipped("checking a tree under --root needs root (namespaces)".into());
-    }
-    // With the live root, /etc is already the right one: only /run and the logs are hidden.
-    let script = r#"set -e
-ROOT="$1"; T="$2"; NGINX="$3"
-if [ "$ROOT" != "/" ]; then
-  mount -t tmpfs tmpfs "$T"
-  mkdir -p "$T/upper" "$T/work" "$T/copy"
-  # An overlay over /etc makes room for the tree's directories at once; where overlayfs is
-  # not available, a copy of /etc does the same, slower.
-  if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$T/upper,workdir=$T/work" /etc 2>/dev/null; then
-    cp -r --preserve=mode /etc/. "$T/copy"/ 2>/dev/null || true
-    mount --bind "$T/copy" /etc
-  fi
-  mountpoint -q /etc
-  for d in nginx letsencrypt ssl/dpwizard; do
-    if [ -d "$ROOT/etc/$d" ]; then rm -rf "/etc/$d"; mkdir -p "/etc/$d"; mount --bind "$ROOT/etc/$d" "/etc/$d"; fi
-  done
-fi
-mount -t tmpfs tmpfs /run
-mkdir -p /var/log/nginx && mount -t tmpfs tmpfs /var/log/nginx
-exec "$NGINX" -t"#;
-    let scratch = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return Validation::Skipped(format!("no temp dir: {e}")),
-    };
-    let cmd = Cmd::new(unshare)
-        .args([
-            "-m",
-            "-n",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "nginx-t",
-        ])
-        .arg(host.root())
-        .arg(scratch.path())
-        .arg(nginx)
-        .timeout(std::time::Duration::from_secs(30));
-    Validation::from(&crate::host::runner::run(cmd).await)
+    crate::validate::nginx(host).await
 }
 
 /// `systemd-analyze verify` of the units a plan wrote (live only: it needs the machine's own
@@ -411,20 +356,6 @@ async fn verify_units_in_tree(
     }
 }
 
-impl From<&crate::host::CmdOutput> for Validation {
-    /// A validator's verdict: its exit status, and what it said on stderr.
-    fn from(out: &crate::host::CmdOutput) -> Self {
-        let text = out.stderr_str();
-        if out.success() {
-            Validation::Passed(text)
-        } else if text.trim().is_empty() {
-            Validation::Failed(out.describe())
-        } else {
-            Validation::Failed(text)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,7 +459,7 @@ mod tests {
         assert_eq!(why.len(), 2, "{why:?}");
         assert!(why[0].contains("/etc/link is a symbolic link"), "{why:?}");
         assert!(
-            why[1].contains("/etc/notadir is not a directory"),
+            why[1].contains("/etc/notadir is a regular file, not a directory"),
             "{why:?}"
         );
         assert_eq!(snapshot(dir.path()), before);

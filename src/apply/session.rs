@@ -305,13 +305,18 @@ pub async fn apply_once(
         return Ok(cancelled(host, Some(id), on));
     }
     // Validators run before any reload; if one refuses, every file goes back as it was.
-    let checks = [
-        (
-            "systemd-analyze verify",
-            crate::apply::validate_units(host, plan).await,
-        ),
-        ("nginx -t", crate::apply::validate_nginx(host).await),
-    ];
+    // A plan that only runs commands (packages installed first) has nothing to validate yet.
+    let checks = if plan.changes.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            (
+                "systemd-analyze verify",
+                crate::apply::validate_units(host, plan).await,
+            ),
+            ("nginx -t", crate::apply::validate_nginx(host).await),
+        ]
+    };
     for (what, v) in checks {
         match v {
             crate::apply::Validation::Failed(why) => {

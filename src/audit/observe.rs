@@ -247,7 +247,7 @@ const LOG_TAIL_BYTES: u64 = 64 << 20;
 /// The last `max` bytes of a file, starting at a whole line.
 fn read_tail(host: &Host, target: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(host.path(target))?;
+    let mut file = host.open_file(target, crate::host::ReadKind::LogTail)?;
     let len = file.metadata()?.len();
     let start = len.saturating_sub(max);
     file.seek(SeekFrom::Start(start))?;
@@ -311,10 +311,10 @@ pub async fn observe(
         if !nginx_present {
             return Err("nginx is not installed".to_string());
         }
-        match crate::apply::nginx_test_isolated(host).await {
-            crate::apply::Validation::Passed(_) => Ok(Ok(())),
-            crate::apply::Validation::Failed(e) => Ok(Err(e)),
-            crate::apply::Validation::Skipped(why) => Err(why),
+        match crate::validate::nginx(host).await {
+            crate::validate::Validation::Passed(_) => Ok(Ok(())),
+            crate::validate::Validation::Failed(e) => Ok(Err(e)),
+            crate::validate::Validation::Skipped(why) => Err(why),
         }
     };
     let live_probe = async {

@@ -475,8 +475,14 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
     })
 }
 
+/// A docker CLI: the target's own (live machine), or this machine's asking the daemon
+/// DOCKER_HOST names (under `--root`, where the tree's CLI is never run).
 fn docker_cmd(ctx: &Ctx, cli: &Path) -> Cmd {
-    let mut cmd = ctx.host.command(cli);
+    let mut cmd = if ctx.host.runs_target_programs() {
+        ctx.host.command(cli)
+    } else {
+        Cmd::new(cli).timeout(ctx.host.timeout())
+    };
     for k in DOCKER_ENV {
         if let Some(v) = std::env::var_os(k) {
             cmd = cmd.env(*k, v);
@@ -495,6 +501,9 @@ async fn run(ctx: &Ctx, cli: &Path, args: &[&str], label: &str) -> CmdOutput {
 }
 
 pub async fn detect(ctx: &Ctx) -> DockerFacts {
+    if !ctx.host.runs_target_programs() {
+        return detect_in_tree(ctx).await;
+    }
     let mut facts = DockerFacts::default();
     let Some(cli) = ctx.host.which("docker") else {
         ctx.probes
@@ -506,13 +515,8 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     };
     facts.cli = Some(cli.display().to_string());
     let compose_v1 = ctx.host.which("docker-compose");
-    let (version, v1, v2) = tokio::join!(
-        run(
-            ctx,
-            &cli,
-            &["version", "--format", "{{json .}}"],
-            "docker version"
-        ),
+    let (facts, v1, v2) = tokio::join!(
+        daemon(ctx, &cli, facts),
         async {
             match &compose_v1 {
                 Some(p) => compose_v1_version(ctx, p).await,
@@ -522,6 +526,7 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
         ctx.host
             .run(docker_cmd(ctx, &cli).args(["compose", "version"])),
     );
+    let mut facts = facts;
     facts.compose_v1 = v1;
     // Without the plugin, `docker compose` is an unknown command: a fact, not a failure.
     if v2.success() {
@@ -537,12 +542,73 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
             format!("the Compose v2 plugin is not installed ({})", v2.describe()),
         );
     }
+    facts
+}
+
+/// Under `--root`: the tree's docker and docker-compose are never run (they are whatever
+/// the image holds); their versions come from its package database. The daemon is asked
+/// only when `DOCKER_HOST` names one, through this machine's own docker CLI: the daemon
+/// this machine talks to by default is not the tree's.
+async fn detect_in_tree(ctx: &Ctx) -> DockerFacts {
+    use super::packages::{not_run, packages_of};
+    let mut facts = DockerFacts::default();
+    let packages = ctx.packages();
+    if let Some(v1) = ctx.host.which("docker-compose") {
+        ctx.probes.skipped(
+            format!("docker-compose version ({})", v1.display()),
+            not_run("docker-compose", packages),
+        );
+        facts.compose_v1 = packages.upstream_version(packages_of("docker-compose"));
+    }
+    let Some(cli) = ctx.host.which("docker") else {
+        ctx.probes
+            .skipped("docker", "the docker CLI is not installed");
+        return facts;
+    };
+    facts.cli = Some(cli.display().to_string());
+    facts.cli_version = packages.upstream_version(packages_of("docker"));
+    facts.compose_v2 = packages.upstream_version(packages_of("docker-compose-plugin"));
+    ctx.probes.skipped(
+        format!("docker version ({})", cli.display()),
+        not_run("docker", packages),
+    );
+    let own_cli = which::which("docker")
+        .ok()
+        .filter(|p| !p.starts_with(ctx.host.root()));
+    match (std::env::var_os("DOCKER_HOST"), own_cli) {
+        (Some(_), Some(own)) => daemon(ctx, &own, facts).await,
+        (named, _) => {
+            ctx.probes.skipped(
+                "docker daemon",
+                if named.is_some() {
+                    "not asked: DOCKER_HOST is set but this machine has no docker CLI to ask it"
+                } else {
+                    "not asked: under --root the daemon this machine reaches is not the tree's \
+                     (set DOCKER_HOST to the tree's daemon)"
+                },
+            );
+            facts
+        }
+    }
+}
+
+/// What the daemon says: versions, then drawpile images and containers.
+async fn daemon(ctx: &Ctx, cli: &Path, mut facts: DockerFacts) -> DockerFacts {
+    let version = run(
+        ctx,
+        cli,
+        &["version", "--format", "{{json .}}"],
+        "docker version",
+    )
+    .await;
     // The JSON carries the client part even when the daemon is down.
     if let Ok(v) = serde_json::from_str::<Value>(version.stdout_str().trim()) {
-        facts.cli_version = v
-            .pointer("/Client/Version")
-            .and_then(Value::as_str)
-            .map(String::from);
+        if facts.cli_version.is_none() {
+            facts.cli_version = v
+                .pointer("/Client/Version")
+                .and_then(Value::as_str)
+                .map(String::from);
+        }
         facts.server_version = v
             .pointer("/Server/Version")
             .and_then(Value::as_str)
@@ -573,7 +639,7 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
 
     let images = run(
         ctx,
-        &cli,
+        cli,
         &["image", "ls", "--format", "{{json .}}"],
         "docker image ls",
     )
@@ -588,7 +654,7 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     }
     let ps = run(
         ctx,
-        &cli,
+        cli,
         &["ps", "-a", "--no-trunc", "--format", "{{json .}}"],
         "docker ps",
     )
@@ -618,7 +684,7 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     if !others.is_empty() {
         let mut args = vec!["image", "inspect"];
         args.extend(others.iter().copied());
-        let out = run(ctx, &cli, &args, "docker image inspect").await;
+        let out = run(ctx, cli, &args, "docker image inspect").await;
         if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&out.stdout_str()) {
             built = items
                 .iter()
@@ -662,7 +728,7 @@ pub async fn detect(ctx: &Ctx) -> DockerFacts {
     }
     let mut args = vec!["inspect"];
     args.extend(ids.iter().map(String::as_str));
-    let inspect = run(ctx, &cli, &args, "docker inspect").await;
+    let inspect = run(ctx, cli, &args, "docker inspect").await;
     if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(&inspect.stdout_str()) {
         facts.containers = items.iter().filter_map(parse_inspect).collect();
     }

@@ -1,8 +1,10 @@
 //! drawpile-srv binaries: where they are, which version, and whether they speak WebSocket.
 //!
 //! Candidates come from the search path, the usual install places, units' ExecStart= and
-//! AppImages run with `--server`. Each is probed with `--version` and `--help` as an
-//! unprivileged user (the real program refuses root), concurrently and with a timeout.
+//! AppImages run with `--server`. Each is read first (`program`): only an ELF that
+//! identifies as drawpile-srv (or a Drawpile AppImage) is probed, with `--version` and
+//! `--help` as an unprivileged user (the real program refuses root), concurrently and with
+//! a timeout; a wrapper script is never run, the binary its `exec` line names is probed.
 //! The parsers are pure and follow the facts recorded from the real program.
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
+use super::program::{self, Program};
 use super::systemd::UnitFiles;
 use crate::host::{CmdOutput, RunAs, passwd};
 
@@ -51,8 +54,12 @@ pub struct DrawpileBinary {
     pub systemd_support: SystemdSupport,
     /// The user the probes ran as.
     pub probed_as: Option<String>,
-    /// Why the binary could not be read, when it could not.
+    /// Why the binary could not be read, when it could not (`not probed: a script; it
+    /// starts /usr/bin/drawpile-srv`: only a binary that identifies as drawpile-srv is run).
     pub error: Option<String>,
+    /// How the probe was done when not on the file itself (a wrapper script's binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
@@ -297,19 +304,25 @@ fn candidates(ctx: &Ctx, units: &UnitFiles) -> Vec<Candidate> {
 }
 
 /// The user probes run as: the unit's `User=` when it exists and is not root, else nobody.
+/// Under `--root` always uid/gid 65534: the tree's passwd is not this machine's (its users
+/// may be real people here, its `nobody` may say uid 0).
 fn probe_user(ctx: &Ctx, unit_user: Option<&str>) -> Option<RunAs> {
-    let wanted = unit_user.filter(|u| *u != "root" && *u != "0");
-    let user = wanted
-        .and_then(|u| passwd::lookup_user(&ctx.host, u))
-        .filter(|u| u.uid != 0)
-        .or_else(|| passwd::lookup_user(&ctx.host, "nobody"));
+    let user = if ctx.host.is_live() {
+        unit_user
+            .filter(|u| *u != "root" && *u != "0")
+            .and_then(|u| passwd::lookup_user(&ctx.host, u))
+            .or_else(|| passwd::lookup_user(&ctx.host, "nobody"))
+            .filter(|u| u.uid != 0 && u.gid != 0)
+    } else {
+        None
+    };
     Some(match user {
         Some(u) => RunAs {
             name: u.name,
             uid: u.uid,
             gid: u.gid,
         },
-        // No nobody in the target's passwd: the conventional id still works for probing.
+        // Under --root, or no usable nobody in the passwd: the conventional id.
         None => RunAs {
             name: "nobody".into(),
             uid: 65534,
@@ -328,8 +341,58 @@ fn first_line(out: &CmdOutput) -> String {
         .unwrap_or_default()
 }
 
-async fn probe(ctx: &Ctx, c: Candidate) -> DrawpileBinary {
+/// Decides what may be run for a candidate: the file itself when it is a drawpile-srv
+/// binary, the binary a wrapper script `exec`s when that is one, else nothing (and why).
+fn what_to_run(ctx: &Ctx, c: &Candidate) -> (Option<(PathBuf, bool)>, Option<String>) {
+    match program::identify(&ctx.host, &c.path) {
+        Program::DrawpileElf => (Some((c.path.clone(), c.appimage)), None),
+        Program::DrawpileAppImage => (Some((c.path.clone(), true)), None),
+        Program::Script { starts: Some(t) } => match program::identify(&ctx.host, &t) {
+            Program::DrawpileElf => (
+                Some((t.clone(), false)),
+                Some(format!(
+                    "a script; it starts {}, which was probed instead",
+                    t.display()
+                )),
+            ),
+            _ => (
+                None,
+                Some(format!("not probed: a script; it starts {}", t.display())),
+            ),
+        },
+        Program::Script { starts: None } => (
+            None,
+            Some("not probed: a script, and no plain `exec` line says what it starts".into()),
+        ),
+        Program::Other(why) => (None, Some(format!("not probed: {why}"))),
+    }
+}
+
+async fn probe(ctx: &Ctx, mut c: Candidate) -> DrawpileBinary {
     let host = &ctx.host;
+    let (run, note) = what_to_run(ctx, &c);
+    let Some((program, appimage)) = run else {
+        let why = note.unwrap_or_default();
+        ctx.probes
+            .skipped(format!("drawpile-srv ({})", c.path.display()), why.clone());
+        return DrawpileBinary {
+            path: c.path.display().to_string(),
+            canonical: c.canonical.display().to_string(),
+            found_via: c.found_via,
+            appimage: c.appimage,
+            websocket: WebSocketSupport {
+                supported: None,
+                reason: why.clone(),
+            },
+            systemd_support: SystemdSupport {
+                supported: None,
+                reason: why.clone(),
+            },
+            error: Some(why),
+            ..Default::default()
+        };
+    };
+    c.appimage = appimage;
     let run_as = probe_user(ctx, c.unit_user.as_deref());
     let mut base_args: Vec<&str> = Vec::new();
     if c.appimage {
@@ -337,12 +400,15 @@ async fn probe(ctx: &Ctx, c: Candidate) -> DrawpileBinary {
         base_args.push("--server");
     }
     let cmd = |flag: &str| {
-        host.command(&c.path)
+        let c = host
+            .command(&program)
             .args(base_args.iter().copied().chain([flag]))
-            .run_as(run_as.clone())
+            .run_as(run_as.clone());
+        // A tree's binary is whatever the image holds: no network, no setuid either.
+        if host.is_live() { c } else { c.isolated() }
     };
     let (vout, hout) = tokio::join!(host.run(cmd("--version")), host.run(cmd("--help")));
-    let label = |flag: &str| format!("drawpile-srv {flag} ({})", c.path.display());
+    let label = |flag: &str| format!("drawpile-srv {flag} ({})", program.display());
     ctx.probes.command(label("--version"), &vout, &[0]);
     ctx.probes.command(label("--help"), &hout, &[0]);
 
@@ -413,6 +479,7 @@ async fn probe(ctx: &Ctx, c: Candidate) -> DrawpileBinary {
         systemd_support,
         probed_as: ran_as,
         error,
+        probe_note: note,
     }
 }
 

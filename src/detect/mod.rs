@@ -13,7 +13,9 @@ pub mod drawpile;
 pub mod network;
 pub mod nginx;
 pub mod os;
+pub mod packages;
 pub mod probe;
+pub mod program;
 pub mod runtime;
 pub mod systemd;
 pub mod tls;
@@ -75,6 +77,8 @@ pub struct Ctx {
     pub host: Host,
     pub opts: Options,
     pub probes: ProbeLog,
+    /// The tree's package database, read on first use (only under `--root`).
+    packages: std::sync::Arc<std::sync::OnceLock<packages::Packages>>,
 }
 
 impl Ctx {
@@ -83,7 +87,12 @@ impl Ctx {
             host,
             opts,
             probes: ProbeLog::default(),
+            packages: Default::default(),
         }
+    }
+
+    pub fn packages(&self) -> &packages::Packages {
+        self.packages.get_or_init(|| packages::Packages::read(self))
     }
 }
 

@@ -102,7 +102,13 @@ pub struct NginxDirective {
 
 /// Finds nginx.conf: what `nginx -V` says when nginx is installed, else the defaults.
 async fn find_conf(ctx: &Ctx) -> Option<(PathBuf, String)> {
-    if let Some(bin) = ctx.host.which("nginx") {
+    if ctx.host.which("nginx").is_some() && !ctx.host.runs_target_programs() {
+        ctx.probes.skipped(
+            "nginx -V",
+            "not run: it belongs to the tree under --root; nginx.conf is looked for in the \
+             default places",
+        );
+    } else if let Some(bin) = ctx.host.which("nginx") {
         let out = ctx.host.run(ctx.host.command(&bin).arg("-V")).await;
         ctx.probes.command("nginx -V", &out, &[0]);
         if out.success() {

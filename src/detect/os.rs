@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::host::ReadKind;
 
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct OsFacts {
@@ -54,8 +55,15 @@ pub fn detect(ctx: &Ctx) -> OsFacts {
     let mut facts = OsFacts::default();
 
     let release = host
-        .read_to_string("/etc/os-release")
-        .or_else(|_| host.read_to_string("/usr/lib/os-release"));
+        .read_string_kind("/etc/os-release", ReadKind::SystemInfo)
+        .or_else(|e| {
+            // Only a missing file falls back; a FIFO or a huge file is reported as it is.
+            if e.kind() == std::io::ErrorKind::NotFound {
+                host.read_string_kind("/usr/lib/os-release", ReadKind::SystemInfo)
+            } else {
+                Err(e)
+            }
+        });
     match release {
         Ok(text) => {
             for (k, v) in parse_os_release(&text) {
@@ -68,7 +76,10 @@ pub fn detect(ctx: &Ctx) -> OsFacts {
                 }
             }
         }
-        Err(e) => facts.limits.push(format!("no /etc/os-release: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            facts.limits.push(format!("no /etc/os-release: {e}"))
+        }
+        Err(e) => facts.limits.push(format!("/etc/os-release {e}")),
     }
 
     facts.package_manager = [
@@ -89,7 +100,7 @@ pub fn detect(ctx: &Ctx) -> OsFacts {
         Some("docker".into())
     } else if host.exists("/run/.containerenv") {
         Some("podman".into())
-    } else if let Ok(c) = host.read_to_string("/run/systemd/container") {
+    } else if let Ok(c) = host.read_string_kind("/run/systemd/container", ReadKind::SystemInfo) {
         Some(c.trim().to_string()).filter(|s| !s.is_empty())
     } else if host.is_live() {
         std::fs::read_to_string("/proc/1/cgroup")

@@ -61,6 +61,10 @@ pub struct ServiceUnit {
     pub exec_start_count: usize,
     /// ExecStart= prefixes such as `-` or `!`.
     pub exec_start_prefixes: String,
+    /// The words of `exec_start` as written in the unit (specifiers such as `%i` kept).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub exec_start_raw: Vec<String>,
     /// drawpile-srv options read from the effective ExecStart=.
     pub options: DrawpileArgs,
     /// `Type=` (systemd's default is `simple`).
@@ -314,6 +318,19 @@ fn read_service(ctx: &Ctx, name: &str, frag: Fragment) -> ServiceUnit {
     if frag.masked {
         return u;
     }
+    // A drop-in "directory" that is a file: systemd ignores it, and no drop-in can go there.
+    for base in ["/etc/systemd/system", "/run/systemd/system"] {
+        let dir = format!("{base}/{name}.d");
+        if let Ok(meta) = ctx.host.metadata(&dir)
+            && !meta.is_dir()
+        {
+            let what =
+                crate::host::confined::not_regular(meta.file_type()).unwrap_or("a regular file");
+            u.errors.push(format!(
+                "{dir} is {what}, not a directory: systemd reads no drop-ins from it"
+            ));
+        }
+    }
     let drop = dropins(ctx, name);
     u.dropins = drop.iter().map(|p| p.display().to_string()).collect();
     let mut files = vec![frag.path.clone()];
@@ -340,6 +357,7 @@ fn read_service(ctx: &Ctx, name: &str, frag: Fragment) -> ServiceUnit {
                     && argv.iter().any(|a| a == "--server");
                 u.options = DrawpileArgs::parse(&argv[1.min(argv.len())..]);
                 u.exec_start = Some(argv);
+                u.exec_start_raw = cmd.raw.clone();
             }
             Err(e) => u
                 .errors

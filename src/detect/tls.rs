@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::host::ReadKind;
 
 const LE: &str = "/etc/letsencrypt";
 
@@ -187,12 +188,12 @@ pub fn parse_renewal_conf(path: &str, text: &str) -> RenewalConf {
 fn cert_with_key(ctx: &Ctx, cert: &Path, key: Option<&Path>) -> Result<CertInfo, String> {
     let bytes = ctx
         .host
-        .read(cert)
+        .read_kind(cert, ReadKind::Certificate)
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     let mut info = parse_cert_pem(&bytes, ctx.host.clock().now_unix())
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     if let Some(key) = key {
-        match ctx.host.read_to_string(key) {
+        match ctx.host.read_string_kind(key, ReadKind::Certificate) {
             Ok(k) => match key_matches(&bytes, &k) {
                 Ok(m) => info.key_matches = Some(m),
                 Err(e) => info.key_problem = Some(format!("{}: {e}", key.display())),
@@ -216,17 +217,28 @@ fn cert_with_key(ctx: &Ctx, cert: &Path, key: Option<&Path>) -> Result<CertInfo,
 pub async fn detect(ctx: &Ctx) -> TlsFacts {
     let host = &ctx.host;
     let mut facts = TlsFacts::default();
-    if let Some(certbot) = host.which("certbot") {
-        facts.certbot = Some(certbot.display().to_string());
-        let out = host.run(host.command(&certbot).arg("--version")).await;
-        ctx.probes.command("certbot --version", &out, &[0]);
-        let text = out.stdout_str() + &out.stderr_str();
-        facts.certbot_version = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("certbot "))
-            .map(|v| v.trim().to_string());
-    } else {
-        ctx.probes.skipped("certbot", "certbot is not installed");
+    match host.which("certbot") {
+        Some(certbot) if !host.runs_target_programs() => {
+            facts.certbot = Some(certbot.display().to_string());
+            let packages = ctx.packages();
+            ctx.probes.skipped(
+                "certbot --version",
+                super::packages::not_run("certbot", packages),
+            );
+            facts.certbot_version =
+                packages.upstream_version(super::packages::packages_of("certbot"));
+        }
+        Some(certbot) => {
+            facts.certbot = Some(certbot.display().to_string());
+            let out = host.run(host.command(&certbot).arg("--version")).await;
+            ctx.probes.command("certbot --version", &out, &[0]);
+            let text = out.stdout_str() + &out.stderr_str();
+            facts.certbot_version = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("certbot "))
+                .map(|v| v.trim().to_string());
+        }
+        None => ctx.probes.skipped("certbot", "certbot is not installed"),
     }
     for name in host.list_dir(format!("{LE}/live")).unwrap_or_default() {
         let dir = PathBuf::from(format!("{LE}/live/{name}"));

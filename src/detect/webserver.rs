@@ -72,6 +72,20 @@ pub async fn detect(ctx: &Ctx) -> Vec<WebServer> {
         })
         .collect();
     let runs = found.iter().map(|(name, bin, args)| async move {
+        if !ctx.host.runs_target_programs() {
+            let packages = ctx.packages();
+            let program = super::packages::packages_of(name);
+            ctx.probes.skipped(
+                format!("{name} version ({})", bin.display()),
+                super::packages::not_run(name, packages),
+            );
+            return WebServer {
+                name: name.to_string(),
+                binary: Some(bin.display().to_string()),
+                version: packages.upstream_version(program),
+                ..Default::default()
+            };
+        }
         let out = ctx
             .host
             .run(ctx.host.command(bin).args(args.iter().copied()))

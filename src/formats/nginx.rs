@@ -278,7 +278,7 @@ impl Config {
     /// Like [`Config::parse`], taking the text without copying it.
     pub fn parse_owned(text: String) -> Result<Config, ParseError> {
         let mut lx = Lexer::new(&text);
-        let (nodes, end) = parse_block(&mut lx, None)?;
+        let (nodes, end) = parse_block(&mut lx, None, 0)?;
         debug_assert!(end.is_none());
         Ok(Config { text, nodes })
     }
@@ -295,11 +295,28 @@ impl std::fmt::Display for Config {
     }
 }
 
+/// How deep blocks may nest. Real configurations nest a handful (http → server → location
+/// → if); a file nesting thousands is hostile or broken, and every reader of the tree
+/// (this parser, the checks, the JSON output) would recurse that deep.
+pub const MAX_NESTING: usize = 100;
+
 /// Parses nodes until the closing `}` of the enclosing block (or EOF at top level).
 fn parse_block(
     lx: &mut Lexer<'_>,
     open: Option<usize>,
+    depth: usize,
 ) -> Result<(Vec<Node>, Option<usize>), ParseError> {
+    if depth > MAX_NESTING
+        && let Some(at) = open
+    {
+        return Err(lx.err(
+            at,
+            format!(
+                "blocks nested more than {MAX_NESTING} deep: not read (nginx configurations \
+                 nest a handful)"
+            ),
+        ));
+    }
     let mut nodes = Vec::new();
     loop {
         let tok = lx.next()?;
@@ -346,7 +363,7 @@ fn parse_block(
                             let (children, close) = if raw {
                                 (Vec::new(), lx.skip_raw_block(at)?)
                             } else {
-                                match parse_block(lx, Some(at))? {
+                                match parse_block(lx, Some(at), depth + 1)? {
                                     (c, Some(close)) => (c, close),
                                     (_, None) => {
                                         return Err(lx.err(at, "unexpected end of file"));
@@ -522,6 +539,19 @@ mod tests {
             assert_eq!((e.line, e.column), (line, col), "{text:?}: {e}");
             assert!(e.message.contains(msg), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded_with_a_clear_error() {
+        let nest = |n: usize| format!("{}{}", "a {\n".repeat(n), "}\n".repeat(n));
+        assert!(Config::parse(&nest(MAX_NESTING)).is_ok());
+        // 10,000 levels (nginx accepts them) fail at the first level too deep, not the stack.
+        let e = Config::parse(&nest(10_000)).unwrap_err();
+        assert_eq!((e.line, e.column), (MAX_NESTING + 1, 3), "{e}");
+        assert!(
+            e.message.starts_with("blocks nested more than 100 deep"),
+            "{e}"
+        );
     }
 
     #[test]

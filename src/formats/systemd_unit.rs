@@ -140,6 +140,9 @@ pub struct ExecCommand {
     pub argv: Vec<String>,
     /// Specifiers other than `%%` left unexpanded (e.g. `%i`), worth a note.
     pub unexpanded_specifiers: Vec<String>,
+    /// Each word of `argv` as written (quotes, escapes and specifiers kept), so a rewritten
+    /// command line can repeat the words it does not change byte for byte.
+    pub raw: Vec<String>,
 }
 
 /// Splits one command (systemd.service(5), "Command lines"). Errors on unbalanced quotes.
@@ -155,6 +158,7 @@ pub fn split_exec(value: &str) -> Result<ExecCommand, String> {
         }
     }
     let mut words = Vec::new();
+    let mut raws = Vec::new();
     let mut specifiers = Vec::new();
     let mut chars = rest.chars().peekable();
     loop {
@@ -164,6 +168,8 @@ pub fn split_exec(value: &str) -> Result<ExecCommand, String> {
         if chars.peek().is_none() {
             break;
         }
+        // Byte offset of the word: what is left of `rest` tells where the iterator is.
+        let start = rest.len() - chars.clone().map(char::len_utf8).sum::<usize>();
         let mut word = String::new();
         let mut quote: Option<char> = None;
         while let Some(c) = chars.next() {
@@ -217,22 +223,31 @@ pub fn split_exec(value: &str) -> Result<ExecCommand, String> {
         if word == ";" {
             break;
         }
+        let end = rest.len() - chars.clone().map(char::len_utf8).sum::<usize>();
+        raws.push(rest[start..end].trim_end().to_string());
         words.push(word);
     }
     let Some(first) = words.first().cloned() else {
         return Err("empty command".into());
     };
-    let (program, argv) = if prefixes.contains('@') {
+    let (program, argv, raw) = if prefixes.contains('@') {
         // `@/usr/bin/x name args`: the second word is argv[0].
-        (first, words[1..].to_vec())
+        // Aligned with argv (words[1..], whose first is then shown as the program).
+        let mut raw = Vec::new();
+        if raws.len() > 1 {
+            raw.push(raws[0].clone());
+            raw.extend(raws.iter().skip(2).cloned());
+        }
+        (first, words[1..].to_vec(), raw)
     } else {
-        (first, words)
+        (first, words, raws)
     };
     Ok(ExecCommand {
         prefixes,
         program,
         argv,
         unexpanded_specifiers: specifiers,
+        raw,
     })
 }
 
@@ -304,9 +319,25 @@ mod tests {
             ]
         );
         assert_eq!(c.unexpanded_specifiers, vec!["%i"]);
+        assert_eq!(
+            c.raw,
+            vec![
+                "/usr/bin/drawpile-srv",
+                "--local-host",
+                "\"my host\"",
+                "'a b'",
+                "x\\ y",
+                "100%%",
+                "%i"
+            ]
+        );
         let at = split_exec("@/opt/Drawpile.AppImage drawpile-srv --server").unwrap();
         assert_eq!(at.program, "/opt/Drawpile.AppImage");
         assert_eq!(at.argv, vec!["drawpile-srv", "--server"]);
+        assert_eq!(at.raw, vec!["/opt/Drawpile.AppImage", "--server"]);
+        // Found by the property run: `@` with one word has no argv, so no raw words.
+        let lone = split_exec("@=").unwrap();
+        assert_eq!((lone.argv.len(), lone.raw.len()), (0, 0));
         assert!(split_exec(r#"/bin/x "unterminated"#).is_err());
         assert!(split_exec("   ").is_err());
     }

@@ -1,19 +1,25 @@
 //! The one seam between dpwizard and the machine it looks at.
 //!
-//! Every path dpwizard reads is an absolute path *on the target machine* and goes through
-//! [`Host::path`], which prefixes the `--root` directory. Every command goes through
-//! [`runner`], which enforces a timeout and can drop privileges. Nothing else in the crate
-//! may touch the filesystem or spawn processes for detection.
+//! Every path dpwizard reads is an absolute path *on the target machine*, resolved by the
+//! kernel inside the `--root` directory ([`confined`]: links never leave it) and read only
+//! when it is a regular file within a size cap. Every command goes through [`runner`], which
+//! enforces a timeout and can drop privileges; [`Host::run`] refuses a program of a tree as
+//! root. Nothing else in the crate may touch the filesystem or spawn processes for detection.
 
 pub mod clock;
+pub mod confined;
 pub mod passwd;
 pub mod runner;
 
+use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use clock::Clock;
+pub use confined::ReadKind;
+use confined::RootDir;
 pub use runner::{Cmd, CmdOutput, CmdStatus, RunAs};
 
 /// The machine dpwizard works on: a root prefix, a default command timeout and a clock.
@@ -24,10 +30,12 @@ pub struct Host {
     clock: Clock,
     /// `PATH` on the target machine, used for `which` lookups under the root.
     search_path: Vec<PathBuf>,
-    /// Canonical forms of directories already resolved under a non-`/` root. Detection
-    /// reads thousands of files in a few directories; resolving each directory once keeps
-    /// it to one lstat per file. Detection never writes, so entries cannot go stale there.
+    /// Canonical forms of directories already resolved by [`Host::canonical`] (the walk
+    /// behind callers that want a canonical path, and the fallback where the kernel has no
+    /// openat2). Detection never writes, so entries cannot go stale there.
     dir_cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>>,
+    /// A descriptor of the root, opened on first use; every read is resolved from it.
+    root_dir: Arc<Mutex<Option<Arc<RootDir>>>>,
 }
 
 /// The `PATH` a root shell on Debian gets; used for lookups because the caller's own PATH
@@ -42,6 +50,7 @@ impl Host {
             clock,
             search_path: std::env::split_paths(DEFAULT_PATH).collect(),
             dir_cache: Default::default(),
+            root_dir: Default::default(),
         }
     }
 
@@ -103,102 +112,107 @@ impl Host {
         }
     }
 
-    /// The real path to open for a target path, following symlinks the way the target
-    /// machine would. On the live machine the kernel already does this.
-    pub fn open_path(&self, target: impl AsRef<Path>) -> PathBuf {
-        if self.is_live() {
-            return self.path(target);
+    /// The descriptor of the root every target path is resolved in (opened once).
+    fn root_dir(&self) -> io::Result<Arc<RootDir>> {
+        let mut slot = self
+            .root_dir
+            .lock()
+            .map_err(|_| io::Error::other("root descriptor lock poisoned"))?;
+        if let Some(d) = slot.as_ref() {
+            return Ok(d.clone());
         }
-        self.resolve(target.as_ref())
-            .unwrap_or_else(|_| self.path(target))
+        let d = Arc::new(RootDir::new(&self.root)?);
+        *slot = Some(d.clone());
+        Ok(d)
     }
 
-    /// Opens a file for reading the way the target machine would resolve it. Under another
-    /// root the directory part is resolved (cached) and the file opened with O_NOFOLLOW;
-    /// only a file that is itself a symlink takes the slow full resolution.
-    fn open_read(&self, target: &Path) -> io::Result<std::fs::File> {
-        use std::os::unix::fs::OpenOptionsExt;
-        if self.is_live() {
-            return std::fs::File::open(self.path(target));
+    /// Opens a file of the target machine for reading: links are resolved inside the root
+    /// (never on this host), and only a regular file is opened (a FIFO, device or socket is
+    /// an error naming what it is). A link whose target is missing is "a dangling link".
+    pub fn open_file(&self, target: impl AsRef<Path>, kind: ReadKind) -> io::Result<File> {
+        self.open_checked(target.as_ref(), kind).map(|(f, _)| f)
+    }
+
+    fn open_checked(&self, target: &Path, kind: ReadKind) -> io::Result<(File, std::fs::Metadata)> {
+        let walk = |p: &Path| self.canonical(p);
+        self.root_dir()?
+            .open_read(target, kind, &walk)
+            .map_err(|e| self.explain_missing(target, e))
+    }
+
+    /// Turns "not found" for a path that is a link into "a dangling link to X".
+    fn explain_missing(&self, target: &Path, e: io::Error) -> io::Error {
+        if e.kind() != io::ErrorKind::NotFound {
+            return e;
         }
-        let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
-            return std::fs::File::open(self.open_path(target));
-        };
-        let dir = self.canonical(parent)?;
-        let fast = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.path(dir.join(name)));
-        match fast {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                std::fs::File::open(self.open_path(target))
-            }
-            other => other,
+        match self.read_link(target) {
+            Ok(to) => io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "is a dangling link: its target {} does not exist{}",
+                    to.display(),
+                    if self.is_live() { "" } else { " inside --root" }
+                ),
+            ),
+            Err(_) => e,
         }
     }
 
+    /// Reads a configuration-sized file (see [`Host::read_kind`]).
     pub fn read(&self, target: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut f = self.open_read(target.as_ref())?;
-        // No stat for a size hint: config files are small, and detection reads thousands.
-        // (File::read_to_end would stat and seek for a size hint.)
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16384];
-        loop {
-            match f.read(&mut chunk) {
-                Ok(0) => {
-                    // Thousands of small files stay resident while they are parsed: keep
-                    // only what they use (untouched capacity still costs page clearing).
-                    buf.shrink_to_fit();
-                    return Ok(buf);
-                }
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.read_kind(target, ReadKind::Config)
+    }
+
+    /// Reads a regular file of at most `kind`'s cap; anything else is an error saying why.
+    pub fn read_kind(&self, target: impl AsRef<Path>, kind: ReadKind) -> io::Result<Vec<u8>> {
+        let (file, meta) = self.open_checked(target.as_ref(), kind)?;
+        confined::read_checked(file, &meta, kind)
     }
 
     pub fn read_to_string(&self, target: impl AsRef<Path>) -> io::Result<String> {
-        let bytes = self.read(target)?;
+        self.read_string_kind(target, ReadKind::Config)
+    }
+
+    pub fn read_string_kind(&self, target: impl AsRef<Path>, kind: ReadKind) -> io::Result<String> {
+        let bytes = self.read_kind(target, kind)?;
         // Valid UTF-8 (nearly always) is taken without a copy.
         Ok(String::from_utf8(bytes)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     pub fn exists(&self, target: impl AsRef<Path>) -> bool {
-        self.open_path(target).exists()
+        self.metadata(target).is_ok()
     }
 
     pub fn is_file(&self, target: impl AsRef<Path>) -> bool {
-        self.open_path(target).is_file()
+        self.metadata(target).is_ok_and(|m| m.is_file())
     }
 
     pub fn is_dir(&self, target: impl AsRef<Path>) -> bool {
-        self.open_path(target).is_dir()
+        self.metadata(target).is_ok_and(|m| m.is_dir())
     }
 
+    /// The status of the path itself (a link is not followed), found inside the root.
     pub fn symlink_metadata(&self, target: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
-        std::fs::symlink_metadata(self.path(target))
+        let walk = |p: &Path| self.canonical(p);
+        self.root_dir()?.metadata(target.as_ref(), false, &walk)
     }
 
+    /// The status of what the path leads to, links followed inside the root.
     pub fn metadata(&self, target: impl AsRef<Path>) -> io::Result<std::fs::Metadata> {
-        std::fs::metadata(self.resolve(target)?)
+        let walk = |p: &Path| self.canonical(p);
+        self.root_dir()?.metadata(target.as_ref(), true, &walk)
     }
 
     /// Reads a symlink; the returned target is as written in the link (a target-machine path).
     pub fn read_link(&self, target: impl AsRef<Path>) -> io::Result<PathBuf> {
-        std::fs::read_link(self.path(target))
+        let walk = |p: &Path| self.canonical(p);
+        self.root_dir()?.read_link(target.as_ref(), &walk)
     }
 
-    /// Follows symlinks *inside the root*: an absolute link target is re-rooted, so a fake
-    /// machine's `/usr/bin/x -> /opt/x` never escapes to the host's /opt.
-    /// Returns the real path to open here.
-    pub fn resolve(&self, target: impl AsRef<Path>) -> io::Result<PathBuf> {
-        Ok(self.path(self.canonical(target)?))
-    }
-
-    /// Like `realpath` on the target machine: the canonical target-machine path.
+    /// Like `realpath` on the target machine: the canonical target-machine path. Links are
+    /// followed *inside the root*: an absolute link target is re-rooted and `..` stops at
+    /// the root, so a fake machine's `/usr/bin/x -> /opt/x` never escapes to the host's /opt.
     pub fn canonical(&self, target: impl AsRef<Path>) -> io::Result<PathBuf> {
         let mut resolved = PathBuf::from("/");
         let mut pending: Vec<std::ffi::OsString> = target
@@ -268,17 +282,15 @@ impl Host {
 
     /// Directory entries (file names) sorted by name; a missing directory is empty.
     pub fn list_dir(&self, target: impl AsRef<Path>) -> io::Result<Vec<String>> {
-        let dir = self.open_path(target);
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
+        let walk = |p: &Path| self.canonical(p);
+        let mut names: Vec<String> = match self.root_dir()?.list_dir(target.as_ref(), &walk) {
+            Ok(names) => names
+                .into_iter()
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut names = Vec::new();
-        for entry in rd {
-            let entry = entry?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
         names.sort();
         Ok(names)
     }
@@ -309,19 +321,45 @@ impl Host {
                 .map(|name| Path::new(dir).join(name))
                 .collect();
         }
-        let real_pattern = if pattern.starts_with('/') {
-            let root = self.root.to_string_lossy();
-            let root = root.trim_end_matches('/');
-            format!("{}{}", glob::Pattern::escape(root), pattern)
-        } else {
-            pattern.to_string()
+        // Wildcards in directories: expanded one component at a time through the seam, so
+        // a link in the tree is followed inside the root like everywhere else.
+        if !pattern.starts_with('/') {
+            return Vec::new();
+        }
+        let opts = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
         };
-        let mut out: Vec<PathBuf> = match glob::glob(&real_pattern) {
-            Ok(paths) => paths.flatten().map(|p| self.target_path(&p)).collect(),
-            Err(_) => Vec::new(),
-        };
-        out.sort();
-        out
+        let mut current = vec![PathBuf::from("/")];
+        let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let mut next = Vec::new();
+            for dir in &current {
+                if wild(part) {
+                    let Ok(pat) = glob::Pattern::new(part) else {
+                        return Vec::new();
+                    };
+                    for name in self.list_dir(dir).unwrap_or_default() {
+                        if pat.matches_with(&name, opts) {
+                            next.push(dir.join(name));
+                        }
+                    }
+                } else {
+                    next.push(dir.join(part));
+                }
+            }
+            current = if last {
+                next.into_iter()
+                    .filter(|p| self.exists(p) || self.symlink_metadata(p).is_ok())
+                    .collect()
+            } else {
+                next.into_iter().filter(|p| self.is_dir(p)).collect()
+            };
+        }
+        current.sort();
+        current
     }
 
     /// Looks a program up on the target machine's search path; returns its target path.
@@ -338,7 +376,7 @@ impl Host {
 
     pub fn is_executable(&self, target: impl AsRef<Path>) -> bool {
         use std::os::unix::fs::PermissionsExt;
-        match self.resolve(target).and_then(std::fs::metadata) {
+        match self.metadata(target) {
             Ok(m) => m.is_file() && m.permissions().mode() & 0o111 != 0,
             Err(_) => false,
         }
@@ -350,8 +388,33 @@ impl Host {
     }
 
     /// Runs a command with the host's default timeout unless the command sets its own.
+    ///
+    /// Under `--root`, a program of the tree is run only when the command drops to an
+    /// unprivileged user (drawpile-srv's probes): a tree's programs are whatever an image
+    /// holds, and dpwizard is root. Callers read such versions without running them; this
+    /// is the guard behind them.
     pub async fn run(&self, cmd: Cmd) -> CmdOutput {
+        let as_root = cmd.run_as.is_none() && runner::can_switch_user();
+        if !self.is_live() && cmd.program.starts_with(&self.root) && as_root {
+            return CmdOutput {
+                name: cmd.name(),
+                status: CmdStatus::SpawnFailed(
+                    "not run: it belongs to the tree under --root and would run as root".into(),
+                ),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                duration: Duration::ZERO,
+                ran_as: None,
+                truncated: false,
+            };
+        }
         runner::run(cmd).await
+    }
+
+    /// Whether the target's own programs (its nginx, certbot, docker) may be run: only on
+    /// the live machine, where they are this machine's programs.
+    pub fn runs_target_programs(&self) -> bool {
+        self.is_live()
     }
 }
 

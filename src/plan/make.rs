@@ -1014,6 +1014,28 @@ fn check_certificate(facts: &Facts, cert: &str, domain: &str) -> Result<(), Plan
     Ok(())
 }
 
+/// The ExecStart= words for `argv`: a word kept from the unit's own command line (`orig`,
+/// written as `raw`) is repeated as written, so `%i`, `%%` and quoting keep their meaning;
+/// a word dpwizard adds is quoted.
+fn exec_line(argv: &[String], orig: &[String], raw: &[String]) -> String {
+    let mut next = 0;
+    argv.iter()
+        .map(|a| {
+            // Kept words stay in order (only WebSocket options are dropped, only added at
+            // the end), so the next match at or after the last one is this word's origin.
+            let found = (next..orig.len().min(raw.len())).find(|&k| orig[k] == *a);
+            match found {
+                Some(k) => {
+                    next = k + 1;
+                    raw[k].clone()
+                }
+                None => exec_quote(a),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Quotes an argument for ExecStart= when it needs it (systemd.service(5), Command lines).
 fn exec_quote(arg: &str) -> String {
     let escaped = arg.replace('%', "%%");
@@ -1262,10 +1284,11 @@ fn render_dropin(
          [Service]\nExecStart=\nExecStart={}{}\n",
         d.domain,
         unit.exec_start_prefixes,
-        argv.iter()
-            .map(|a| exec_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
+        exec_line(
+            &argv,
+            unit.exec_start.as_deref().unwrap_or_default(),
+            &unit.exec_start_raw
+        )
     );
     let had = |line: &str| {
         previous.is_some_and(|p| String::from_utf8_lossy(p).lines().any(|l| l == line))
@@ -2395,5 +2418,18 @@ mod tests {
         );
         assert_eq!(exec_quote("my dir"), "\"my dir\"");
         assert_eq!(exec_quote("100%"), "100%%");
+    }
+
+    #[test]
+    fn words_kept_from_the_unit_are_written_as_they_were() {
+        let line = "/usr/bin/drawpile-srv --database /var/lib/dp/%i.db --motd \"100%% fun\" \
+                    --websocket-port 1";
+        let cmd = crate::formats::systemd_unit::split_exec(line).unwrap();
+        let argv = with_websocket(&cmd.argv, 27751, Some("127.0.0.1"));
+        assert_eq!(
+            exec_line(&argv, &cmd.argv, &cmd.raw),
+            "/usr/bin/drawpile-srv --database /var/lib/dp/%i.db --motd \"100%% fun\" \
+             --websocket-port 27751 --websocket-listen 127.0.0.1"
+        );
     }
 }

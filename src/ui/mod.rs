@@ -4,3 +4,4 @@ pub mod progress;
 pub mod report;
 pub mod shell;
 pub mod style;
+pub mod terminal;

@@ -351,6 +351,7 @@ pub fn join_lines(domain: &str, untrusted: bool) -> Vec<String> {
 /// Prints an event's lines on their streams.
 pub fn print_event(e: &Event, style: &Style, inv: &Invocation) {
     for (stream, line) in event_lines(e, style, inv) {
+        let line = super::terminal::safe(&line, style);
         match stream {
             Stream::Out => println!("{line}"),
             Stream::Err => eprintln!("{line}"),

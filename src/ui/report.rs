@@ -115,13 +115,21 @@ fn drawpile(o: &mut Out, f: &Facts) {
         o.line(
             2,
             format!(
-                "web admin: {}, found via {}, probed as {}",
+                "web admin: {}, found via {}, {}",
                 built_in(b.web_admin),
                 b.found_via.join(", "),
-                b.probed_as.as_deref().unwrap_or("?")
+                match &b.probed_as {
+                    Some(user) => format!("probed as {user}"),
+                    None => "not probed".to_string(),
+                }
             ),
         );
-        if let Some(e) = &b.error {
+        if let Some(note) = &b.probe_note {
+            o.line(2, note.clone());
+        }
+        if let Some(e) = &b.error
+            && *e != b.websocket.reason
+        {
             o.warn(2, e);
         }
     }

@@ -39,7 +39,9 @@ impl Io<'_> {
     /// Prints a line, wrapped to the width; continued rows are indented under its text.
     pub fn say(&mut self, line: &str) {
         for l in line.split('\n') {
-            for row in super::tui::wrap_str(l, self.width) {
+            // Text from files and answers never reaches the terminal as control codes.
+            let l = crate::ui::terminal::safe(l, &crate::ui::style::Style::plain());
+            for row in super::tui::wrap_str(&l, self.width) {
                 let _ = writeln!(self.out, "{row}");
             }
         }

@@ -388,7 +388,7 @@ pub(crate) mod plan_and_apply {
     fn explicit_binary_user_and_ports_change_the_unit() {
         let (m, _answers, _d) = machine();
         m.with_drawpile("/opt/dpsrv/bin/drawpile-srv", &Build::v("2.3.0"))
-            .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\ndrawpile:x:990:990::/var/lib/drawpile:/usr/sbin/nologin\n");
+            .file("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\ndrawpile:x:990:990::/var/lib/drawpile:/usr/sbin/nologin\n");
         let (_d2, a) = answers_file(
             "[site]\ndomain = \"paint.example.com\"\n[drawpile]\nbinary = \"/opt/dpsrv/bin/drawpile-srv\"\nuser = \"drawpile\"\ntcp_port = 27800\nweb_admin_port = 27880\n",
         );
@@ -758,7 +758,7 @@ esac
     fn the_exact_docker_run_is_printed_and_nginx_is_configured() {
         let m = FakeMachine::debian12();
         trees::debian_default(m.root());
-        m.exec("/usr/bin/docker", FAKE_DOCKER);
+        m.with_host_docker(FAKE_DOCKER);
         let (_d, a) =
             answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
         let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);

@@ -998,10 +998,8 @@ fn docker_machine(args: &[&str], ports: &str) -> FakeMachine {
     std::fs::remove_file(m.path("/usr/local/lib/systemd/system/drawpile-srv.service")).unwrap();
     std::fs::remove_dir_all(m.path("/etc/systemd/system/drawpile-srv.service.d")).unwrap();
     let args = serde_json::to_string(args).unwrap();
-    m.exec(
-        "/usr/bin/docker",
-        format!(
-            r#"#!/bin/sh
+    m.with_host_docker(&format!(
+        r#"#!/bin/sh
 case "$1" in
 version) echo '{{"Client":{{"Version":"28.2.2"}},"Server":{{"Version":"20.10.24+dfsg1"}}}}' ;;
 ps) echo '{{"ID":"aaaa","Image":"drawpile/drawpile-srv:2.3.0","Names":"paint","State":"running"}}' ;;
@@ -1016,8 +1014,7 @@ JSON
 *) exit 1 ;;
 esac
 "#
-        ),
-    );
+    ));
     m
 }
 

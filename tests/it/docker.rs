@@ -212,7 +212,7 @@ fn recorded_compose_v1_file_parses() {
 #[test]
 fn a_hung_docker_delays_detect_by_no_more_than_its_timeout() {
     let m = FakeMachine::debian12();
-    m.exec("/usr/bin/docker", "#!/bin/sh\nexec sleep 1000\n");
+    m.with_host_docker("#!/bin/sh\nexec sleep 1000\n");
     let start = Instant::now();
     let v = m.detect_json(&["--timeout", "0.5"]);
     assert!(
@@ -233,10 +233,7 @@ fn a_hung_docker_delays_detect_by_no_more_than_its_timeout() {
 #[test]
 fn a_docker_printing_garbage_is_a_fact_not_a_crash() {
     let m = FakeMachine::debian12();
-    m.exec(
-        "/usr/bin/docker",
-        "#!/bin/sh\nprintf '\\377\\000{not json'\nexit 0\n",
-    );
+    m.with_host_docker("#!/bin/sh\nprintf '\\377\\000{not json'\nexit 0\n");
     let v = m.detect_json(&[]);
     assert_eq!(jget(&v, "runtime.docker.daemon_reachable"), false);
     assert_eq!(
@@ -372,6 +369,11 @@ fn real_daemon_containers_in_every_state_and_compose_v1() {
             format!("#!/bin/sh\nexec {} \"$@\"\n", compose.display()),
         );
     }
+    // The tree's docker-compose is not run under --root: its version is the package's.
+    m.file(
+        "/var/lib/dpkg/status",
+        "Package: docker-compose\nStatus: install ok installed\nVersion: 1.29.2-3\n",
+    );
     // Compose v1 (Debian's docker-compose) on the same daemon, from a file in the fake root.
     let compose_file = m.path("/opt/dpserver/docker-compose.yml");
     m.file(

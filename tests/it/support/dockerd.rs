@@ -17,6 +17,23 @@ pub struct Dockerd {
     _lock: std::fs::File,
     pub dir: tempfile::TempDir,
     pub host: String,
+    /// Bridges that existed before this daemon: the ones it adds (compose networks) are its
+    /// own, removed at the end, or they pile up until docker finds no free address pool.
+    bridges_before: Vec<String>,
+}
+
+/// The `br-*` bridges on this host (compose networks of private daemons).
+fn bridges() -> Vec<String> {
+    let out = Command::new("ip").args(["-o", "link", "show"]).output();
+    out.map(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split(": ").nth(1))
+            .map(|n| n.split('@').next().unwrap_or(n).to_string())
+            .filter(|n| n.starts_with("br-"))
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 impl Dockerd {
@@ -30,6 +47,7 @@ impl Dockerd {
         // SAFETY: flock on a file descriptor we own; blocks until the other daemon is gone.
         let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
         assert_eq!(rc, 0, "flock /tmp/dpw-dockerd.lock");
+        let bridges_before = bridges();
         let dir = tempfile::Builder::new()
             .prefix("dpw-dockerd-")
             .tempdir()
@@ -64,6 +82,7 @@ impl Dockerd {
             _lock: lock,
             dir,
             host,
+            bridges_before,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -208,6 +227,7 @@ impl Drop for Dockerd {
         for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
             let _ = self.docker(&["rm", "-f", id]);
         }
+        let _ = self.docker(&["network", "prune", "-f"]);
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -231,6 +251,11 @@ impl Drop for Dockerd {
             ))
             .status();
         let _ = Command::new("ip").args(["link", "del", "docker0"]).status();
+        for b in bridges() {
+            if !self.bridges_before.contains(&b) {
+                let _ = Command::new("ip").args(["link", "del", &b]).status();
+            }
+        }
         // dockerd's cgroups (empty once its containers are gone); rmdir leaves busy ones.
         let _ = Command::new("sh")
             .arg("-c")

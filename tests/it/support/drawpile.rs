@@ -92,15 +92,18 @@ impl FakeMachine {
         self.file(&format!("{path}.standin"), build.profile())
     }
 
+    /// The stand-in (a real drawpile-srv binary, so dpwizard probes it) breaking as asked.
     pub fn with_broken_drawpile(&self, path: &str, how: Broken) -> &Self {
-        let script = match how {
-            Broken::Crash => "#!/bin/sh\nkill -SEGV $$\n",
-            Broken::Garbage => {
-                "#!/bin/sh\nprintf '\\377\\376\\000garbage\\001\\n%.0s' 1 2 3\nexit 0\n"
-            }
-            Broken::Hang => "#!/bin/sh\nexec sleep 1000\n",
+        let misbehave = match how {
+            Broken::Crash => "crash",
+            Broken::Garbage => "garbage",
+            Broken::Hang => "hang",
         };
-        self.exec(path, script)
+        self.with_drawpile(path, &Build::v("2.3.0"));
+        self.file(
+            &format!("{path}.standin"),
+            format!("misbehave={misbehave}\n"),
+        )
     }
 }
 

@@ -19,6 +19,10 @@ pub use serde_json::Value;
 /// A throwaway machine: a temp dir laid out like a root filesystem.
 pub struct FakeMachine {
     dir: tempfile::TempDir,
+    /// Programs of the machine dpwizard runs on (outside the tree), first on its PATH.
+    host_bin: std::cell::OnceCell<tempfile::TempDir>,
+    /// Environment for every dpwizard run on this machine.
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl FakeMachine {
@@ -30,7 +34,11 @@ impl FakeMachine {
             .expect("temp dir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod root");
-        FakeMachine { dir }
+        FakeMachine {
+            dir,
+            host_bin: Default::default(),
+            env: Default::default(),
+        }
     }
 
     /// A fresh Debian 12 VPS: os-release, users, the usual directories, nothing installed.
@@ -126,6 +134,39 @@ impl FakeMachine {
         self
     }
 
+    /// Docker installed in the tree (a CLI that must never run: under `--root` dpwizard
+    /// does not run the tree's programs), and `script` as the docker CLI of the machine
+    /// dpwizard runs on, asking the daemon DOCKER_HOST names.
+    pub fn with_host_docker(&self, script: &str) -> &Self {
+        self.exec(
+            "/usr/bin/docker",
+            "#!/bin/sh\necho \"the tree's docker ran\" >&2\nexit 99\n",
+        );
+        let bin = self.host_bin.get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("dpw-hostbin-")
+                .tempdir()
+                .expect("temp dir")
+        });
+        let docker = bin.path().join("docker");
+        std::fs::write(&docker, script).expect("write docker");
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = format!(
+            "{}:{}",
+            bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut env = self.env.borrow_mut();
+        env.retain(|(k, _)| k != "PATH" && k != "DOCKER_HOST");
+        env.push(("PATH".into(), path));
+        env.push((
+            "DOCKER_HOST".into(),
+            "unix:///nonexistent/docker.sock".into(),
+        ));
+        drop(env);
+        self
+    }
+
     pub fn read(&self, target: &str) -> String {
         std::fs::read_to_string(self.path(target)).expect("read")
     }
@@ -139,6 +180,9 @@ impl FakeMachine {
         let mut cmd = std::process::Command::new(dpwizard_bin());
         cmd.arg("--root").arg(self.root());
         cmd.args(args);
+        for (k, v) in self.env.borrow().iter() {
+            cmd.env(k, v);
+        }
         cmd.env_remove("NO_COLOR");
         Run::from(cmd.output().expect("running dpwizard"))
     }
