@@ -389,6 +389,17 @@ async fn plan_command(
     } else {
         print_plan(&plan, style);
     }
+    // What apply would refuse before its first write, said now.
+    let unwritable = crate::apply::unwritable(&host, &plan);
+    if !unwritable.is_empty() {
+        for why in &unwritable {
+            eprintln!(
+                "dpwizard: apply would refuse: {}",
+                crate::ui::terminal::safe(why, style)
+            );
+        }
+        return Ok(exit::FINDINGS);
+    }
     Ok(if check && !plan.is_empty() {
         exit::FINDINGS
     } else {

@@ -1030,6 +1030,7 @@ mod safety {
         let before = tree(m.root());
         let script = format!(
             "set -e; d={root}/etc/nginx; mount --bind $d $d; mount -o remount,bind,ro $d; set +e; \
+             {bin} --root {root} --color never plan --answers {a}; echo plan-rc=$?; \
              {bin} --root {root} --color never apply --yes --answers {a}; echo rc=$?",
             root = m.root().display(),
             bin = dpwizard_bin().display(),
@@ -1046,6 +1047,12 @@ mod safety {
         );
         assert!(text.contains("rc=1"), "{text}");
         assert!(text.contains("read-only file system"), "{text}");
+        // `plan` says it up front too.
+        assert!(text.contains("plan-rc=1"), "{text}");
+        assert!(
+            text.contains("dpwizard: apply would refuse: cannot write"),
+            "{text}"
+        );
         assert!(text.contains("nothing was written"), "{text}");
         // dpwizard's own state (its lock) aside, the tree is as it was.
         let config = |t: Vec<(String, String)>| -> Vec<(String, String)> {
