@@ -333,3 +333,50 @@ fn the_browser_handshake_is_checked_at_the_machines_own_address() {
         }
     }
 }
+
+/// A fresh VPS without nginx: apply installs it with apt (the machine shares this host's
+/// network here, so the package registry is reachable when this host reaches it), then plans
+/// and applies the rest, and browsers get through. Where the registry cannot be reached, the
+/// run stops cleanly: nothing changed, and the message names the command that failed.
+#[test]
+fn a_vps_without_nginx_gets_it_installed_first() {
+    if skip_unless_machine(&["nginx", "curl"]) {
+        return;
+    }
+    let m = Machine::boot_with("dpw-truth-apt", &[("DPW_NSPAWN_NET", "")]);
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    m.ok("DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq python3-certbot-nginx nginx nginx-common >/dev/null 2>&1; rm -rf /etc/nginx; ! command -v nginx");
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n[tls]\nmode = \"self-signed\"\n"),
+    );
+    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    assert!(
+        text.contains("apt-get install -y --no-install-recommends nginx"),
+        "{text}"
+    );
+    if code == 0 {
+        assert_contains_all(
+            &text,
+            &[
+                "✓ apt-get update",
+                "✓ apt-get install -y --no-install-recommends nginx",
+                &format!("✓ wss://{DOMAIN}/drawpile-web/ws (Origin https://web.drawpile.net): 101"),
+                &format!(
+                    "✓ wss://{DOMAIN}/drawpile-web/ws (Origin https://evil.invalid): HTTP 403"
+                ),
+            ],
+        );
+        m.ok("command -v nginx && test -f /etc/nginx/nginx.conf");
+        println!("nginx was installed from the package registry and the setup works");
+    } else {
+        // No registry from here: a clean stop with the command that failed.
+        println!("the package registry was not reachable from this host: checked the refusal");
+        assert_eq!(code, 1, "{text}");
+        assert!(text.contains("dpwizard: `apt-get"), "{text}");
+        assert!(
+            m.sh("test -e /etc/nginx/sites-enabled").status.code() != Some(0),
+            "nothing written: {text}"
+        );
+    }
+}

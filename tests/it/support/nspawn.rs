@@ -28,7 +28,7 @@ mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/r
 mount -t tmpfs tmpfs /run
 rm -f "$T"/root/etc/systemd/system/*.target.wants/*
 : > "$T/root/etc/machine-id"
-exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit --private-network --console=read-only -M "$NAME" --bind-ro="$BIND" ${DPW_NSPAWN_EXTRA:-}
+exec systemd-nspawn -q -D "$T/root" -b --register=no --keep-unit ${DPW_NSPAWN_NET---private-network} --console=read-only -M "$NAME" --bind-ro="$BIND" ${DPW_NSPAWN_EXTRA:-}
 ' inner "$NAME" "$T" "$BIND""#;
 
 /// Skips (returns true, with the printed reason) unless a machine can be booted here (root,
