@@ -303,6 +303,10 @@ checks! {
         "through the proxy, a foreign Origin gets 403",
         "Otherwise any web page can drive your server from its visitors' browsers.",
         "Add the documented Origin check to the location.";
+    LIVE_OWN_ADDRESSES = "DPW-LIVE-007", Live, Error, false,
+        "at this machine's own addresses, the browser client's handshake gets 101",
+        "Users come from outside: a web server that listens on loopback (or another address) only is unreachable for them.",
+        "Make the TLS server listen on all addresses (`listen 443 ssl;`), or on this one; then check from another machine with the curl line `dpwizard apply` prints.";
     LOG_REAL_IP = "DPW-LOG-001", Log, Warning, true,
         "WebSocket clients arrive with their real address (X-Real-IP reaches drawpile-srv)",
         "drawpile-srv logs 'IP from WebSocket peer address' when the proxy did not send X-Real-IP: bans then hit everyone.",

@@ -1388,6 +1388,7 @@ pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         LIVE_PROXY_OFFICIAL,
         LIVE_PROXY_NO_ORIGIN,
         LIVE_PROXY_FOREIGN,
+        LIVE_OWN_ADDRESSES,
     ];
     let Some(l) = &obs.live else {
         for c in all {
@@ -1459,6 +1460,30 @@ pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
         &by_name("proxy-foreign-origin"),
         &format!("{target}, Origin {}", crate::verify::FOREIGN_ORIGIN),
     );
+    // The same at this machine's own addresses, as users from outside arrive.
+    let failed: Vec<String> = l
+        .own_addresses
+        .iter()
+        .filter(|(_, c)| !c.passed)
+        .map(|(a, c)| format!("{} via {a}: {}", p.url, c.detail))
+        .collect();
+    if l.own_addresses.is_empty() {
+        v.skip(
+            LIVE_OWN_ADDRESSES,
+            "this machine has no address but loopback here: check from another machine",
+        );
+    } else if failed.is_empty() {
+        v.pass_with(
+            LIVE_OWN_ADDRESSES,
+            l.own_addresses
+                .iter()
+                .map(|(a, _)| a.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    } else {
+        v.fail(LIVE_OWN_ADDRESSES, failed);
+    }
     let _ = s;
 }
 

@@ -31,6 +31,10 @@ pub struct Live {
     pub direct_target: String,
     pub direct: Option<Check>,
     pub proxy: Option<ProxyReport>,
+    /// The browser client's handshake at each of this machine's own (non-loopback)
+    /// addresses: (address, check).
+    #[serde(default)]
+    pub own_addresses: Vec<(String, Check)>,
 }
 
 #[cfg(test)]
@@ -127,11 +131,31 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
         let a = direct?;
         Some(verify::check_direct(a, t).await)
     };
+    let own_domain = proxy_target.as_ref().map(|(d, _)| d.clone());
     let proxy_probe = async {
         let (d, a) = proxy_target?;
         Some(verify::check_proxy(&d, a, TlsVerify::SystemRoots, t).await)
     };
-    let (tcp, direct, proxy) = tokio::join!(tcp_probe, direct_probe, proxy_probe);
+    let own_probe = async {
+        let Some(d) = &own_domain else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for ip in verify::reachable_addresses() {
+            let at = SocketAddr::new(ip, 443);
+            let r = verify::check_proxy(d, at, TlsVerify::SystemRoots, t).await;
+            if let Some(c) = r
+                .checks
+                .into_iter()
+                .find(|c| c.origin.as_deref() == Some(verify::OFFICIAL_ORIGIN))
+            {
+                out.push((at.to_string(), c));
+            }
+        }
+        out
+    };
+    let (tcp, direct, proxy, own) = tokio::join!(tcp_probe, direct_probe, proxy_probe, own_probe);
+    out.own_addresses = own;
     out.tcp = tcp;
     out.direct = direct;
     out.proxy = proxy;

@@ -322,6 +322,8 @@ fn the_browser_handshake_is_checked_at_the_machines_own_address() {
                 text.contains("✗ at this machine's address 192.0.2.10:443:"),
                 "{text}"
             );
+            let (ids, v) = audit_ids(&m);
+            assert!(ids.contains(&"DPW-LIVE-007".to_string()), "{v}");
         } else {
             assert_eq!(code, 0, "{text}");
             assert!(
@@ -330,6 +332,8 @@ fn the_browser_handshake_is_checked_at_the_machines_own_address() {
                 ),
                 "{text}"
             );
+            let (_, v) = audit_ids(&m);
+            assert!(v["passed"].to_string().contains("DPW-LIVE-007"), "{v}");
         }
     }
 }
