@@ -34,6 +34,16 @@ pub fn plan_text(plan: &Plan, style: &Style) -> String {
         }
         line(String::new());
     }
+    if !plan.validate.is_empty() {
+        line(style.bold("Checked first (a refusal puts every file back):"));
+        for a in &plan.validate {
+            line(format!(
+                "  $ {}  {}",
+                shell::join(&a.argv),
+                style.dim(&format!("# {}", a.why))
+            ));
+        }
+    }
     if !plan.actions.is_empty() {
         line(style.bold("Then:"));
         for a in &plan.actions {
