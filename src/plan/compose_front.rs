@@ -55,7 +55,7 @@ pub fn front<'a>(
 
 /// `<tool> --project-directory DIR -f FILE… ` followed by `rest`: every file Compose reads
 /// for the project, so the override is never left out (`-f` alone replaces the defaults).
-fn compose_argv(target: &Target, files: &[String], rest: &[&str]) -> Vec<String> {
+pub fn compose_argv(target: &Target, files: &[String], rest: &[&str]) -> Vec<String> {
     let mut argv = target.tool.clone();
     argv.extend([
         "--project-directory".to_string(),

@@ -1691,14 +1691,18 @@ pub fn make(
                 svc.name, d.ws_port
             ),
         });
-            let mut up = tool.clone();
-            up.extend([
-                "-f".to_string(),
-                file.path.clone(),
-                "up".into(),
-                "-d".into(),
-                svc.name.clone(),
-            ]);
+            // Every file Compose reads (`-f` alone would leave the override file out).
+            let target = super::compose_front::Target {
+                file,
+                service: svc,
+                tool: tool.clone(),
+            };
+            let files = if file.config_files.is_empty() {
+                vec![file.path.clone()]
+            } else {
+                file.config_files.clone()
+            };
+            let up = super::compose_front::compose_argv(&target, &files, &["up", "-d", &svc.name]);
             plan.actions.push(Action {
                 argv: up,
                 why: "re-creates the service with the new command and ports".into(),

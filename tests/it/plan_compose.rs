@@ -293,4 +293,17 @@ fn the_own_web_server_variant_publishes_the_websocket_port_on_loopback_only() {
         plan.stdout
     );
     assert!(!plan.stdout.contains("exec -T"), "{}", plan.stdout);
+    // An override file the admin keeps is passed to Compose with the main file.
+    m.file(
+        OVERRIDE,
+        "services:\n  listserver:\n    restart: unless-stopped\n",
+    );
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", a]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "docker-compose --project-directory /root/dpserver -f {MAIN} -f {OVERRIDE} up -d drawpile-srv"
+        )),
+        "{}",
+        plan.stdout
+    );
 }
