@@ -14,7 +14,7 @@ use super::make::{
 };
 use super::nginx::{LocationSpec, REVERTIBLE_SWITCHES};
 use super::{Action, Change, FileMode, Plan, VerifySpec};
-use crate::answers::{Answers, SiteFile};
+use crate::answers::{Answers, SiteFile, TlsMode};
 use crate::detect::Facts;
 use crate::detect::docker::{ComposeFile, ComposeService};
 use crate::detect::nginx::{NginxContainer, NginxServer};
@@ -168,6 +168,19 @@ pub fn make(
                  drawpile-srv over the compose network (inside its container drawpile-srv \
                  listens on all of the container's interfaces); remove it from the answers",
                 front.service
+            ),
+        });
+    }
+    if let Some(mode @ (TlsMode::Certbot | TlsMode::SelfSigned)) = answers.tls.mode {
+        return Err(PlanError::Answer {
+            key: "tls.mode",
+            message: format!(
+                "cannot be honoured here: nginx in compose service {} serves the site with its \
+                 own certificate (dpserver obtains and renews it with certbot inside that \
+                 container), so dpwizard makes no {} certificate on the host; remove it from \
+                 the answers",
+                front.service,
+                mode.key()
             ),
         });
     }

@@ -307,3 +307,31 @@ fn the_own_web_server_variant_publishes_the_websocket_port_on_loopback_only() {
         plan.stdout
     );
 }
+
+#[test]
+fn answers_the_container_cannot_honour_are_refused_at_their_line() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    let before = snapshot(m.root());
+    for (extra, key) in [
+        ("[tls]\nmode = \"certbot\"\n", "[tls.mode]"),
+        (
+            "[drawpile]\nwebsocket_listen = \"127.0.0.1\"\n",
+            "[drawpile.websocket_listen]",
+        ),
+        (
+            "[drawpile]\nweb_admin_port = 9999\n",
+            "[drawpile.web_admin_port]",
+        ),
+    ] {
+        let (_d, a) = answers(extra);
+        let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+        assert_eq!(run.code, 2, "{extra}: {run:?}");
+        assert!(run.stderr.contains(key), "{extra}: {}", run.stderr);
+        assert!(run.stderr.contains("compose service"), "{}", run.stderr);
+    }
+    // The web admin port it already has asks for nothing.
+    let (_d, a) = answers("[drawpile]\nweb_admin_port = 27780\n");
+    assert_eq!(m.dpwizard(["plan", "--answers", &a]).code, 0);
+    assert_eq!(snapshot(m.root()), before, "nothing written");
+}
