@@ -9,6 +9,7 @@ mod apply;
 mod audit;
 mod cli;
 mod compose;
+mod compose_live;
 mod deb;
 mod docker;
 mod drawpile;
