@@ -276,7 +276,12 @@ pub fn make(
                  project's own file): remove that ports: line there",
                 svc.name,
                 published.join(", "),
-                main_files.join(", ")
+                main_files
+                    .iter()
+                    .filter(|f| **f != override_path)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }

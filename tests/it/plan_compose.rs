@@ -335,3 +335,29 @@ fn answers_the_container_cannot_honour_are_refused_at_their_line() {
     assert_eq!(m.dpwizard(["plan", "--answers", &a]).code, 0);
     assert_eq!(snapshot(m.root()), before, "nothing written");
 }
+
+#[test]
+fn a_websocket_port_published_by_the_projects_own_file_is_reported_not_edited() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    let main = dpserver::COMPOSE.replacen(
+        "            - \"27750:27750\"\n",
+        "            - \"27750:27750\"\n            - \"27751:27751\"\n",
+        1,
+    );
+    m.file(MAIN, &main);
+    let (_d, a) = answers("");
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply.stdout.contains(&format!(
+            "publishes its WebSocket port 27751 on the host (0.0.0.0:27751), past the nginx \
+             container's TLS and Origin check; dpwizard does not edit {MAIN} (the project's own \
+             file): remove that ports: line there"
+        )),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(m.read(MAIN), main);
+    assert!(!m.path(OVERRIDE).exists());
+}
