@@ -297,7 +297,14 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
             Out,
             format!("{} direct WebSocket to {websocket}: {detail}", ok(*passed)),
         )],
-        Event::CannotProbe(w) => vec![(Out, format!("{} cannot probe {w}", style.warn("!")))],
+        Event::CannotProbe(w) => vec![(
+            Out,
+            format!(
+                "{} cannot probe {w} from the host (drawpile-srv is reached there only by the \
+                 proxy, e.g. over a compose network): checked through the proxy instead",
+                style.warn("!")
+            ),
+        )],
         Event::TlsUntrusted(e) => vec![(
             Out,
             format!(
