@@ -213,5 +213,47 @@ fn apply_fixes_the_old_origin_check_in_dpservers_nginx_container() {
     );
     assert_eq!(m.dpwizard(["rollback"]).code, 0);
     assert_eq!(m.read("/root/dpserver/nginx-config/default.conf"), conf);
+
+    // With the daemon visible and nginx stopped: checked in a throwaway container of the
+    // service (same mounts), then started rather than reloaded.
+    for tool in ["docker", "docker-compose"] {
+        m.exec(
+            &format!("/usr/bin/{tool}"),
+            format!(
+                "#!/bin/sh\nexec {} \"$@\"\n",
+                which_host(tool).unwrap().display()
+            ),
+        );
+    }
+    let stop = run_compose(&d, &dir, &["stop", "nginx"]);
+    assert!(stop.status.success());
+    let plan = Command::new(dpwizard_bin())
+        .arg("--root")
+        .arg(m.root())
+        .args(["--color", "never", "plan", "--answers"])
+        .arg(&answers)
+        .env("DOCKER_HOST", &d.host)
+        .env("DOCKER_CONFIG", d.dir.path().join("cfg"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&plan.stdout);
+    let check = "run --rm --no-deps -T --entrypoint nginx nginx -t";
+    assert!(out.contains(check), "{out}");
+    assert!(out.contains("up -d nginx"), "{out}");
+    assert!(!out.contains("-s reload"), "{out}");
+    // That check, run as listed, works on the real daemon and refuses a broken site.
+    let args: Vec<&str> = check.split(' ').collect();
+    let ok = run_compose(&d, &dir, &args);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    m.file(
+        "/root/dpserver/nginx-config/default.conf",
+        conf.replace("proxy_http_version 1.1;", "proxy_http_version;"),
+    );
+    let bad = run_compose(&d, &dir, &args);
+    assert!(!bad.status.success());
     let _ = run_compose(&d, &dir, &["down"]);
 }
