@@ -216,15 +216,7 @@ fn apply_fixes_the_old_origin_check_in_dpservers_nginx_container() {
 
     // With the daemon visible and nginx stopped: checked in a throwaway container of the
     // service (same mounts), then started rather than reloaded.
-    for tool in ["docker", "docker-compose"] {
-        m.exec(
-            &format!("/usr/bin/{tool}"),
-            format!(
-                "#!/bin/sh\nexec {} \"$@\"\n",
-                which_host(tool).unwrap().display()
-            ),
-        );
-    }
+    crate::support::dockerd::host_clis(&m);
     let stop = run_compose(&d, &dir, &["stop", "nginx"]);
     assert!(stop.status.success());
     let plan = Command::new(dpwizard_bin())
