@@ -55,6 +55,21 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     }
     paths.push("/etc/systemd/system/drawpile-srv.service".into());
     paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
+    // Compose projects: every file Compose reads, the override file customisations go to,
+    // and the sites nginx in their containers reads through bind mounts.
+    for f in &facts.runtime.compose.files {
+        paths.extend(f.config_files.iter().cloned());
+        paths.extend(f.override_path().ok());
+    }
+    for c in &facts.nginx_containers {
+        paths.extend(
+            c.config
+                .servers
+                .iter()
+                .filter(|s| s.ssl)
+                .map(|s| s.file.to_string()),
+        );
+    }
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
     // An explicit drawpile.user must exist before a unit may run as it.
     paths.push("/etc/passwd".into());

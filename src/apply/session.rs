@@ -281,6 +281,34 @@ fn cancelled(host: &Host, id: Option<String>, on: &mut dyn FnMut(Event)) -> Resu
     Err(exit::FINDINGS)
 }
 
+/// The plan's own checks (nginx in its Compose container: `docker compose exec -T nginx
+/// nginx -t`), in order, the first refusal deciding. They reach a running container, so
+/// only on the machine itself: under another root they are listed, not run.
+async fn validate_in_containers(host: &Host, plan: &Plan) -> crate::apply::Validation {
+    use crate::apply::Validation;
+    if !host.is_live() {
+        return Validation::Skipped(format!(
+            "--root is not /: run `{}` on the machine",
+            crate::ui::shell::join(&plan.validate[0].argv)
+        ));
+    }
+    let mut said = String::new();
+    for a in &plan.validate {
+        let Some(prog) = host.which(&a.argv[0]) else {
+            return Validation::Skipped(format!("{} is not installed", a.argv[0]));
+        };
+        let cmd = host
+            .command(prog)
+            .args(a.argv[1..].iter())
+            .timeout(std::time::Duration::from_secs(120));
+        match Validation::from(&host.run(cmd).await) {
+            Validation::Passed(s) => said.push_str(&s),
+            other => return other,
+        }
+    }
+    Validation::Passed(said)
+}
+
 /// Writes, validates and runs one plan. `Err(code)` ends apply there (failure, commands
 /// left to the admin, or cancelled); `Ok(run id)` means everything ran.
 pub async fn apply_once(
@@ -306,7 +334,7 @@ pub async fn apply_once(
     }
     // Validators run before any reload; if one refuses, every file goes back as it was.
     // A plan that only runs commands (packages installed first) has nothing to validate yet.
-    let checks = if plan.changes.is_empty() {
+    let mut checks = if plan.changes.is_empty() {
         Vec::new()
     } else {
         vec![
@@ -317,6 +345,12 @@ pub async fn apply_once(
             ("nginx -t", crate::apply::validate_nginx(host).await),
         ]
     };
+    if !plan.validate.is_empty() {
+        checks.push((
+            "nginx -t in its container",
+            validate_in_containers(host, plan).await,
+        ));
+    }
     for (what, v) in checks {
         match v {
             crate::apply::Validation::Failed(why) => {
@@ -334,7 +368,7 @@ pub async fn apply_once(
             crate::apply::Validation::Passed(said) => {
                 // nginx -t always talks on stderr ("syntax is ok"): only other validators'
                 // words are worth passing on.
-                let warnings = if what == "nginx -t" {
+                let warnings = if what.starts_with("nginx -t") {
                     Vec::new()
                 } else {
                     said.lines()

@@ -74,6 +74,19 @@ fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Bloc
     Some(Block { start, end })
 }
 
+/// The container port of a short-syntax `ports:` item line (`- "127.0.0.1:1:2/tcp"` → 2).
+fn item_container_port(line: &str) -> Option<u16> {
+    let v = line.trim_start().trim_start_matches("- ");
+    let v = v
+        .split(" #")
+        .next()
+        .unwrap_or(v)
+        .trim()
+        .trim_matches(['"', '\'']);
+    let v = v.split('/').next().unwrap_or(v);
+    v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok())
+}
+
 /// The text of `key:`'s value in `service`'s block: the rest of the key's line, then its
 /// nested lines (for detect, which reports how `command:` is written).
 pub fn key_value_text(text: &str, service: &str, key: &str) -> Option<String> {
@@ -227,15 +240,10 @@ pub fn edit_service(
                 .first()
                 .map(|&i| " ".repeat(indent_of(bare[i])))
                 .unwrap_or_else(|| format!("{pad}  "));
-            let same_port = items.iter().copied().find(|&i| {
-                let v = bare[i]
-                    .trim_start()
-                    .trim_start_matches("- ")
-                    .trim()
-                    .trim_matches(['"', '\'']);
-                let v = v.split('/').next().unwrap_or(v);
-                v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) == Some(container_port)
-            });
+            let same_port = items
+                .iter()
+                .copied()
+                .find(|&i| item_container_port(bare[i]) == Some(container_port));
             match same_port {
                 Some(i)
                     if bare[i]
@@ -291,6 +299,118 @@ pub fn edit_service(
         out.splice(b.start..b.end, new);
     }
     Ok(out.concat())
+}
+
+/// `service`'s `command:` set to `argv` in an override file (`text`: its current bytes,
+/// empty for a new file), every other byte kept: an existing `command:` is edited as
+/// [`edit_service`] edits it; otherwise one flow list is added to the service, the service
+/// to `services:`, or `services:` to the file. `argv` may hold `${VAR}` words: Compose
+/// interpolates an override file like the main one, so `.env` keeps deciding their values.
+pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String, String> {
+    let flow = |pad: &str| {
+        format!(
+            "{pad}command: [{}]\n",
+            argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let bare: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim_end_matches(['\n', '\r']))
+        .collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    if let Some(last) = out.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
+    }
+    if let Some((svc, child)) = service_block(&bare, service) {
+        let pad = " ".repeat(child);
+        match key_block(&bare, svc, child, "command") {
+            Some(c) => {
+                let new =
+                    edit_command_string(&bare, c, child, argv).unwrap_or_else(|| vec![flow(&pad)]);
+                out.splice(c.start..c.end, new);
+            }
+            None => {
+                out.insert(svc.start + 1, flow(&pad));
+            }
+        }
+        return Ok(out.concat());
+    }
+    if let Some(at) = bare.iter().position(|l| l.trim_end() == "services:") {
+        if bare[at].starts_with(char::is_whitespace) {
+            return Err("services: is not at the top level; edit it by hand".into());
+        }
+        // The indentation the file's services already use, else two spaces.
+        let ind = bare[at + 1..]
+            .iter()
+            .find(|l| is_content(l))
+            .map(|l| indent_of(l))
+            .filter(|i| *i > 0)
+            .unwrap_or(2);
+        let pad = " ".repeat(ind);
+        out.insert(at + 1, format!("{pad}{service}:\n{}", flow(&pad.repeat(2))));
+        return Ok(out.concat());
+    }
+    if bare.iter().any(|l| l.trim_start().starts_with("services:")) {
+        return Err("services: is not a block mapping; edit it by hand".into());
+    }
+    out.push(format!("services:\n  {service}:\n{}", flow("    ")));
+    Ok(out.concat())
+}
+
+/// `text` without the short-syntax entries of `service`'s `ports:` that publish
+/// `container_port` (and without `ports:` when none is left). Unchanged when there is none.
+pub fn remove_port(text: &str, service: &str, container_port: u16) -> Result<String, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let bare: Vec<&str> = lines
+        .iter()
+        .map(|l| l.trim_end_matches(['\n', '\r']))
+        .collect();
+    let Some((svc, child)) = service_block(&bare, service) else {
+        return Ok(text.to_string());
+    };
+    let Some(p) = key_block(&bare, svc, child, "ports") else {
+        return Ok(text.to_string());
+    };
+    let items: Vec<usize> = (p.start + 1..p.end)
+        .filter(|&i| is_content(bare[i]))
+        .collect();
+    if bare[p.start].trim_end().len() > child + "ports:".len()
+        || items
+            .iter()
+            .any(|&i| !bare[i].trim_start().starts_with("- "))
+    {
+        return Err("ports: is not a short-syntax block list; edit it by hand".into());
+    }
+    let gone: Vec<usize> = items
+        .iter()
+        .copied()
+        .filter(|&i| item_container_port(bare[i]) == Some(container_port))
+        .collect();
+    if gone.is_empty() {
+        return Ok(text.to_string());
+    }
+    let drop_all = gone.len() == items.len();
+    // A service left with nothing but its name would be `null`, which Compose refuses.
+    let empty_service = drop_all
+        && !(svc.start + 1..svc.end).any(|i| !(p.start..p.end).contains(&i) && is_content(bare[i]));
+    let out: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            if empty_service {
+                !(svc.start..svc.end).contains(i)
+            } else if drop_all {
+                !(p.start..p.end).contains(i)
+            } else {
+                !gone.contains(i)
+            }
+        })
+        .map(|(_, l)| *l)
+        .collect();
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -448,5 +568,65 @@ mod tests {
                 .contains("long syntax")
         );
         assert!(edit_service(f, "nope", &argv(), 27751, "x").is_err());
+    }
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn set_command_adds_to_an_override_file_keeping_every_other_byte() {
+        let argv = words(&["--local-host", "${DOMAIN}", "--websocket-port", "27751"]);
+        let flow = "[\"--local-host\", \"${DOMAIN}\", \"--websocket-port\", \"27751\"]";
+        // No file yet.
+        assert_eq!(
+            set_command("", "drawpile-srv", &argv).unwrap(),
+            format!("services:\n  drawpile-srv:\n    command: {flow}\n")
+        );
+        // Another service only, four-space style, a comment and no final newline.
+        let other = "# mine\nservices:\n    listserver:\n        restart: always";
+        assert_eq!(
+            set_command(other, "drawpile-srv", &argv).unwrap(),
+            format!(
+                "# mine\nservices:\n    drawpile-srv:\n        command: {flow}\n    listserver:\n        restart: always\n"
+            )
+        );
+        // The service is there without a command.
+        let ports =
+            "services:\n  drawpile-srv:\n    ports:\n      - \"127.0.0.1:27780:27780\" # admin\n";
+        assert_eq!(
+            set_command(ports, "drawpile-srv", &argv).unwrap(),
+            format!(
+                "services:\n  drawpile-srv:\n    command: {flow}\n    ports:\n      - \"127.0.0.1:27780:27780\" # admin\n"
+            )
+        );
+        // Setting it again changes nothing.
+        let once = set_command(ports, "drawpile-srv", &argv).unwrap();
+        assert_eq!(set_command(&once, "drawpile-srv", &argv).unwrap(), once);
+        assert!(set_command("services: {}\n", "drawpile-srv", &argv).is_err());
+    }
+
+    #[test]
+    fn remove_port_drops_only_that_port_and_what_it_leaves_empty() {
+        let both = "services:\n  drawpile-srv:\n    ports:\n      - \"27750:27750\"\n      - \"27751:27751/tcp\" # ws\n    restart: always\n";
+        assert_eq!(
+            remove_port(both, "drawpile-srv", 27751).unwrap(),
+            "services:\n  drawpile-srv:\n    ports:\n      - \"27750:27750\"\n    restart: always\n"
+        );
+        let only = "services:\n  drawpile-srv:\n    ports:\n      - \"27751:27751\"\n    restart: always\n";
+        assert_eq!(
+            remove_port(only, "drawpile-srv", 27751).unwrap(),
+            "services:\n  drawpile-srv:\n    restart: always\n"
+        );
+        // A service that had nothing else goes (Compose refuses a null service).
+        let bare = "services:\n  drawpile-srv:\n    ports:\n      - \"27751:27751\"\n  nginx:\n    restart: always\n";
+        assert_eq!(
+            remove_port(bare, "drawpile-srv", 27751).unwrap(),
+            "services:\n  nginx:\n    restart: always\n"
+        );
+        assert_eq!(remove_port(both, "drawpile-srv", 9).unwrap(), both);
+        assert_eq!(remove_port(both, "other", 27751).unwrap(), both);
+        let long = "services:\n  drawpile-srv:\n    ports:\n      - target: 27751\n        published: 27751\n";
+        assert!(remove_port(long, "drawpile-srv", 27751).is_err());
     }
 }

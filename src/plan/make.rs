@@ -802,8 +802,21 @@ fn decide_compose<'a>(
     answers: &Answers,
     snap: &Snapshot,
 ) -> Result<Decisions<'a>, PlanError> {
+    let t = compose_target(facts)?;
+    let unit = ServiceUnit {
+        name: format!("compose service {}", t.service.name),
+        options: t.service.options.clone(),
+        ..Default::default()
+    };
+    let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
+    d.compose = Some((t.file, t.service, t.tool));
+    Ok(d)
+}
+
+/// The one compose service running drawpile-srv, and how Compose is run here.
+fn compose_target(facts: &Facts) -> Result<super::compose_front::Target<'_>, PlanError> {
     let files = &facts.runtime.compose.files;
-    let (file, svc) = match files
+    let (file, service) = match files
         .iter()
         .flat_map(|f| f.services.iter().map(move |s| (f, s)))
         .collect::<Vec<_>>()
@@ -825,12 +838,6 @@ fn decide_compose<'a>(
             )));
         }
     };
-    let unit = ServiceUnit {
-        name: format!("compose service {}", svc.name),
-        options: svc.options.clone(),
-        ..Default::default()
-    };
-    let mut d = proxy_and_tls(facts, answers, snap, unit, SocketPlan::None)?;
     let tool = match (
         &facts.runtime.docker.compose_v1,
         &facts.runtime.docker.compose_v2,
@@ -839,8 +846,35 @@ fn decide_compose<'a>(
         (Some(_), None) => vec!["docker-compose".to_string()],
         (None, None) => vec!["docker-compose".to_string()],
     };
-    d.compose = Some((file, svc, tool));
-    Ok(d)
+    Ok(super::compose_front::Target {
+        file,
+        service,
+        tool,
+    })
+}
+
+/// The plan when the web server in front is nginx in a container of the drawpile service's
+/// own Compose project (dpserver): none of the host-nginx decisions apply.
+fn compose_front_plan(
+    facts: &Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+) -> Result<Option<Plan>, PlanError> {
+    if facts.runtime.kind != RuntimeKind::Compose
+        || !matches!(answers.drawpile.runtime, None | Some(Runtime::Compose))
+    {
+        return Ok(None);
+    }
+    let Ok(t) = compose_target(facts) else {
+        return Ok(None); // decide_compose says why
+    };
+    match super::compose_front::front(facts, answers, &t) {
+        Some(front) => {
+            super::compose_front::refuse_answers(answers, t.service)?;
+            super::compose_front::make(facts, answers, snap, &t, front).map(Some)
+        }
+        None => Ok(None),
+    }
 }
 
 /// A plain `docker run` container: the proxy is configured; the container must be
@@ -1441,7 +1475,8 @@ fn enable_service(plan: &mut Plan, snap: &Snapshot, unit: &ServiceUnit) {
 
 /// Inserts or replaces the marked location inside the server block at `line` of `text`.
 /// How `edit_server_block` starts its error about a location it did not write.
-const HAND_WRITTEN: &str = "a location /drawpile-web/ws not written by dpwizard is already there";
+pub(super) const HAND_WRITTEN: &str =
+    "a location /drawpile-web/ws not written by dpwizard is already there";
 
 pub fn edit_server_block(text: &str, line: usize, spec: &LocationSpec) -> Result<String, String> {
     edit_server_block_with(text, line, spec, false)
@@ -1602,6 +1637,9 @@ pub fn make(
     snap: &Snapshot,
     now_unix: i64,
 ) -> Result<Plan, PlanError> {
+    if let Some(plan) = compose_front_plan(facts, answers, snap)? {
+        return Ok(plan);
+    }
     let mut d = decide(facts, answers, snap)?;
     if d.certbot.is_some() && facts.tls.certbot.is_none() {
         d.packages.push("certbot");
@@ -1676,14 +1714,18 @@ pub fn make(
                 svc.name, d.ws_port
             ),
         });
-            let mut up = tool.clone();
-            up.extend([
-                "-f".to_string(),
-                file.path.clone(),
-                "up".into(),
-                "-d".into(),
-                svc.name.clone(),
-            ]);
+            // Every file Compose reads (`-f` alone would leave the override file out).
+            let target = super::compose_front::Target {
+                file,
+                service: svc,
+                tool: tool.clone(),
+            };
+            let files = if file.config_files.is_empty() {
+                vec![file.path.clone()]
+            } else {
+                file.config_files.clone()
+            };
+            let up = super::compose_front::compose_argv(&target, &files, &["up", "-d", &svc.name]);
             plan.actions.push(Action {
                 argv: up,
                 why: "re-creates the service with the new command and ports".into(),

@@ -4,6 +4,7 @@
 
 pub mod apache;
 pub mod caddy;
+pub mod compose_front;
 pub mod diff;
 pub mod make;
 pub mod nginx;
@@ -93,6 +94,10 @@ pub struct Action {
 pub struct Plan {
     pub changes: Vec<Change>,
     pub actions: Vec<Action>,
+    /// Commands that check the written configuration before any action runs (nginx in its
+    /// container: `docker compose exec -T nginx nginx -t`); a refusal restores every file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub validate: Vec<Action>,
     /// Things the admin must know or do by hand (e.g. DNS, a firewall rule).
     pub notes: Vec<String>,
     /// What to probe once applied.

@@ -34,6 +34,16 @@ pub fn plan_text(plan: &Plan, style: &Style) -> String {
         }
         line(String::new());
     }
+    if !plan.validate.is_empty() {
+        line(style.bold("Checked first (a refusal puts every file back):"));
+        for a in &plan.validate {
+            line(format!(
+                "  $ {}  {}",
+                shell::join(&a.argv),
+                style.dim(&format!("# {}", a.why))
+            ));
+        }
+    }
     if !plan.actions.is_empty() {
         line(style.bold("Then:"));
         for a in &plan.actions {
@@ -287,7 +297,14 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
             Out,
             format!("{} direct WebSocket to {websocket}: {detail}", ok(*passed)),
         )],
-        Event::CannotProbe(w) => vec![(Out, format!("{} cannot probe {w}", style.warn("!")))],
+        Event::CannotProbe(w) => vec![(
+            Out,
+            format!(
+                "{} cannot probe {w} from the host (drawpile-srv is reached there only by the \
+                 proxy, e.g. over a compose network): checked through the proxy instead",
+                style.warn("!")
+            ),
+        )],
         Event::TlsUntrusted(e) => vec![(
             Out,
             format!(

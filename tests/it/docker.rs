@@ -563,15 +563,7 @@ fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
     // Compose: the file lives in the fake root; the real docker-compose runs it.
     let m = FakeMachine::debian12();
     crate::support::nginx::trees::debian_default(m.root());
-    for tool in ["docker", "docker-compose"] {
-        m.exec(
-            &format!("/usr/bin/{tool}"),
-            format!(
-                "#!/bin/sh\nexec {} \"$@\"\n",
-                which_host(tool).unwrap().display()
-            ),
-        );
-    }
+    crate::support::dockerd::host_clis(&m);
     let file = "/opt/dpserver/docker-compose.yml";
     m.file(
         file,

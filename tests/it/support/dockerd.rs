@@ -263,3 +263,17 @@ impl Drop for Dockerd {
             .status();
     }
 }
+
+/// `docker` and `docker-compose` in the fake machine's /usr/bin that run the host's, so
+/// detect (under --root) reaches the private daemon through DOCKER_HOST.
+pub fn host_clis(m: &super::FakeMachine) {
+    for tool in ["docker", "docker-compose"] {
+        m.exec(
+            &format!("/usr/bin/{tool}"),
+            format!(
+                "#!/bin/sh\nexec {} \"$@\"\n",
+                super::which_host(tool).unwrap().display()
+            ),
+        );
+    }
+}
