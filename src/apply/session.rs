@@ -305,13 +305,23 @@ pub async fn apply_once(
         return Ok(cancelled(host, Some(id), on));
     }
     // Validators run before any reload; if one refuses, every file goes back as it was.
-    let checks = [
+    let mut checks = vec![
         (
             "systemd-analyze verify",
             crate::apply::validate_units(host, plan).await,
         ),
         ("nginx -t", crate::apply::validate_nginx(host).await),
     ];
+    // Apache and Caddy are checked only when the plan changes their files.
+    if crate::apply::touches(plan, "/etc/apache2/") {
+        checks.push((
+            "apache2ctl configtest",
+            crate::apply::validate_apache(host).await,
+        ));
+    }
+    if crate::apply::touches(plan, "/etc/caddy/") {
+        checks.push(("caddy validate", crate::apply::validate_caddy(host).await));
+    }
     for (what, v) in checks {
         match v {
             crate::apply::Validation::Failed(why) => {
@@ -328,15 +338,16 @@ pub async fn apply_once(
             }
             crate::apply::Validation::Passed(said) => {
                 // nginx -t always talks on stderr ("syntax is ok"): only other validators'
-                // words are worth passing on.
-                let warnings = if what == "nginx -t" {
-                    Vec::new()
-                } else {
-                    said.lines()
-                        .filter(|l| !l.trim().is_empty())
-                        .map(String::from)
-                        .collect()
-                };
+                // words are worth passing on. So do apache2ctl ("Syntax OK") and caddy (its log lines).
+                let warnings =
+                    if ["nginx -t", "apache2ctl configtest", "caddy validate"].contains(&what) {
+                        Vec::new()
+                    } else {
+                        said.lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .map(String::from)
+                            .collect()
+                    };
                 on(Event::Validated { what, warnings })
             }
             crate::apply::Validation::Skipped(why) => on(Event::ValidatorSkipped { what, why }),
@@ -533,10 +544,14 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
     let start = std::time::Instant::now();
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
+    // A 404 only right after an Apache/Caddy reload, and only for a few seconds.
+    let not_found_limit = std::time::Duration::from_secs(5);
     let transient = |r: &verify::ProxyReport| {
-        r.checks
-            .iter()
-            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)))
+        r.checks.iter().any(|c| {
+            c.detail.contains("could not connect")
+                || matches!(c.status, Some(502 | 504))
+                || (v.retry_not_found && c.status == Some(404) && start.elapsed() < not_found_limit)
+        })
     };
     while transient(&report) && start.elapsed() < limit {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

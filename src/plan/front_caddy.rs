@@ -1,0 +1,139 @@
+//! Caddy 2 in front (a Caddyfile): the marked `handle /drawpile-web/ws` in the domain's
+//! existing site; the rest of the Caddyfile byte for byte. When Caddy manages the site's
+//! certificate itself (automatic HTTPS, or its internal CA), the TLS step says so and plans
+//! no certbot. A JSON-configured Caddy is not edited. Pure: the files come from the
+//! [`Snapshot`]; `caddy validate` judges the result before the reload.
+
+use super::caddy::{BlockSpec, render_block};
+use super::front_apache::Upstream;
+use super::make::{PlanError, Snapshot};
+use super::{Action, Change, FileMode, Plan};
+use crate::detect::Facts;
+use crate::formats::caddyfile::{Caddyfile, CertSource, preemptions, set_managed_block};
+
+/// The Caddyfile Debian's caddy.service runs with.
+pub const CADDYFILE: &str = "/etc/caddy/Caddyfile";
+
+const WS_PATH: &str = "/drawpile-web/ws";
+
+/// Adds Caddy's changes to `plan`; returns the reload when something changed.
+pub fn plan(
+    plan: &mut Plan,
+    facts: &Facts,
+    snap: &Snapshot,
+    domain: &str,
+    up: &Upstream,
+) -> Result<Option<Action>, PlanError> {
+    if facts.caddy.caddyfile.is_none() || snap.get(CADDYFILE).is_none() {
+        return Err(PlanError::Unsupported(format!(
+            "proxy.server = \"caddy\" but there is no {CADDYFILE}: this Caddy is configured in \
+             JSON (a config file or the admin API), which dpwizard does not edit; add the route \
+             from Drawpile's documentation by hand; nothing was changed"
+        )));
+    }
+    // The site may be in the Caddyfile or in a file it imports.
+    let files = std::iter::once(CADDYFILE.to_string())
+        .chain(facts.caddy.files.iter().cloned())
+        .collect::<Vec<_>>();
+    let mut found = None;
+    for f in &files {
+        let Some(bytes) = snap.get(f) else { continue };
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let c = Caddyfile::parse(&text).map_err(|e| PlanError::Conflict(format!("{f}: {e}")))?;
+        if c.site_for(domain).is_some() {
+            found = Some((f.clone(), text, c));
+            break;
+        }
+    }
+    let Some((file, text, c)) = found else {
+        return Err(PlanError::Missing(format!(
+            "{CADDYFILE} has no site for {domain} on 443: dpwizard does not write a new Caddy \
+             site in this version; add `{domain} {{ … }}` first, then run dpwizard again; \
+             nothing was changed"
+        )));
+    };
+    let Some(site) = c.site_for(domain) else {
+        return Err(PlanError::Conflict(format!("{file}: the site went away")));
+    };
+    // Something Caddy runs before every `handle` (a redirect, an authentication, a rewrite)
+    // or a `handle` that sorts first would keep the route from ever running.
+    let pre = preemptions(&text, site, WS_PATH);
+    if let Some(p) = pre.iter().find(|p| p.certain) {
+        return Err(PlanError::Conflict(format!(
+            "{file}:{}: `{}` runs before any `handle {WS_PATH}` and takes the path, so the \
+             WebSocket route would never run; narrow it (a matcher that leaves {WS_PATH} out), \
+             then run again; nothing was changed",
+            p.directive.line,
+            p.directive
+                .words
+                .iter()
+                .map(|w| w.value.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    for p in pre.iter().filter(|p| !p.certain) {
+        plan.notes.push(format!(
+            "{file}:{}: `{}` uses a named matcher dpwizard does not evaluate: if it matches \
+             {WS_PATH}, it runs before the WebSocket route",
+            p.directive.line,
+            p.directive.name().unwrap_or("?")
+        ));
+    }
+    let spec = BlockSpec {
+        upstream_host: up.host.clone(),
+        upstream_port: up.port,
+        extra_origins: up.extra_origins.clone(),
+    };
+    let block = render_block(&spec, &site.child_indent(&text));
+    let new = set_managed_block(&text, site, &block).ok_or_else(|| {
+        PlanError::Conflict(format!(
+            "{file}:{}: the site for {domain} has no braces; write it as `{domain} {{ … }}` so \
+             dpwizard can add its block inside; nothing was changed",
+            site.line
+        ))
+    })?;
+    plan.notes.push(match c.cert_source(site) {
+        CertSource::Automatic => format!(
+            "TLS: Caddy obtains and renews the certificate for {domain} itself (automatic \
+             HTTPS): dpwizard plans no certbot and no self-signed certificate"
+        ),
+        CertSource::Internal => format!(
+            "TLS: Caddy serves {domain} with a certificate from its own local CA (tls internal): \
+             browsers do not trust it, so the web client cannot connect until they do; \
+             dpwizard plans no certbot"
+        ),
+        CertSource::Files { cert, line, .. } => format!(
+            "TLS: Caddy serves {domain} with {cert} ({file}:{line}), renewed by whoever \
+             renews it now; dpwizard plans no certbot"
+        ),
+        CertSource::NotManaged { line } => format!(
+            "TLS: automatic HTTPS is off ({file}:{line}) and the site names no certificate: \
+             Caddy may not serve {domain} over HTTPS; dpwizard plans no certbot"
+        ),
+        CertSource::Unknown { import } => format!(
+            "TLS: the site's certificate may come from the imported {import}; dpwizard plans \
+             no certbot"
+        ),
+    });
+    if new == text {
+        return Ok(None);
+    }
+    plan.changes.push(Change::Write {
+        path: file.clone(),
+        old: Some(text.into_bytes()),
+        new: new.into_bytes(),
+        mode: FileMode::CONFIG,
+        secret: false,
+        why: format!(
+            "adds `handle {WS_PATH}` (the Origin rule, then the WebSocket proxy with X-Real-IP) \
+             to the site for {domain} (line {}), between dpwizard markers; every other byte \
+             stays",
+            site.line
+        ),
+    });
+    Ok(Some(Action {
+        argv: vec!["systemctl".into(), "reload".into(), "caddy".into()],
+        why: "Caddy loads the new Caddyfile (a graceful reload: open connections finish)".into(),
+    }))
+}
