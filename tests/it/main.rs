@@ -27,6 +27,7 @@ mod os;
 mod pasteable;
 mod plan_apache_live;
 mod plan_caddy_live;
+mod plan_fronts;
 mod plan_nginx_live;
 mod plan_units;
 pub mod readonly;
