@@ -18,6 +18,7 @@ mod history;
 mod hostnet;
 mod live_apply;
 mod live_drawpile;
+mod live_fronts;
 mod live_systemd;
 mod live_truth;
 mod manual;
