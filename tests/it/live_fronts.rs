@@ -72,6 +72,13 @@ fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str
     assert_applied(&text, validator, &reload);
     assert_eq!(through_front(m, "https://web.drawpile.net"), "101");
     assert_eq!(through_front(m, "https://evil.example.com"), "403");
+    // The audit passes the front end by dpwizard's block; the live probes judge the route.
+    let (_, text) = dpwizard(m, &format!("audit --json --timeout 3 --domain {DOMAIN}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    for id in ["DPW-PROXY-013", "DPW-LIVE-001", "DPW-LIVE-002"] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
 
     let (code, text) = dpwizard(m, "apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");

@@ -10,6 +10,8 @@ use crate::support::*;
 
 const DOMAIN: &str = "draw.example.test";
 const VHOST: &str = "/etc/apache2/sites-available/draw-le-ssl.conf";
+/// The path Apache reads it by (the audit names that one).
+const ENABLED: &str = "/etc/apache2/sites-enabled/draw-le-ssl.conf";
 
 /// A Debian 12 machine with drawpile-srv 2.3.0 as a service.
 fn with_drawpile() -> FakeMachine {
@@ -103,6 +105,28 @@ fn answers(m: &FakeMachine, text: &str) -> String {
     p.display().to_string()
 }
 
+/// DPW-PROXY-013's verdict (`passed`, or the finding's evidence) from `audit --offline`.
+fn proxy_supported(m: &FakeMachine) -> Result<(), String> {
+    let run = m.dpwizard(["audit", "--offline", "--json", "--domain", DOMAIN]);
+    let v: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    if v["passed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p == "DPW-PROXY-013")
+    {
+        return Ok(());
+    }
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "DPW-PROXY-013")
+        .unwrap_or_else(|| panic!("DPW-PROXY-013 neither passed nor found: {v}"));
+    Err(f["evidence"].to_string())
+}
+
 fn link(m: &FakeMachine, target: &str) -> Option<String> {
     std::fs::read_link(m.path(target))
         .ok()
@@ -146,6 +170,14 @@ fn apache_plan_apply_again_and_rollback_under_root() {
         plan.stdout
     );
 
+    let e = proxy_supported(&m).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "{ENABLED}:2: the virtual host for {DOMAIN} has no dpwizard block"
+        )),
+        "{e}"
+    );
+
     let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
     assert_eq!(apply.code, 0, "{apply:?}");
     assert!(
@@ -153,6 +185,7 @@ fn apache_plan_apply_again_and_rollback_under_root() {
         "{}",
         apply.stdout
     );
+    assert_eq!(proxy_supported(&m), Ok(()));
     let after = m.read(VHOST);
     let (block, rest) = split_block(&after);
     assert_eq!(rest, before, "every byte outside the block is kept");
@@ -200,6 +233,15 @@ fn apache_plan_apply_again_and_rollback_under_root() {
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
     assert_eq!(m.read(VHOST), after);
+
+    // A block edited by hand is not passed.
+    m.file(VHOST, after.replace("[F]", "[L]"));
+    let e = proxy_supported(&m).unwrap_err();
+    assert!(
+        e.contains(&format!("{ENABLED}:5: dpwizard's block was edited by hand")),
+        "{e}"
+    );
+    m.file(VHOST, &after);
 
     let rb = m.dpwizard(["--color", "never", "rollback"]);
     assert_eq!(rb.code, 0, "{rb:?}");
@@ -315,8 +357,14 @@ fn caddy_plan_apply_again_and_rollback_under_root() {
         plan.stdout
     );
 
+    assert!(
+        proxy_supported(&m)
+            .unwrap_err()
+            .contains("has no dpwizard block")
+    );
     let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
     assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(proxy_supported(&m), Ok(()));
     let after = m.read(CADDYFILE);
     let (block, rest) = split_block(&after);
     assert_eq!(rest, before, "every byte outside the block is kept");
