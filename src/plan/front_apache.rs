@@ -201,3 +201,75 @@ pub fn plan(
         }
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up() -> Upstream {
+        Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        }
+    }
+
+    #[test]
+    fn rhel_and_missing_configurations_are_refused_by_name() {
+        let mut f = Facts::default();
+        let e = plan(
+            &mut Plan::default(),
+            &f,
+            &Snapshot::default(),
+            "d.example",
+            &up(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no Apache configuration was found"), "{e}");
+        f.apache.config_root = Some("/etc/httpd".into());
+        let e = plan(
+            &mut Plan::default(),
+            &f,
+            &Snapshot::default(),
+            "d.example",
+            &up(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/etc/httpd (RHEL's httpd layout): dpwizard edits only Debian's"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_module_is_named_and_nothing_is_planned() {
+        let mut f = Facts::default();
+        f.apache.config_root = Some(DEBIAN_ROOT.into());
+        f.apache.files = vec!["/etc/apache2/sites-enabled/d.conf".into()];
+        let mut snap = Snapshot::default();
+        snap.files.insert(
+            "/etc/apache2/sites-enabled/d.conf".into(),
+            b"<VirtualHost *:443>\n\tServerName d.example\n\tSSLEngine on\n</VirtualHost>\n"
+                .to_vec(),
+        );
+        // proxy_http is not installed.
+        for m in ["proxy", "headers", "rewrite", "proxy_wstunnel"] {
+            snap.files
+                .insert(format!("/etc/apache2/mods-available/{m}.load"), Vec::new());
+        }
+        let mut p = Plan::default();
+        let e = plan(&mut p, &f, &snap, "d.example", &up())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "/etc/apache2/mods-available/proxy_http.load does not exist: the proxy_http \
+                 module is not installed"
+            ),
+            "{e}"
+        );
+        assert!(p.changes.is_empty());
+    }
+}

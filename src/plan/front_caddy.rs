@@ -137,3 +137,30 @@ pub fn plan(
         why: "Caddy loads the new Caddyfile (a graceful reload: open connections finish)".into(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caddy_without_a_caddyfile_is_not_edited() {
+        let up = Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        };
+        let e = plan(
+            &mut Plan::default(),
+            &Facts::default(),
+            &Snapshot::default(),
+            "d.example",
+            &up,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("there is no /etc/caddy/Caddyfile: this Caddy is configured in JSON"),
+            "{e}"
+        );
+    }
+}

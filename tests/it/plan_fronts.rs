@@ -127,6 +127,22 @@ fn proxy_supported(m: &FakeMachine) -> Result<(), String> {
     Err(f["evidence"].to_string())
 }
 
+/// `answers --from-machine` names the front end, and applying its answers changes nothing.
+fn assert_exported_answers_change_nothing(m: &FakeMachine, server: &str) {
+    let run = m.dpwizard(["answers", "--from-machine", "--domain", DOMAIN]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("server = \"{server}\"")),
+        "{}",
+        run.stdout
+    );
+    let p = m.path("/root/exported.toml");
+    std::fs::write(&p, &run.stdout).unwrap();
+    let p = p.display().to_string();
+    let check = m.dpwizard(["plan", "--check", "--answers", &p]);
+    assert_eq!(check.code, 0, "{check:?}");
+}
+
 fn link(m: &FakeMachine, target: &str) -> Option<String> {
     std::fs::read_link(m.path(target))
         .ok()
@@ -233,6 +249,8 @@ fn apache_plan_apply_again_and_rollback_under_root() {
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
     assert_eq!(m.read(VHOST), after);
+
+    assert_exported_answers_change_nothing(&m, "apache");
 
     // A block edited by hand is not passed.
     m.file(VHOST, after.replace("[F]", "[L]"));
@@ -382,6 +400,7 @@ fn caddy_plan_apply_again_and_rollback_under_root() {
     assert_eq!(again.code, 0, "{again:?}");
     assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
     assert_eq!(m.read(CADDYFILE), after);
+    assert_exported_answers_change_nothing(&m, "caddy");
 
     let rb = m.dpwizard(["--color", "never", "rollback"]);
     assert_eq!(rb.code, 0, "{rb:?}");
