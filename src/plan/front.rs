@@ -75,6 +75,33 @@ pub fn conflict(facts: &Facts, chosen: ProxyServer) -> Option<String> {
     })
 }
 
+/// `systemctl reload UNIT` for a running web server, `start` for one detection saw stopped
+/// (nothing on 80 or 443: a reload would fail).
+pub fn reload_or_start(
+    facts: &Facts,
+    server: ProxyServer,
+    unit: &str,
+    reload_why: &str,
+) -> crate::plan::Action {
+    let stopped = facts
+        .web_servers
+        .iter()
+        .find(|w| w.name == detected_name(server))
+        .is_some_and(|w| w.listens_80 == Some(false) && w.listens_443 == Some(false));
+    let (verb, why) = if stopped {
+        (
+            "start",
+            format!("{unit} is not running: it starts with the new configuration"),
+        )
+    } else {
+        ("reload", reload_why.to_string())
+    };
+    crate::plan::Action {
+        argv: vec!["systemctl".into(), verb.into(), unit.into()],
+        why,
+    }
+}
+
 /// The front end a plan uses: `proxy.server`, else the one serving 443. Apache and Caddy
 /// keep their site's certificate, so answers that ask for another one are refused by key.
 pub fn choose(facts: &Facts, answers: &crate::answers::Answers) -> Result<ProxyServer, PlanError> {

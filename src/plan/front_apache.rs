@@ -184,22 +184,12 @@ pub fn plan(
     if !changed {
         return Ok(None);
     }
-    let stopped = facts
-        .web_servers
-        .iter()
-        .find(|w| w.name == "apache")
-        .is_some_and(|w| w.listens_80 == Some(false) && w.listens_443 == Some(false));
-    Ok(Some(if stopped {
-        Action {
-            argv: vec!["systemctl".into(), "start".into(), "apache2".into()],
-            why: "Apache is not running: it starts with the new configuration".into(),
-        }
-    } else {
-        Action {
-            argv: vec!["systemctl".into(), "reload".into(), "apache2".into()],
-            why: "Apache serves the new block (a graceful reload: open connections finish)".into(),
-        }
-    }))
+    Ok(Some(super::front::reload_or_start(
+        facts,
+        crate::answers::ProxyServer::Apache,
+        "apache2",
+        "Apache serves the new block (a graceful reload: open connections finish)",
+    )))
 }
 
 #[cfg(test)]

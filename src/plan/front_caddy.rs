@@ -132,15 +132,45 @@ pub fn plan(
             site.line
         ),
     });
-    Ok(Some(Action {
-        argv: vec!["systemctl".into(), "reload".into(), "caddy".into()],
-        why: "Caddy loads the new Caddyfile (a graceful reload: open connections finish)".into(),
-    }))
+    Ok(Some(super::front::reload_or_start(
+        facts,
+        crate::answers::ProxyServer::Caddy,
+        "caddy",
+        "Caddy loads the new Caddyfile (a graceful reload: open connections finish)",
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_caddy_is_reloaded_and_a_stopped_one_started() {
+        let text = "d.example {\n\tfile_server\n}\n";
+        let mut snap = Snapshot::default();
+        snap.files
+            .insert(CADDYFILE.into(), text.as_bytes().to_vec());
+        let mut f = Facts::default();
+        f.caddy.caddyfile = Some(CADDYFILE.into());
+        let up = Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        };
+        for (listening, verb) in [(true, "reload"), (false, "start")] {
+            f.web_servers = vec![crate::detect::webserver::WebServer {
+                name: "caddy".into(),
+                listens_80: Some(listening),
+                listens_443: Some(listening),
+                ..Default::default()
+            }];
+            let mut p = Plan::default();
+            let a = plan(&mut p, &f, &snap, "d.example", &up).unwrap().unwrap();
+            assert_eq!(a.argv, ["systemctl", verb, "caddy"]);
+            assert_eq!(p.changes.len(), 1);
+            assert!(p.notes[0].contains("automatic HTTPS"), "{:?}", p.notes);
+        }
+    }
 
     #[test]
     fn a_caddy_without_a_caddyfile_is_not_edited() {
