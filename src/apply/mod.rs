@@ -101,8 +101,17 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             }
         }
     }
-    // Caddy: the Caddyfile and the files it imports.
+    // Caddy: the Caddyfile and the files it imports, and which of Debian's units (Caddyfile
+    // or API/JSON) starts at boot.
     paths.push(crate::plan::front_caddy::CADDYFILE.into());
+    for unit in crate::plan::front_caddy::UNITS {
+        paths.push(format!(
+            "/etc/systemd/system/multi-user.target.wants/{unit}"
+        ));
+        for dir in crate::plan::front_caddy::UNIT_DIRS {
+            paths.push(format!("{dir}/{unit}"));
+        }
+    }
     paths.extend(facts.caddy.files.iter().cloned());
     for p in paths {
         if let Ok(Some(e)) = fs::read_existing(host, Path::new(&p)) {

@@ -16,6 +16,58 @@ pub const CADDYFILE: &str = "/etc/caddy/Caddyfile";
 
 const WS_PATH: &str = "/drawpile-web/ws";
 
+/// Debian's two units: the Caddyfile one and the API one (`--resume`, JSON).
+pub const UNITS: &[&str] = &["caddy.service", "caddy-api.service"];
+
+/// Where the snapshot looks for a Caddy unit's file, most specific first.
+pub const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+];
+
+/// Why the Caddy that starts at boot does not run from /etc/caddy/Caddyfile, if it does not:
+/// the enabled unit's `ExecStart=` read as Caddy reads its flags. Nothing enabled (or no
+/// unit readable): `None`, the Caddyfile is what Debian's caddy.service runs.
+fn enabled_elsewhere(snap: &Snapshot) -> Option<String> {
+    use crate::formats::caddyfile::{ConfigSource, config_source};
+    let mut elsewhere = None;
+    for unit in UNITS {
+        if snap
+            .get(&format!(
+                "/etc/systemd/system/multi-user.target.wants/{unit}"
+            ))
+            .is_none()
+        {
+            continue;
+        }
+        let Some(text) = UNIT_DIRS
+            .iter()
+            .find_map(|d| snap.get(&format!("{d}/{unit}")))
+        else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(text);
+        let Some(exec) = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("ExecStart="))
+            .rfind(|v| !v.trim().is_empty())
+        else {
+            continue;
+        };
+        let argv: Vec<String> = exec.split_whitespace().map(str::to_string).collect();
+        match config_source(&argv) {
+            ConfigSource::Caddyfile(f) if f == CADDYFILE => return None,
+            ConfigSource::Caddyfile(f) => {
+                elsewhere = Some(format!("{unit} runs Caddy with the Caddyfile {f}"))
+            }
+            ConfigSource::Json(why) => elsewhere = Some(format!("{unit}: {why}")),
+        }
+    }
+    elsewhere
+}
+
 /// Adds Caddy's changes to `plan`; returns the reload when something changed.
 pub fn plan(
     plan: &mut Plan,
@@ -29,6 +81,12 @@ pub fn plan(
             "proxy.server = \"caddy\" but there is no {CADDYFILE}: this Caddy is configured in \
              JSON (a config file or the admin API), which dpwizard does not edit; add the route \
              from Drawpile's documentation by hand; nothing was changed"
+        )));
+    }
+    if let Some(why) = enabled_elsewhere(snap) {
+        return Err(PlanError::Unsupported(format!(
+            "{why}: dpwizard edits only {CADDYFILE} and does not edit that configuration; add \
+             the route from Drawpile's documentation by hand; nothing was changed"
         )));
     }
     // The site may be in the Caddyfile or in a file it imports.
@@ -170,6 +228,54 @@ mod tests {
             assert_eq!(p.changes.len(), 1);
             assert!(p.notes[0].contains("automatic HTTPS"), "{:?}", p.notes);
         }
+    }
+
+    #[test]
+    fn the_api_unit_enabled_instead_of_the_caddyfile_one_is_refused() {
+        let mut snap = Snapshot::default();
+        snap.files
+            .insert(CADDYFILE.into(), b"d.example {\n}\n".to_vec());
+        let unit = |exec: &str| format!("[Service]\nExecStart=\nExecStart={exec}\n").into_bytes();
+        snap.files.insert(
+            "/lib/systemd/system/caddy.service".into(),
+            unit("/usr/bin/caddy run --environ --config /etc/caddy/Caddyfile"),
+        );
+        snap.files.insert(
+            "/lib/systemd/system/caddy-api.service".into(),
+            unit("/usr/bin/caddy run --environ --resume"),
+        );
+        let wants = |u: &str| format!("/etc/systemd/system/multi-user.target.wants/{u}");
+        // Neither enabled (or only caddy.service): the Caddyfile.
+        assert_eq!(enabled_elsewhere(&snap), None);
+        snap.files.insert(
+            wants("caddy-api.service"),
+            b"/lib/systemd/system/caddy-api.service".to_vec(),
+        );
+        let why = enabled_elsewhere(&snap).unwrap();
+        assert_eq!(
+            why,
+            "caddy-api.service: caddy runs with --resume: its configuration is the API's autosave.json"
+        );
+        let mut f = Facts::default();
+        f.caddy.caddyfile = Some(CADDYFILE.into());
+        let up = Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        };
+        let e = plan(&mut Plan::default(), &f, &snap, "d.example", &up)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&why) && e.contains("does not edit that configuration"),
+            "{e}"
+        );
+        // Both enabled: the Caddyfile one counts.
+        snap.files.insert(
+            wants("caddy.service"),
+            b"/lib/systemd/system/caddy.service".to_vec(),
+        );
+        assert_eq!(enabled_elsewhere(&snap), None);
     }
 
     #[test]
