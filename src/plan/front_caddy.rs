@@ -202,6 +202,14 @@ pub fn plan(
 mod tests {
     use super::*;
 
+    fn up() -> Upstream {
+        Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        }
+    }
+
     #[test]
     fn a_running_caddy_is_reloaded_and_a_stopped_one_started() {
         let text = "d.example {\n\tfile_server\n}\n";
@@ -210,11 +218,7 @@ mod tests {
             .insert(CADDYFILE.into(), text.as_bytes().to_vec());
         let mut f = Facts::default();
         f.caddy.caddyfile = Some(CADDYFILE.into());
-        let up = Upstream {
-            host: "127.0.0.1".into(),
-            port: 27751,
-            extra_origins: vec![],
-        };
+        let up = up();
         for (listening, verb) in [(true, "reload"), (false, "start")] {
             f.web_servers = vec![crate::detect::webserver::WebServer {
                 name: "caddy".into(),
@@ -258,11 +262,7 @@ mod tests {
         );
         let mut f = Facts::default();
         f.caddy.caddyfile = Some(CADDYFILE.into());
-        let up = Upstream {
-            host: "127.0.0.1".into(),
-            port: 27751,
-            extra_origins: vec![],
-        };
+        let up = up();
         let e = plan(&mut Plan::default(), &f, &snap, "d.example", &up)
             .unwrap_err()
             .to_string();
@@ -280,11 +280,7 @@ mod tests {
 
     #[test]
     fn a_caddy_without_a_caddyfile_is_not_edited() {
-        let up = Upstream {
-            host: "127.0.0.1".into(),
-            port: 27751,
-            extra_origins: vec![],
-        };
+        let up = up();
         let e = plan(
             &mut Plan::default(),
             &Facts::default(),
