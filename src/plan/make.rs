@@ -711,8 +711,9 @@ fn proxy_and_tls<'a>(
         if !others.is_empty() {
             return Err(PlanError::Conflict(format!(
                 "{} serves port 443 here: dpwizard does not install nginx next to it (they would \
-                 fight for the port); set up its WebSocket route by hand from Drawpile's \
-                 documentation for now; nothing was changed",
+                 fight for the port); for Apache or Caddy leave proxy.server out and dpwizard \
+                 adds the route to it, for another set up its WebSocket route by hand from \
+                 Drawpile's documentation; nothing was changed",
                 others.join(", ")
             )));
         }

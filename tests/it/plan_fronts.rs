@@ -329,6 +329,17 @@ fn apache_refusals_name_what_and_change_nothing() {
             .contains("with apache in front, the certificate stays"),
         "{run:?}"
     );
+    // Asking for nginx where Apache serves 443: never installed next to it.
+    let a = answers(&m, "[proxy]\nserver = \"nginx\"\n");
+    let run = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains(
+            "apache serves port 443 here: dpwizard does not install nginx next to it (they \
+             would fight for the port); for Apache or Caddy leave proxy.server out"
+        ),
+        "{run:?}"
+    );
     // Asking for Caddy where Apache serves 443: never a second web server.
     let a = answers(&m, "[proxy]\nserver = \"caddy\"\n");
     let run = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
