@@ -76,6 +76,21 @@ impl TlsMode {
 #[serde(rename_all = "kebab-case")]
 pub enum ProxyServer {
     Nginx,
+    /// Apache 2.4 in front (Debian layout): a marked block in the domain's 443 vhost.
+    Apache,
+    /// Caddy 2 with a Caddyfile: a marked `handle` in the domain's site.
+    Caddy,
+}
+
+impl ProxyServer {
+    /// The answers-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyServer::Nginx => "nginx",
+            ProxyServer::Apache => "apache",
+            ProxyServer::Caddy => "caddy",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -415,10 +430,11 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         Some(p) => {
             let server = c.take(p.server, "proxy.server", |s: &String| match s.as_str() {
                 "nginx" => Ok(ProxyServer::Nginx),
-                "apache" | "caddy" => Err(Invalid(format!(
-                    "proxy server {s:?} is not supported yet (nginx is; Apache and Caddy are planned)"
+                "apache" => Ok(ProxyServer::Apache),
+                "caddy" => Ok(ProxyServer::Caddy),
+                other => Err(Invalid(format!(
+                    "proxy server {other:?} is not one of \"nginx\", \"apache\", \"caddy\""
                 ))),
-                other => Err(Invalid(format!("proxy server {other:?} is not one of \"nginx\""))),
             });
             let site_file = c.take(p.site_file, "proxy.site_file", |s: &String| {
                 if s == "auto" {
@@ -592,7 +608,7 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
     section(
         "proxy",
         vec![
-            ("server", a.proxy.server.map(|_| q("nginx"))),
+            ("server", a.proxy.server.map(|s| q(s.as_str()))),
             ("site_file", site_file),
             ("extra_origins", origins),
         ],
@@ -785,6 +801,13 @@ mod tests {
             "{text}"
         );
         assert_eq!(parse("m2.toml", &text).unwrap(), min);
+        // Every front end reads back as itself.
+        for server in ["nginx", "apache", "caddy"] {
+            let t = format!("[site]\ndomain = \"d.example.com\"\n[proxy]\nserver = \"{server}\"\n");
+            let a = parse("p.toml", &t).unwrap();
+            assert_eq!(a.proxy.server.map(ProxyServer::as_str), Some(server));
+            assert_eq!(parse("p2.toml", &to_toml(&a, "", &|_| None)).unwrap(), a);
+        }
     }
 
     #[test]

@@ -103,6 +103,40 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             }
         }
     }
+    // Apache (Debian layout): every file its configuration reads (the domain's vhost is
+    // among them, edited at its real path), certbot's SSL options (they turn SSLEngine on),
+    // and the module directories (what a2enmod would link).
+    if facts.apache.config_root.as_deref() == Some(crate::plan::front_apache::DEBIAN_ROOT) {
+        for f in &facts.apache.files {
+            paths.push(f.clone());
+            if let Ok(real) = host.canonical(f) {
+                let real = real.display().to_string();
+                if real != *f {
+                    snap.real_paths.insert(f.clone(), real.clone());
+                    paths.push(real);
+                }
+            }
+        }
+        paths.push("/etc/letsencrypt/options-ssl-apache.conf".into());
+        for dir in ["mods-available", "mods-enabled"] {
+            let d = format!("{}/{dir}", crate::plan::front_apache::DEBIAN_ROOT);
+            for name in host.list_dir(&d).unwrap_or_default() {
+                paths.push(format!("{d}/{name}"));
+            }
+        }
+    }
+    // Caddy: the Caddyfile and the files it imports, and which of Debian's units (Caddyfile
+    // or API/JSON) starts at boot.
+    paths.push(crate::plan::front_caddy::CADDYFILE.into());
+    for unit in crate::plan::front_caddy::UNITS {
+        paths.push(format!(
+            "/etc/systemd/system/multi-user.target.wants/{unit}"
+        ));
+        for dir in crate::plan::front_caddy::UNIT_DIRS {
+            paths.push(format!("{dir}/{unit}"));
+        }
+    }
+    paths.extend(facts.caddy.files.iter().cloned());
     let mut seen = std::collections::HashSet::new();
     paths.retain(|p| seen.insert(p.clone()));
     for p in paths {
@@ -259,6 +293,62 @@ pub use crate::validate::Validation;
 /// live machine too: a plain `nginx -t` creates and chowns the paths it names).
 pub async fn validate_nginx(host: &Host) -> Validation {
     crate::validate::nginx(host).await
+}
+
+/// Whether a plan changes files under `dir` (a web server's configuration root).
+pub fn touches(plan: &Plan, dir: &str) -> bool {
+    plan.changes.iter().any(|c| c.path().starts_with(dir))
+}
+
+/// `apache2ctl configtest` on the machine (it reads Debian's envvars itself, which a bare
+/// `apache2 -t` would not). Under another root it is not run: the tree's Apache
+/// configuration names the machine's own paths, so only the live machine can judge it.
+pub async fn validate_apache(host: &Host) -> Validation {
+    if !host.is_live() {
+        return Validation::Skipped(
+            "Apache's configuration is checked on the live machine only (--root is not /)".into(),
+        );
+    }
+    let Some(ctl) = host.which("apache2ctl") else {
+        return Validation::Skipped("apache2ctl is not installed".into());
+    };
+    Validation::from(
+        &host
+            .run(
+                host.command(ctl)
+                    .arg("configtest")
+                    .timeout(std::time::Duration::from_secs(30)),
+            )
+            .await,
+    )
+}
+
+/// `caddy validate --adapter caddyfile --config /etc/caddy/Caddyfile` on the machine (live
+/// only, like [`validate_apache`]).
+pub async fn validate_caddy(host: &Host) -> Validation {
+    if !host.is_live() {
+        return Validation::Skipped(
+            "Caddy's configuration is checked on the live machine only (--root is not /)".into(),
+        );
+    }
+    let Some(caddy) = host.which("caddy") else {
+        return Validation::Skipped("caddy is not installed".into());
+    };
+    Validation::from(
+        &host
+            .run(
+                host.command(caddy)
+                    .args([
+                        "validate",
+                        "--adapter",
+                        "caddyfile",
+                        "--config",
+                        crate::plan::front_caddy::CADDYFILE,
+                    ])
+                    .timeout(std::time::Duration::from_secs(30)),
+            )
+            .await,
+    )
 }
 
 /// `systemd-analyze verify` of the units a plan wrote (live only: it needs the machine's own

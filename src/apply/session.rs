@@ -351,6 +351,16 @@ pub async fn apply_once(
             validate_in_containers(host, plan).await,
         ));
     }
+    // Apache and Caddy are checked only when the plan changes their files.
+    if crate::apply::touches(plan, "/etc/apache2/") {
+        checks.push((
+            "apache2ctl configtest",
+            crate::apply::validate_apache(host).await,
+        ));
+    }
+    if crate::apply::touches(plan, "/etc/caddy/") {
+        checks.push(("caddy validate", crate::apply::validate_caddy(host).await));
+    }
     for (what, v) in checks {
         match v {
             crate::apply::Validation::Failed(why) => {
@@ -367,8 +377,10 @@ pub async fn apply_once(
             }
             crate::apply::Validation::Passed(said) => {
                 // nginx -t always talks on stderr ("syntax is ok"): only other validators'
-                // words are worth passing on.
-                let warnings = if what.starts_with("nginx -t") {
+                // words are worth passing on. So do apache2ctl ("Syntax OK") and caddy (its log lines).
+                let quiet = what.starts_with("nginx -t")
+                    || ["apache2ctl configtest", "caddy validate"].contains(&what);
+                let warnings = if quiet {
                     Vec::new()
                 } else {
                     said.lines()
@@ -572,11 +584,7 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
     let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], 443));
     let start = std::time::Instant::now();
     let mut report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
-    let transient = |r: &verify::ProxyReport| {
-        r.checks
-            .iter()
-            .any(|c| c.detail.contains("could not connect") || matches!(c.status, Some(502 | 504)))
-    };
+    let transient = |r: &verify::ProxyReport| transient(r, v.retry_not_found, start.elapsed());
     while transient(&report) && start.elapsed() < limit {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         report = verify::check_proxy(&v.domain, proxy, verify::TlsVerify::SystemRoots, t).await;
@@ -631,6 +639,25 @@ pub async fn verify_live(v: &VerifySpec, on: &mut dyn FnMut(Event)) -> (bool, se
 }
 
 /// Says how long a check waited, when it had to.
+/// How long a 404 counts as the old configuration still serving after an Apache or Caddy
+/// reload (their graceful reloads return before every worker has the new one).
+const NOT_FOUND_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a proxy report may still change by itself: nothing listening yet, the backend
+/// coming up (502/504), or — only for Apache/Caddy, within [`NOT_FOUND_SETTLE`] of the
+/// first try — a 404 from a worker that still has the old configuration.
+fn transient(
+    r: &crate::verify::ProxyReport,
+    retry_not_found: bool,
+    elapsed: std::time::Duration,
+) -> bool {
+    r.checks.iter().any(|c| {
+        c.detail.contains("could not connect")
+            || matches!(c.status, Some(502 | 504))
+            || (retry_not_found && c.status == Some(404) && elapsed < NOT_FOUND_SETTLE)
+    })
+}
+
 fn report_wait(on: &mut dyn FnMut(Event), what: &str, start: std::time::Instant, seen: bool) {
     let waited = start.elapsed();
     if waited >= std::time::Duration::from_millis(200) {
@@ -645,6 +672,33 @@ fn report_wait(on: &mut dyn FnMut(Event), what: &str, start: std::time::Instant,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_404_is_waited_for_only_briefly_and_only_after_an_apache_or_caddy_reload() {
+        let report = |status: u16, detail: &str| crate::verify::ProxyReport {
+            url: String::new(),
+            connect_to: String::new(),
+            tls: None,
+            checks: vec![crate::verify::Check {
+                name: "proxy-official-origin".into(),
+                origin: None,
+                expect: crate::verify::Expect::Reach,
+                passed: false,
+                detail: detail.into(),
+                status: Some(status),
+            }],
+        };
+        let s = std::time::Duration::from_secs;
+        let not_found = report(404, "HTTP 404");
+        assert!(transient(&not_found, true, s(1)));
+        assert!(!transient(&not_found, true, s(6)), "bounded");
+        assert!(
+            !transient(&not_found, false, s(1)),
+            "nginx: a 404 is the answer"
+        );
+        assert!(transient(&report(502, "HTTP 502"), false, s(10)));
+        assert!(!transient(&report(403, "HTTP 403"), true, s(1)));
+    }
     use crate::host::Clock;
     use crate::plan::{Change, FileMode};
 

@@ -44,8 +44,21 @@ fn systemctl(argv: &[String]) -> Option<(&str, &str)> {
     }
 }
 
-fn is_nginx(unit: &str) -> bool {
-    unit == "nginx" || unit == "nginx.service"
+/// The web servers a run may reload, with the files that are theirs: each is reloaded (or
+/// stopped) by the same rule, validated first by the caller.
+const FRONTS: &[(&str, &[&str])] = &[
+    ("nginx", &["/etc/nginx/", "/etc/ssl/dpwizard/"]),
+    ("apache2", &["/etc/apache2/"]),
+    ("caddy", &["/etc/caddy/"]),
+];
+
+fn is_front(unit: &str) -> bool {
+    let name = unit.strip_suffix(".service").unwrap_or(unit);
+    FRONTS.iter().any(|(f, _)| *f == name)
+}
+
+fn is_unit(unit: &str, name: &str) -> bool {
+    unit == name || unit.strip_suffix(".service") == Some(name)
 }
 
 /// The commands that bring the running state back to what it was before the run. Pure: from
@@ -78,7 +91,7 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
     for (verb, unit) in &touched {
         let started = matches!(verb.as_str(), "restart" | "start" | "enable");
         if started
-            && !is_nginx(unit)
+            && !is_front(unit)
             && !unit.ends_with(".socket")
             && was_active(unit) == Some(false)
         {
@@ -108,7 +121,7 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
     for (verb, unit) in &touched {
         let restarted = matches!(verb.as_str(), "restart" | "start" | "enable");
         if restarted
-            && !is_nginx(unit)
+            && !is_front(unit)
             && !unit.ends_with(".socket")
             && was_active(unit) != Some(false)
         {
@@ -142,22 +155,24 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
             "firewalld loads the restored rules",
         ));
     }
-    // 7. nginx serves the old files (validated first by the caller).
-    let nginx_files = changed
-        .iter()
-        .any(|p| p.starts_with("/etc/nginx/") || p.starts_with("/etc/ssl/dpwizard/"));
-    let nginx_touched = touched.iter().any(|(_, u)| is_nginx(u));
-    if nginx_touched && was_active("nginx") == Some(false) {
-        // The run started nginx: it goes back to not running.
-        out.push(act(
-            &["systemctl", "stop", "nginx"],
-            "nginx was not running before the run",
-        ));
-    } else if nginx_files && (nginx_touched || was_active("nginx") == Some(true)) {
-        out.push(act(
-            &["systemctl", "reload", "nginx"],
-            "nginx serves the restored configuration",
-        ));
+    // 7. The web server serves the old files (validated first by the caller).
+    for (front, dirs) in FRONTS {
+        let front_files = changed
+            .iter()
+            .any(|p| dirs.iter().any(|d| p.starts_with(d)));
+        let front_touched = touched.iter().any(|(_, u)| is_unit(u, front));
+        if front_touched && was_active(front) == Some(false) {
+            // The run started it: it goes back to not running.
+            out.push(act(
+                &["systemctl", "stop", front],
+                &format!("{front} was not running before the run"),
+            ));
+        } else if front_files && (front_touched || was_active(front) == Some(true)) {
+            out.push(act(
+                &["systemctl", "reload", front],
+                &format!("{front} serves the restored configuration"),
+            ));
+        }
     }
     let ran: BTreeSet<&str> = j
         .commands
@@ -225,13 +240,23 @@ pub async fn rollback(
     }
     for a in out.commands.clone() {
         let command = a.argv.join(" ");
-        if a.argv == ["systemctl", "reload", "nginx"]
-            && let super::Validation::Failed(why) = super::validate_nginx(host).await
-        {
+        let validation = match a.argv.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["systemctl", "reload", "nginx"] => {
+                Some(("nginx -t", super::validate_nginx(host).await))
+            }
+            ["systemctl", "reload", "apache2"] => {
+                Some(("apache2ctl configtest", super::validate_apache(host).await))
+            }
+            ["systemctl", "reload", "caddy"] => {
+                Some(("caddy validate", super::validate_caddy(host).await))
+            }
+            _ => None,
+        };
+        if let Some((what, super::Validation::Failed(why))) = validation {
             out.ran.push((
                 command,
                 Some(format!(
-                    "not reloaded: nginx -t refuses the restored files: {why}"
+                    "not reloaded: {what} refuses the restored files: {why}"
                 )),
             ));
             continue;
@@ -361,6 +386,51 @@ mod tests {
             ]
         );
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn apache_and_caddy_runs_are_undone_with_their_own_reload_and_never_a_restart() {
+        // Apache: the vhost restored and the module links removed.
+        let j = journal(
+            &[
+                &["systemctl", "restart", "drawpile-srv.service"],
+                &["systemctl", "reload", "apache2"],
+            ],
+            &[("drawpile-srv.service", "active"), ("apache2", "active")],
+        );
+        let mut report = files(&["/etc/apache2/sites-available/draw-le-ssl.conf"]);
+        report
+            .removed
+            .push("/etc/apache2/mods-enabled/proxy.load".into());
+        let (c, _) = reverse_commands(&j, &report);
+        assert_eq!(
+            argvs(&c),
+            [
+                "systemctl restart drawpile-srv.service",
+                "systemctl reload apache2"
+            ]
+        );
+        // Only the module links went back (the vhost was already as wanted): still a reload.
+        let mut links = RollbackReport::default();
+        links
+            .removed
+            .push("/etc/apache2/mods-enabled/headers.load".into());
+        let (c, _) = reverse_commands(&j, &links);
+        assert!(argvs(&c).contains(&"systemctl reload apache2".to_string()));
+        // Caddy: its Caddyfile restored; a Caddy the run started is stopped again.
+        let j = journal(&[&["systemctl", "reload", "caddy"]], &[("caddy", "active")]);
+        let (c, _) = reverse_commands(&j, &files(&["/etc/caddy/Caddyfile"]));
+        assert_eq!(argvs(&c), ["systemctl reload caddy"]);
+        let j = journal(
+            &[&["systemctl", "start", "apache2"]],
+            &[("apache2", "inactive")],
+        );
+        let (c, _) = reverse_commands(&j, &files(&["/etc/apache2/sites-available/x.conf"]));
+        assert_eq!(argvs(&c), ["systemctl stop apache2"]);
+        // An nginx run reloads nginx only.
+        let j = journal(&[&["systemctl", "reload", "nginx"]], &[("nginx", "active")]);
+        let (c, _) = reverse_commands(&j, &files(&["/etc/nginx/conf.d/x.conf"]));
+        assert_eq!(argvs(&c), ["systemctl reload nginx"]);
     }
 
     #[test]

@@ -549,11 +549,40 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         || !facts.nginx.servers.is_empty()
         || !s.nginx_containers_443.is_empty();
     let in_container = s.site.as_ref().and_then(|site| site.container);
-    if !other_servers.is_empty() && s.site.is_none() {
-        v.fail(
-            PROXY_SUPPORTED,
-            vec![format!("{} serves port 443", other_servers.join(", "))],
+    // Apache or Caddy alone in front with dpwizard's block as written: supported; its
+    // configuration beyond the block is not audited yet (the live probes judge the route).
+    if let Some(b) = &obs.front_block
+        && s.site.is_none()
+        && other_servers == [b.server.clone()]
+        && b.state == super::front::BlockState::Unchanged
+    {
+        v.pass(PROXY_SUPPORTED);
+        for c in proxy_checks {
+            v.skip(
+                c,
+                format!(
+                    "{} is judged by dpwizard's block ({}) and the live probes; the rest of its \
+                     configuration is not audited yet",
+                    b.server, b.evidence
+                ),
+            );
+        }
+        v.skip(
+            PROXY_SYNTAX,
+            format!("{} serves the domain, not nginx", b.server),
         );
+        v.skip(
+            PROXY_ONE_SERVER,
+            format!("{} serves the domain, not nginx", b.server),
+        );
+        return;
+    }
+    if !other_servers.is_empty() && s.site.is_none() {
+        let mut evidence = vec![format!("{} serves port 443", other_servers.join(", "))];
+        if let Some(b) = &obs.front_block {
+            evidence.push(b.evidence.clone());
+        }
+        v.fail(PROXY_SUPPORTED, evidence);
         for c in proxy_checks {
             v.skip(
                 c,

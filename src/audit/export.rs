@@ -79,6 +79,16 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
 
     let mut tls = TlsAnswers::default();
     let mut proxy = ProxyAnswers::default();
+    // Apache or Caddy serving 443 (and no nginx site for the domain): that one, which keeps
+    // its own site and certificate. (Extra origins in its block are not read back yet.)
+    let front = crate::plan::front::in_front(facts);
+    if s.site.is_none() && front != ProxyServer::Nginx {
+        proxy.server = Some(front);
+        note(
+            "proxy.server",
+            format!("{} serves port 443 here", front.as_str()),
+        );
+    }
     if let Some(site) = &s.site {
         let in_container = |p: &Option<String>| {
             site.container

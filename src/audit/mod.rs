@@ -9,6 +9,7 @@
 pub mod catalogue;
 pub mod checks;
 pub mod export;
+pub mod front;
 pub mod logs;
 pub mod observe;
 pub mod origin;
@@ -166,6 +167,9 @@ impl Verdicts {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Observations {
     pub nginx_test: Option<Result<(), String>>,
+    /// Apache or Caddy in front: dpwizard's block in the domain's site, as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub front_block: Option<front::FrontBlock>,
     pub live: Option<observe::Live>,
     pub dns: Option<observe::Dns>,
     pub logs: logs::LogEvidence,

@@ -391,5 +391,8 @@ pub async fn observe(
         Ok(a) => obs.logs.access = Some(a),
         Err(why) => obs.logs.access_missing = Some(why),
     }
+    if let Some(d) = &s.domain {
+        obs.front_block = super::front::observe(host, facts, d);
+    }
     obs
 }

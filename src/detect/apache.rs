@@ -149,6 +149,9 @@ impl Reader<'_> {
         let Some(text) = self.log.read(self.ctx, path, depth, 32) else {
             return;
         };
+        // A file included inside a vhost (certbot's options-ssl-apache.conf, which turns
+        // SSLEngine on) adds to that vhost; the vhost closes in the file that opened it.
+        let inside_vhost = self.current.is_some();
         for (line, l) in logical_lines(&text) {
             let words = split_words(&l);
             let Some(first) = words.first() else { continue };
@@ -237,6 +240,9 @@ impl Reader<'_> {
                     }
                 }
             }
+        }
+        if inside_vhost {
+            return;
         }
         if let Some(v) = self.current.take() {
             self.log.errors.push(format!(

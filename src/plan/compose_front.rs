@@ -466,6 +466,8 @@ pub fn make(
     plan.verify = Some(VerifySpec {
         domain: answers.site.domain.to_string(),
         websocket: format!("{}:{ws_port}", svc.name),
+        // `nginx -s reload` in the container returns before its new workers serve.
+        retry_not_found: true,
     });
     Ok(plan)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::nginx::{BEGIN_MARKER, END_MARKER, LocationSpec, REVERTIBLE_SWITCHES, render_location};
 use super::{Action, Change, FileMode, Plan};
-use crate::answers::{Answers, Runtime, SiteFile, TlsMode};
+use crate::answers::{Answers, ProxyServer, Runtime, SiteFile, TlsMode};
 use crate::detect::Facts;
 use crate::detect::args::DrawpileArgs;
 use crate::detect::nginx::NginxServer;
@@ -139,6 +139,8 @@ struct Decisions<'a> {
     ws_port: u16,
     ws_listen: String,
     domain: String,
+    /// The web server in front (nginx unless Apache or Caddy serves 443 or was asked for).
+    front: ProxyServer,
     server: Option<&'a NginxServer>,
     cert: String,
     key: String,
@@ -672,6 +674,28 @@ fn proxy_and_tls<'a>(
         .map(|a| a.to_string())
         .unwrap_or_else(|| DEFAULT_WEBSOCKET_LISTEN.into());
     let domain = answers.site.domain.to_string();
+    // Apache or Caddy in front: their own site and certificate stay (plan/front_*.rs).
+    let front = super::front::choose(facts, answers)?;
+    if front != ProxyServer::Nginx {
+        return Ok(Decisions {
+            unit,
+            new_service: false,
+            new_container: None,
+            docker_run: None,
+            compose: None,
+            socket: socket_plan,
+            ws_port,
+            ws_listen,
+            domain,
+            front,
+            server: None,
+            cert: String::new(),
+            key: String::new(),
+            self_signed: false,
+            certbot: None,
+            packages: Vec::new(),
+        });
+    }
 
     let mut packages = Vec::new();
     if facts.nginx.conf_path.is_none() {
@@ -687,8 +711,9 @@ fn proxy_and_tls<'a>(
         if !others.is_empty() {
             return Err(PlanError::Conflict(format!(
                 "{} serves port 443 here: dpwizard does not install nginx next to it (they would \
-                 fight for the port); set up its WebSocket route by hand from Drawpile's \
-                 documentation for now; nothing was changed",
+                 fight for the port); for Apache or Caddy leave proxy.server out and dpwizard \
+                 adds the route to it, for another set up its WebSocket route by hand from \
+                 Drawpile's documentation; nothing was changed",
                 others.join(", ")
             )));
         }
@@ -786,6 +811,7 @@ fn proxy_and_tls<'a>(
         ws_port,
         ws_listen,
         domain,
+        front,
         server,
         cert,
         key,
@@ -1922,8 +1948,24 @@ pub fn make(
             .collect(),
         revert_switches: revert,
     };
-    match d.server {
-        Some(s) => {
+    // Apache or Caddy in front: their own planners; nginx's section below is skipped.
+    let front_up = super::front_apache::Upstream {
+        host: spec.upstream_host.clone(),
+        port: spec.upstream_port,
+        extra_origins: spec.extra_origins.clone(),
+    };
+    let front_reload = match d.front {
+        ProxyServer::Nginx => None,
+        ProxyServer::Apache => {
+            super::front_apache::plan(&mut plan, facts, snap, &d.domain, &front_up)?
+        }
+        ProxyServer::Caddy => {
+            super::front_caddy::plan(&mut plan, facts, snap, &d.domain, &front_up)?
+        }
+    };
+    match (d.front, d.server) {
+        (ProxyServer::Apache | ProxyServer::Caddy, _) => {}
+        (ProxyServer::Nginx, Some(s)) => {
             let real = snap
                 .real_paths
                 .get(&*s.file)
@@ -1980,7 +2022,7 @@ pub fn make(
             });
             }
         }
-        None => {
+        (ProxyServer::Nginx, None) => {
             let debian = facts
                 .nginx
                 .files
@@ -2049,6 +2091,7 @@ pub fn make(
         } else {
             format!("{}:{}", spec.upstream_host, spec.upstream_port)
         },
+        retry_not_found: d.front != ProxyServer::Nginx,
     });
     if !plan.manual.is_empty() {
         plan.verify = None; // the container must be re-created first
@@ -2147,6 +2190,7 @@ pub fn make(
             }
         });
     }
+    plan.actions.extend(front_reload);
     // 5. The firewall the machine already uses lets browsers (80, 443) and the apps (the TCP
     // port) in. Before certbot: its challenge comes in on port 80.
     let tcp_port = answers
@@ -2378,6 +2422,7 @@ mod tests {
             ws_port: 27751,
             ws_listen: "127.0.0.1".into(),
             domain: "x.example".into(),
+            front: ProxyServer::Nginx,
             server: None,
             cert: String::new(),
             key: String::new(),

@@ -6,6 +6,9 @@ pub mod apache;
 pub mod caddy;
 pub mod compose_front;
 pub mod diff;
+pub mod front;
+pub mod front_apache;
+pub mod front_caddy;
 pub mod make;
 pub mod nginx;
 pub mod selfsigned;
@@ -116,6 +119,11 @@ pub struct VerifySpec {
     pub domain: String,
     /// `127.0.0.1:27751`
     pub websocket: String,
+    /// Apache's and Caddy's graceful reloads return before every worker serves the new
+    /// configuration (nginx's are waited for by pid): a 404 at the path right after one is
+    /// retried briefly.
+    #[serde(skip)]
+    pub retry_not_found: bool,
 }
 
 impl Plan {

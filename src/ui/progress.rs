@@ -121,10 +121,10 @@ pub fn event_lines(e: &Event, style: &Style, inv: &Invocation) -> Vec<(Stream, S
                 .iter()
                 .map(|l| (Out, format!("{} {what}: {l}", style.warn("!"))))
                 .collect();
-            let verdict = if *what == "nginx -t" {
-                "the configuration is valid"
-            } else {
+            let verdict = if *what == "systemd-analyze verify" {
                 "the units are valid"
+            } else {
+                "the configuration is valid"
             };
             v.push((Out, format!("{} {what}: {verdict}", style.good("✓"))));
             v

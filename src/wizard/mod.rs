@@ -377,7 +377,14 @@ impl Wizard {
         if !container {
             q.push(QId::Listen);
         }
-        q.extend([QId::Domain, QId::TlsMode]);
+        q.push(QId::Domain);
+        // Apache or Caddy in front keep their site and its certificate: no TLS or site
+        // question (those are nginx's).
+        if self.front() != ProxyServer::Nginx {
+            q.extend([QId::ProxyServer, QId::ExtraOrigins]);
+            return q;
+        }
+        q.push(QId::TlsMode);
         match self.tls_mode() {
             TlsMode::Certbot => q.push(QId::Email),
             TlsMode::Existing if self.detected_certificate().is_none() => {
@@ -387,6 +394,11 @@ impl Wizard {
         }
         q.extend([QId::ProxyServer, QId::SiteFile, QId::ExtraOrigins]);
         q
+    }
+
+    /// The web server in front: the one serving 443 (never a second one next to it).
+    fn front(&self) -> ProxyServer {
+        crate::plan::front::in_front(&self.facts)
     }
 
     /// The steps with their state: done, current, or pending.
@@ -687,15 +699,29 @@ impl Wizard {
                 q.prompt = "Reverse proxy".into();
                 q.why =
                     "It terminates TLS and checks the Origin before passing WebSockets on.".into();
-                q.help = "nginx is supported; Apache and Caddy are planned.".into();
-                q.choices = vec![choice("nginx", "nginx")];
-                q.default = Some("nginx".into());
+                // Only the one serving 443 is offered: a second would fight it for the port.
+                let front = self.front();
+                let label = match front {
+                    ProxyServer::Nginx => "nginx",
+                    ProxyServer::Apache => "Apache",
+                    ProxyServer::Caddy => "Caddy",
+                };
+                q.help = match front {
+                    ProxyServer::Nginx => "nginx serves 443 here, or is installed first.".into(),
+                    _ => format!(
+                        "{label} serves port 443 here: dpwizard adds the WebSocket route to its \
+                         site for the domain (a marked block) and keeps its certificate; it \
+                         never installs a second web server that would fight it for the port."
+                    ),
+                };
+                q.choices = vec![choice(front.as_str(), label)];
+                q.default = Some(front.as_str().into());
                 q.context = f
                     .web_servers
                     .iter()
                     .map(|w| format!("installed: {}", w.name))
                     .collect();
-                if f.nginx.conf_path.is_none() {
+                if front == ProxyServer::Nginx && f.nginx.conf_path.is_none() {
                     match no_host_nginx(f) {
                         // A web server already serves 443 (nginx in a container, or another).
                         Some(why) => q.blockers.push(why),
@@ -842,8 +868,9 @@ impl Wizard {
             Some(m) if asked(QId::Email) => Some(EmailAddress::parse(&m).map_err(e)?),
             _ => None,
         };
+        let front = self.front();
         let mut tls = TlsAnswers {
-            mode: Some(mode),
+            mode: (front == ProxyServer::Nginx).then_some(mode),
             ..Default::default()
         };
         if asked(QId::Certificate) {
@@ -867,8 +894,8 @@ impl Wizard {
             site: SiteAnswers { domain, email },
             tls,
             proxy: ProxyAnswers {
-                server: Some(ProxyServer::Nginx),
-                site_file: Some(site_file),
+                server: Some(front),
+                site_file: asked(QId::SiteFile).then_some(site_file),
                 extra_origins,
             },
         })

@@ -488,3 +488,47 @@ fn commands_in_the_wizards_text_repeat_the_root() {
         "{text}"
     );
 }
+
+#[test]
+fn the_wizard_offers_only_the_web_server_in_front() {
+    // nginx serves 443 (by its configuration): nginx, with the TLS and site questions.
+    let w = Wizard::new(facts(), false);
+    let q = w.question(QId::ProxyServer);
+    assert_eq!(
+        q.choices.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+        ["nginx"]
+    );
+    assert!(w.sequence().contains(&QId::TlsMode));
+    assert!(w.sequence().contains(&QId::SiteFile));
+    // Apache answers on 443: Apache only, with the reason; no certificate or nginx site
+    // question; the answers name it and leave TLS alone.
+    let mut f = facts();
+    f.web_servers.push(crate::detect::webserver::WebServer {
+        name: "apache".into(),
+        listens_443: Some(true),
+        serves_443_by_config: true,
+        ..Default::default()
+    });
+    let w = Wizard::new(f, false);
+    let q = w.question(QId::ProxyServer);
+    assert_eq!(
+        q.choices.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+        ["apache"]
+    );
+    assert_eq!(q.default.as_deref(), Some("apache"));
+    assert!(
+        q.help.starts_with("Apache serves port 443 here") && q.help.contains("fight it"),
+        "{}",
+        q.help
+    );
+    assert!(q.blockers.is_empty(), "{:?}", q.blockers);
+    let seq = w.sequence();
+    for gone in [QId::TlsMode, QId::Certificate, QId::Key, QId::SiteFile] {
+        assert!(!seq.contains(&gone), "{gone:?} asked with Apache in front");
+    }
+    assert!(w.validate(QId::ProxyServer, "nginx").is_err());
+    let a = w.answers().unwrap();
+    assert_eq!(a.proxy.server, Some(ProxyServer::Apache));
+    assert_eq!(a.tls.mode, None);
+    assert_eq!(a.proxy.site_file, None);
+}

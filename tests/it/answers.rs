@@ -171,10 +171,10 @@ const BAD: &[(&str, &str, &str, &str)] = &[
         "not an IP address",
     ),
     (
-        "unsupported proxy",
-        "[site]\ndomain = \"draw.example.com\"\n[proxy]\nserver = \"caddy\" #<\n",
+        "unknown proxy",
+        "[site]\ndomain = \"draw.example.com\"\n[proxy]\nserver = \"lighttpd\" #<\n",
         "proxy.server",
-        "not supported yet",
+        "is not one of \"nginx\", \"apache\", \"caddy\"",
     ),
     ("not TOML", "[site #<\ndomain = 1\n", "", "expected `]`"),
 ];

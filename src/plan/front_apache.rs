@@ -1,0 +1,265 @@
+//! Apache 2.4 in front (Debian layout): the marked block in the domain's existing TLS
+//! virtual host (certbot's `*-le-ssl.conf` included) and the `a2enmod` links for the modules
+//! it needs. dpwizard does not write a new Apache site in this version. Pure: the files come
+//! from the [`Snapshot`]; `apache2ctl configtest` judges the result before the reload.
+
+use super::apache::{BlockSpec, WS_PATH, WsMode, module_links, needed_modules, render_block};
+use super::make::{PlanError, Snapshot};
+use super::{Action, Change, FileMode, Plan};
+use crate::detect::Facts;
+use crate::formats::apache::{Config, set_managed_block};
+
+/// Debian's ServerRoot: the only layout planned (RHEL's httpd loads its modules from
+/// conf.modules.d and keeps sites in conf.d; not edited in this version).
+pub const DEBIAN_ROOT: &str = "/etc/apache2";
+
+/// Where the WebSocket goes and which extra origins pass.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+    pub extra_origins: Vec<String>,
+}
+
+/// The file (its real path when reached through a link) and the text of the domain's TLS
+/// virtual host, or why there is none.
+fn find_vhost(facts: &Facts, snap: &Snapshot, domain: &str) -> Option<(String, String)> {
+    let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    facts.apache.files.iter().find_map(|f| {
+        let real = snap.real_paths.get(f).cloned().unwrap_or_else(|| f.clone());
+        let text = String::from_utf8_lossy(snap.get(&real)?).into_owned();
+        let c = Config::parse(&text).ok()?;
+        c.tls_vhost_for(domain, &include)?;
+        Some((real, text))
+    })
+}
+
+/// The names in `{root}/{dir}/` the snapshot holds.
+fn listed(snap: &Snapshot, root: &str, dir: &str) -> Vec<String> {
+    let prefix = format!("{root}/{dir}/");
+    snap.files
+        .keys()
+        .filter_map(|k| k.strip_prefix(&prefix))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Adds Apache's changes to `plan`; returns the reload (or start) when something changed.
+pub fn plan(
+    plan: &mut Plan,
+    facts: &Facts,
+    snap: &Snapshot,
+    domain: &str,
+    up: &Upstream,
+) -> Result<Option<Action>, PlanError> {
+    let root = match facts.apache.config_root.as_deref() {
+        Some(DEBIAN_ROOT) => DEBIAN_ROOT,
+        Some(other) => {
+            return Err(PlanError::Unsupported(format!(
+                "Apache's configuration is in {other} (RHEL's httpd layout): dpwizard edits only \
+                 Debian's /etc/apache2 in this version; add the block from Drawpile's \
+                 documentation by hand; nothing was changed"
+            )));
+        }
+        None => {
+            return Err(PlanError::Missing(
+                "proxy.server = \"apache\" but no Apache configuration was found \
+                 (/etc/apache2/apache2.conf); nothing was changed"
+                    .into(),
+            ));
+        }
+    };
+    let Some((file, text)) = find_vhost(facts, snap, domain) else {
+        return Err(PlanError::Missing(format!(
+            "Apache has no virtual host on 443 with SSLEngine on for {domain} (ServerName or \
+             ServerAlias): dpwizard does not write a new Apache site in this version; create the \
+             HTTPS site first (e.g. `certbot --apache -d {domain}`), then run dpwizard again; \
+             nothing was changed"
+        )));
+    };
+    let version = facts
+        .web_servers
+        .iter()
+        .find(|w| w.name == "apache")
+        .and_then(|w| w.version.as_deref());
+    let mode = WsMode::for_version(version);
+    let spec = BlockSpec {
+        upstream_host: up.host.clone(),
+        upstream_port: up.port,
+        extra_origins: up.extra_origins.clone(),
+        mode,
+    };
+    let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let config = Config::parse(&text).map_err(|e| PlanError::Conflict(format!("{file}: {e}")))?;
+    let vhost = config
+        .tls_vhost_for(domain, &include)
+        .ok_or_else(|| PlanError::Conflict(format!("{file}: the virtual host went away")))?;
+    let block = render_block(&spec, &vhost.child_indent(&text));
+    let new = set_managed_block(&text, vhost, &block);
+    // Apache takes the first ProxyPass that matches: the block must be the route the
+    // WebSocket path takes, or the Origin rule and the proxy never run.
+    let edited =
+        Config::parse(&new).map_err(|e| PlanError::Conflict(format!("{file} (edited): {e}")))?;
+    if let Some(v) = edited.tls_vhost_for(domain, &include) {
+        let ours = v.managed_block(&new).map(|r| {
+            (
+                edited.line_col(r.start).0,
+                edited.line_col(r.end.saturating_sub(1)).0,
+            )
+        });
+        let route = crate::formats::apache::route_for(v, WS_PATH);
+        if let (Some(w), Some((from, to))) = (&route.winner, ours)
+            && !(from..=to).contains(&w.line)
+        {
+            return Err(PlanError::Conflict(format!(
+                "{file}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \
+                 dpwizard's block can (Apache uses the first matching ProxyPass), and the block \
+                 cannot be placed before it; move dpwizard's block (or its own BEGIN/END \
+                 markers) above that line, or exclude the path there, then run again; nothing \
+                 was changed",
+                // The line in the file as it is now (the block shifts later lines).
+                line = crate::formats::apache::route_for(vhost, WS_PATH)
+                    .winner
+                    .filter(|o| o.pattern == w.pattern && o.target == w.target)
+                    .map_or(w.line, |o| o.line),
+                pattern = w.pattern,
+                target = w.target,
+            )));
+        }
+    }
+    let available = listed(snap, root, "mods-available");
+    let enabled = listed(snap, root, "mods-enabled");
+    let load_text = |f: &str| {
+        snap.get(&format!("{root}/mods-available/{f}"))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let links = module_links(
+        root,
+        &needed_modules(mode),
+        &available,
+        &enabled,
+        &load_text,
+    )
+    .map_err(|e| {
+        PlanError::Missing(format!(
+            "{e} (Debian's apache2 package ships it); nothing was changed"
+        ))
+    })?;
+    let mut changed = !links.is_empty();
+    plan.changes.extend(links);
+    if new != text {
+        changed = true;
+        let line = config.line_col(vhost.open.start).0;
+        plan.changes.push(Change::Write {
+            path: file.clone(),
+            old: Some(text.clone().into_bytes()),
+            new: new.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why: format!(
+                "adds the Origin rule and the WebSocket proxy for {WS_PATH} to the virtual host \
+                 for {domain} on 443 (line {line}), between dpwizard markers, before the host's \
+                 own proxy rules; every other byte stays"
+            ),
+        });
+    }
+    let cert = vhost
+        .effective_directives()
+        .into_iter()
+        .rev()
+        .find(|d| d.is("SSLCertificateFile"))
+        .and_then(|d| d.arg(0))
+        .map(str::to_string);
+    plan.notes.push(match cert {
+        Some(c) => format!(
+            "TLS: Apache keeps the certificate its virtual host for {domain} already uses ({c}); \
+             dpwizard plans no certbot and no self-signed certificate"
+        ),
+        None => format!(
+            "TLS: Apache keeps the certificate its virtual host for {domain} already uses; \
+             dpwizard plans no certbot and no self-signed certificate"
+        ),
+    });
+    if !changed {
+        return Ok(None);
+    }
+    Ok(Some(super::front::reload_or_start(
+        facts,
+        crate::answers::ProxyServer::Apache,
+        "apache2",
+        "Apache serves the new block (a graceful reload: open connections finish)",
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up() -> Upstream {
+        Upstream {
+            host: "127.0.0.1".into(),
+            port: 27751,
+            extra_origins: vec![],
+        }
+    }
+
+    #[test]
+    fn rhel_and_missing_configurations_are_refused_by_name() {
+        let mut f = Facts::default();
+        let e = plan(
+            &mut Plan::default(),
+            &f,
+            &Snapshot::default(),
+            "d.example",
+            &up(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no Apache configuration was found"), "{e}");
+        f.apache.config_root = Some("/etc/httpd".into());
+        let e = plan(
+            &mut Plan::default(),
+            &f,
+            &Snapshot::default(),
+            "d.example",
+            &up(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("/etc/httpd (RHEL's httpd layout): dpwizard edits only Debian's"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_module_is_named_and_nothing_is_planned() {
+        let mut f = Facts::default();
+        f.apache.config_root = Some(DEBIAN_ROOT.into());
+        f.apache.files = vec!["/etc/apache2/sites-enabled/d.conf".into()];
+        let mut snap = Snapshot::default();
+        snap.files.insert(
+            "/etc/apache2/sites-enabled/d.conf".into(),
+            b"<VirtualHost *:443>\n\tServerName d.example\n\tSSLEngine on\n</VirtualHost>\n"
+                .to_vec(),
+        );
+        // proxy_http is not installed.
+        for m in ["proxy", "headers", "rewrite", "proxy_wstunnel"] {
+            snap.files
+                .insert(format!("/etc/apache2/mods-available/{m}.load"), Vec::new());
+        }
+        let mut p = Plan::default();
+        let e = plan(&mut p, &f, &snap, "d.example", &up())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "/etc/apache2/mods-available/proxy_http.load does not exist: the proxy_http \
+                 module is not installed"
+            ),
+            "{e}"
+        );
+        assert!(p.changes.is_empty());
+    }
+}

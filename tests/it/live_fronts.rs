@@ -1,0 +1,197 @@
+//! Apache and Caddy in front, end to end on a booted machine (real systemd, the real
+//! apache2 / caddy from Debian running as services, drawpile-srv 2.3.0 under its unit): an
+//! existing HTTPS site, then apply (101 + greeting with the official Origin, 101 without
+//! one, 403 for a foreign one), apply again (nothing), rollback (every byte and the running
+//! state back: the endpoint answers as before). For Apache also a configtest that refuses
+//! (a planned module whose library is missing): every byte restored, Apache still serving.
+
+use crate::support::drawpile::Server;
+use crate::support::nspawn::{Machine, skip_unless_machine};
+use crate::support::*;
+
+const DOMAIN: &str = "draw.example.test";
+const VHOST: &str = "/etc/apache2/sites-available/draw-le-ssl.conf";
+const CADDYFILE: &str = "/etc/caddy/Caddyfile";
+
+fn through_front(m: &Machine, origin: &str) -> String {
+    m.ok(&format!(
+        "curl -sk --http1.1 --max-time 2 -o /dev/null -w '%{{http_code}}' --resolve {DOMAIN}:443:127.0.0.1 \
+         -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {origin}' \
+         https://{DOMAIN}/drawpile-web/ws || true"
+    ))
+    .trim()
+    .to_string()
+}
+
+fn dpwizard(m: &Machine, args: &str) -> (i32, String) {
+    let out = m.sh(&format!("{} --color never {args}", dpwizard_in_machine()));
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// What apply must say for any front end: its validator and reload, then the three
+/// handshakes through 127.0.0.1:443.
+fn assert_applied(text: &str, validator: &str, reload: &str) {
+    let version = "Drawpile server 2.3.0";
+    assert_contains_all(
+        text,
+        &[
+            &format!("✓ {validator}: the configuration is valid"),
+            "✓ systemctl restart drawpile-srv.service",
+            &format!("✓ {reload}"),
+            &format!("✓ direct WebSocket to 127.0.0.1:27751: 101, greeting from {version}"),
+            &format!(
+                "✓ wss://{DOMAIN}/drawpile-web/ws (Origin https://web.drawpile.net): 101, greeting from {version}"
+            ),
+            &format!("✓ wss://{DOMAIN}/drawpile-web/ws (Origin none): 101"),
+            &format!("✓ wss://{DOMAIN}/drawpile-web/ws (Origin https://evil.invalid): HTTP 403"),
+        ],
+    );
+    assert!(!text.contains('✗'), "{text}");
+    assert!(!text.contains("nginx's new workers"), "{text}");
+}
+
+/// Apply, apply again, rollback; `files` are compared byte for byte after the rollback.
+fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str) {
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let before: Vec<String> = files.iter().map(|f| m.ok(&format!("cat {f}"))).collect();
+    let endpoint_before = through_front(m, "https://web.drawpile.net");
+    let reload = format!("systemctl reload {unit}");
+    let (code, text) = dpwizard(m, "apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "apply failed:\n{text}");
+    assert_applied(&text, validator, &reload);
+    assert_eq!(through_front(m, "https://web.drawpile.net"), "101");
+    assert_eq!(through_front(m, "https://evil.example.com"), "403");
+    // The audit passes the front end by dpwizard's block; the live probes judge the route.
+    let (_, text) = dpwizard(m, &format!("audit --json --timeout 3 --domain {DOMAIN}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    for id in ["DPW-PROXY-013", "DPW-LIVE-001", "DPW-LIVE-002"] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
+
+    let (code, text) = dpwizard(m, "apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Nothing to do"), "{text}");
+
+    let (code, text) = dpwizard(m, "rollback");
+    assert_eq!(code, 0, "rollback failed:\n{text}");
+    assert_contains_all(
+        &text,
+        &[
+            "✓ systemctl restart drawpile-srv.service",
+            &format!("✓ {reload}"),
+        ],
+    );
+    for (f, b) in files.iter().zip(&before) {
+        assert_eq!(&m.ok(&format!("cat {f}")), b, "{f}");
+    }
+    assert_eq!(m.show(unit, "ActiveState"), "active");
+    assert_eq!(
+        through_front(m, "https://web.drawpile.net"),
+        endpoint_before,
+        "the endpoint answers as before"
+    );
+}
+
+fn apache_site(m: &Machine) {
+    let (cert, key) = m.self_signed(DOMAIN);
+    m.write("/var/www/draw/index.html", "<h1>Draw club</h1>\n");
+    m.write(
+        VHOST,
+        format!(
+            "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tDocumentRoot /var/www/draw\n\n\
+\tSSLEngine on\n\tSSLCertificateFile {cert}\n\tSSLCertificateKeyFile {key}\n</VirtualHost>\n</IfModule>\n"
+        ),
+    );
+    m.ok(&format!(
+        "chmod 600 {key} && a2enmod -q ssl && a2ensite -q draw-le-ssl && systemctl start apache2"
+    ));
+}
+
+#[test]
+fn apache_in_front_apply_again_and_rollback_on_a_booted_machine() {
+    if skip_unless_machine(&["apache2", "a2enmod", "curl"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-apache");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    apache_site(&m);
+    let modules = m.ok("ls /etc/apache2/mods-enabled");
+    apply_again_rollback(&m, &[VHOST], "apache2ctl configtest", "apache2");
+    assert_eq!(
+        m.ok("ls /etc/apache2/mods-enabled"),
+        modules,
+        "module links removed"
+    );
+}
+
+#[test]
+fn apache_refusing_the_configuration_restores_every_byte() {
+    if skip_unless_machine(&["apache2", "a2enmod", "curl"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-apache-bad");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    apache_site(&m);
+    // The headers module's file is there, its library is not: the planner links it and
+    // `apache2ctl configtest` refuses.
+    m.ok("sed -i 's#mod_headers.so#mod_headers_missing.so#' /etc/apache2/mods-available/headers.load");
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let vhost = m.ok(&format!("cat {VHOST}"));
+    let modules = m.ok("ls -l /etc/apache2/mods-enabled | sed 1d | awk '{print $9, $10, $11}'");
+    let pid = m.show("apache2", "MainPID");
+    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("dpwizard: apache2ctl configtest refused the new configuration:"),
+        "{text}"
+    );
+    assert!(text.contains("mod_headers_missing.so"), "{text}");
+    assert_eq!(m.ok(&format!("cat {VHOST}")), vhost);
+    assert_eq!(
+        m.ok("ls -l /etc/apache2/mods-enabled | sed 1d | awk '{print $9, $10, $11}'"),
+        modules
+    );
+    assert_eq!(m.show("apache2", "MainPID"), pid, "Apache was not touched");
+    assert_eq!(m.show("apache2", "ActiveState"), "active");
+    assert!(
+        m.sh("test -e /etc/systemd/system/drawpile-srv.service.d/zz-dpwizard.conf")
+            .status
+            .code()
+            != Some(0)
+    );
+}
+
+#[test]
+fn caddy_in_front_apply_again_and_rollback_on_a_booted_machine() {
+    if skip_unless_machine(&["caddy", "curl"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-caddy");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = m.self_signed(DOMAIN);
+    m.write("/var/www/draw/index.html", "<h1>Draw club</h1>\n");
+    // No ACME in a private network: the site's certificate is given as files.
+    m.write(
+        CADDYFILE,
+        format!(
+            "{{\n\tadmin localhost:2019\n}}\n\n{DOMAIN} {{\n\ttls {cert} {key}\n\troot * /var/www/draw\n\tfile_server\n}}\n"
+        ),
+    );
+    m.ok(&format!("chown caddy {key} && systemctl start caddy"));
+    apply_again_rollback(&m, &[CADDYFILE], "caddy validate", "caddy");
+}
