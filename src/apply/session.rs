@@ -337,14 +337,16 @@ pub async fn apply_once(
     let mut checks = if plan.changes.is_empty() {
         Vec::new()
     } else {
-        vec![
-            (
-                "systemd-analyze verify",
-                crate::apply::validate_units(host, plan).await,
-            ),
-            ("nginx -t", crate::apply::validate_nginx(host).await),
-        ]
+        vec![(
+            "systemd-analyze verify",
+            crate::apply::validate_units(host, plan).await,
+        )]
     };
+    // nginx is checked where there is one to check (an Apache, Caddy or container-only
+    // machine has no nginx configuration on the host).
+    if facts.nginx.conf_path.is_some() || crate::apply::touches(plan, "/etc/nginx/") {
+        checks.push(("nginx -t", crate::apply::validate_nginx(host).await));
+    }
     if !plan.validate.is_empty() {
         checks.push((
             "nginx -t in its container",
