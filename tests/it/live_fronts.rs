@@ -13,29 +13,6 @@ const DOMAIN: &str = "draw.example.test";
 const VHOST: &str = "/etc/apache2/sites-available/draw-le-ssl.conf";
 const CADDYFILE: &str = "/etc/caddy/Caddyfile";
 
-fn through_front(m: &Machine, origin: &str) -> String {
-    m.ok(&format!(
-        "curl -sk --http1.1 --max-time 2 -o /dev/null -w '%{{http_code}}' --resolve {DOMAIN}:443:127.0.0.1 \
-         -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
-         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {origin}' \
-         https://{DOMAIN}/drawpile-web/ws || true"
-    ))
-    .trim()
-    .to_string()
-}
-
-fn dpwizard(m: &Machine, args: &str) -> (i32, String) {
-    let out = m.sh(&format!("{} --color never {args}", dpwizard_in_machine()));
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// What apply must say for any front end: its validator and reload, then the three
 /// handshakes through 127.0.0.1:443.
 fn assert_applied(text: &str, validator: &str, reload: &str) {
@@ -65,26 +42,26 @@ fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str
         format!("[site]\ndomain = \"{DOMAIN}\"\n"),
     );
     let before: Vec<String> = files.iter().map(|f| m.ok(&format!("cat {f}"))).collect();
-    let endpoint_before = through_front(m, "https://web.drawpile.net");
+    let endpoint_before = m.handshake(DOMAIN, "https://web.drawpile.net");
     let reload = format!("systemctl reload {unit}");
-    let (code, text) = dpwizard(m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "apply failed:\n{text}");
     assert_applied(&text, validator, &reload);
-    assert_eq!(through_front(m, "https://web.drawpile.net"), "101");
-    assert_eq!(through_front(m, "https://evil.example.com"), "403");
+    assert_eq!(m.handshake(DOMAIN, "https://web.drawpile.net"), "101");
+    assert_eq!(m.handshake(DOMAIN, "https://evil.example.com"), "403");
     // The audit passes the front end by dpwizard's block; the live probes judge the route.
-    let (_, text) = dpwizard(m, &format!("audit --json --timeout 3 --domain {DOMAIN}"));
+    let (_, text) = m.dpwizard(&format!("audit --json --timeout 3 --domain {DOMAIN}"));
     let v: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     for id in ["DPW-PROXY-013", "DPW-LIVE-001", "DPW-LIVE-002"] {
         assert!(v["passed"].to_string().contains(id), "{id}: {v}");
     }
 
-    let (code, text) = dpwizard(m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("Nothing to do"), "{text}");
 
-    let (code, text) = dpwizard(m, "rollback");
+    let (code, text) = m.dpwizard("rollback");
     assert_eq!(code, 0, "rollback failed:\n{text}");
     assert_contains_all(
         &text,
@@ -98,7 +75,7 @@ fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str
     }
     assert_eq!(m.show(unit, "ActiveState"), "active");
     assert_eq!(
-        through_front(m, "https://web.drawpile.net"),
+        m.handshake(DOMAIN, "https://web.drawpile.net"),
         endpoint_before,
         "the endpoint answers as before"
     );
@@ -154,7 +131,7 @@ fn apache_refusing_the_configuration_restores_every_byte() {
     let vhost = m.ok(&format!("cat {VHOST}"));
     let modules = m.ok("ls -l /etc/apache2/mods-enabled | sed 1d | awk '{print $9, $10, $11}'");
     let pid = m.show("apache2", "MainPID");
-    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("dpwizard: apache2ctl configtest refused the new configuration:"),

@@ -29,30 +29,6 @@ fn existing_site(m: &Machine) {
     ));
 }
 
-/// HTTP status of a WebSocket handshake through the proxy (curl gives up after the 101).
-fn through_proxy(m: &Machine, origin: &str) -> String {
-    m.ok(&format!(
-        "curl -sk --http1.1 --max-time 2 -o /dev/null -w '%{{http_code}}' --resolve {DOMAIN}:443:127.0.0.1 \
-         -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
-         -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {origin}' \
-         https://{DOMAIN}/drawpile-web/ws || true"
-    ))
-    .trim()
-    .to_string()
-}
-
-fn dpwizard(m: &Machine, args: &str) -> (i32, String) {
-    let out = m.sh(&format!("{} --color never {args}", dpwizard_in_machine()));
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[test]
 fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every_time() {
     if skip_unless_machine(&["nginx", "curl"]) {
@@ -75,7 +51,7 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
     let version = "Drawpile server 2.3.0";
     for run in 1..=runs {
         // apply: success, judged on the new configuration (not a 404 from the old workers).
-        let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+        let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
         assert_eq!(code, 0, "run {run} ({which}): apply failed:\n{text}");
         assert_contains_all(
             &text,
@@ -94,14 +70,14 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
         );
         assert!(!text.contains('✗'), "run {run}: {text}");
         assert_eq!(
-            through_proxy(&m, "https://web.drawpile.net"),
+            m.handshake(DOMAIN, "https://web.drawpile.net"),
             "101",
             "run {run}"
         );
         let pid = m.show("drawpile-srv.service", "MainPID");
 
         // rollback: files and running state, with no command of the admin's.
-        let (code, text) = dpwizard(&m, "rollback");
+        let (code, text) = m.dpwizard("rollback");
         assert_eq!(code, 0, "run {run}: rollback failed:\n{text}");
         assert_contains_all(
             &text,
@@ -115,7 +91,7 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
         // The endpoint is gone (the site's own 404), the server runs its old arguments
         // (no WebSocket listener), systemd has nothing pending, the drop-in dir is gone.
         assert_eq!(
-            through_proxy(&m, "https://web.drawpile.net"),
+            m.handshake(DOMAIN, "https://web.drawpile.net"),
             "404",
             "run {run}"
         );
@@ -135,12 +111,12 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
 
     // Applied once more, then a reboot-like restart: both services come back by themselves
     // (enabled) and the setup still holds.
-    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
     assert_eq!(m.show("drawpile-srv.service", "UnitFileState"), "enabled");
     m.ok("systemctl stop drawpile-srv.service nginx.service && systemctl start multi-user.target");
     let (ids, v) = {
-        let (_, text) = dpwizard(&m, "audit --json --timeout 3");
+        let (_, text) = m.dpwizard("audit --json --timeout 3");
         let v: serde_json::Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         let ids: Vec<String> = v["findings"]
@@ -183,7 +159,7 @@ fn a_server_that_does_not_come_back_is_rolled_back_whole() {
     );
     let site_before = m.ok(&format!("cat {SITE}"));
     let pid_before = m.show("drawpile-srv.service", "MainPID");
-    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 1, "{text}");
     assert_contains_all(
         &text,
@@ -206,9 +182,9 @@ fn a_server_that_does_not_come_back_is_rolled_back_whole() {
     assert_eq!(m.show("drawpile-srv.service", "NeedDaemonReload"), "no");
     let argv = m.show("drawpile-srv.service", "ExecStart");
     assert!(!argv.contains("--port"), "the old arguments: {argv}");
-    assert_eq!(through_proxy(&m, "https://web.drawpile.net"), "404");
+    assert_eq!(m.handshake(DOMAIN, "https://web.drawpile.net"), "404");
     // The journal says it was rolled back; a second rollback has nothing to do.
-    let (code, again) = dpwizard(&m, "rollback");
+    let (code, again) = m.dpwizard("rollback");
     assert_eq!(code, 0, "{again}");
     assert!(again.contains("already rolled back"), "{again}");
 }
@@ -231,7 +207,7 @@ fn ufw_rules_are_planned_applied_audited_and_rolled_back() {
     );
     let (ids, _) = audit_ids(&m);
     assert!(ids.contains(&"DPW-NET-002".to_string()), "{ids:?}");
-    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
     assert_contains_all(
         &text,
@@ -250,9 +226,9 @@ fn ufw_rules_are_planned_applied_audited_and_rolled_back() {
     assert!(!ids.iter().any(|i| i.starts_with("DPW-NET-00")), "{v}");
     assert!(v["passed"].to_string().contains("DPW-NET-002"), "{v}");
     // Applying again adds no second rule.
-    let (_, again) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (_, again) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert!(again.contains("Nothing to do"), "{again}");
-    let (code, back) = dpwizard(&m, "rollback");
+    let (code, back) = m.dpwizard("rollback");
     assert_eq!(code, 0, "{back}");
     assert!(back.contains("✓ ufw reload"), "{back}");
     let status = m.ok("ufw status");
@@ -264,7 +240,7 @@ fn ufw_rules_are_planned_applied_audited_and_rolled_back() {
 }
 
 fn audit_ids(m: &Machine) -> (Vec<String>, serde_json::Value) {
-    let (_, text) = dpwizard(m, "audit --json --timeout 3");
+    let (_, text) = m.dpwizard("audit --json --timeout 3");
     let v: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let ids = v["findings"]
@@ -304,7 +280,7 @@ fn the_browser_handshake_is_checked_at_the_machines_own_address() {
             "/root/answers.toml",
             format!("[site]\ndomain = \"{DOMAIN}\"\n"),
         );
-        let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+        let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
         // The local checks pass either way.
         assert!(
             text.contains(&format!(
@@ -354,7 +330,7 @@ fn a_vps_without_nginx_gets_it_installed_first() {
         "/root/answers.toml",
         format!("[site]\ndomain = \"{DOMAIN}\"\n[tls]\nmode = \"self-signed\"\n"),
     );
-    let (code, text) = dpwizard(&m, "apply --yes --answers /root/answers.toml");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert!(
         text.contains("apt-get install -y --no-install-recommends nginx"),
         "{text}"

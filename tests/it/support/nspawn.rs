@@ -192,6 +192,35 @@ impl Machine {
             .to_string()
     }
 
+    /// `dpwizard --color never ARGS` inside the machine: its exit code and all it printed.
+    pub fn dpwizard(&self, args: &str) -> (i32, String) {
+        let out = self.sh(&format!(
+            "{} --color never {args}",
+            super::dpwizard_in_machine()
+        ));
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// The HTTP status of a WebSocket handshake to https://DOMAIN/drawpile-web/ws through
+    /// 127.0.0.1:443 with `origin` (curl gives up after the 101).
+    pub fn handshake(&self, domain: &str, origin: &str) -> String {
+        self.ok(&format!(
+            "curl -sk --http1.1 --max-time 2 -o /dev/null -w '%{{http_code}}' --resolve {domain}:443:127.0.0.1 \
+             -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+             -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Origin: {origin}' \
+             https://{domain}/drawpile-web/ws || true"
+        ))
+        .trim()
+        .to_string()
+    }
+
     /// Writes a file inside the machine (parents created).
     pub fn write(&self, path: impl AsRef<str>, content: impl AsRef<[u8]>) {
         let p = PathBuf::from(format!("/proc/{}/root{}", self.init, path.as_ref()));
