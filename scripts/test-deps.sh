@@ -8,7 +8,7 @@ pkgs=(
   docker.io docker-compose busybox-static systemd-container iproute2 util-linux
   ca-certificates
   # A firewall to plan rules for, inside throwaway machines only (never enabled on the host).
-  ufw python3-venv
+  ufw nftables python3-venv
   prometheus lintian bash-completion ansible-core
   # The real drawpile-srv builds in ../shared/drawpile-srv/ (its README): their runtime.
   libqt5core5a libqt5network5 libqt5websockets5 libqt5sql5 libqt5sql5-sqlite libsodium23

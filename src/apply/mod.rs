@@ -73,6 +73,8 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
     // An explicit drawpile.user must exist before a unit may run as it.
     paths.push("/etc/passwd".into());
+    // The nftables rules a firewall step may extend.
+    paths.push(crate::plan::make::NFTABLES_CONF.into());
     for sock in &facts.runtime.sockets {
         paths.push(format!("/etc/systemd/system/{}", sock.name));
         paths.push(format!(

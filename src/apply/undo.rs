@@ -149,6 +149,12 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
     if changed.iter().any(|p| p.starts_with("/etc/ufw/")) {
         out.push(act(&["ufw", "reload"], "ufw loads the restored rules"));
     }
+    if changed.contains(&crate::plan::make::NFTABLES_CONF) {
+        out.push(act(
+            &["nft", "-f", crate::plan::make::NFTABLES_CONF],
+            "nftables loads the restored rules",
+        ));
+    }
     if changed.iter().any(|p| p.starts_with("/etc/firewalld/")) {
         out.push(act(
             &["firewall-cmd", "--reload"],

@@ -1299,7 +1299,7 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
 pub fn net(facts: &Facts, s: &Setup, v: &mut Verdicts) {
     let fw = &facts.network.firewall;
     let ufw_on = fw.ufw_enabled == Some(true);
-    let active = ufw_on || fw.firewalld_present;
+    let active = ufw_on || fw.firewalld_present || fw.nftables_input_drops;
     let allows = |port: u16, names: &[&str]| fw.allows(port, names);
     if active {
         v.check(
@@ -1322,8 +1322,14 @@ pub fn net(facts: &Facts, s: &Setup, v: &mut Verdicts) {
             vec![format!("the firewall is active and has no rule for {tcp}")],
         );
     } else {
-        v.skip(NET_FIREWALL_HTTPS, "no active ufw or firewalld seen");
-        v.skip(NET_FIREWALL_TCP, "no active ufw or firewalld seen");
+        v.skip(
+            NET_FIREWALL_HTTPS,
+            "no active ufw, firewalld or dropping nftables input chain seen",
+        );
+        v.skip(
+            NET_FIREWALL_TCP,
+            "no active ufw, firewalld or dropping nftables input chain seen",
+        );
     }
     let Some((port, _)) = s.instance.as_ref().and_then(|i| i.ws_port()) else {
         v.skip(NET_WS_NOT_PUBLIC, "no WebSocket port");

@@ -70,6 +70,59 @@ pub struct Firewall {
     pub firewalld_allows: Vec<String>,
     /// /etc/nftables.conf exists.
     pub nftables_conf: bool,
+    /// An input chain in /etc/nftables.conf drops what no rule accepts (`policy drop`).
+    #[serde(default)]
+    pub nftables_input_drops: bool,
+    /// TCP ports its input chains accept (`tcp dport 443 accept`, `{ 80, 443 }`, `https`).
+    #[serde(default)]
+    pub nftables_accepts: Vec<u16>,
+}
+
+/// Reads an nftables.conf's input chains: whether one drops by default, and the TCP ports
+/// they accept. A line-based reading of the common shape (one statement a line).
+pub fn parse_nftables(text: &str) -> (bool, Vec<u16>) {
+    let mut drops = false;
+    let mut ports = Vec::new();
+    let mut in_input = false;
+    let mut depth = 0i32;
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.starts_with("chain ") && line.ends_with('{') {
+            in_input = line.split_whitespace().nth(1) == Some("input");
+            depth = 1;
+            continue;
+        }
+        if in_input {
+            depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+            if depth <= 0 {
+                in_input = false;
+                continue;
+            }
+            if line.contains("hook input") && line.contains("policy drop") || line == "policy drop;"
+            {
+                drops = true;
+            }
+            if let Some(rest) = line.split("tcp dport").nth(1)
+                && line.contains("accept")
+            {
+                let spec = rest.split("accept").next().unwrap_or("");
+                for w in spec.split(|c: char| c == ',' || c == '{' || c == '}' || c.is_whitespace())
+                {
+                    let p = match w {
+                        "http" => Some(80),
+                        "https" => Some(443),
+                        w => w.parse().ok(),
+                    };
+                    if let Some(p) = p
+                        && !ports.contains(&p)
+                    {
+                        ports.push(p);
+                    }
+                }
+            }
+        }
+    }
+    (drops, ports)
 }
 
 impl Firewall {
@@ -81,6 +134,9 @@ impl Firewall {
             .ufw_rules
             .iter()
             .filter(|r| r.starts_with("allow") || r.contains(" allow "));
+        if self.nftables_accepts.contains(&port) {
+            return true;
+        }
         ufw_allows.chain(self.firewalld_allows.iter()).any(|r| {
             let r_low = r.to_ascii_lowercase();
             r_low
@@ -255,6 +311,9 @@ fn firewall(ctx: &Ctx) -> Firewall {
         }
     }
     fw.nftables_conf = host.is_file("/etc/nftables.conf");
+    if let Ok(text) = host.read_to_string("/etc/nftables.conf") {
+        (fw.nftables_input_drops, fw.nftables_accepts) = parse_nftables(&text);
+    }
     fw
 }
 

@@ -2200,7 +2200,8 @@ pub fn make(
         .or_else(|| d.unit.options.port.as_deref().and_then(|p| p.parse().ok()))
         .unwrap_or(DEFAULT_TCP_PORT);
     let http = d.certbot.is_some() || d.server.is_none();
-    let (rules, notes) = firewall_rules(&facts.network.firewall, tcp_port, http);
+    let (files, rules, notes) = firewall_rules(&facts.network.firewall, snap, tcp_port, http);
+    plan.changes.extend(files);
     plan.actions.extend(rules);
     // Said with a change, not on every run of an unchanged machine.
     if !plan.changes.is_empty() || !plan.actions.is_empty() {
@@ -2215,9 +2216,10 @@ pub fn make(
 /// be seen from the machine: what to open there is said too.
 fn firewall_rules(
     fw: &crate::detect::network::Firewall,
+    snap: &Snapshot,
     tcp_port: u16,
     http: bool,
-) -> (Vec<Action>, Vec<String>) {
+) -> (Vec<Change>, Vec<Action>, Vec<String>) {
     use crate::detect::network::{HTTP_NAMES, HTTPS_NAMES};
     let mut wanted: Vec<(u16, &[&str], &str)> =
         vec![(443, HTTPS_NAMES, "browsers reach the proxy (HTTPS)")];
@@ -2239,6 +2241,7 @@ fn firewall_rules(
         .collect();
     let mut actions = Vec::new();
     let mut notes = Vec::new();
+    let mut files = Vec::new();
     let ports = wanted
         .iter()
         .map(|(p, _, _)| p.to_string())
@@ -2269,17 +2272,65 @@ fn firewall_rules(
                 why: "firewalld applies the permanent rules".into(),
             });
         }
-    } else if fw.nftables_conf {
-        notes.push(format!(
-            "/etc/nftables.conf is not edited by dpwizard: make sure its input chain accepts \
-             tcp dport {{ {ports} }}"
-        ));
+    } else if fw.nftables_input_drops && !missing.is_empty() {
+        let want: Vec<String> = missing.iter().map(|(p, _, _)| p.to_string()).collect();
+        match snap
+            .get(NFTABLES_CONF)
+            .and_then(|old| nftables_with_accept(&String::from_utf8_lossy(old), &want))
+        {
+            Some(new) => {
+                files.push(Change::Write {
+                    path: NFTABLES_CONF.into(),
+                    old: snap.get(NFTABLES_CONF).map(<[u8]>::to_vec),
+                    new: new.into_bytes(),
+                    mode: FileMode::CONFIG,
+                    secret: false,
+                    why: format!(
+                        "nftables' input chain drops what it does not accept: one rule accepts \
+                         TCP {} (browsers and the Drawpile apps); every other byte stays",
+                        want.join(", ")
+                    ),
+                });
+                actions.push(Action {
+                    argv: vec!["nft".into(), "-f".into(), NFTABLES_CONF.into()],
+                    why: "nftables loads the rules (a refusal rolls the run back)".into(),
+                });
+            }
+            None => notes.push(format!(
+                "{NFTABLES_CONF} is not in a shape dpwizard edits: make its input chain accept \
+                 tcp dport {{ {ports} }}"
+            )),
+        }
     }
     notes.push(format!(
         "a cloud provider's firewall (security group) cannot be seen from this machine: open \
          TCP {ports} there too"
     ));
-    (actions, notes)
+    (files, actions, notes)
+}
+
+pub const NFTABLES_CONF: &str = "/etc/nftables.conf";
+
+/// `text` with a rule accepting TCP `ports` right after the `type filter hook input` line of
+/// its input chain, indented like it; None when there is no such line to anchor on.
+fn nftables_with_accept(text: &str, ports: &[String]) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 80);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        if !done && line.contains("hook input") && line.trim_start().starts_with("type ") {
+            let indent: String = line.chars().take_while(|c| c.is_whitespace()).collect();
+            if !line.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "{indent}tcp dport {{ {} }} accept comment \"dpwizard: browsers and the Drawpile apps\"\n",
+                ports.join(", ")
+            ));
+            done = true;
+        }
+    }
+    done.then_some(out)
 }
 
 #[cfg(test)]
@@ -2328,6 +2379,30 @@ mod tests {
 
     fn v(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn nftables_gets_one_accept_rule_in_its_input_chain_and_every_other_byte_stays() {
+        let conf = "#!/usr/sbin/nft -f\nflush ruleset\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tiif lo accept\n\t\ttcp dport 22 accept\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
+        let (drops, ports) = crate::detect::network::parse_nftables(conf);
+        assert!(drops);
+        assert_eq!(ports, vec![22]);
+        let new = nftables_with_accept(conf, &["443".into(), "27750".into()]).unwrap();
+        assert_eq!(
+            new,
+            conf.replace(
+                "policy drop;\n",
+                "policy drop;\n\t\ttcp dport { 443, 27750 } accept comment \"dpwizard: browsers and the Drawpile apps\"\n"
+            )
+        );
+        let (_, ports) = crate::detect::network::parse_nftables(&new);
+        assert_eq!(ports, vec![443, 27750, 22]);
+        assert!(nftables_with_accept("table inet x {}\n", &["443".into()]).is_none());
+        // Debian's default: accepts everything, nothing to add.
+        let (drops, _) = crate::detect::network::parse_nftables(
+            "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter;\n\t}\n}\n",
+        );
+        assert!(!drops);
     }
 
     #[test]

@@ -360,3 +360,43 @@ fn a_vps_without_nginx_gets_it_installed_first() {
         );
     }
 }
+
+/// nftables whose input chain drops by default (the real nft, in the machine's own network
+/// namespace): apply adds one accept rule for 443 and the apps' TCP port to
+/// /etc/nftables.conf and loads it, the audit finds it, rollback restores the file and
+/// loads it again.
+#[test]
+fn nftables_rules_are_planned_applied_audited_and_rolled_back() {
+    if skip_unless_machine(&["nginx", "curl", "nft"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-truth-nft");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    existing_site(&m);
+    let conf = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tiif lo accept\n\t\tct state established,related accept\n\t\ttcp dport 22 accept\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
+    m.write("/etc/nftables.conf", conf);
+    m.ok("nft -f /etc/nftables.conf");
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let (ids, _) = audit_ids(&m);
+    assert!(ids.contains(&"DPW-NET-002".to_string()), "{ids:?}");
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("✓ nft -f /etc/nftables.conf"), "{text}");
+    let ruleset = m.ok("nft list ruleset");
+    assert!(
+        ruleset.contains("tcp dport { 443, 27750 } accept"),
+        "{ruleset}"
+    );
+    let (ids, v) = audit_ids(&m);
+    assert!(!ids.iter().any(|i| i.starts_with("DPW-NET-00")), "{v}");
+    let (_, again) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert!(again.contains("Nothing to do"), "{again}");
+    let (code, back) = m.dpwizard("rollback");
+    assert_eq!(code, 0, "{back}");
+    assert!(back.contains("✓ nft -f /etc/nftables.conf"), "{back}");
+    assert_eq!(m.ok("cat /etc/nftables.conf"), conf);
+    assert!(!m.ok("nft list ruleset").contains("27750"));
+}
