@@ -29,6 +29,19 @@ fn existing_site(m: &Machine) {
     ));
 }
 
+/// A booted machine: drawpile-srv 2.3.0 under its upstream unit (the real build when it is
+/// there), an existing HTTPS site for DOMAIN, and answers naming only the domain.
+fn booted_beside_a_site(name: &str) -> Machine {
+    let m = Machine::boot(name);
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    existing_site(&m);
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    m
+}
+
 #[test]
 fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every_time() {
     if skip_unless_machine(&["nginx", "curl"]) {
@@ -38,15 +51,8 @@ fn apply_rollback_apply_on_a_booted_machine_with_an_existing_site_is_right_every
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(10);
-    let m = Machine::boot("dpw-truth");
-    let srv = Server::pick("2.3.0");
-    let which = srv.label();
-    m.with_drawpile_service(&srv);
-    existing_site(&m);
-    m.write(
-        "/root/answers.toml",
-        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
-    );
+    let m = booted_beside_a_site("dpw-truth");
+    let which = Server::pick("2.3.0").label();
     let site_before = m.ok(&format!("cat {SITE}"));
     let version = "Drawpile server 2.3.0";
     for run in 1..=runs {
@@ -197,14 +203,8 @@ fn ufw_rules_are_planned_applied_audited_and_rolled_back() {
     if skip_unless_machine(&["nginx", "curl", "ufw"]) {
         return;
     }
-    let m = Machine::boot("dpw-truth-ufw");
-    m.with_drawpile_service(&Server::pick("2.3.0"));
-    existing_site(&m);
+    let m = booted_beside_a_site("dpw-truth-ufw");
     m.ok("ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null");
-    m.write(
-        "/root/answers.toml",
-        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
-    );
     let (ids, _) = audit_ids(&m);
     assert!(ids.contains(&"DPW-NET-002".to_string()), "{ids:?}");
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
@@ -370,16 +370,10 @@ fn nftables_rules_are_planned_applied_audited_and_rolled_back() {
     if skip_unless_machine(&["nginx", "curl", "nft"]) {
         return;
     }
-    let m = Machine::boot("dpw-truth-nft");
-    m.with_drawpile_service(&Server::pick("2.3.0"));
-    existing_site(&m);
+    let m = booted_beside_a_site("dpw-truth-nft");
     let conf = "#!/usr/sbin/nft -f\n\nflush ruleset\n\ntable inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t\tiif lo accept\n\t\tct state established,related accept\n\t\ttcp dport 22 accept\n\t}\n\tchain forward {\n\t\ttype filter hook forward priority filter;\n\t}\n\tchain output {\n\t\ttype filter hook output priority filter;\n\t}\n}\n";
     m.write("/etc/nftables.conf", conf);
     m.ok("nft -f /etc/nftables.conf");
-    m.write(
-        "/root/answers.toml",
-        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
-    );
     let (ids, _) = audit_ids(&m);
     assert!(ids.contains(&"DPW-NET-002".to_string()), "{ids:?}");
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
