@@ -986,7 +986,7 @@ mod safety {
             "[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n[proxy]\nsite_file = \"auto\"\n",
         );
         m.dir("/etc/ssl/dpwizard");
-        let before = tree(m.root());
+        let before = config_tree(m.root());
         // /etc/ssl/dpwizard is a full 16 KiB tmpfs in a private mount namespace.
         let script = format!(
             "set -e; d={root}/etc/ssl/dpwizard; mkdir -p $d; mount -t tmpfs -o size=16k tmpfs $d; \
@@ -995,15 +995,7 @@ mod safety {
             root = m.root().display(),
             bin = dpwizard_bin().display(),
         );
-        let out = std::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = in_private_mounts(&script);
         assert!(text.contains("rc=1"), "{text}");
         assert!(text.contains("No space left on device"), "{text}");
         assert!(text.contains("df -h"), "what to free: {text}");
@@ -1011,13 +1003,7 @@ mod safety {
             text.contains("every file written so far was restored"),
             "{text}"
         );
-        let after = tree(m.root());
-        let changed: Vec<_> = after
-            .iter()
-            .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
-            .filter(|e| !before.contains(e))
-            .collect();
-        assert!(changed.is_empty(), "changed: {changed:?}");
+        assert_eq!(config_tree(m.root()), before, "{text}");
     }
 
     /// A read-only subtree is found before the first write: nothing is written at all.
@@ -1027,7 +1013,7 @@ mod safety {
             return;
         }
         let (m, a, _d) = crate::apply::plan_and_apply::machine();
-        let before = tree(m.root());
+        let before = config_tree(m.root());
         let script = format!(
             "set -e; d={root}/etc/nginx; mount --bind $d $d; mount -o remount,bind,ro $d; set +e; \
              {bin} --root {root} --color never plan --answers {a}; echo plan-rc=$?; \
@@ -1036,15 +1022,7 @@ mod safety {
             bin = dpwizard_bin().display(),
             a = a.display(),
         );
-        let out = std::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", &script])
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = in_private_mounts(&script);
         assert!(text.contains("rc=1"), "{text}");
         assert!(text.contains("read-only file system"), "{text}");
         // `plan` says it up front too.
@@ -1054,13 +1032,29 @@ mod safety {
             "{text}"
         );
         assert!(text.contains("nothing was written"), "{text}");
-        // dpwizard's own state (its lock) aside, the tree is as it was.
-        let config = |t: Vec<(String, String)>| -> Vec<(String, String)> {
-            t.into_iter()
-                .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
-                .collect()
-        };
-        assert_eq!(config(tree(m.root())), config(before), "{text}");
+        assert_eq!(config_tree(m.root()), before, "{text}");
+    }
+
+    /// Runs `script` as root in a private mount namespace (its mounts vanish with it); all it
+    /// printed.
+    fn in_private_mounts(script: &str) -> String {
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", script])
+            .output()
+            .expect("unshare");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// The tree as `tree` sees it, without dpwizard's own state (its lock and journals).
+    fn config_tree(root: &std::path::Path) -> Vec<(String, String)> {
+        tree(root)
+            .into_iter()
+            .filter(|(p, _)| !p.contains("/var/lib/dpwizard"))
+            .collect()
     }
 
     /// Every file under `root` with a hash of its bytes (links: their target), sorted.
