@@ -213,19 +213,20 @@ pub fn drawpile_image(image: &str) -> Option<DrawpileImage> {
 /// (one built `FROM` drawpile's image, or by hand): its entrypoint or command runs
 /// drawpile-srv. The version comes from the `org.opencontainers.image.version` label, else
 /// from a tag of the image that looks like a version.
+/// A JSON array of strings (`RepoTags`, `Args`, `Cmd`) as strings; anything else: empty.
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn drawpile_image_from_inspect(v: &Value) -> Option<DrawpileImage> {
     let config = v.get("Config")?;
-    let words = |k: &str| -> Vec<String> {
-        config
-            .get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let words = |k: &str| -> Vec<String> { string_list(config.get(k)) };
     // The program itself, or the first word of a shell command (`sh -c "drawpile-srv …"`,
     // as images built for hosting services do).
     let runs_it = words("Entrypoint")
@@ -241,15 +242,7 @@ pub fn drawpile_image_from_inspect(v: &Value) -> Option<DrawpileImage> {
     if !runs_it {
         return None;
     }
-    let tags: Vec<String> = v
-        .get("RepoTags")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let tags: Vec<String> = string_list(v.get("RepoTags"));
     let image = tags.first().cloned().unwrap_or_else(|| {
         v.get("Id")
             .and_then(Value::as_str)
@@ -384,15 +377,7 @@ pub fn parse_inspect(c: &Value) -> Option<Container> {
     let host = c.get("HostConfig");
     let state = c.get("State");
     let image = s(config.and_then(|x| x.get("Image"))).unwrap_or_default();
-    let args: Vec<String> = c
-        .get("Args")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let args: Vec<String> = string_list(c.get("Args"));
     let labels = config.and_then(|x| x.get("Labels"));
     let label = |k: &str| s(labels.and_then(|l| l.get(k)));
     // Running containers show what is bound; others only what is configured.
@@ -690,15 +675,7 @@ async fn daemon(ctx: &Ctx, cli: &Path, mut facts: DockerFacts) -> DockerFacts {
                 .iter()
                 .filter_map(|i| {
                     let d = drawpile_image_from_inspect(i)?;
-                    let mut names: Vec<String> = i
-                        .get("RepoTags")
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|x| x.as_str().map(String::from))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let mut names: Vec<String> = string_list(i.get("RepoTags"));
                     names.extend(i.get("Id").and_then(Value::as_str).map(String::from));
                     Some((names, d))
                 })
