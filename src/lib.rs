@@ -14,6 +14,7 @@ pub mod host;
 pub mod manual;
 pub mod model;
 pub mod plan;
+pub mod proxy;
 pub mod schema_doc;
 pub mod ui;
 pub mod validate;

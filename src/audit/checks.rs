@@ -2,20 +2,15 @@
 //! what the probes observed, and gives every check of its area one verdict.
 
 use super::catalogue::*;
-use super::origin::OriginCheck;
 use super::setup::{self, Instance, Setup, listens_tls_443, name_covers, serves_ws_path};
 use super::{Observations, Verdicts};
 use crate::detect::Facts;
-use crate::detect::nginx::NginxDirective;
 use crate::detect::runtime::RuntimeKind;
+use crate::proxy::route::{OriginRules, Route};
 
 const WEB: &str = "https://web.drawpile.net";
 const MIRROR: &str = "https://web.foxdice.cn";
 const FOREIGN: &str = "https://evil.example";
-
-fn at(d: &NginxDirective) -> String {
-    format!("{}:{}: {} {}", d.file, d.line, d.name, d.args.join(" "))
-}
 
 fn is_loopback(addr: &str) -> bool {
     let a = addr.trim_matches(['[', ']']);
@@ -192,8 +187,8 @@ fn container_listen(s: &Setup, i: &Instance, v: &mut Verdicts) {
         .site
         .as_ref()
         .and_then(|site| site.location)
-        .and_then(|l| upstream(&l.directives))
-        .is_some_and(|(host, _)| is_loopback(&host));
+        .and_then(|l| crate::proxy::nginx::proxy_target(&l.directives))
+        .is_some_and(|t| is_loopback(&t.host));
     if i.in_container() {
         match i.args.websocket_listen.as_deref() {
             _ if i.host_network() => v.skip(
@@ -448,18 +443,7 @@ fn web_admin(i: &Instance, v: &mut Verdicts) {
 /// Two TLS server blocks for one name on 443: nginx uses the first and warns "conflicting
 /// server name" about the rest, whose locations are never used.
 fn one_server(facts: &Facts, domain: &str, v: &mut Verdicts) {
-    let servers: Vec<&crate::detect::nginx::NginxServer> = facts
-        .nginx
-        .servers
-        .iter()
-        .filter(|s| {
-            s.ssl
-                && s.listen.iter().any(|l| l.port == Some(443))
-                && s.server_names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(domain))
-        })
-        .collect();
+    let servers = crate::proxy::nginx::sites_named(facts.nginx.servers.iter(), domain);
     if servers.len() < 2 {
         v.pass(PROXY_ONE_SERVER);
         return;
@@ -476,52 +460,6 @@ fn one_server(facts: &Facts, domain: &str, v: &mut Verdicts) {
             .map(|s| format!("{}:{}: ignored (conflicting server name)", s.file, s.line)),
     );
     v.fail(PROXY_ONE_SERVER, ev);
-}
-
-/// `proxy_pass`'s host and port (port 80 when absent); `None` when there is no proxy_pass.
-pub fn upstream(directives: &[NginxDirective]) -> Option<(String, Option<u16>)> {
-    let d = directives.iter().find(|d| d.name == "proxy_pass")?;
-    let url = d.args.first()?;
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, p) = v6.split_once(']')?;
-        return Some((
-            h.to_string(),
-            p.strip_prefix(':').and_then(|p| p.parse().ok()),
-        ));
-    }
-    match hostport.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok())),
-        None => Some((hostport.to_string(), None)),
-    }
-}
-
-/// The value a location gives a header, following nginx's inheritance: a location with any
-/// `proxy_set_header` inherits none from above.
-fn header<'a>(
-    location: &'a [NginxDirective],
-    above: &[&'a [NginxDirective]],
-    name: &str,
-) -> Option<&'a NginxDirective> {
-    let find = |ds: &'a [NginxDirective]| {
-        ds.iter().find(|d| {
-            d.name == "proxy_set_header"
-                && d.args.first().is_some_and(|h| h.eq_ignore_ascii_case(name))
-        })
-    };
-    if location.iter().any(|d| d.name == "proxy_set_header") {
-        return find(location);
-    }
-    for ds in above {
-        if ds.iter().any(|d| d.name == "proxy_set_header") {
-            return find(ds);
-        }
-    }
-    None
 }
 
 pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
@@ -721,14 +659,13 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         .instance
         .as_ref()
         .and_then(|i| upstream_of(facts, i, site.container));
-    judge_location(
+    let route = crate::proxy::nginx::route(
+        site.kind(),
         site.http_proxy_directives(facts),
         site.server,
         loc,
-        upstream.as_ref(),
-        domain,
-        v,
     );
+    judge_route(&route, upstream.as_ref(), domain, v);
 }
 
 /// The web admin proxied by a server without TLS (port 80), host nginx or in a container.
@@ -775,15 +712,13 @@ pub fn web_admin_proxy(facts: &Facts, s: &Setup, v: &mut Verdicts) {
     let mut ev = Vec::new();
     for srv in servers.filter(|srv| !srv.ssl) {
         for l in &srv.locations {
-            let Some(pp) = l.directives.iter().find(|d| d.name == "proxy_pass") else {
-                continue;
-            };
-            if let Some((host, Some(p))) = upstream(std::slice::from_ref(pp))
-                && reaches_admin(&host, p)
+            if let Some(t) = crate::proxy::nginx::proxy_target(&l.directives)
+                && let Some(p) = t.port
+                && reaches_admin(&t.host, p)
             {
                 ev.push(format!(
                     "{} in location {} of a server without TLS ({}:{}, listen {})",
-                    at(pp),
+                    t.at,
                     l.path,
                     srv.file,
                     srv.line,
@@ -920,25 +855,15 @@ pub struct Upstream {
     pub problem: Option<String>,
 }
 
-/// The checks of one location (PROXY-003 to PROXY-011), by meaning. Plan uses them too, to
-/// keep a hand-written location that already does what dpwizard would write.
-pub fn judge_location(
-    http_ds: &[NginxDirective],
-    server: &crate::detect::nginx::NginxServer,
-    loc: &crate::detect::nginx::NginxLocation,
-    upstream_of: Option<&Upstream>,
-    domain: &str,
-    v: &mut Verdicts,
-) {
-    let ds = &loc.directives;
-    let loc_at = format!("{}:{}", loc.file, loc.line);
-
-    // The Origin check, by meaning.
-    let oc = OriginCheck::read(ds);
+/// The checks of one route (PROXY-003 to PROXY-011), by meaning, whatever web server wrote
+/// it. Plan uses them too, to keep a hand-written route that already does what dpwizard
+/// would write.
+pub fn judge_route(route: &Route, upstream_of: Option<&Upstream>, domain: &str, v: &mut Verdicts) {
+    let oc = &route.origin;
     let rules_ev = || -> Vec<String> {
         oc.rules
             .iter()
-            .map(|r| format!("{}: if ($http_origin {} \"{}\")", r.at, r.op, r.value))
+            .map(|r| format!("{}: {}", r.at, r.shown))
             .chain(oc.unreadable.iter().cloned())
             .collect()
     };
@@ -954,10 +879,7 @@ pub fn judge_location(
     } else {
         let refused = |origin: &str, label: &str| -> Vec<String> {
             match oc.refused_by(origin) {
-                Some(r) => vec![format!(
-                    "{}: if ($http_origin {} \"{}\") refuses {label}",
-                    r.at, r.op, r.value
-                )],
+                Some(r) => vec![format!("{}: {} refuses {label}", r.at, r.shown)],
                 None => vec![],
             }
         };
@@ -965,7 +887,7 @@ pub fn judge_location(
         v.check(PROXY_EMPTY_ORIGIN, e.is_empty(), e);
         let mut e = refused(WEB, WEB);
         if !e.is_empty()
-            && let Some(d) = domain_origin_only(&oc, domain)
+            && let Some(d) = domain_origin_only(oc, domain)
         {
             e.push(d);
         }
@@ -974,49 +896,40 @@ pub fn judge_location(
         v.check(PROXY_MIRROR_ORIGIN, e.is_empty(), e);
         let mut e = rules_ev();
         if e.is_empty() {
-            e.push(format!(
-                "{loc_at}: no `if ($http_origin ...) {{ return 403; }}` in the location"
-            ));
+            e.push(format!("{}: {}", route.at, no_origin_rule(route.kind)));
         } else {
             e.push(format!("a page at {FOREIGN} would be let through"));
         }
         v.check(PROXY_FOREIGN_ORIGIN, oc.refused_by(FOREIGN).is_some(), e);
     }
 
-    // proxy_pass: the port (and, when drawpile-srv binds one address, that address).
-    match (upstream(ds), upstream_of) {
-        (None, _) => v.fail(
-            PROXY_UPSTREAM,
-            vec![format!("{loc_at}: the location has no proxy_pass")],
-        ),
+    // The target: the port (and, when drawpile-srv binds one address, that address).
+    match (&route.target, upstream_of) {
+        (None, _) => v.fail(PROXY_UPSTREAM, route.no_target.clone()),
         (Some(_), None) => v.skip(
             PROXY_UPSTREAM,
             "drawpile-srv has no WebSocket port to compare with",
         ),
-        (Some((host, port)), Some(u)) => {
-            let pp = ds
-                .iter()
-                .find(|d| d.name == "proxy_pass")
-                .map(at)
-                .unwrap_or_default();
-            let port_ok = port.unwrap_or(80) == u.port;
+        (Some(t), Some(u)) => {
+            let host = &t.host;
+            let port_ok = t.port.unwrap_or(80) == u.port;
             let is_address = host.parse::<std::net::IpAddr>().is_ok() || host == "localhost";
             let host_ok = if !u.names.is_empty() {
-                // On a compose network: an address is the nginx container itself; another
+                // On a compose network: an address is the proxy's container itself; another
                 // service's name goes to that service.
-                !is_address && !u.other_names.contains(&host)
+                !is_address && !u.other_names.contains(host)
             } else if is_address {
                 match &u.listen {
                     Some(l) if !is_wildcard(l) => {
-                        host == *l || (is_loopback(&host) && is_loopback(l))
+                        *host == *l || (is_loopback(host) && is_loopback(l))
                     }
-                    _ => is_loopback(&host) || host == u.addr,
+                    _ => is_loopback(host) || *host == u.addr,
                 }
             } else {
                 true // a name (upstream block, compose service): the live probe tells
             };
             let ev = vec![
-                pp,
+                t.at.clone(),
                 match &u.problem {
                     Some(p) => p.clone(),
                     None => format!(
@@ -1032,8 +945,9 @@ pub fn judge_location(
                     PROXY_UPSTREAM,
                     ev,
                     format!(
-                        "Point proxy_pass at http://{svc}:{} (the compose service, on a network it \
-                         shares with nginx, and its --websocket-port).",
+                        "Point the {} at http://{svc}:{} (the compose service, on a network it \
+                         shares with the proxy, and its --websocket-port).",
+                        route.kind.route_word(),
                         u.port
                     ),
                 );
@@ -1054,70 +968,32 @@ pub fn judge_location(
             }
         }
     }
-
-    let server_ds = &server.proxy_directives;
-    let effective = |name: &str| -> Option<&NginxDirective> {
-        ds.iter()
-            .rev()
-            .find(|d| d.name == name)
-            .or_else(|| server_ds.iter().rev().find(|d| d.name == name))
-            .or_else(|| http_ds.iter().rev().find(|d| d.name == name))
+    let judged = |v: &mut Verdicts, id, p: &crate::proxy::route::Property| match p {
+        Ok(()) => v.pass(id),
+        Err(ev) => v.fail(id, ev.clone()),
     };
-    match effective("proxy_http_version") {
-        Some(d) if d.args.first().is_some_and(|a| a == "1.1") => v.pass(PROXY_HTTP11),
-        Some(d) => v.fail(PROXY_HTTP11, vec![at(d)]),
-        None => v.fail(
-            PROXY_HTTP11,
-            vec![format!(
-                "{loc_at}: no proxy_http_version (nginx then uses 1.0)"
-            )],
-        ),
-    }
-    let above: [&[NginxDirective]; 2] = [server_ds, http_ds];
-    let upgrade = header(ds, &above, "Upgrade");
-    let connection = header(ds, &above, "Connection");
-    let upgrade_ok = upgrade.is_some_and(|d| d.args.get(1).is_some_and(|a| a == "$http_upgrade"));
-    let connection_ok = connection.is_some_and(|d| {
-        d.args.get(1).is_some_and(|a| {
-            a.eq_ignore_ascii_case("upgrade") || (a.starts_with('$') && a.contains("upgrade"))
-        })
-    });
-    let mut ev = Vec::new();
-    match upgrade {
-        Some(d) if !upgrade_ok => ev.push(at(d)),
-        None => ev.push(format!("{loc_at}: no proxy_set_header Upgrade")),
-        _ => {}
-    }
-    match connection {
-        Some(d) if !connection_ok => ev.push(at(d)),
-        None => ev.push(format!("{loc_at}: no proxy_set_header Connection")),
-        _ => {}
-    }
-    v.check(PROXY_UPGRADE, upgrade_ok && connection_ok, ev);
-    match header(ds, &above, "X-Real-IP") {
-        Some(d) if d.args.get(1).is_some_and(|a| a.starts_with('$')) => v.pass(PROXY_REAL_IP),
-        Some(d) => v.fail(PROXY_REAL_IP, vec![at(d)]),
-        None => v.fail(
-            PROXY_REAL_IP,
-            vec![format!("{loc_at}: no proxy_set_header X-Real-IP")],
-        ),
-    }
-    let mut off = Vec::new();
-    for name in crate::plan::nginx::REVERTIBLE_SWITCHES {
-        if let Some(d) = effective(name)
-            && d.args.first().is_some_and(|a| a == "off")
-        {
-            off.push(format!(
-                "{} (not turned back on in the location at {loc_at})",
-                at(d)
-            ));
+    judged(v, PROXY_HTTP11, &route.http11);
+    judged(v, PROXY_UPGRADE, &route.upgrade);
+    judged(v, PROXY_REAL_IP, &route.real_ip);
+    judged(v, PROXY_SWITCHES, &route.switches);
+}
+
+/// What a route without an Origin rule lacks, in its own web server's words.
+fn no_origin_rule(kind: crate::proxy::Kind) -> &'static str {
+    use crate::proxy::Kind;
+    match kind {
+        Kind::HostNginx | Kind::ContainerNginx => {
+            "no `if ($http_origin ...) { return 403; }` in the location"
         }
+        Kind::Apache => {
+            "no `RewriteCond %{HTTP:Origin} ...` + `RewriteRule ... - [F]` for the path"
+        }
+        Kind::Caddy => "no matcher on the Origin header that answers 403 in the route",
     }
-    v.check(PROXY_SWITCHES, off.is_empty(), off);
 }
 
 /// When the check allows the admin's own host but not the official client: mistake 2.
-fn domain_origin_only(oc: &OriginCheck, domain: &str) -> Option<String> {
+fn domain_origin_only(oc: &OriginRules, domain: &str) -> Option<String> {
     let own = format!("https://{domain}");
     oc.refused_by(&own).is_none().then(|| {
         format!("it allows {own} instead: your own host name replaced the official origins")
@@ -1522,7 +1398,7 @@ pub fn live(s: &Setup, obs: &Observations, v: &mut Verdicts) {
     let _ = s;
 }
 
-pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
+pub fn logs(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     let l = &obs.logs;
     let proxied = s.site.as_ref().is_some_and(|site| site.location.is_some());
     match &l.server {
@@ -1563,16 +1439,11 @@ pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
             // A 403 is what the Origin check gives a page of another site: when the check
             // lets both web clients in, the refused browsers came from other sites (the
             // access log has no Origin to tell more), and that is the check doing its job.
-            let admits_web_clients =
-                s.site
-                    .as_ref()
-                    .and_then(|site| site.location)
-                    .is_some_and(|l| {
-                        let oc = OriginCheck::read(&l.directives);
-                        oc.unreadable.is_empty()
-                            && oc.refused_by(WEB).is_none()
-                            && oc.refused_by(MIRROR).is_none()
-                    });
+            let admits_web_clients = s.route(facts).is_some_and(|r| {
+                r.origin.unreadable.is_empty()
+                    && r.origin.refused_by(WEB).is_none()
+                    && r.origin.refused_by(MIRROR).is_none()
+            });
             if a.browser_403.count > 0 && admits_web_clients {
                 v.pass_with(
                     LOG_BROWSER_REFUSED,
@@ -1600,19 +1471,16 @@ pub fn logs(s: &Setup, obs: &Observations, v: &mut Verdicts) {
     let _ = RuntimeKind::None;
 }
 
-/// What is wrong with the hand-written WebSocket location of `server`, judged as the audit
-/// judges it, for a proxy to `upstream_host:upstream_port` that must also let `extra_origins`
-/// in. Empty when it already does what dpwizard would write.
-pub fn location_problems(
-    facts: &Facts,
-    server: &crate::detect::nginx::NginxServer,
+/// What is wrong with a hand-written route, judged as the audit judges it, for a proxy to
+/// `upstream_host:upstream_port` that must also let `extra_origins` in. Empty when it
+/// already does what dpwizard would write.
+pub fn route_problems(
+    route: &Route,
     upstream_host: &str,
     upstream_port: u16,
     extra_origins: &[String],
+    domain: &str,
 ) -> Vec<String> {
-    let Some(loc) = server.locations.iter().find(|l| serves_ws_path(l)) else {
-        return vec!["no location /drawpile-web/ws".into()];
-    };
     let mut v = Verdicts::default();
     let u = Upstream {
         addr: upstream_host.to_string(),
@@ -1623,28 +1491,15 @@ pub fn location_problems(
         other_names: Vec::new(),
         problem: None,
     };
-    let domain = server
-        .server_names
-        .first()
-        .map(String::as_str)
-        .unwrap_or("");
-    judge_location(
-        &facts.nginx.http_proxy_directives,
-        server,
-        loc,
-        Some(&u),
-        domain,
-        &mut v,
-    );
+    judge_route(route, Some(&u), domain, &mut v);
     let mut problems: Vec<String> = v
         .findings
         .iter()
         .filter(|f| f.severity != Severity::Info)
         .map(|f| format!("{} [{}]: {}", f.title, f.id, f.evidence.join("; ")))
         .collect();
-    let oc = OriginCheck::read(&loc.directives);
     for o in extra_origins {
-        if let Some(r) = oc.refused_by(o) {
+        if let Some(r) = route.origin.refused_by(o) {
             problems.push(format!("the Origin check at {} refuses {o}", r.at));
         }
     }

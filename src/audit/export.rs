@@ -10,7 +10,6 @@ use crate::detect::Facts;
 use crate::detect::runtime::RuntimeKind;
 use crate::model::*;
 
-use super::origin::OriginCheck;
 use super::setup;
 
 /// The answers file text, or why none can be written.
@@ -81,7 +80,7 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
     let mut proxy = ProxyAnswers::default();
     // Apache or Caddy serving 443 (and no nginx site for the domain): that one, which keeps
     // its own site and certificate. (Extra origins in its block are not read back yet.)
-    let front = crate::plan::front::in_front(facts);
+    let front = crate::proxy::front::in_front(facts);
     if s.site.is_none() && front != ProxyServer::Nginx {
         proxy.server = Some(front);
         note(
@@ -140,8 +139,9 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
                 site.server.file, site.server.line
             ),
         );
-        if let Some(loc) = site.location {
-            proxy.extra_origins = OriginCheck::read(&loc.directives)
+        if let Some(route) = site.route(facts) {
+            proxy.extra_origins = route
+                .origin
                 .extra_origins()
                 .iter()
                 .filter_map(|o| Origin::parse(o).ok())
@@ -149,7 +149,7 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
             if !proxy.extra_origins.is_empty() {
                 note(
                     "proxy.extra_origins",
-                    format!("allowed by the Origin check at {}:{}", loc.file, loc.line),
+                    format!("allowed by the Origin check at {}", route.at),
                 );
             }
         }

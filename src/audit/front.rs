@@ -186,7 +186,7 @@ pub fn caddy(text: &str, file: &str, domain: &str) -> Option<FrontBlock> {
 pub fn observe(host: &Host, facts: &Facts, domain: &str) -> Option<FrontBlock> {
     use crate::answers::ProxyServer;
     let read = |p: &str| host.read_to_string(p).ok();
-    match crate::plan::front::in_front(facts) {
+    match crate::proxy::front::in_front(facts) {
         ProxyServer::Nginx => None,
         ProxyServer::Apache => {
             let include = |p: &str| read(p);

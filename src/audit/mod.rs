@@ -12,7 +12,6 @@ pub mod export;
 pub mod front;
 pub mod logs;
 pub mod observe;
-pub mod origin;
 pub mod render;
 pub mod setup;
 
@@ -198,7 +197,7 @@ pub fn judge(facts: &Facts, obs: &Observations, domain: Option<&str>) -> Report 
     checks::net(facts, &setup, &mut v);
     checks::dns(&setup, obs, &mut v);
     checks::live(&setup, obs, &mut v);
-    checks::logs(&setup, obs, &mut v);
+    checks::logs(facts, &setup, obs, &mut v);
     // Every check of the catalogue appears once: passed, found, or skipped.
     for c in catalogue::ALL {
         v.skip(c, "not applicable to this setup");

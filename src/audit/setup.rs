@@ -13,7 +13,7 @@ use crate::detect::runtime::RuntimeKind;
 use crate::detect::systemd::{ServiceUnit, SocketUnit, listen_port};
 use crate::detect::tls::{CertInfo, Lineage};
 
-pub const WS_PATH: &str = "/drawpile-web/ws";
+pub use crate::proxy::WS_PATH;
 
 /// The drawpile-srv instance being audited.
 #[derive(Debug, Clone)]
@@ -160,6 +160,24 @@ impl<'a> Site<'a> {
             None => &facts.nginx.http_proxy_directives,
         }
     }
+    /// nginx on the host or in a container.
+    pub fn kind(&self) -> crate::proxy::Kind {
+        match self.container {
+            Some(_) => crate::proxy::Kind::ContainerNginx,
+            None => crate::proxy::Kind::HostNginx,
+        }
+    }
+
+    /// The WebSocket route of the site, judged neutrally; None without one.
+    pub fn route(&self, facts: &'a Facts) -> Option<crate::proxy::route::Route> {
+        let loc = self.location?;
+        Some(crate::proxy::nginx::route(
+            self.kind(),
+            self.http_proxy_directives(facts),
+            self.server,
+            loc,
+        ))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +195,14 @@ pub struct Setup<'a> {
     /// nginx containers that publish port 443 on the host (they are the web server in front
     /// even when the host has no nginx).
     pub nginx_containers_443: Vec<&'a NginxContainer>,
+}
+
+impl<'a> Setup<'a> {
+    /// The route that serves the WebSocket path for the domain, judged neutrally, whichever
+    /// web server is in front; None without one.
+    pub fn route(&self, facts: &'a Facts) -> Option<crate::proxy::route::Route> {
+        self.site.as_ref()?.route(facts)
+    }
 }
 
 /// The certificate the domain's TLS server names (`ssl_certificate`).
@@ -214,50 +240,7 @@ pub fn site_certificate<'a>(facts: &'a Facts, s: &Setup<'a>) -> Option<SiteCert<
     })
 }
 
-/// A location that serves the WebSocket path exactly as the client asks for it.
-pub fn serves_ws_path(l: &NginxLocation) -> bool {
-    match l.modifier.as_str() {
-        "" | "=" | "^~" => l.path == WS_PATH,
-        _ => false,
-    }
-}
-
-/// A location that looks meant for the WebSocket but will not get its requests
-/// (`/drawpile-web/ws/`, `/drawpile`, a regex…).
-pub fn near_miss(l: &NginxLocation) -> bool {
-    !serves_ws_path(l) && l.path.contains("drawpile")
-}
-
-/// A server block without a name (or only `_`/`""`): it gets every request for its listen
-/// address that no named server takes (dpserver's default.conf has no server_name).
-pub fn is_catch_all(s: &NginxServer) -> bool {
-    s.server_names
-        .iter()
-        .all(|n| n.is_empty() || n == "_" || n == "\"\"")
-}
-
-/// The TLS server on 443 that serves `domain`: one whose names cover it; else the server
-/// nginx falls back to for unknown names (the `default_server` on 443, else the first 443
-/// server), when that one has no name at all (dpserver's default.conf). A named server for
-/// another domain is not taken for this one.
-pub fn serving_server<'a>(
-    servers: impl Iterator<Item = &'a NginxServer> + Clone,
-    domain: &str,
-) -> Option<&'a NginxServer> {
-    let on_443 = || servers.clone().filter(|s| listens_tls_443(s));
-    on_443()
-        .find(|s| s.server_names.iter().any(|n| name_covers(n, domain)))
-        .or_else(|| {
-            on_443()
-                .find(|s| {
-                    s.listen
-                        .iter()
-                        .any(|l| l.port == Some(443) && l.default_server)
-                })
-                .or_else(|| on_443().next())
-                .filter(|s| is_catch_all(s))
-        })
-}
+pub use crate::proxy::nginx::{is_catch_all, listens_tls_443, near_miss, serves_ws_path};
 
 /// Containers that serve the host's port 443 and are not nginx read by dpwizard, described
 /// (`caddy:2 in compose service proxy (/opt/proxy/compose.yaml:3)`, `npm (jc21/…)`): the
@@ -328,12 +311,6 @@ pub fn publishes_https(c: &NginxContainer) -> bool {
         || c.ports
             .iter()
             .any(|p| p.container_port == 443 && p.host_port.is_none_or(|h| h == 443))
-}
-
-pub fn listens_tls_443(s: &NginxServer) -> bool {
-    s.listen
-        .iter()
-        .any(|l| l.port == Some(443) && (l.ssl || s.ssl))
 }
 
 pub use crate::detect::tls::name_covers;
@@ -644,15 +621,17 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
         }
     };
     let site = domain.as_deref().and_then(|d| {
-        let (server, container) = match serving_server(facts.nginx.servers.iter(), d) {
-            Some(s) => (s, None),
-            None => nginx_containers_443
-                .iter()
-                .find_map(|c| serving_server(c.config.servers.iter(), d).map(|s| (s, Some(*c))))?,
+        let (server, container) = match crate::proxy::nginx::site_for(facts.nginx.servers.iter(), d)
+        {
+            Some((s, _)) => (s, None),
+            None => nginx_containers_443.iter().find_map(|c| {
+                crate::proxy::nginx::site_for(c.config.servers.iter(), d)
+                    .map(|(s, _)| (s, Some(*c)))
+            })?,
         };
         Some(Site {
             server,
-            location: server.locations.iter().find(|l| serves_ws_path(l)),
+            location: crate::proxy::nginx::ws_location(server),
             container,
         })
     });
@@ -670,44 +649,6 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn server(names: &[&str], default: bool) -> NginxServer {
-        NginxServer {
-            server_names: names.iter().map(|n| n.to_string()).collect(),
-            listen: vec![crate::detect::nginx::NginxListen {
-                port: Some(443),
-                ssl: true,
-                default_server: default,
-                ..Default::default()
-            }],
-            ssl: true,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn the_server_for_a_domain_follows_nginx_s_choice() {
-        let named = server(&["paint.example.com"], false);
-        let other = server(&["other.example.com"], false);
-        let any = server(&[], false);
-        let any_default = server(&["_"], true);
-        let pick = |list: &[&NginxServer], d: &str| {
-            serving_server(list.iter().copied(), d).map(|s| s.server_names.clone())
-        };
-        assert_eq!(
-            pick(&[&any, &named], "paint.example.com"),
-            Some(vec!["paint.example.com".to_string()])
-        );
-        // dpserver: one nameless server gets every name.
-        assert_eq!(pick(&[&any], "draw.example.com"), Some(vec![]));
-        // nginx falls back to the first 443 server, which is named for another domain.
-        assert_eq!(pick(&[&other, &any], "draw.example.com"), None);
-        // … unless the nameless one is the default_server.
-        assert_eq!(
-            pick(&[&other, &any_default], "draw.example.com"),
-            Some(vec!["_".to_string()])
-        );
-    }
 
     #[test]
     fn image_tags_give_versions() {

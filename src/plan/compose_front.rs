@@ -332,14 +332,12 @@ pub fn make(
         Ok(new) => new,
         Err(e) if e.starts_with(HAND_WRITTEN) => {
             // Judged as the audit judges it, with the container's own http-level settings.
-            let mut seen = facts.clone();
-            seen.nginx = front.config.clone();
-            let problems = crate::audit::checks::location_problems(
-                &seen,
+            let problems = super::make::hand_written_problems(
+                crate::proxy::Kind::ContainerNginx,
+                &front.config.http_proxy_directives,
                 server,
-                &spec.upstream_host,
-                spec.upstream_port,
-                &spec.extra_origins,
+                &spec,
+                answers.site.domain.as_str(),
             );
             if problems.is_empty() {
                 text.to_string()

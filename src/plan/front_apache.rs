@@ -184,7 +184,7 @@ pub fn plan(
     if !changed {
         return Ok(None);
     }
-    Ok(Some(super::front::reload_or_start(
+    Ok(Some(crate::proxy::front::reload_or_start(
         facts,
         crate::answers::ProxyServer::Apache,
         "apache2",

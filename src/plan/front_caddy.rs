@@ -190,7 +190,7 @@ pub fn plan(
             site.line
         ),
     });
-    Ok(Some(super::front::reload_or_start(
+    Ok(Some(crate::proxy::front::reload_or_start(
         facts,
         crate::answers::ProxyServer::Caddy,
         "caddy",

@@ -557,25 +557,21 @@ pub fn websocket_port_problem(facts: &Facts, options: &DrawpileArgs, port: u16) 
     None
 }
 
-/// The nginx TLS server that already serves `domain` on 443 (in `site_file`, when given):
-/// the location goes there instead of a new site.
+/// The nginx TLS server that already serves `domain` on 443 (in `site_file`, when given),
+/// as nginx chooses it: the location goes there instead of a new site.
 pub fn tls_server<'a>(
     facts: &'a Facts,
     domain: &str,
     site_file: Option<&SiteFile>,
 ) -> Option<&'a NginxServer> {
+    let servers = facts.nginx.servers.iter();
     match site_file {
-        Some(SiteFile::Path(p)) => facts.nginx.servers.iter().find(|s| {
-            &*s.file == p.as_str() && s.ssl && s.server_names.iter().any(|n| n == domain)
-        }),
-        _ => facts.nginx.servers.iter().find(|s| {
-            s.ssl
-                && s.listen.iter().any(|l| l.port == Some(443))
-                && s.server_names
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(domain))
-        }),
+        Some(SiteFile::Path(p)) => {
+            crate::proxy::nginx::site_for(servers.filter(|s| &*s.file == p.as_str()), domain)
+        }
+        _ => crate::proxy::nginx::site_for(servers, domain),
     }
+    .map(|(s, _)| s)
 }
 
 /// The TLS server for `domain` in the file the answers name: the file nginx reads, or the
@@ -590,13 +586,11 @@ fn named_site<'a>(
     let is_file = |s: &NginxServer| {
         &*s.file == path || snap.real_paths.get(&*s.file).is_some_and(|r| r == path)
     };
-    let serves = |s: &NginxServer| {
-        s.ssl
-            && s.server_names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(domain))
-    };
-    if let Some(s) = facts.nginx.servers.iter().find(|s| is_file(s) && serves(s)) {
+    let serves =
+        |s: &&NginxServer| crate::proxy::nginx::sites_named(std::iter::once(*s), domain).len() == 1;
+    if let Some((s, _)) =
+        crate::proxy::nginx::site_for(facts.nginx.servers.iter().filter(|s| is_file(s)), domain)
+    {
         return Ok(s);
     }
     let why = if facts.nginx.servers.iter().any(is_file) {
@@ -608,7 +602,7 @@ fn named_site<'a>(
         .nginx
         .servers
         .iter()
-        .filter(|s| serves(s))
+        .filter(serves)
         .map(|s| match snap.real_paths.get(&*s.file) {
             Some(r) => format!("{r} (via {})", s.file),
             None => s.file.to_string(),
@@ -625,6 +619,27 @@ fn named_site<'a>(
             }
         ),
     })
+}
+
+/// What is wrong with the server's hand-written WebSocket location, judged as the audit
+/// judges it (empty: it already does what dpwizard would write).
+pub fn hand_written_problems(
+    kind: crate::proxy::Kind,
+    http_ds: &[crate::detect::nginx::NginxDirective],
+    server: &NginxServer,
+    spec: &LocationSpec,
+    domain: &str,
+) -> Vec<String> {
+    match crate::proxy::nginx::ws_location(server) {
+        Some(loc) => crate::audit::checks::route_problems(
+            &crate::proxy::nginx::route(kind, http_ds, server, loc),
+            &spec.upstream_host,
+            spec.upstream_port,
+            &spec.extra_origins,
+            domain,
+        ),
+        None => vec!["no location /drawpile-web/ws".into()],
+    }
 }
 
 /// The TLS mode when the answers name none: keep a certificate that is already there (the
@@ -675,7 +690,7 @@ fn proxy_and_tls<'a>(
         .unwrap_or_else(|| DEFAULT_WEBSOCKET_LISTEN.into());
     let domain = answers.site.domain.to_string();
     // Apache or Caddy in front: their own site and certificate stay (plan/front_*.rs).
-    let front = super::front::choose(facts, answers)?;
+    let front = crate::proxy::front::choose(facts, answers)?;
     if front != ProxyServer::Nginx {
         return Ok(Decisions {
             unit,
@@ -1980,12 +1995,12 @@ pub fn make(
                 // A location written by hand is kept when it already does what dpwizard
                 // would write (judged as the audit judges it); otherwise the admin decides.
                 Err(e) if e.starts_with(HAND_WRITTEN) => {
-                    let problems = crate::audit::checks::location_problems(
-                        facts,
+                    let problems = hand_written_problems(
+                        crate::proxy::Kind::HostNginx,
+                        &facts.nginx.http_proxy_directives,
                         s,
-                        &spec.upstream_host,
-                        spec.upstream_port,
-                        &spec.extra_origins,
+                        &spec,
+                        &d.domain,
                     );
                     if problems.is_empty() {
                         plan.notes.push(format!(

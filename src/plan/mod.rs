@@ -6,7 +6,6 @@ pub mod apache;
 pub mod caddy;
 pub mod compose_front;
 pub mod diff;
-pub mod front;
 pub mod front_apache;
 pub mod front_caddy;
 pub mod make;

@@ -11,13 +11,7 @@ pub const END_MARKER: &str = "# END dpwizard";
 /// The official browser client's origins, as the documented regex alternation.
 const OFFICIAL_ALTERNATION: &str = r"https://web\.(drawpile\.net|foxdice\.cn)";
 
-/// `proxy_pass_*` switches that, when turned off at server level, are inherited by the
-/// location and break the WebSocket upgrade; the location turns them back on.
-pub const REVERTIBLE_SWITCHES: &[&str] = &[
-    "proxy_pass_request_headers",
-    "proxy_pass_request_body",
-    "proxy_pass_trailers",
-];
+pub use crate::proxy::nginx::REVERTIBLE_SWITCHES;
 
 /// What the location needs to know. The strings must already be validated (origins are
 /// `https://host[:port]` with a DNS host name; the upstream is an IP address).

@@ -398,7 +398,7 @@ impl Wizard {
 
     /// The web server in front: the one serving 443 (never a second one next to it).
     fn front(&self) -> ProxyServer {
-        crate::plan::front::in_front(&self.facts)
+        crate::proxy::front::in_front(&self.facts)
     }
 
     /// The steps with their state: done, current, or pending.
@@ -753,11 +753,10 @@ impl Wizard {
                     None => format!("a new site: /etc/nginx/sites-available/dpwizard-{d}.conf"),
                 };
                 q.choices.push(choice("auto", &auto));
-                for s in f.nginx.servers.iter().filter(|s| {
-                    s.ssl
-                        && s.server_names.iter().any(|n| n == d)
-                        && tls_server(f, d, None).is_none_or(|a| a.file != s.file)
-                }) {
+                for s in crate::proxy::nginx::sites_named(f.nginx.servers.iter(), d)
+                    .into_iter()
+                    .filter(|s| tls_server(f, d, None).is_none_or(|a| a.file != s.file))
+                {
                     q.choices
                         .push(choice(&s.file, &format!("{}:{}", s.file, s.line)));
                 }
@@ -774,9 +773,8 @@ impl Wizard {
                 q.optional = true;
                 // The origins the current location already allows stay allowed.
                 let current = crate::audit::setup::read(f, None)
-                    .site
-                    .and_then(|s| s.location)
-                    .map(|l| crate::audit::origin::OriginCheck::read(&l.directives).extra_origins())
+                    .route(f)
+                    .map(|r| r.origin.extra_origins())
                     .unwrap_or_default();
                 if !current.is_empty() {
                     q.default = Some(current.join(" "));

@@ -1,0 +1,56 @@
+//! The web server in front of drawpile-srv, as one seam. Browsers reach drawpile-srv only
+//! through a TLS web server that proxies `/drawpile-web/ws`; this module is the one place
+//! that knows which kinds of web server dpwizard handles and answers, for each:
+//! - which site serves the domain ([`nginx::site_for`]),
+//! - which route serves `/drawpile-web/ws`, as a neutral judged [`route::Route`] (upstream,
+//!   Origin rule, headers, file:line) that the audit checks without knowing the format,
+//! - which server is in front at all, and whether a chosen one may be ([`front`]).
+//!
+//! The lossless editors live with their formats (`formats::nginx`, `formats::apache`,
+//! `formats::caddyfile`); the renderers of dpwizard's own blocks in `plan::{nginx, apache,
+//! caddy}`.
+
+pub mod front;
+pub mod nginx;
+pub mod route;
+
+use serde::Serialize;
+
+/// The path the browser client asks for; it is fixed in the client.
+pub const WS_PATH: &str = "/drawpile-web/ws";
+
+/// A kind of web server in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// nginx installed on the host (Debian's package, sites-enabled/, conf.d/).
+    HostNginx,
+    /// nginx in a container of a Compose project (drawpile/dpserver): its files are on the
+    /// host through bind mounts; it reaches drawpile-srv over the compose network.
+    ContainerNginx,
+    /// Apache 2.4 on the host.
+    Apache,
+    /// Caddy 2 on the host, configured by a Caddyfile.
+    Caddy,
+}
+
+impl Kind {
+    /// How evidence and messages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::HostNginx => "nginx",
+            Kind::ContainerNginx => "nginx (in a container)",
+            Kind::Apache => "Apache",
+            Kind::Caddy => "Caddy",
+        }
+    }
+
+    /// What its configuration calls the route: the word fixes use.
+    pub fn route_word(self) -> &'static str {
+        match self {
+            Kind::HostNginx | Kind::ContainerNginx => "location",
+            Kind::Apache => "ProxyPass",
+            Kind::Caddy => "handle",
+        }
+    }
+}
