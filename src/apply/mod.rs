@@ -16,129 +16,31 @@ use std::path::Path;
 use crate::answers::Answers;
 use crate::detect::Facts;
 use crate::host::{Cmd, Host};
-use crate::plan::make::{Snapshot, self_signed_paths};
+use crate::plan::make::Snapshot;
 use crate::plan::{Change, Plan};
 
-/// Reads, once, the current bytes of every file a plan for these answers may change.
+/// Reads, once, the current bytes of every file a plan for these answers may change (the
+/// plan names them: `plan::reads`), and makes the key material it may need (key generation
+/// is not pure: it happens here, at the edge, not in the planner).
 pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
-    let domain = answers.site.domain.as_str();
-    let mut paths: Vec<String> = facts
-        .nginx
-        .servers
-        .iter()
-        .filter(|s| s.ssl)
-        .map(|s| s.file.to_string())
-        .collect();
-    let site = crate::plan::make::site_file_name(domain);
-    paths.push(format!("/etc/nginx/sites-available/{site}"));
-    paths.push(format!("/etc/nginx/sites-enabled/{site}"));
-    paths.push(format!("/etc/nginx/conf.d/{site}"));
-    let (c, k) = self_signed_paths(domain);
-    paths.push(c);
-    paths.push(k);
-    for u in &facts.runtime.units {
-        for name in [
-            "zz-dpwizard.conf",
-            "zzz-dpwizard.conf",
-            "zzzz-dpwizard.conf",
-        ] {
-            paths.push(format!("/etc/systemd/system/{}.d/{name}", u.name));
-        }
-        for t in u
-            .wanted_by
-            .iter()
-            .map(String::as_str)
-            .chain(["multi-user.target"])
-        {
-            paths.push(format!("/etc/systemd/system/{t}.wants/{}", u.name));
-        }
-    }
-    paths.push("/etc/systemd/system/drawpile-srv.service".into());
-    paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
-    // Compose projects: every file Compose reads, the override file customisations go to,
-    // and the sites nginx in their containers reads through bind mounts.
-    for f in &facts.runtime.compose.files {
-        paths.extend(f.config_files.iter().cloned());
-        paths.extend(f.override_path().ok());
-    }
-    for c in &facts.nginx_containers {
-        paths.extend(
-            c.config
-                .servers
-                .iter()
-                .filter(|s| s.ssl)
-                .map(|s| s.file.to_string()),
-        );
-    }
-    paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
-    // An explicit drawpile.user must exist before a unit may run as it.
-    paths.push("/etc/passwd".into());
-    // The nftables rules a firewall step may extend.
-    paths.push(crate::plan::make::NFTABLES_CONF.into());
-    for sock in &facts.runtime.sockets {
-        paths.push(format!("/etc/systemd/system/{}", sock.name));
-        paths.push(format!(
-            "/etc/systemd/system/{}.d/zz-dpwizard.conf",
-            sock.name
-        ));
-        for via in &sock.enabled_via {
-            paths.push(format!("/etc/systemd/system/{via}/{}", sock.name));
-        }
-    }
+    let reads = crate::plan::reads::reads(facts, answers);
     let mut snap = Snapshot::default();
-    // Many server blocks share a file (thousands in one): each file is resolved and read
-    // once, or the snapshot grows with servers × file size.
-    let server_files: std::collections::BTreeSet<&str> = facts
-        .nginx
-        .servers
-        .iter()
-        .filter(|s| s.ssl)
-        .map(|s| &*s.file)
-        .collect();
-    // Server files reached through a symlink are read (and later edited) at their real path.
-    for file in server_files {
-        if let Ok(real) = host.canonical(file) {
+    let mut paths = reads.files;
+    // Files reached through a symlink are read (and later edited) at their real path.
+    for file in reads.resolve {
+        if let Ok(real) = host.canonical(&file) {
             let real = real.display().to_string();
             if real != file {
-                snap.real_paths.insert(file.to_string(), real.clone());
+                snap.real_paths.insert(file.clone(), real.clone());
                 paths.push(real);
             }
         }
     }
-    // Apache (Debian layout): every file its configuration reads (the domain's vhost is
-    // among them, edited at its real path), certbot's SSL options (they turn SSLEngine on),
-    // and the module directories (what a2enmod would link).
-    if facts.apache.config_root.as_deref() == Some(crate::plan::front_apache::DEBIAN_ROOT) {
-        for f in &facts.apache.files {
-            paths.push(f.clone());
-            if let Ok(real) = host.canonical(f) {
-                let real = real.display().to_string();
-                if real != *f {
-                    snap.real_paths.insert(f.clone(), real.clone());
-                    paths.push(real);
-                }
-            }
-        }
-        paths.push("/etc/letsencrypt/options-ssl-apache.conf".into());
-        for dir in ["mods-available", "mods-enabled"] {
-            let d = format!("{}/{dir}", crate::plan::front_apache::DEBIAN_ROOT);
-            for name in host.list_dir(&d).unwrap_or_default() {
-                paths.push(format!("{d}/{name}"));
-            }
+    for d in reads.list {
+        for name in host.list_dir(&d).unwrap_or_default() {
+            paths.push(format!("{d}/{name}"));
         }
     }
-    // Caddy: the Caddyfile and the files it imports, and which of Debian's units (Caddyfile
-    // or API/JSON) starts at boot.
-    paths.push(crate::plan::front_caddy::CADDYFILE.into());
-    for unit in crate::plan::front_caddy::UNITS {
-        paths.push(format!(
-            "/etc/systemd/system/multi-user.target.wants/{unit}"
-        ));
-        for dir in crate::plan::front_caddy::UNIT_DIRS {
-            paths.push(format!("{dir}/{unit}"));
-        }
-    }
-    paths.extend(facts.caddy.files.iter().cloned());
     let mut seen = std::collections::HashSet::new();
     paths.retain(|p| seen.insert(p.clone()));
     for p in paths {
@@ -149,9 +51,16 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             snap.files.insert(p, e.bytes);
         }
     }
-    if host.is_dir("/etc/nginx/sites-available") {
-        snap.files
-            .insert("/etc/nginx/sites-available/".into(), Vec::new());
+    for d in reads.dirs {
+        if host.is_dir(&d) {
+            snap.files.insert(format!("{d}/"), Vec::new());
+        }
+    }
+    if let Some(domain) = reads.self_signed_for {
+        snap.generated = Some(
+            crate::plan::selfsigned::generate(&domain, host.clock().now_unix(), 365)
+                .map_err(|e| format!("{e:#}")),
+        );
     }
     snap
 }

@@ -24,6 +24,9 @@ pub struct Snapshot {
     pub real_paths: BTreeMap<String, String>,
     /// Paths in `files` that are symbolic links (their bytes are the link's target).
     pub symlinks: std::collections::BTreeSet<String>,
+    /// A self-signed certificate and key made at the edge when `plan::reads` asked for one
+    /// (or why it could not be made): the planner uses it only if the files need replacing.
+    pub generated: Option<Result<super::selfsigned::SelfSigned, String>>,
 }
 
 impl Snapshot {
@@ -1908,8 +1911,21 @@ pub fn make(
                 })
             });
         if !have {
-            let s = super::selfsigned::generate(&d.domain, now_unix, 365)
-                .map_err(|e| PlanError::Conflict(format!("cannot make a certificate: {e:#}")))?;
+            let s = match &snap.generated {
+                Some(Ok(s)) => s.clone(),
+                Some(Err(e)) => {
+                    return Err(PlanError::Conflict(format!(
+                        "cannot make a certificate: {e}"
+                    )));
+                }
+                None => {
+                    return Err(PlanError::Conflict(
+                        "no certificate was made for the plan (plan::reads asks for one only \
+                         with tls.mode = \"self-signed\")"
+                            .into(),
+                    ));
+                }
+            };
             plan.changes.push(Change::Write {
                 path: d.cert.clone(),
                 old: snap.get(&d.cert).map(<[u8]>::to_vec),

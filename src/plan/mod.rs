@@ -10,6 +10,7 @@ pub mod front_apache;
 pub mod front_caddy;
 pub mod make;
 pub mod nginx;
+pub mod reads;
 pub mod selfsigned;
 pub mod systemd;
 

@@ -4,9 +4,20 @@
 use anyhow::Context as _;
 
 /// A certificate and its private key, both PEM.
+#[derive(Clone)]
 pub struct SelfSigned {
     pub cert_pem: String,
     pub key_pem: String,
+}
+
+/// Never prints the private key (plans and snapshots are debug-printed in test failures).
+impl std::fmt::Debug for SelfSigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelfSigned")
+            .field("cert_pem", &self.cert_pem)
+            .field("key_pem", &"<private key>")
+            .finish()
+    }
 }
 
 /// Generates an ECDSA P-256 certificate for `domain`, valid from `now_unix` for `days`.
