@@ -149,9 +149,9 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
     if changed.iter().any(|p| p.starts_with("/etc/ufw/")) {
         out.push(act(&["ufw", "reload"], "ufw loads the restored rules"));
     }
-    if changed.contains(&crate::plan::make::NFTABLES_CONF) {
+    if changed.contains(&crate::plan::firewall::NFTABLES_CONF) {
         out.push(act(
-            &["nft", "-f", crate::plan::make::NFTABLES_CONF],
+            &["nft", "-f", crate::plan::firewall::NFTABLES_CONF],
             "nftables loads the restored rules",
         ));
     }

@@ -8,11 +8,12 @@
 //! container reaches it). Nothing is installed on the host and no host certbot runs: the
 //! container manages its own certificate. Pure, like the rest of the planner.
 
-use super::make::{
-    DEFAULT_WEBSOCKET_PORT, HAND_WRITTEN, PlanError, Snapshot, edit_server_block,
-    replace_hand_written_location, with_websocket,
-};
+use super::decide::DEFAULT_WEBSOCKET_PORT;
+use super::make::{PlanError, Snapshot};
 use super::nginx::{LocationSpec, REVERTIBLE_SWITCHES};
+use super::nginx_site::HAND_WRITTEN;
+use super::nginx_site::{edit_server_block, replace_hand_written_location};
+use super::service::with_websocket;
 use super::{Action, Change, FileMode, Plan, VerifySpec};
 use crate::answers::{Answers, SiteFile, TlsMode};
 use crate::detect::Facts;
@@ -126,7 +127,7 @@ pub fn refuse_answers(answers: &Answers, svc: &ComposeService) -> Result<(), Pla
             differs(
                 d.tcp_port.map(|p| p.get()),
                 svc.options.port.as_deref(),
-                Some(super::make::DEFAULT_TCP_PORT),
+                Some(super::decide::DEFAULT_TCP_PORT),
             ),
         ),
         (
@@ -332,7 +333,7 @@ pub fn make(
         Ok(new) => new,
         Err(e) if e.starts_with(HAND_WRITTEN) => {
             // Judged as the audit judges it, with the container's own http-level settings.
-            let problems = super::make::hand_written_problems(
+            let problems = super::nginx_site::hand_written_problems(
                 crate::proxy::Kind::ContainerNginx,
                 &front.config.http_proxy_directives,
                 server,

@@ -5,13 +5,17 @@
 pub mod apache;
 pub mod caddy;
 pub mod compose_front;
+pub mod decide;
 pub mod diff;
+pub mod firewall;
 pub mod front_apache;
 pub mod front_caddy;
 pub mod make;
 pub mod nginx;
+pub mod nginx_site;
 pub mod reads;
 pub mod selfsigned;
+pub mod service;
 pub mod systemd;
 
 use serde::Serialize;
@@ -137,3 +141,5 @@ impl Plan {
         self.changes.is_empty() && self.actions.is_empty() && self.manual.is_empty()
     }
 }
+#[cfg(test)]
+mod tests;

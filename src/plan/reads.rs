@@ -5,9 +5,10 @@
 use crate::answers::{Answers, TlsMode};
 use crate::detect::Facts;
 
+use super::firewall::NFTABLES_CONF;
 use super::front_apache::DEBIAN_ROOT as APACHE_ROOT;
 use super::front_caddy::{CADDYFILE, UNIT_DIRS as CADDY_UNIT_DIRS, UNITS as CADDY_UNITS};
-use super::make::{NFTABLES_CONF, self_signed_paths, site_file_name};
+use super::make::{self_signed_paths, site_file_name};
 
 /// The reads a plan needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::detect::args::DrawpileArgs;
 use crate::detect::runtime::RuntimeKind;
 use crate::model::*;
 use crate::plan::Plan;
-use crate::plan::make::{
+use crate::plan::decide::{
     DEFAULT_WEBSOCKET_LISTEN, DEFAULT_WEBSOCKET_PORT, configured_websocket_port, default_tls_mode,
     tls_server, websocket_port_problem,
 };
@@ -313,7 +313,7 @@ impl Wizard {
                 .units
                 .iter()
                 .find(|x| x.name == u.as_str())
-                .and_then(|unit| crate::plan::make::unit_binary(f, unit))
+                .and_then(|unit| crate::plan::decide::unit_binary(f, unit))
                 .is_none_or(|b| b.websocket.supported != Some(false)),
             None => true,
         });
