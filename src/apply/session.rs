@@ -342,26 +342,16 @@ pub async fn apply_once(
             crate::apply::validate_units(host, plan).await,
         )]
     };
-    // nginx is checked where there is one to check (an Apache, Caddy or container-only
-    // machine has no nginx configuration on the host).
-    if facts.nginx.conf_path.is_some() || crate::apply::touches(plan, "/etc/nginx/") {
-        checks.push(("nginx -t", crate::apply::validate_nginx(host).await));
-    }
-    if !plan.validate.is_empty() {
-        checks.push((
-            "nginx -t in its container",
-            validate_in_containers(host, plan).await,
-        ));
-    }
-    // Apache and Caddy are checked only when the plan changes their files.
-    if crate::apply::touches(plan, "/etc/apache2/") {
-        checks.push((
-            "apache2ctl configtest",
-            crate::apply::validate_apache(host).await,
-        ));
-    }
-    if crate::apply::touches(plan, "/etc/caddy/") {
-        checks.push(("caddy validate", crate::apply::validate_caddy(host).await));
+    // Each web server whose configuration the plan changes is validated by its own tool.
+    for kind in &plan.check {
+        use crate::proxy::Kind;
+        let v = match kind {
+            Kind::HostNginx => crate::apply::validate_nginx(host).await,
+            Kind::ContainerNginx => validate_in_containers(host, plan).await,
+            Kind::Apache => crate::apply::validate_apache(host).await,
+            Kind::Caddy => crate::apply::validate_caddy(host).await,
+        };
+        checks.push((kind.validator(), v));
     }
     for (what, v) in checks {
         match v {
@@ -380,8 +370,7 @@ pub async fn apply_once(
             crate::apply::Validation::Passed(said) => {
                 // nginx -t always talks on stderr ("syntax is ok"): only other validators'
                 // words are worth passing on. So do apache2ctl ("Syntax OK") and caddy (its log lines).
-                let quiet = what.starts_with("nginx -t")
-                    || ["apache2ctl configtest", "caddy validate"].contains(&what);
+                let quiet = plan.check.iter().any(|k| k.validator() == what);
                 let warnings = if quiet {
                     Vec::new()
                 } else {

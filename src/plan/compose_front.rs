@@ -390,6 +390,7 @@ pub fn make(
                 && c.compose_service.as_deref() == Some(front.service.as_str())
                 && c.compose_project.as_deref() == Some(front.project_name.as_str())
         });
+    plan.check.push(crate::proxy::Kind::ContainerNginx);
     plan.validate.push(if running {
         Action {
             argv: compose_argv(

@@ -16,6 +16,7 @@ use super::{Action, Change, FileMode, Plan};
 use crate::answers::{Answers, ProxyServer, Runtime};
 use crate::detect::Facts;
 use crate::detect::runtime::RuntimeKind;
+use crate::proxy::Kind;
 
 /// The current bytes of the files a plan may change (absent: the file does not exist).
 #[derive(Debug, Clone, Default)]
@@ -285,11 +286,24 @@ fn plan_route(
         port: spec.upstream_port,
         extra_origins: spec.extra_origins.clone(),
     };
-    match d.front {
-        ProxyServer::Nginx => super::nginx_site::plan(plan, facts, snap, d, spec).map(|()| None),
-        ProxyServer::Apache => super::front_apache::plan(plan, facts, snap, &d.domain, &front_up),
-        ProxyServer::Caddy => super::front_caddy::plan(plan, facts, snap, &d.domain, &front_up),
+    let (kind, reload) = match d.front {
+        ProxyServer::Nginx => {
+            super::nginx_site::plan(plan, facts, snap, d, spec)?;
+            return Ok(None); // validated and reloaded with the certificate, in finish()
+        }
+        ProxyServer::Apache => (
+            Kind::Apache,
+            super::front_apache::plan(plan, facts, snap, &d.domain, &front_up)?,
+        ),
+        ProxyServer::Caddy => (
+            Kind::Caddy,
+            super::front_caddy::plan(plan, facts, snap, &d.domain, &front_up)?,
+        ),
+    };
+    if reload.is_some() {
+        plan.check.push(kind);
     }
+    Ok(reload)
 }
 
 /// certbot's webroot: nginx serves its http-01 challenges from there on the first pass.
@@ -410,6 +424,7 @@ fn finish(
         }
     }
     if nginx_changed {
+        plan.check.insert(0, Kind::HostNginx);
         // nginx installed but not running (nothing listens on 80 or 443): a reload would
         // fail, so it is started with the new configuration.
         let stopped = facts

@@ -101,8 +101,13 @@ pub struct Action {
 pub struct Plan {
     pub changes: Vec<Change>,
     pub actions: Vec<Action>,
-    /// Commands that check the written configuration before any action runs (nginx in its
-    /// container: `docker compose exec -T nginx nginx -t`); a refusal restores every file.
+    /// The web servers in front whose configuration this plan changes: apply runs each
+    /// kind's validator (`proxy::Kind::validator`) before any action; a refusal restores
+    /// every file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub check: Vec<crate::proxy::Kind>,
+    /// The commands that validate nginx in its container (`docker compose exec -T nginx
+    /// nginx -t`), for `proxy::Kind::ContainerNginx` in `check`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub validate: Vec<Action>,
     /// Things the admin must know or do by hand (e.g. DNS, a firewall rule).

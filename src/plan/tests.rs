@@ -98,6 +98,9 @@ fn review(plan: &Plan) -> String {
         }
         out.push_str(&super::diff::unified(c));
     }
+    for k in &plan.check {
+        out.push_str(&format!("validated before any reload: {}\n", k.validator()));
+    }
     for a in plan.validate.iter().chain(&plan.actions) {
         out.push_str(&format!("$ {}    # {}\n", a.argv.join(" "), a.why));
     }

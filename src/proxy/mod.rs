@@ -45,6 +45,16 @@ impl Kind {
         }
     }
 
+    /// The command that validates its configuration before a reload, as apply reports it.
+    pub fn validator(self) -> &'static str {
+        match self {
+            Kind::HostNginx => "nginx -t",
+            Kind::ContainerNginx => "nginx -t in its container",
+            Kind::Apache => "apache2ctl configtest",
+            Kind::Caddy => "caddy validate",
+        }
+    }
+
     /// What its configuration calls the route: the word fixes use.
     pub fn route_word(self) -> &'static str {
         match self {
