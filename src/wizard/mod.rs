@@ -197,7 +197,7 @@ pub struct Question {
 pub enum Phase {
     Asking(QId),
     /// The plan for the answers; None until the front end has computed it.
-    Review(Option<Result<Plan, String>>),
+    Review(Option<Result<Box<Plan>, String>>),
     Applying,
     /// Applied (or nothing to do): the run's exit code.
     Done {
@@ -234,7 +234,7 @@ pub enum Effect {
     MakePlan(Answers),
     /// Apply this plan (already shown) for these answers, feeding back `Progress` events and
     /// then `Finished`.
-    Apply(Answers, Plan),
+    Apply(Answers, Box<Plan>),
     /// Write this answers file to this path, then exit with the code.
     Save {
         path: String,
@@ -995,7 +995,7 @@ impl Wizard {
                 Effect::None
             }
             (Phase::Review(_), Input::Planned(p)) => {
-                self.phase = Phase::Review(Some(p.map_err(|e| in_words(&e))));
+                self.phase = Phase::Review(Some(p.map(Box::new).map_err(|e| in_words(&e))));
                 Effect::None
             }
             (Phase::Review(_), Input::Back) => {

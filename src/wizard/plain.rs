@@ -134,7 +134,7 @@ fn carry_out(
                 let _guard = SigintCancels::install();
                 let mut events = Vec::new();
                 let inv = w.invocation.clone();
-                let code = engine.apply(rt, w.facts(), &a, plan, &mut |e| {
+                let code = engine.apply(rt, w.facts(), &a, *plan, &mut |e| {
                     print_event(&e, style, &inv);
                     events.push(e);
                 });

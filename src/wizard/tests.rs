@@ -366,7 +366,7 @@ fn review_apply_and_the_end() {
         ..Default::default()
     };
     w.handle(Input::Planned(Ok(plan.clone())));
-    assert_eq!(answer(&mut w, ""), Effect::Apply(a, plan));
+    assert_eq!(answer(&mut w, ""), Effect::Apply(a, Box::new(plan)));
     assert!(w.applied());
     // Nothing quits half way through an apply.
     assert_eq!(w.handle(Input::Quit), Effect::None);

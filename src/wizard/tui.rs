@@ -942,7 +942,7 @@ pub fn run(wizard: Wizard, engine: Engine, style: &Style) -> Result<i32, Exit> {
                             .enable_all()
                             .build()
                         {
-                            Ok(rt) => engine.apply(&rt, &facts, &a, plan, &mut |e| {
+                            Ok(rt) => engine.apply(&rt, &facts, &a, *plan, &mut |e| {
                                 let _ = tx.send(Msg::Progress(e));
                             }),
                             Err(_) => crate::exit::INTERNAL,
