@@ -4,6 +4,8 @@
 //! - which site serves the domain ([`nginx::site_for`]),
 //! - which route serves `/drawpile-web/ws`, as a neutral judged [`route::Route`] (upstream,
 //!   Origin rule, headers, file:line) that the audit checks without knowing the format,
+//! - how the proxy reaches drawpile-srv: a host address and port, or a compose service's
+//!   name and container port ([`reach`]),
 //! - which server is in front at all, and whether a chosen one may be ([`front`]).
 //!
 //! The lossless editors live with their formats (`formats::nginx`, `formats::apache`,
@@ -12,6 +14,7 @@
 
 pub mod front;
 pub mod nginx;
+pub mod reach;
 pub mod route;
 
 use serde::Serialize;
