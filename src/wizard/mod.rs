@@ -550,7 +550,7 @@ impl Wizard {
                          sets up a new one."
                     .into();
                 q.help = "An existing systemd unit gets a drop-in (its file stays as it is); a \
-                          Compose service is edited in place; a container started by hand gets \
+                          Compose service's changes go into the project's override file; a container started by hand gets \
                           the exact `docker run` to re-create it. With no server installed, a \
                           new unit can run the official Docker image (drawpile/drawpile-srv)."
                     .into();

@@ -194,7 +194,7 @@ fn detected(v: &Value, file: usize) -> BTreeMap<String, Svc> {
     res
 }
 
-fn agree_with_docker_compose(m: &FakeMachine, dir: &str, v: &Value) {
+pub(crate) fn agree_with_docker_compose(m: &FakeMachine, dir: &str, v: &Value) {
     match oracle(m, dir) {
         Some(expected) => assert_eq!(detected(v, 0), expected),
         None => eprintln!("SKIPPED the oracle: docker-compose is not installed"),
