@@ -57,18 +57,35 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
     paths.extend(facts.runtime.compose.files.iter().map(|f| f.path.clone()));
     // Compose projects: every file Compose reads, the override file customisations go to,
     // and the sites nginx in their containers reads through bind mounts.
+    let mut compose_paths: Vec<String> = Vec::new();
     for f in &facts.runtime.compose.files {
-        paths.extend(f.config_files.iter().cloned());
-        paths.extend(f.override_path().ok());
+        compose_paths.extend(f.config_files.iter().cloned());
+        compose_paths.extend(f.override_path().ok());
     }
     for c in &facts.nginx_containers {
-        paths.extend(
+        compose_paths.extend(
             c.config
                 .servers
                 .iter()
                 .filter(|s| s.ssl)
                 .map(|s| s.file.to_string()),
         );
+    }
+    let mut snap = Snapshot::default();
+    // A project directory reached through a symlink: its files are read (and edited) at
+    // their real path, the override file too before it exists.
+    for p in compose_paths {
+        let path = Path::new(&p);
+        let real = path
+            .parent()
+            .zip(path.file_name())
+            .and_then(|(dir, name)| Some(host.canonical(dir).ok()?.join(name)))
+            .map(|r| r.display().to_string());
+        if let Some(real) = real.filter(|r| *r != p) {
+            snap.real_paths.insert(p.clone(), real.clone());
+            paths.push(real);
+        }
+        paths.push(p);
     }
     paths.push("/etc/sysusers.d/drawpile-srv.conf".into());
     // An explicit drawpile.user must exist before a unit may run as it.
@@ -85,7 +102,6 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             paths.push(format!("/etc/systemd/system/{via}/{}", sock.name));
         }
     }
-    let mut snap = Snapshot::default();
     // Many server blocks share a file (thousands in one): each file is resolved and read
     // once, or the snapshot grows with servers × file size.
     let server_files: std::collections::BTreeSet<&str> = facts

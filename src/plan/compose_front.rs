@@ -191,7 +191,7 @@ pub fn make(
             .map(|x| x.name.clone())
             .collect(),
     };
-    let site = server.file.to_string();
+    let site = super::compose_override::real(snap, &server.file).to_string();
     let old = snap
         .get(&site)
         .ok_or_else(|| PlanError::Missing(format!("{site} could not be read")))?;

@@ -7,7 +7,7 @@
 use super::make::{PlanError, Snapshot, with_websocket};
 use super::{Change, FileMode};
 use crate::detect::compose::parse_compose_port;
-use crate::detect::docker::PublishedPort;
+use crate::detect::docker::{ComposeService, PublishedPort};
 use crate::plan::compose_front::Target;
 
 /// How the WebSocket port is published on the host.
@@ -25,6 +25,15 @@ pub struct OverrideEdit {
     pub notes: Vec<String>,
     /// Every file Compose reads for the project once the change is made (`-f`, in order).
     pub files: Vec<String>,
+}
+
+/// Where `path` is read and written: its real path when the project directory was reached
+/// through a symlink (apply never writes through one), else itself.
+pub fn real<'a>(snap: &'a Snapshot, path: &'a str) -> &'a str {
+    snap.real_paths
+        .get(path)
+        .map(String::as_str)
+        .unwrap_or(path)
 }
 
 /// The files Compose reads for the project today (the main file when detection knew no
@@ -45,7 +54,9 @@ fn written_command(
     service: &str,
 ) -> Result<Option<Vec<String>>, PlanError> {
     for f in files.iter().rev() {
-        let Some(bytes) = snap.get(f) else { continue };
+        let Some(bytes) = snap.get(real(snap, f)) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(bytes);
         let Some(raw) = crate::formats::compose::key_value_text(&text, service, "command") else {
             continue;
@@ -100,6 +111,25 @@ fn shown(p: &PublishedPort) -> String {
     format!("{ip}:{}", p.host_port.unwrap_or(0))
 }
 
+/// A service whose image is too old for WebSockets is refused, as a binary without them is:
+/// an option the server does not know would only stop it from starting.
+pub fn refuse_old_image(svc: &ComposeService) -> Result<(), PlanError> {
+    if let Some(img) = &svc.drawpile
+        && let Some(note) = img
+            .version
+            .as_deref()
+            .and_then(crate::detect::docker::version_note)
+    {
+        return Err(PlanError::Conflict(format!(
+            "compose service {} runs {} ({}): {note}; change its image to \
+             drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env), then run dpwizard \
+             again; nothing was changed",
+            svc.name, img.image, img.recognised_by
+        )));
+    }
+    Ok(())
+}
+
 /// The override change that gives the service `--websocket-port ws_port` (its whole command,
 /// as Compose replaces it) and publishes that port as `publish` says. `front` names the web
 /// server in front for the notes ("the nginx container", "the web server on the host").
@@ -111,13 +141,15 @@ pub fn edit(
     front: &str,
 ) -> Result<OverrideEdit, PlanError> {
     let svc = target.service;
+    refuse_old_image(svc)?;
     let main_files = main_files(target);
     let override_path = target
         .file
         .override_path()
         .map_err(|e| PlanError::Unsupported(format!("{}: {e}", target.file.path)))?;
+    let write_path = real(snap, &override_path).to_string();
     let conflict = |e: String| PlanError::Conflict(format!("{override_path}: {e}"));
-    let old_override = snap.get(&override_path);
+    let old_override = snap.get(&write_path);
     let old_text = old_override
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
@@ -130,6 +162,23 @@ pub fn edit(
     };
     let mut why = Vec::new();
     let mut notes = Vec::new();
+    if !target.file.undefined_variables.is_empty() {
+        notes.push(format!(
+            "{} uses {} without a value (Compose substitutes an empty string, so does \
+             dpwizard's reading of it): set {} in {}",
+            target.file.path,
+            target.file.undefined_variables.join(", "),
+            if target.file.undefined_variables.len() == 1 {
+                "it"
+            } else {
+                "them"
+            },
+            target.file.env_file.clone().unwrap_or_else(|| format!(
+                "{}/.env",
+                target.file.project_dir.trim_end_matches('/')
+            ))
+        ));
+    }
 
     // The command.
     let has_port = svc.options.websocket_port_number() == Some(ws_port)
@@ -240,7 +289,7 @@ pub fn edit(
 
     let change =
         (!why.is_empty() && old_override != Some(new_text.as_bytes())).then(|| Change::Write {
-            path: override_path.clone(),
+            path: write_path,
             old: old_override.map(<[u8]>::to_vec),
             new: new_text.into_bytes(),
             mode: FileMode::CONFIG,

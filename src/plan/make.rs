@@ -168,11 +168,16 @@ fn pick_unit<'a>(facts: &'a Facts, answers: &Answers) -> Result<&'a ServiceUnit,
             )));
         }
         (_, RuntimeKind::None) => {
-            return Err(PlanError::Missing(
-                "no drawpile-srv service found: install drawpile-srv (https://drawpile.net/download) \
-                 and its systemd unit, then run dpwizard again; nothing was changed"
+            let what = match facts.runtime.compose.unread() {
+                Some(unread) => format!("{unread}; fix that"),
+                None => "install drawpile-srv (https://drawpile.net/download) and its systemd \
+                         unit"
                     .into(),
-            ));
+            };
+            return Err(PlanError::Missing(format!(
+                "no drawpile-srv service found: {what}, then run dpwizard again; nothing was \
+                 changed"
+            )));
         }
         (_, other) => {
             return Err(PlanError::Unsupported(format!(
@@ -831,6 +836,7 @@ fn decide_compose<'a>(
     snap: &Snapshot,
 ) -> Result<Decisions<'a>, PlanError> {
     let t = compose_target(facts)?;
+    super::compose_override::refuse_old_image(t.service)?;
     let unit = ServiceUnit {
         name: format!("compose service {}", t.service.name),
         options: t.service.options.clone(),
