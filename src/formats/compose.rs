@@ -54,6 +54,25 @@ fn service_block(lines: &[&str], service: &str) -> Option<(Block, usize)> {
     None
 }
 
+/// Whether `service` is written in a form other than a block under `services:` (`name: *x`,
+/// `name: {…}`): adding a block of the same name would make a duplicate key.
+fn written_otherwise(bare: &[&str], service: &str) -> bool {
+    bare.iter().any(|l| {
+        let t = l.trim_start();
+        indent_of(l) > 0
+            && [
+                service.to_string(),
+                format!("\"{service}\""),
+                format!("'{service}'"),
+            ]
+            .iter()
+            .any(|k| {
+                t.strip_prefix(k.as_str())
+                    .is_some_and(|r| r.starts_with(": "))
+            })
+    })
+}
+
 /// The lines of `key:` inside the service (the key line and its nested value lines).
 fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Block> {
     let start = (svc.start + 1..svc.end).find(|&i| {
@@ -279,6 +298,12 @@ fn add_service(
     service: &str,
     body: impl Fn(&str) -> String,
 ) -> Result<String, String> {
+    if written_otherwise(bare, service) {
+        return Err(format!(
+            "service {service} is not written as a block (an alias or a flow mapping); edit it \
+             by hand"
+        ));
+    }
     if let Some(at) = bare.iter().position(|l| l.trim_end() == "services:") {
         if bare[at].starts_with(char::is_whitespace) {
             return Err("services: is not at the top level; edit it by hand".into());
@@ -669,6 +694,26 @@ mod tests {
         let once = set_command(ports, "drawpile-srv", &argv).unwrap();
         assert_eq!(set_command(&once, "drawpile-srv", &argv).unwrap(), once);
         assert!(set_command("services: {}\n", "drawpile-srv", &argv).is_err());
+    }
+
+    #[test]
+    fn a_service_written_as_an_alias_or_flow_mapping_is_refused_not_duplicated() {
+        let argv = words(&["--websocket-port", "27751"]);
+        for f in [
+            "x-dp: &dp\n  image: drawpile/drawpile-srv\nservices:\n  drawpile-srv: *dp\n",
+            "services:\n  drawpile-srv: {image: drawpile/drawpile-srv}\n",
+            "services:\n  \"drawpile-srv\": {}\n",
+        ] {
+            let e = set_command(f, "drawpile-srv", &argv).unwrap_err();
+            assert!(e.contains("not written as a block"), "{e}");
+            assert!(set_port(f, "drawpile-srv", 27751, "127.0.0.1:27751:27751").is_err());
+        }
+        // A merge key inside the block is fine: the command goes beside it.
+        let merged = "x-dp: &dp\n  restart: always\nservices:\n  drawpile-srv:\n    <<: *dp\n";
+        assert_eq!(
+            set_command(merged, "drawpile-srv", &argv).unwrap(),
+            "x-dp: &dp\n  restart: always\nservices:\n  drawpile-srv:\n    command: [\"--websocket-port\", \"27751\"]\n    <<: *dp\n"
+        );
     }
 
     #[test]

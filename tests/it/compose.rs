@@ -1382,3 +1382,67 @@ fn a_symlinked_project_dir_is_planned_and_applied_at_its_real_path() {
     assert_eq!(m.dpwizard(["rollback"]).code, 0);
     assert_eq!(m.read(site), site_before);
 }
+
+#[test]
+fn an_override_file_with_an_alias_for_the_service_is_refused_with_nothing_written() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        dpserver::COMPOSE.replace("            --websocket-port 27751\n", ""),
+    );
+    // Anchors and an alias standing for the whole service: valid YAML Compose merges.
+    m.file(
+        "/root/dpserver/docker-compose.override.yaml",
+        "x-dp: &dp\n    restart: unless-stopped\nservices:\n    drawpile-srv: *dp\n",
+    );
+    let v = m.detect_json(&[]);
+    agree_with_docker_compose(&m, "/root/dpserver", &v);
+    let before = crate::readonly::snapshot(m.root());
+    let (_d, a) = answers_for(DOMAIN);
+    let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "/root/dpserver/docker-compose.override.yaml: service drawpile-srv is not written \
+             as a block (an alias or a flow mapping); edit it by hand"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "something was written"
+    );
+}
+
+#[test]
+fn ten_thousand_services_in_the_override_file_are_kept_when_it_is_edited() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        dpserver::COMPOSE.replace("            --websocket-port 27751\n", ""),
+    );
+    let mut text = String::from("# generated\nservices:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("  svc{i}:\n    image: redis:${{TAG:-7}}\n"));
+    }
+    m.file("/root/dpserver/docker-compose.override.yaml", &text);
+    let (_d, a) = answers_for(DOMAIN);
+    let start = std::time::Instant::now();
+    let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    let took = start.elapsed();
+    assert_eq!(run.code, 0, "{run:?}");
+    let after = m.read("/root/dpserver/docker-compose.override.yaml");
+    // The service and its command added under services:, every other line as it was.
+    let added = after.replacen("services:\n  drawpile-srv:\n", "services:\n", 1);
+    let added: Vec<&str> = added
+        .lines()
+        .filter(|l| !l.contains("command: ["))
+        .collect();
+    assert_eq!(added, text.lines().collect::<Vec<_>>());
+    assert!(after.contains("\"--websocket-port\", \"27751\""));
+    // Generous for a debug build on shared cores; a quadratic edit would take minutes.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
