@@ -37,21 +37,29 @@ pub fn front<'a>(
     answers: &Answers,
     target: &Target,
 ) -> Option<(&'a NginxContainer, &'a NginxServer)> {
-    let setup = crate::audit::setup::read(facts, Some(answers.site.domain.as_str()));
-    let site = setup.site?;
-    let c = site.container?;
-    let same_project = c.project_dir.trim_end_matches('/')
-        == target.file.project_dir.trim_end_matches('/')
-        || c.project_name == target.file.project_name;
-    if !same_project || c.network_mode.as_deref() == Some("host") {
-        return None;
-    }
+    let (c, server) = container_in_front(facts, Some(answers.site.domain.as_str()), target.file)?;
     if let Some(SiteFile::Path(p)) = &answers.proxy.site_file
-        && p.as_str() != &*site.server.file
+        && p.as_str() != &*server.file
     {
         return None;
     }
-    Some((c, site.server))
+    Some((c, server))
+}
+
+/// The nginx container of `project` that serves `domain` (the audit's domain when None) on
+/// 443, reaching drawpile-srv over the compose network, and its TLS server. The one test of
+/// "a container is the web server in front" for plan and wizard.
+pub fn container_in_front<'a>(
+    facts: &'a Facts,
+    domain: Option<&str>,
+    project: &ComposeFile,
+) -> Option<(&'a NginxContainer, &'a NginxServer)> {
+    let site = crate::audit::setup::read(facts, domain).site?;
+    let c = site.container?;
+    let same_project = c.project_dir.trim_end_matches('/')
+        == project.project_dir.trim_end_matches('/')
+        || c.project_name == project.project_name;
+    (same_project && c.network_mode.as_deref() != Some("host")).then_some((c, site.server))
 }
 
 /// `<tool> --project-directory DIR -f FILE… ` followed by `rest`: every file Compose reads

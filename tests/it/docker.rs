@@ -518,7 +518,7 @@ fn dpw_docker(m: &FakeMachine, d: &Dockerd, args: &[&str]) -> (i32, String, Stri
     )
 }
 
-fn finding_ids(json: &str) -> Vec<String> {
+pub(crate) fn finding_ids(json: &str) -> Vec<String> {
     let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     v["findings"]
         .as_array()
