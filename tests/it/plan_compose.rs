@@ -454,3 +454,53 @@ fn a_websocket_port_published_by_the_projects_own_file_is_reported_not_edited() 
     assert_eq!(m.read(MAIN), main);
     assert!(!m.path(OVERRIDE).exists());
 }
+
+/// README's dpserver examples are this binary's output on the fixture, not typed by hand:
+/// the blocks between `<!-- BEGIN generated: NAME -->` and `<!-- END generated: NAME -->`
+/// (rewritten by `DPWIZARD_BLESS=1 cargo test --test it readme_dpserver`).
+#[test]
+fn readme_dpserver_examples_are_the_binarys_output() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    let audit = m.dpwizard(["--color", "never", "audit", "--offline"]);
+    assert_eq!(audit.code, 1, "{audit:?}");
+    let (_d, a) = answers("");
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let root = m.root().display().to_string();
+    for out in [&audit.stdout, &plan.stdout] {
+        assert!(!out.contains(&root), "the fixture's path leaks: {out}");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let mut readme = std::fs::read_to_string(&path).unwrap();
+    for (name, command, out) in [
+        (
+            "dpserver audit",
+            "$ sudo dpwizard audit --offline",
+            &audit.stdout,
+        ),
+        (
+            "dpserver plan",
+            "$ sudo dpwizard plan --answers dpserver.toml    # [site] domain = \"draw.example.com\"",
+            &plan.stdout,
+        ),
+    ] {
+        let begin = format!("<!-- BEGIN generated: {name} -->\n");
+        let end = format!("<!-- END generated: {name} -->");
+        let (Some(b), Some(e)) = (readme.find(&begin), readme.find(&end)) else {
+            panic!("README.md has no {begin:?} … {end:?} block");
+        };
+        readme = format!(
+            "{}{begin}```\n{command}\n{out}```\n{}",
+            &readme[..b],
+            &readme[e..]
+        );
+    }
+    if std::env::var_os("DPWIZARD_BLESS").is_some() {
+        std::fs::write(&path, &readme).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap() == readme,
+        "README.md's dpserver examples are stale: run DPWIZARD_BLESS=1 cargo test --test it readme_dpserver"
+    );
+}
