@@ -371,12 +371,6 @@ fn decide<'a>(
     if facts.runtime.kind == RuntimeKind::Compose
         && matches!(answers.drawpile.runtime, None | Some(Runtime::Compose))
     {
-        refuse_answers(
-            answers,
-            &["binary", "user", "tcp_port", "web_admin_port"],
-            "dpwizard changes only the WebSocket port of a Compose service (edit its command: \
-             for the rest)",
-        )?;
         return decide_compose(facts, answers, snap);
     }
     let wants_new = ours
@@ -836,6 +830,7 @@ fn decide_compose<'a>(
     snap: &Snapshot,
 ) -> Result<Decisions<'a>, PlanError> {
     let t = compose_target(facts)?;
+    super::compose_front::refuse_answers(answers, t.service)?;
     super::compose_override::refuse_old_image(t.service)?;
     let unit = ServiceUnit {
         name: format!("compose service {}", t.service.name),
