@@ -1450,25 +1450,13 @@ fn ten_thousand_services_in_the_override_file_are_kept_when_it_is_edited() {
 #[test]
 fn answers_from_machine_on_a_sound_own_web_server_variant_plan_nothing() {
     let m = own_web_server(&["127.0.0.1:27751:27751"]);
-    let exported = m.dpwizard(["answers", "--from-machine"]);
-    assert_eq!(exported.code, 0, "{exported:?}");
-    assert!(
-        exported.stdout.contains("runtime = \"compose\"\n"),
-        "{}",
-        exported.stdout
-    );
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path().join("answers.toml");
-    std::fs::write(&p, &exported.stdout).unwrap();
-    let check = m.dpwizard(["plan", "--check", "--answers", p.to_str().unwrap()]);
-    assert_eq!(check.code, 0, "{check:?}");
+    let (exported, _d, p) = crate::plan_compose::exported_answers_plan_nothing(&m);
+    assert!(exported.contains("runtime = \"compose\"\n"), "{exported}");
     // The web admin port it has asks for nothing (the export names it); another is refused.
-    assert!(exported.stdout.contains("web_admin_port = 27780\n"));
+    assert!(exported.contains("web_admin_port = 27780\n"));
     std::fs::write(
         &p,
-        exported
-            .stdout
-            .replace("web_admin_port = 27780\n", "web_admin_port = 9999\n"),
+        exported.replace("web_admin_port = 27780\n", "web_admin_port = 9999\n"),
     )
     .unwrap();
     let refused = m.dpwizard(["plan", "--answers", p.to_str().unwrap()]);

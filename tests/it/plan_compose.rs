@@ -44,22 +44,30 @@ fn plan_on_dpserver_as_it_is_now_changes_nothing() {
     assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
 }
 
-#[test]
-fn answers_from_the_machine_plan_nothing_on_a_sound_dpserver() {
-    let m = FakeMachine::debian12();
-    dpserver::current(&m);
+/// `answers --from-machine` on `m`, written to a file; `plan --check` with it finds nothing
+/// to do. Returns the export and the file (in the temp dir).
+pub(crate) fn exported_answers_plan_nothing(
+    m: &FakeMachine,
+) -> (String, tempfile::TempDir, std::path::PathBuf) {
     let exported = m.dpwizard(["answers", "--from-machine"]);
     assert_eq!(exported.code, 0, "{exported:?}");
-    assert!(
-        exported.stdout.contains(&format!("site_file = \"{SITE}\"")),
-        "{}",
-        exported.stdout
-    );
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("answers.toml");
     std::fs::write(&p, &exported.stdout).unwrap();
     let check = m.dpwizard(["plan", "--check", "--answers", p.to_str().unwrap()]);
-    assert_eq!(check.code, 0, "{check:?}");
+    assert_eq!(check.code, 0, "{}{check:?}", exported.stdout);
+    (exported.stdout, d, p)
+}
+
+#[test]
+fn answers_from_the_machine_plan_nothing_on_a_sound_dpserver() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let (exported, _d, _) = exported_answers_plan_nothing(&m);
+    assert!(
+        exported.contains(&format!("site_file = \"{SITE}\"")),
+        "{exported}"
+    );
 }
 
 #[test]
