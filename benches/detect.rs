@@ -3,6 +3,9 @@
 //! - detect --json on a tree of 1,000 nginx server blocks in 1,000 included files,
 //!   against the real `nginx -T` on that tree and against merely reading its files (`cat`);
 //! - detect on a typical machine (drawpile unit + drop-in, Debian nginx, a certbot site);
+//! - detect on a dpserver machine (drawpile/dpserver cloned in /root: a Compose project with
+//!   `.env`, nginx in a container with its bind-mounted site; the tests' fixture), as a ratio
+//!   to the typical machine (issue 12: within 2x);
 //! - the same typical machine with a `docker` (this machine's, asked under --root because
 //!   DOCKER_HOST is set) that hangs, at --timeout 0.5;
 //! - `plan` on trees of 8,000 and 32,000 TLS server blocks in one file: the ratio of the two
@@ -16,6 +19,28 @@ use std::time::{Duration, Instant};
 
 #[path = "../tests/fixtures/nginx_trees.rs"]
 mod trees;
+
+/// The tests' drawpile/dpserver fixtures (its real files, as data), written by a minimal
+/// stand-in for the tests' FakeMachine.
+#[path = "../tests/it/support/dpserver.rs"]
+#[allow(dead_code)]
+mod dpserver;
+
+struct FakeMachine(PathBuf);
+
+impl FakeMachine {
+    fn file(&self, p: &str, text: impl AsRef<[u8]>) -> &Self {
+        let path = self.0.join(p.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+        self
+    }
+
+    fn dir(&self, p: &str) -> &Self {
+        std::fs::create_dir_all(self.0.join(p.trim_start_matches('/'))).expect("mkdir");
+        self
+    }
+}
 
 const RUNS: usize = 31;
 
@@ -205,6 +230,18 @@ fn typical_machine(root: &Path) {
     );
 }
 
+/// drawpile/dpserver as it is now, cloned in /root, on the same base system as the typical
+/// machine.
+fn dpserver_machine(root: &Path) {
+    let m = FakeMachine(root.to_path_buf());
+    m.file("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+        .file(
+            "/etc/passwd",
+            "root:x:0:0::/root:/bin/bash\nnobody:x:65534:65534::/:/usr/sbin/nologin\n",
+        );
+    dpserver::current(&m);
+}
+
 fn ms(d: Duration) -> String {
     format!("{:8.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -235,6 +272,10 @@ fn main() {
     typical_machine(typical.path());
     let detect_typical = time_runs(|| detect(typical.path(), &[]));
     let audit_typical = time_runs(|| audit(typical.path()));
+    let dpserver = tempfile::tempdir().expect("tempdir");
+    dpserver_machine(dpserver.path());
+    let detect_dpserver = time_runs(|| detect(dpserver.path(), &[]));
+    let audit_dpserver = time_runs(|| audit(dpserver.path()));
     let hung = tempfile::tempdir().expect("tempdir");
     typical_machine(hung.path());
     // The tree's docker is never run; this machine's (first on PATH) asks DOCKER_HOST.
@@ -318,6 +359,17 @@ fn main() {
     println!(
         "    with a hung docker, --timeout 0.5 {} (one run)",
         ms(detect_hung)
+    );
+    println!("  dpserver machine (a Compose project, nginx in a container):");
+    println!(
+        "    dpwizard detect --json          {}   dpserver/typical = {:.2}x (budget 2x)",
+        ms(detect_dpserver),
+        detect_dpserver.as_secs_f64() / detect_typical.as_secs_f64()
+    );
+    println!(
+        "    dpwizard audit --offline --json {}   dpserver/typical = {:.2}x",
+        ms(audit_dpserver),
+        audit_dpserver.as_secs_f64() / audit_typical.as_secs_f64()
     );
     println!("  plan beside many TLS server blocks in one file:");
     for (n, t) in &plan_times {

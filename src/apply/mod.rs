@@ -36,6 +36,21 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             }
         }
     }
+    // A directory reached through a symlink (a Compose project linked into place): its
+    // files are read (and edited) at their real path, the override file too before it exists.
+    for p in reads.resolve_dir {
+        let path = Path::new(&p);
+        let real = path
+            .parent()
+            .zip(path.file_name())
+            .and_then(|(dir, name)| Some(host.canonical(dir).ok()?.join(name)))
+            .map(|r| r.display().to_string());
+        if let Some(real) = real.filter(|r| *r != p) {
+            snap.real_paths.insert(p.clone(), real.clone());
+            paths.push(real);
+        }
+        paths.push(p);
+    }
     for d in reads.list {
         for name in host.list_dir(&d).unwrap_or_default() {
             paths.push(format!("{d}/{name}"));

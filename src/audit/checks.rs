@@ -32,7 +32,12 @@ pub fn srv(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
                 b.version.as_deref().unwrap_or("unknown version")
             ));
         }
-        let fix = if facts.drawpile.binaries.is_empty() {
+        let unread = facts.runtime.compose.unread();
+        ev.extend(unread.clone());
+        let fix = if unread.is_some() {
+            "Fix the Compose files named above (Compose refuses them too), then audit again."
+                .to_string()
+        } else if facts.drawpile.binaries.is_empty() {
             SRV_PRESENT.fix.to_string()
         } else {
             "Run `dpwizard` (or apply with drawpile.runtime = \"new-service\") to create a hardened unit for it.".into()

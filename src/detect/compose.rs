@@ -26,6 +26,19 @@ pub struct ComposeFacts {
 }
 
 impl ComposeFacts {
+    /// When some compose files could not be read: which and why, for a message that says
+    /// drawpile-srv may be in one of them (a `${VAR:?err}`, an unreadable `.env` …) instead of
+    /// "not found".
+    pub fn unread(&self) -> Option<String> {
+        (!self.errors.is_empty()).then(|| {
+            format!(
+                "these Compose files could not be read, and drawpile-srv may be in one of them \
+                 (`docker-compose config` in its directory refuses it too): {}",
+                self.errors.join("; ")
+            )
+        })
+    }
+
     /// Every service of every project read, with its project (drawpile's and web projects).
     pub fn all_services(&self) -> impl Iterator<Item = (&ComposeFile, &ComposeService)> {
         self.files.iter().chain(&self.web_projects).flat_map(|f| {

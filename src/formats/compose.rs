@@ -54,6 +54,25 @@ fn service_block(lines: &[&str], service: &str) -> Option<(Block, usize)> {
     None
 }
 
+/// Whether `service` is written in a form other than a block under `services:` (`name: *x`,
+/// `name: {…}`): adding a block of the same name would make a duplicate key.
+fn written_otherwise(bare: &[&str], service: &str) -> bool {
+    bare.iter().any(|l| {
+        let t = l.trim_start();
+        indent_of(l) > 0
+            && [
+                service.to_string(),
+                format!("\"{service}\""),
+                format!("'{service}'"),
+            ]
+            .iter()
+            .any(|k| {
+                t.strip_prefix(k.as_str())
+                    .is_some_and(|r| r.starts_with(": "))
+            })
+    })
+}
+
 /// The lines of `key:` inside the service (the key line and its nested value lines).
 fn key_block(lines: &[&str], svc: Block, child: usize, key: &str) -> Option<Block> {
     let start = (svc.start + 1..svc.end).find(|&i| {
@@ -107,11 +126,14 @@ fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// A word written as is in a plain multi-line scalar (no quoting, no `$`, nothing YAML or
-/// the shell-like split would read differently).
+/// A word written as is in a plain multi-line scalar (no quoting, nothing YAML or the
+/// shell-like split would read differently). `${VAR}` words are fine: the command is written
+/// for Compose to interpolate, as the project's own file writes it (dpserver's
+/// `--local-host ${DOMAIN}`).
 fn plain_word(w: &str) -> bool {
     !w.is_empty()
-        && !w.contains(|c: char| c.is_whitespace() || "\"'$#\\`{}[],&*!|>%@".contains(c))
+        && !w.starts_with(['{', '}'])
+        && !w.contains(|c: char| c.is_whitespace() || "\"'#\\`[],&*!|>%@".contains(c))
         && !w.ends_with(':')
         && !w.contains(": ")
 }
@@ -187,134 +209,74 @@ fn edit_command_string(
     (out.len() > 1).then_some(out)
 }
 
-/// Sets `command:` to `argv` and makes sure `port_mapping` (e.g. `127.0.0.1:27751:27751`)
-/// is published, replacing an entry for the same container port.
-pub fn edit_service(
-    text: &str,
-    service: &str,
-    argv: &[String],
+/// The line range and new lines that make `port_mapping` (e.g. `127.0.0.1:27751:27751`)
+/// published by the service at `svc`, replacing a short-syntax entry for the same container
+/// port; None when it already is. A `ports:` that is not a short-syntax block list is refused.
+fn port_edit(
+    bare: &[&str],
+    svc: Block,
+    child: usize,
     container_port: u16,
     port_mapping: &str,
-) -> Result<String, String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let bare: Vec<&str> = lines
-        .iter()
-        .map(|l| l.trim_end_matches(['\n', '\r']))
-        .collect();
-    let (svc, child) = service_block(&bare, service)
-        .ok_or_else(|| format!("service {service:?} is not a block under services:"))?;
+) -> Result<Option<(Block, Vec<String>)>, String> {
     let pad = " ".repeat(child);
-    let command = format!(
-        "{pad}command: [{}]\n",
-        argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
-    );
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let newline_end = |s: &mut Vec<String>, at: usize| {
-        if at > 0 && !s[at - 1].ends_with('\n') {
-            s[at - 1].push('\n');
-        }
-    };
-
-    // ports first (it may sit after command; edits go bottom-up so indexes stay valid).
-    let ports = key_block(&bare, svc, child, "ports");
-    let cmd = key_block(&bare, svc, child, "command");
-    let mut edits: Vec<(Block, Vec<String>)> = Vec::new();
     let item = |ind: &str| format!("{ind}- {}\n", quote(port_mapping));
-    match ports {
-        Some(p) => {
-            if bare[p.start].trim_end() != format!("{}ports:", pad).as_str()
-                && !bare[p.start].trim_end().ends_with("ports:")
-            {
-                return Err("ports: is not a block list; edit it by hand".into());
-            }
-            let items: Vec<usize> = (p.start + 1..p.end)
-                .filter(|&i| is_content(bare[i]))
-                .collect();
-            if items
-                .iter()
-                .any(|&i| !bare[i].trim_start().starts_with("- "))
-            {
-                return Err("ports: uses the long syntax; edit it by hand".into());
-            }
-            let ind = items
-                .first()
-                .map(|&i| " ".repeat(indent_of(bare[i])))
-                .unwrap_or_else(|| format!("{pad}  "));
-            let same_port = items
-                .iter()
-                .copied()
-                .find(|&i| item_container_port(bare[i]) == Some(container_port));
-            match same_port {
-                Some(i)
-                    if bare[i]
-                        .trim_start()
-                        .trim_start_matches("- ")
-                        .trim()
-                        .trim_matches(['"', '\''])
-                        == port_mapping => {}
-                Some(i) => edits.push((
-                    Block {
-                        start: i,
-                        end: i + 1,
-                    },
-                    vec![item(&ind)],
-                )),
-                None => {
-                    let at = items.last().map(|&i| i + 1).unwrap_or(p.start + 1);
-                    edits.push((Block { start: at, end: at }, vec![item(&ind)]));
-                }
-            }
+    let Some(p) = key_block(bare, svc, child, "ports") else {
+        let at = svc.end;
+        return Ok(Some((
+            Block { start: at, end: at },
+            vec![format!("{pad}ports:\n"), item(&format!("{pad}  "))],
+        )));
+    };
+    if bare[p.start].trim_end().len() > child + "ports:".len() {
+        return Err("ports: is not a block list; edit it by hand".into());
+    }
+    let items: Vec<usize> = (p.start + 1..p.end)
+        .filter(|&i| is_content(bare[i]))
+        .collect();
+    if items
+        .iter()
+        .any(|&i| !bare[i].trim_start().starts_with("- "))
+    {
+        return Err("ports: uses the long syntax; edit it by hand".into());
+    }
+    let ind = items
+        .first()
+        .map(|&i| " ".repeat(indent_of(bare[i])))
+        .unwrap_or_else(|| format!("{pad}  "));
+    let same_port = items
+        .iter()
+        .copied()
+        .find(|&i| item_container_port(bare[i]) == Some(container_port));
+    Ok(match same_port {
+        Some(i)
+            if bare[i]
+                .trim_start()
+                .trim_start_matches("- ")
+                .trim()
+                .trim_matches(['"', '\''])
+                == port_mapping =>
+        {
+            None
         }
+        Some(i) => Some((
+            Block {
+                start: i,
+                end: i + 1,
+            },
+            vec![item(&ind)],
+        )),
         None => {
-            let at = svc.end;
-            edits.push((
-                Block { start: at, end: at },
-                vec![format!("{pad}ports:\n"), item(&format!("{pad}  "))],
-            ));
+            let at = items.last().map(|&i| i + 1).unwrap_or(p.start + 1);
+            Some((Block { start: at, end: at }, vec![item(&ind)]))
         }
-    }
-    match cmd {
-        Some(c) if lines[c.start..c.end].concat() == command => {}
-        Some(c) => match edit_command_string(&bare, c, child, argv) {
-            Some(new) if new.concat() == lines[c.start..c.end].concat() => {}
-            Some(new) => edits.push((c, new)),
-            None => edits.push((c, vec![command.clone()])),
-        },
-        None => {
-            let after_image = key_block(&bare, svc, child, "image")
-                .map(|b| b.end)
-                .unwrap_or(svc.start + 1);
-            edits.push((
-                Block {
-                    start: after_image,
-                    end: after_image,
-                },
-                vec![command.clone()],
-            ));
-        }
-    }
-    edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
-    for (b, new) in edits {
-        newline_end(&mut out, b.start);
-        out.splice(b.start..b.end, new);
-    }
-    Ok(out.concat())
+    })
 }
 
-/// `service`'s `command:` set to `argv` in an override file (`text`: its current bytes,
-/// empty for a new file), every other byte kept: an existing `command:` is edited as
-/// [`edit_service`] edits it; otherwise one flow list is added to the service, the service
-/// to `services:`, or `services:` to the file. `argv` may hold `${VAR}` words: Compose
-/// interpolates an override file like the main one, so `.env` keeps deciding their values.
-pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String, String> {
-    let flow = |pad: &str| {
-        format!(
-            "{pad}command: [{}]\n",
-            argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
-        )
-    };
+/// The file's lines (with their line ends) and the same lines without them.
+fn split(text: &str) -> (Vec<String>, Vec<&str>) {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let bare: Vec<&str> = lines
+    let bare = lines
         .iter()
         .map(|l| l.trim_end_matches(['\n', '\r']))
         .collect();
@@ -324,19 +286,23 @@ pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String,
     {
         last.push('\n');
     }
-    if let Some((svc, child)) = service_block(&bare, service) {
-        let pad = " ".repeat(child);
-        match key_block(&bare, svc, child, "command") {
-            Some(c) => {
-                let new =
-                    edit_command_string(&bare, c, child, argv).unwrap_or_else(|| vec![flow(&pad)]);
-                out.splice(c.start..c.end, new);
-            }
-            None => {
-                out.insert(svc.start + 1, flow(&pad));
-            }
-        }
-        return Ok(out.concat());
+    (out, bare)
+}
+
+/// `out` (the file's lines) with `service` added, its body `body(pad)` (`pad`: the
+/// indentation of the service's keys): under the file's `services:` in the indentation its
+/// services already use, or in a new `services:` at the end.
+fn add_service(
+    mut out: Vec<String>,
+    bare: &[&str],
+    service: &str,
+    body: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    if written_otherwise(bare, service) {
+        return Err(format!(
+            "service {service} is not written as a block (an alias or a flow mapping); edit it \
+             by hand"
+        ));
     }
     if let Some(at) = bare.iter().position(|l| l.trim_end() == "services:") {
         if bare[at].starts_with(char::is_whitespace) {
@@ -350,13 +316,71 @@ pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String,
             .filter(|i| *i > 0)
             .unwrap_or(2);
         let pad = " ".repeat(ind);
-        out.insert(at + 1, format!("{pad}{service}:\n{}", flow(&pad.repeat(2))));
+        out.insert(at + 1, format!("{pad}{service}:\n{}", body(&pad.repeat(2))));
         return Ok(out.concat());
     }
     if bare.iter().any(|l| l.trim_start().starts_with("services:")) {
         return Err("services: is not a block mapping; edit it by hand".into());
     }
-    out.push(format!("services:\n  {service}:\n{}", flow("    ")));
+    out.push(format!("services:\n  {service}:\n{}", body("    ")));
+    Ok(out.concat())
+}
+
+/// `port_mapping` (e.g. `127.0.0.1:27751:27751`) published by `service` in an override file
+/// (`text`: its current bytes, empty for a new file), replacing an entry of the file for the
+/// same container port, every other byte kept; the service or `services:` is added when
+/// missing. Unchanged when the entry is there.
+pub fn set_port(
+    text: &str,
+    service: &str,
+    container_port: u16,
+    port_mapping: &str,
+) -> Result<String, String> {
+    let (mut out, bare) = split(text);
+    match service_block(&bare, service) {
+        Some((svc, child)) => {
+            match port_edit(&bare, svc, child, container_port, port_mapping)? {
+                Some((b, new)) => out.splice(b.start..b.end, new).for_each(drop),
+                None => return Ok(text.to_string()),
+            }
+            Ok(out.concat())
+        }
+        None => add_service(out, &bare, service, |pad| {
+            format!("{pad}ports:\n{pad}  - {}\n", quote(port_mapping))
+        }),
+    }
+}
+
+/// `service`'s `command:` set to `argv` in an override file (`text`: its current bytes,
+/// empty for a new file), every other byte kept: an existing `command:` is edited as
+/// a multi-line string keeps its lines (see `edit_command_string`); otherwise one flow list is added to the service, the service
+/// to `services:`, or `services:` to the file. `argv` may hold `${VAR}` words: Compose
+/// interpolates an override file like the main one, so `.env` keeps deciding their values.
+pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String, String> {
+    let flow = |pad: &str| {
+        format!(
+            "{pad}command: [{}]\n",
+            argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let (mut out, bare) = split(text);
+    let Some((svc, child)) = service_block(&bare, service) else {
+        return add_service(out, &bare, service, flow);
+    };
+    let pad = " ".repeat(child);
+    match key_block(&bare, svc, child, "command") {
+        Some(c) => {
+            let new =
+                edit_command_string(&bare, c, child, argv).unwrap_or_else(|| vec![flow(&pad)]);
+            if new.concat() == out[c.start..c.end].concat() {
+                return Ok(text.to_string());
+            }
+            out.splice(c.start..c.end, new);
+        }
+        None => {
+            out.insert(svc.start + 1, flow(&pad));
+        }
+    }
     Ok(out.concat())
 }
 
@@ -423,6 +447,22 @@ mod tests {
         vec!["--websocket-port".into(), "27751".into()]
     }
 
+    /// The command and a published port set the way plans set them.
+    fn edit_service(
+        text: &str,
+        service: &str,
+        argv: &[String],
+        container_port: u16,
+        port_mapping: &str,
+    ) -> Result<String, String> {
+        set_port(
+            &set_command(text, service, argv)?,
+            service,
+            container_port,
+            port_mapping,
+        )
+    }
+
     #[test]
     fn command_and_port_are_added_and_everything_else_stays() {
         let out = edit_service(
@@ -436,8 +476,8 @@ mod tests {
         assert_eq!(
             out,
             FILE.replace(
-                "    image: drawpile/drawpile-srv:2.3.0 # pinned\n",
-                "    image: drawpile/drawpile-srv:2.3.0 # pinned\n    command: [\"--websocket-port\", \"27751\"]\n"
+                "  drawpile-srv:\n",
+                "  drawpile-srv:\n    command: [\"--websocket-port\", \"27751\"]\n"
             )
             .replace(
                 "      - \"27750:27750\"\n",
@@ -560,6 +600,48 @@ mod tests {
     }
 
     #[test]
+    fn a_folded_command_written_with_variables_stays_folded() {
+        // The argv of a plan keeps `${VAR}` words as written, for Compose to interpolate.
+        let folded = DPSERVER_2024.replace("command: \n", "command: >\n");
+        let argv: Vec<String> = dpserver_argv(&["--websocket-port", "27751"])
+            .into_iter()
+            .map(|a| {
+                if a == "draw.example.com" {
+                    "${DOMAIN}".into()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let out = set_command(&folded, "drawpile-srv", &argv).unwrap();
+        assert_eq!(
+            out,
+            folded.replace(
+                "            --report-url http://abusereport:8080/\n",
+                "            --report-url http://abusereport:8080/\n            --websocket-port 27751\n"
+            )
+        );
+        // A new word with a variable is written on its own line too, never as a flow list.
+        let argv2: Vec<String> = argv
+            .iter()
+            .cloned()
+            .chain(["--extauth".into(), "${EXTAUTH_URL}".into()])
+            .collect();
+        let out2 = set_command(&out, "drawpile-srv", &argv2).unwrap();
+        assert!(
+            out2.contains("            --websocket-port 27751\n            --extauth ${EXTAUTH_URL}\n        restart"),
+            "{out2}"
+        );
+        // A word YAML would read as a flow mapping is not written plain.
+        let argv3: Vec<String> = argv.iter().cloned().chain(["{x}".into()]).collect();
+        assert!(
+            set_command(&out, "drawpile-srv", &argv3)
+                .unwrap()
+                .contains("command: [")
+        );
+    }
+
+    #[test]
     fn long_port_syntax_is_refused_not_rewritten() {
         let f = "services:\n  dp:\n    image: drawpile/drawpile-srv\n    ports:\n      - target: 27750\n        published: 27750\n";
         assert!(
@@ -567,7 +649,15 @@ mod tests {
                 .unwrap_err()
                 .contains("long syntax")
         );
-        assert!(edit_service(f, "nope", &argv(), 27751, "x").is_err());
+        assert!(remove_port(f, "dp", 27751).is_err());
+        // A service the (override) file does not have yet is added with the port alone.
+        assert_eq!(
+            set_port(f, "nope", 27751, "127.0.0.1:27751:27751").unwrap(),
+            f.replace(
+                "services:\n",
+                "services:\n  nope:\n    ports:\n      - \"127.0.0.1:27751:27751\"\n"
+            )
+        );
     }
 
     fn words(w: &[&str]) -> Vec<String> {
@@ -604,6 +694,26 @@ mod tests {
         let once = set_command(ports, "drawpile-srv", &argv).unwrap();
         assert_eq!(set_command(&once, "drawpile-srv", &argv).unwrap(), once);
         assert!(set_command("services: {}\n", "drawpile-srv", &argv).is_err());
+    }
+
+    #[test]
+    fn a_service_written_as_an_alias_or_flow_mapping_is_refused_not_duplicated() {
+        let argv = words(&["--websocket-port", "27751"]);
+        for f in [
+            "x-dp: &dp\n  image: drawpile/drawpile-srv\nservices:\n  drawpile-srv: *dp\n",
+            "services:\n  drawpile-srv: {image: drawpile/drawpile-srv}\n",
+            "services:\n  \"drawpile-srv\": {}\n",
+        ] {
+            let e = set_command(f, "drawpile-srv", &argv).unwrap_err();
+            assert!(e.contains("not written as a block"), "{e}");
+            assert!(set_port(f, "drawpile-srv", 27751, "127.0.0.1:27751:27751").is_err());
+        }
+        // A merge key inside the block is fine: the command goes beside it.
+        let merged = "x-dp: &dp\n  restart: always\nservices:\n  drawpile-srv:\n    <<: *dp\n";
+        assert_eq!(
+            set_command(merged, "drawpile-srv", &argv).unwrap(),
+            "x-dp: &dp\n  restart: always\nservices:\n  drawpile-srv:\n    command: [\"--websocket-port\", \"27751\"]\n    <<: *dp\n"
+        );
     }
 
     #[test]

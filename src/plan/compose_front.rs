@@ -8,12 +8,12 @@
 //! container reaches it). Nothing is installed on the host and no host certbot runs: the
 //! container manages its own certificate. Pure, like the rest of the planner.
 
+use super::compose_override::Publish;
 use super::decide::DEFAULT_WEBSOCKET_PORT;
 use super::make::{PlanError, Snapshot};
 use super::nginx::{LocationSpec, REVERTIBLE_SWITCHES};
 use super::nginx_site::HAND_WRITTEN;
 use super::nginx_site::{edit_server_block, replace_hand_written_location};
-use super::service::with_websocket;
 use super::{Action, Change, FileMode, Plan, VerifySpec};
 use crate::answers::{Answers, SiteFile, TlsMode};
 use crate::detect::Facts;
@@ -37,21 +37,29 @@ pub fn front<'a>(
     answers: &Answers,
     target: &Target,
 ) -> Option<(&'a NginxContainer, &'a NginxServer)> {
-    let setup = crate::audit::setup::read(facts, Some(answers.site.domain.as_str()));
-    let site = setup.site?;
-    let c = site.container?;
-    let same_project = c.project_dir.trim_end_matches('/')
-        == target.file.project_dir.trim_end_matches('/')
-        || c.project_name == target.file.project_name;
-    if !same_project || c.network_mode.as_deref() == Some("host") {
-        return None;
-    }
+    let (c, server) = container_in_front(facts, Some(answers.site.domain.as_str()), target.file)?;
     if let Some(SiteFile::Path(p)) = &answers.proxy.site_file
-        && p.as_str() != &*site.server.file
+        && p.as_str() != &*server.file
     {
         return None;
     }
-    Some((c, site.server))
+    Some((c, server))
+}
+
+/// The nginx container of `project` that serves `domain` (the audit's domain when None) on
+/// 443, reaching drawpile-srv over the compose network, and its TLS server. The one test of
+/// "a container is the web server in front" for plan and wizard.
+pub fn container_in_front<'a>(
+    facts: &'a Facts,
+    domain: Option<&str>,
+    project: &ComposeFile,
+) -> Option<(&'a NginxContainer, &'a NginxServer)> {
+    let site = crate::audit::setup::read(facts, domain).site?;
+    let c = site.container?;
+    let same_project = c.project_dir.trim_end_matches('/')
+        == project.project_dir.trim_end_matches('/')
+        || c.project_name == project.project_name;
+    (same_project && c.network_mode.as_deref() != Some("host")).then_some((c, site.server))
 }
 
 /// `<tool> --project-directory DIR -f FILE… ` followed by `rest`: every file Compose reads
@@ -67,49 +75,6 @@ pub fn compose_argv(target: &Target, files: &[String], rest: &[&str]) -> Vec<Str
     }
     argv.extend(rest.iter().map(|s| s.to_string()));
     argv
-}
-
-/// `command:` of `service` as written in the last config file that sets it (`${VAR}` words
-/// kept), as argv. None when no file sets it or it is not a string or list of strings.
-fn written_command(
-    snap: &Snapshot,
-    files: &[String],
-    service: &str,
-) -> Result<Option<Vec<String>>, PlanError> {
-    for f in files.iter().rev() {
-        let Some(bytes) = snap.get(f) else { continue };
-        let text = String::from_utf8_lossy(bytes);
-        let Some(raw) = crate::formats::compose::key_value_text(&text, service, "command") else {
-            continue;
-        };
-        let value: yaml_serde::Value = yaml_serde::from_str(&raw)
-            .map_err(|e| PlanError::Conflict(format!("{f}: service {service}: command: {e}")))?;
-        return Ok(match value {
-            yaml_serde::Value::String(s) => Some(crate::detect::compose::split_command(&s)),
-            yaml_serde::Value::Sequence(items) => Some(
-                items
-                    .iter()
-                    .map(|i| match i {
-                        yaml_serde::Value::String(s) => Some(s.clone()),
-                        yaml_serde::Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| {
-                        PlanError::Conflict(format!(
-                            "{f}: service {service}: command: is not a list of words"
-                        ))
-                    })?,
-            ),
-            yaml_serde::Value::Null => None,
-            _ => {
-                return Err(PlanError::Conflict(format!(
-                    "{f}: service {service}: command: is neither a string nor a list"
-                )));
-            }
-        });
-    }
-    Ok(None)
 }
 
 /// Explicit answers this path cannot honour are refused; a TCP or web admin port that is the
@@ -200,109 +165,19 @@ pub fn make(
             ),
         });
     }
-    let main_files: Vec<String> = if target.file.config_files.is_empty() {
-        vec![target.file.path.clone()]
-    } else {
-        target.file.config_files.clone()
-    };
-    let override_path = target
-        .file
-        .override_path()
-        .map_err(|e| PlanError::Unsupported(format!("{}: {e}", target.file.path)))?;
     let mut plan = Plan::default();
 
     // 1. drawpile-srv's command and ports, in the override file.
-    let old_override = snap.get(&override_path);
-    let mut new_override = old_override
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    let mut why = Vec::new();
-    let has_port = svc.options.websocket_port_number() == Some(ws_port)
-        && svc.options.websocket_listen.is_none();
-    if !has_port {
-        let written =
-            written_command(snap, &main_files, &svc.name)?.unwrap_or_else(|| svc.command.clone());
-        let argv: Vec<String> = with_websocket(
-            &std::iter::once(String::new())
-                .chain(written)
-                .collect::<Vec<_>>(),
-            ws_port,
-            None,
-        )
-        .into_iter()
-        .skip(1)
-        .collect();
-        if old_override.is_none() {
-            new_override = "# Customisations of this Compose project (its README: they survive \
-                            `git pull`); written by dpwizard.\n"
-                .into();
-        }
-        new_override = crate::formats::compose::set_command(&new_override, &svc.name, &argv)
-            .map_err(|e| PlanError::Conflict(format!("{override_path}: {e}")))?;
-        why.push(format!(
-            "service {}: --websocket-port {ws_port} (never --websocket-listen inside a \
-             container; its command is given whole, as Compose replaces it)",
-            svc.name
-        ));
-    }
-    let published: Vec<String> = svc
-        .ports
-        .iter()
-        .filter(|p| p.container_port == ws_port && p.host_port.is_some())
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            format!("{ip}:{}", p.host_port.unwrap_or(0))
-        })
-        .collect();
-    if !published.is_empty() {
-        let before = new_override.clone();
-        if old_override.is_some() {
-            new_override = crate::formats::compose::remove_port(&new_override, &svc.name, ws_port)
-                .map_err(|e| PlanError::Conflict(format!("{override_path}: {e}")))?;
-        }
-        if new_override != before {
-            why.push(format!(
-                "the WebSocket port {ws_port} is no longer published on the host (as {}): only \
-                 the nginx container reaches it, over the compose network",
-                published.join(", ")
-            ));
-        } else {
-            plan.notes.push(format!(
-                "service {} publishes its WebSocket port {ws_port} on the host ({}), past the \
-                 nginx container's TLS and Origin check; dpwizard does not edit {} (the \
-                 project's own file): remove that ports: line there",
-                svc.name,
-                published.join(", "),
-                main_files
-                    .iter()
-                    .filter(|f| **f != override_path)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
-    let compose_changed = old_override.map(<[u8]>::to_vec)
-        != Some(new_override.clone().into_bytes())
-        && !why.is_empty();
-    if compose_changed {
-        plan.changes.push(Change::Write {
-            path: override_path.clone(),
-            old: old_override.map(<[u8]>::to_vec),
-            new: new_override.into_bytes(),
-            mode: FileMode::CONFIG,
-            secret: false,
-            why: format!(
-                "{}; in the override file, so the project's own files stay as `git pull` \
-                 brings them",
-                why.join("; ")
-            ),
-        });
-    }
+    let over = super::compose_override::edit(
+        snap,
+        target,
+        ws_port,
+        Publish::Nowhere,
+        "the nginx container",
+    )?;
+    plan.notes.extend(over.notes);
+    let compose_changed = over.change.is_some();
+    plan.changes.extend(over.change);
 
     // 2. The route, in the site file nginx reads through its bind mount.
     let spec = LocationSpec {
@@ -324,7 +199,7 @@ pub fn make(
             .map(|x| x.name.clone())
             .collect(),
     };
-    let site = server.file.to_string();
+    let site = super::compose_override::real(snap, &server.file).to_string();
     let old = snap
         .get(&site)
         .ok_or_else(|| PlanError::Missing(format!("{site} could not be read")))?;
@@ -377,11 +252,7 @@ pub fn make(
     // 3. Commands: the changed service re-created, nginx's configuration checked in its
     // container before anything runs, then reloaded (also after a re-creation: nginx looks
     // the upstream's name up when it loads, and a new container may have a new address).
-    // A missing file given with -f is an error: the override only once it exists.
-    let mut files = main_files.clone();
-    if !files.contains(&override_path) && (old_override.is_some() || compose_changed) {
-        files.push(override_path.clone());
-    }
+    let files = over.files;
     // Without a daemon to ask (another root, no permission), it is taken to be running, as
     // the project is meant to be; a daemon that lists it stopped decides otherwise.
     let running = facts.runtime.docker.daemon_reachable != Some(true)

@@ -65,7 +65,8 @@ pub(super) struct Decisions<'a> {
     pub(super) new_container: Option<(String, String)>,
     /// An existing plain container to re-create by hand (it has no file to edit).
     pub(super) docker_run: Option<&'a crate::detect::docker::Container>,
-    /// A compose service to edit in place: (file, service, compose command).
+    /// A compose service whose changes go into the project's override file: (file, service,
+    /// compose command).
     pub(super) compose: Option<(
         &'a crate::detect::docker::ComposeFile,
         &'a crate::detect::docker::ComposeService,
@@ -106,11 +107,16 @@ pub(super) fn pick_unit<'a>(
             )));
         }
         (_, RuntimeKind::None) => {
-            return Err(PlanError::Missing(
-                "no drawpile-srv service found: install drawpile-srv (https://drawpile.net/download) \
-                 and its systemd unit, then run dpwizard again; nothing was changed"
+            let what = match facts.runtime.compose.unread() {
+                Some(unread) => format!("{unread}; fix that"),
+                None => "install drawpile-srv (https://drawpile.net/download) and its systemd \
+                         unit"
                     .into(),
-            ));
+            };
+            return Err(PlanError::Missing(format!(
+                "no drawpile-srv service found: {what}, then run dpwizard again; nothing was \
+                 changed"
+            )));
         }
         (_, other) => {
             return Err(PlanError::Unsupported(format!(
@@ -308,12 +314,6 @@ pub(super) fn decide<'a>(
     if facts.runtime.kind == RuntimeKind::Compose
         && matches!(answers.drawpile.runtime, None | Some(Runtime::Compose))
     {
-        refuse_answers(
-            answers,
-            &["binary", "user", "tcp_port", "web_admin_port"],
-            "dpwizard changes only the WebSocket port of a Compose service (edit its command: \
-             for the rest)",
-        )?;
         return decide_compose(facts, answers, snap);
     }
     let wants_new = ours
@@ -760,14 +760,17 @@ pub(super) fn proxy_and_tls<'a>(
     })
 }
 
-/// A compose service: its `command:` and `ports:` are edited in place, keeping the file's
-/// comments; the WebSocket port is published on the host's loopback for nginx.
+/// A compose service: its `command:` and `ports:` changes go into the project's override
+/// file (compose_override); the WebSocket port is published on the host's loopback for the
+/// web server on the host.
 pub(super) fn decide_compose<'a>(
     facts: &'a Facts,
     answers: &Answers,
     snap: &Snapshot,
 ) -> Result<Decisions<'a>, PlanError> {
     let t = compose_target(facts)?;
+    super::compose_front::refuse_answers(answers, t.service)?;
+    super::compose_override::refuse_old_image(t.service)?;
     let unit = ServiceUnit {
         name: format!("compose service {}", t.service.name),
         options: t.service.options.clone(),

@@ -5,6 +5,7 @@
 pub mod apache;
 pub mod caddy;
 pub mod compose_front;
+pub mod compose_override;
 pub mod decide;
 pub mod diff;
 pub mod firewall;

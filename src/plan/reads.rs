@@ -18,6 +18,9 @@ pub struct Reads {
     /// Files that may be symbolic links (Debian's sites-enabled → sites-available): the
     /// path each resolves to is recorded and read as well, since edits go to the real file.
     pub resolve: Vec<String>,
+    /// Files whose directory may be a symbolic link (a Compose project linked into place):
+    /// the directory is resolved, since the file itself may not exist yet (a new override).
+    pub resolve_dir: Vec<String>,
     /// Directories whose every entry is read (what `a2enmod` would link).
     pub list: Vec<String>,
     /// Directories whose existence decides a layout (nginx's sites-available/).
@@ -94,11 +97,11 @@ pub fn reads(facts: &Facts, answers: &Answers) -> Reads {
     // and the sites nginx in their containers reads through bind mounts.
     for f in &facts.runtime.compose.files {
         files.push(f.path.clone());
-        files.extend(f.config_files.iter().cloned());
-        files.extend(f.override_path().ok());
+        r.resolve_dir.extend(f.config_files.iter().cloned());
+        r.resolve_dir.extend(f.override_path().ok());
     }
     for c in &facts.nginx_containers {
-        files.extend(
+        r.resolve_dir.extend(
             c.config
                 .servers
                 .iter()

@@ -548,60 +548,13 @@ pub(super) fn plan(
         && d.new_container.is_none()
         && d.docker_run.is_none()
         && d.compose.is_none();
-    if let Some((file, svc, tool)) = &d.compose {
-        let old = snap
-            .get(&file.path)
-            .ok_or_else(|| PlanError::Missing(format!("{} could not be read", file.path)))?;
-        let argv = with_websocket(
-            &std::iter::once(String::new())
-                .chain(svc.command.iter().cloned())
-                .collect::<Vec<_>>(),
-            d.ws_port,
-            None,
-        )
-        .into_iter()
-        .skip(1)
-        .collect::<Vec<_>>();
-        let mapping = format!("127.0.0.1:{0}:{0}", d.ws_port);
-        let new = crate::formats::compose::edit_service(
-            &String::from_utf8_lossy(old),
-            &svc.name,
-            &argv,
-            d.ws_port,
-            &mapping,
-        )
-        .map_err(|e| PlanError::Conflict(format!("{}: {e}", file.path)))?;
-        let changed = new.as_bytes() != old;
-        if changed {
-            plan.changes.push(Change::Write {
-            path: file.path.clone(),
-            old: Some(old.to_vec()),
-            new: new.into_bytes(),
-            mode: FileMode::CONFIG,
-            secret: false,
-            why: format!(
-                "service {}: --websocket-port {} (never --websocket-listen inside a container) and \
-                 the port published on 127.0.0.1 only; comments and the rest stay",
-                svc.name, d.ws_port
-            ),
-        });
-            // Every file Compose reads (`-f` alone would leave the override file out).
-            let target = super::compose_front::Target {
-                file,
-                service: svc,
-                tool: tool.clone(),
-            };
-            let files = if file.config_files.is_empty() {
-                vec![file.path.clone()]
-            } else {
-                file.config_files.clone()
-            };
-            let up = super::compose_front::compose_argv(&target, &files, &["up", "-d", &svc.name]);
-            plan.actions.push(Action {
-                argv: up,
-                why: "re-creates the service with the new command and ports".into(),
-            });
-        }
+    if let Some((file, service, tool)) = &d.compose {
+        let target = super::compose_front::Target {
+            file,
+            service,
+            tool: tool.clone(),
+        };
+        super::compose_override::host_front(plan, snap, &target, d.ws_port)?;
     }
     if let Some(c) = d.docker_run {
         let wants = c.options.websocket_port_number() == Some(d.ws_port)

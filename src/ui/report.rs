@@ -94,7 +94,27 @@ fn system(o: &mut Out, f: &Facts) {
 fn drawpile(o: &mut Out, f: &Facts) {
     o.section("drawpile-srv");
     if f.drawpile.binaries.is_empty() {
-        o.line(1, "not found");
+        // A container's binary is in its image, not on the host: "not found" would read as
+        // "no drawpile-srv at all" (an old image is judged under How it runs).
+        let in_image = f
+            .runtime
+            .compose
+            .files
+            .iter()
+            .any(|c| !c.services.is_empty())
+            || f.runtime
+                .docker
+                .containers
+                .iter()
+                .any(|c| c.drawpile.is_some());
+        o.line(
+            1,
+            if in_image {
+                "no binary on the host: it runs from an image (see How it runs)"
+            } else {
+                "not found"
+            },
+        );
     }
     for b in &f.drawpile.binaries {
         let ws = match b.websocket.supported {

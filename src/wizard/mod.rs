@@ -378,6 +378,12 @@ impl Wizard {
             q.push(QId::Listen);
         }
         q.push(QId::Domain);
+        // nginx in a container of the same Compose project (dpserver) keeps its site and
+        // its own certificate: no TLS or site question either.
+        if self.container_front().is_some() {
+            q.push(QId::ExtraOrigins);
+            return q;
+        }
         // Apache or Caddy in front keep their site and its certificate: no TLS or site
         // question (those are nginx's).
         if self.front() != ProxyServer::Nginx {
@@ -394,6 +400,21 @@ impl Wizard {
         }
         q.extend([QId::ProxyServer, QId::SiteFile, QId::ExtraOrigins]);
         q
+    }
+
+    /// nginx in a container of the drawpile service's Compose project, when it serves the
+    /// domain (the planner's own test, so the questions match what the plan will do).
+    fn container_front(
+        &self,
+    ) -> Option<(
+        &crate::detect::nginx::NginxContainer,
+        &crate::detect::nginx::NginxServer,
+    )> {
+        if self.runtime_choice()?.runtime != Runtime::Compose {
+            return None;
+        }
+        let d = self.domain();
+        container_in_front(&self.facts, d.as_ref().map(DomainName::as_str))
     }
 
     /// The web server in front: the one serving 443 (never a second one next to it).
@@ -550,7 +571,7 @@ impl Wizard {
                          sets up a new one."
                     .into();
                 q.help = "An existing systemd unit gets a drop-in (its file stays as it is); a \
-                          Compose service is edited in place; a container started by hand gets \
+                          Compose service's changes go into the project's override file; a container started by hand gets \
                           the exact `docker run` to re-create it. With no server installed, a \
                           new unit can run the official Docker image (drawpile/drawpile-srv)."
                     .into();
@@ -607,7 +628,13 @@ impl Wizard {
                         "not configured yet: drawpile-srv's usual port is {DEFAULT_WEBSOCKET_PORT}"
                     ),
                 });
-                if opt.is_some_and(|o| o.container) {
+                if let Some((c, _)) = self.container_front() {
+                    q.context.push(format!(
+                        "nginx in compose service {} reaches it over the compose network; it \
+                         is not published on the host",
+                        c.service
+                    ));
+                } else if opt.is_some_and(|o| o.container) {
                     q.context.push(
                         "in a container the port is published on 127.0.0.1 only, so just the \
                          proxy on this machine reaches it"
@@ -651,6 +678,12 @@ impl Wizard {
                     .iter()
                     .map(|d| format!("nginx serves {d} with TLS"))
                     .collect();
+                if let Some((c, server)) = self.container_front() {
+                    q.context.push(format!(
+                        "nginx in compose service {} serves it ({}:{})",
+                        c.service, server.file, server.line
+                    ));
+                }
             }
             QId::TlsMode => {
                 q.kind = Kind::Choice;
@@ -868,7 +901,7 @@ impl Wizard {
         };
         let front = self.front();
         let mut tls = TlsAnswers {
-            mode: (front == ProxyServer::Nginx).then_some(mode),
+            mode: (front == ProxyServer::Nginx && self.container_front().is_none()).then_some(mode),
             ..Default::default()
         };
         if asked(QId::Certificate) {
@@ -1156,10 +1189,41 @@ fn summary(f: &Facts) -> Vec<String> {
         out.push(os.clone());
     }
     out.extend(f.drawpile.binaries.iter().map(binary_line));
-    if f.drawpile.binaries.is_empty() {
+    let services: Vec<String> = f
+        .runtime
+        .compose
+        .files
+        .iter()
+        .flat_map(|c| c.services.iter().map(move |s| (c, s)))
+        .map(|(c, s)| {
+            let (version, image) = match &s.drawpile {
+                Some(d) => (
+                    d.version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default(),
+                    format!("{}, {}", d.image, d.recognised_by),
+                ),
+                None => (String::new(), s.image.clone()),
+            };
+            format!(
+                "drawpile-srv{version}: compose service {} of project {} ({image})",
+                s.name, c.project_name
+            )
+        })
+        .collect();
+    if f.drawpile.binaries.is_empty() && services.is_empty() {
         out.push("drawpile-srv: not found".into());
     }
+    out.extend(services);
     out.push(format!("runs as: {}", f.runtime.kind.as_str()));
+    if let Some((c, server)) = container_in_front(f, None) {
+        out.push(format!(
+            "web server in front: nginx in compose service {} ({}), its site {} (bind-mounted; \
+             checked and reloaded in its container)",
+            c.service, c.compose_file, server.file
+        ));
+    }
     if let Some(v) = &f.runtime.docker.cli_version {
         out.push(format!("Docker {v}"));
     }
@@ -1186,7 +1250,13 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
             ));
         }
     }
-    if f.drawpile.binaries.is_empty() && f.runtime.docker.cli.is_none() {
+    let compose_services = f
+        .runtime
+        .compose
+        .files
+        .iter()
+        .any(|c| !c.services.is_empty());
+    if f.drawpile.binaries.is_empty() && f.runtime.docker.cli.is_none() && !compose_services {
         out.push(
             "no drawpile-srv and no Docker: install drawpile-srv 2.3 \
              (https://drawpile.net/download) or Docker (apt-get install docker.io)"
@@ -1194,8 +1264,9 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
         );
     }
     // Without apt, dpwizard cannot install nginx itself (with apt, apply does it first);
-    // where another web server serves 443, nginx is not installed at all.
-    if f.nginx.conf_path.is_none() {
+    // where another web server serves 443, nginx is not installed at all (nginx in a
+    // container of drawpile's own project is the one dpwizard works with then).
+    if f.nginx.conf_path.is_none() && container_in_front(f, None).is_none() {
         match no_host_nginx(f) {
             Some(why) => out.push(why),
             None if f.os.package_manager.as_deref() != Some("apt") => out
@@ -1204,6 +1275,23 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
         }
     }
     out
+}
+
+/// The nginx container in front of the Compose service running drawpile-srv for `domain`.
+fn container_in_front<'a>(
+    f: &'a Facts,
+    domain: Option<&str>,
+) -> Option<(
+    &'a crate::detect::nginx::NginxContainer,
+    &'a crate::detect::nginx::NginxServer,
+)> {
+    let file = f
+        .runtime
+        .compose
+        .files
+        .iter()
+        .find(|c| !c.services.is_empty())?;
+    crate::plan::compose_front::container_in_front(f, domain, file)
 }
 
 /// What to say when the host has no nginx: install it, unless nginx already serves 443 from
@@ -1242,6 +1330,14 @@ fn detected_domains(f: &Facts) -> Vec<String> {
                 out.push(d.to_string());
             }
         }
+    }
+    // nginx in a container (dpserver): the domain the audit finds served.
+    if let Some(d) = crate::audit::setup::read(f, None)
+        .domain
+        .and_then(|d| DomainName::parse(&d).ok())
+        && !out.contains(&d.to_string())
+    {
+        out.push(d.to_string());
     }
     out
 }

@@ -783,7 +783,7 @@ esac
 }
 
 mod compose {
-    //! A compose service is edited in place: comments and every other byte stay.
+    //! A compose service's changes go into the override file; the project's own file stays.
 
     use crate::support::nginx::trees;
     use crate::support::*;
@@ -791,7 +791,7 @@ mod compose {
     const FILE: &str = "# drawpile for the club\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0  # pinned\n    command: --local-host paint.example.com --websocket-listen 127.0.0.1\n    ports:\n      - \"27750:27750\"\n    restart: unless-stopped\n";
 
     #[test]
-    fn the_service_is_edited_keeping_comments_and_applying_twice_changes_nothing() {
+    fn the_services_changes_go_into_the_override_file_and_applying_twice_changes_nothing() {
         let m = FakeMachine::debian12();
         trees::debian_default(m.root());
         m.file("/opt/dpserver/docker-compose.yml", FILE);
@@ -799,18 +799,16 @@ mod compose {
             answers_file("[site]\ndomain = \"paint.example.com\"\n[tls]\nmode = \"self-signed\"\n");
         let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
         assert_eq!(run.code, 0, "{run:?}");
-        let after = m.read("/opt/dpserver/docker-compose.yml");
+        // The project's own file stays; the change goes into the override file.
+        assert_eq!(m.read("/opt/dpserver/docker-compose.yml"), FILE);
         assert_eq!(
-            after,
-            FILE.replace(
-                "    command: --local-host paint.example.com --websocket-listen 127.0.0.1\n",
-                "    command: [\"--local-host\", \"paint.example.com\", \"--websocket-port\", \"27751\"]\n"
-            )
-            .replace("      - \"27750:27750\"\n", "      - \"27750:27750\"\n      - \"127.0.0.1:27751:27751\"\n")
+            m.read("/opt/dpserver/docker-compose.override.yaml"),
+            "# Customisations of this Compose project (its README: they survive `git pull`); \
+             written by dpwizard.\nservices:\n  drawpile-srv:\n    command: [\"--local-host\", \"paint.example.com\", \"--websocket-port\", \"27751\"]\n    ports:\n      - \"127.0.0.1:27751:27751\"\n"
         );
         assert!(
             run.stdout
-                .contains("-f /opt/dpserver/docker-compose.yml up -d drawpile-srv"),
+                .contains("-f /opt/dpserver/docker-compose.yml -f /opt/dpserver/docker-compose.override.yaml up -d drawpile-srv"),
             "{}",
             run.stdout
         );

@@ -194,7 +194,7 @@ fn detected(v: &Value, file: usize) -> BTreeMap<String, Svc> {
     res
 }
 
-fn agree_with_docker_compose(m: &FakeMachine, dir: &str, v: &Value) {
+pub(crate) fn agree_with_docker_compose(m: &FakeMachine, dir: &str, v: &Value) {
     match oracle(m, dir) {
         Some(expected) => assert_eq!(detected(v, 0), expected),
         None => eprintln!("SKIPPED the oracle: docker-compose is not installed"),
@@ -1115,4 +1115,358 @@ fn audit_the_web_admin_re_published_on_plain_http() {
     );
     let v = assert_findings(&m, &[], &[]);
     assert!(ids(&v, "passed").contains(&"DPW-PROXY-015".to_string()));
+}
+
+// Each symptom of issue 12's "Why", as a test that fails on the behaviour it describes.
+
+fn severity(v: &Value, id: &str) -> String {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .map(|f| f["severity"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn answers_for(domain: &str) -> (tempfile::TempDir, String) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("answers.toml");
+    std::fs::write(&p, format!("[site]\ndomain = \"{domain}\"\n")).unwrap();
+    let s = p.to_str().unwrap().to_string();
+    (d, s)
+}
+
+#[test]
+fn a_host_proxy_to_a_port_the_service_never_publishes_is_an_error() {
+    // Symptom: exit 0 while every browser gets a 502.
+    let m = own_web_server(&[]);
+    let v = assert_findings(&m, &[], &["DPW-PROXY-007"]);
+    assert_eq!(severity(&v, "DPW-PROXY-007"), "error");
+    let run = m.dpwizard(["audit", "--offline"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("[DPW-PROXY-007]"), "{}", run.stdout);
+}
+
+#[test]
+fn a_websocket_port_published_on_every_address_is_a_warning_whatever_proxy_is_in_front() {
+    // Behind the nginx container (the project's main file, as an admin might add it).
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        dpserver::COMPOSE.replacen(
+            "            - \"27750:27750\"\n",
+            "            - \"27750:27750\"\n            - \"27751:27751\"\n",
+            1,
+        ),
+    );
+    let v = assert_findings(&m, &[], &["DPW-SRV-008"]);
+    assert_eq!(severity(&v, "DPW-SRV-008"), "warning");
+    assert!(evidence(&v, "DPW-SRV-008").contains("as 0.0.0.0:27751"));
+    assert_eq!(m.dpwizard(["audit", "--offline"]).code, 0);
+    // Behind nginx on the host (the own-web-server variant).
+    let m = own_web_server(&["27751:27751"]);
+    let v = assert_findings(&m, &[], &["DPW-SRV-008"]);
+    assert_eq!(severity(&v, "DPW-SRV-008"), "warning");
+    assert!(evidence(&v, "DPW-SRV-008").contains("as 0.0.0.0:27751"));
+}
+
+#[test]
+fn the_web_admin_published_on_every_address_is_flagged() {
+    let published = |m: &FakeMachine| {
+        let main = m.read("/root/dpserver/docker-compose.yaml");
+        m.file(
+            "/root/dpserver/docker-compose.yaml",
+            main.replacen(
+                "            - \"27750:27750\"\n",
+                "            - \"27750:27750\"\n            - \"27780:27780\"\n",
+                1,
+            ),
+        );
+    };
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    published(&m);
+    let v = assert_findings(&m, &[], &["DPW-SRV-012"]);
+    assert!(evidence(&v, "DPW-SRV-012").contains("27780"), "{v}");
+    // The own-web-server variant publishes it on 127.0.0.1: fine there, flagged when public.
+    let m = own_web_server(&["127.0.0.1:27751:27751"]);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        m.read("/root/dpserver/docker-compose.yaml")
+            .replace("\"127.0.0.1:27780:27780\"", "\"27780:27780\""),
+    );
+    let v = assert_findings(&m, &[], &["DPW-SRV-012"]);
+    assert!(evidence(&v, "DPW-SRV-012").contains("27780"), "{v}");
+}
+
+#[test]
+fn drawpiles_former_image_tagged_2_1_is_too_old_not_missing_and_not_replaced() {
+    // dpserver's layout on callaa/drawpile-srv:2.1.20 (before WebSockets).
+    let m = FakeMachine::debian12();
+    let old = dpserver::COMPOSE
+        .replace(
+            "drawpile/drawpile-srv:${DP_VERSION:-2.3}",
+            "callaa/drawpile-srv:2.1.20",
+        )
+        .replace("            --websocket-port 27751\n", "");
+    dpserver::install(&m, "/root/dpserver", &old, &dpserver::default_conf(""));
+    let report = m.dpwizard(["--color", "never", "detect"]);
+    assert_contains_all(
+        &report.stdout,
+        &[
+            "How it runs: compose",
+            "drawpile-srv 2.1.20 (former official image)",
+            "2.1.20 is too old for WebSockets (they arrived in 2.2.1)",
+            "no binary on the host: it runs from an image (see How it runs)",
+        ],
+    );
+    assert!(
+        !report.stdout.contains("How it runs: none"),
+        "{}",
+        report.stdout
+    );
+    let v = assert_findings(
+        &m,
+        &[],
+        &["DPW-SRV-002", "DPW-SRV-003", "DPW-SRV-006", "DPW-PROXY-006"],
+    );
+    assert!(evidence(&v, "DPW-SRV-002").contains("2.1.20 is too old for WebSockets"));
+    // The plan neither installs a server beside it (on its occupied 27750) nor gives the old
+    // one an option it does not know: it says what to change.
+    let before = crate::readonly::snapshot(m.root());
+    let (_d, a) = answers_for(DOMAIN);
+    let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "compose service drawpile-srv runs callaa/drawpile-srv:2.1.20 (former official \
+             image): 2.1.20 is too old for WebSockets"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("drawpile/drawpile-srv:2.3"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "apply wrote something"
+    );
+    // An image built FROM it: the same.
+    let m = FakeMachine::debian12();
+    dpserver::brushdojo(&m);
+    let run = m.dpwizard(["plan", "--answers", &a]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("built FROM callaa/drawpile-srv:2.1.12): 2.1.12 is too old"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn compose_files_that_cannot_be_read_are_named_by_plan_and_audit_and_nothing_is_written() {
+    let required = |m: &FakeMachine| {
+        m.file(
+            "/root/dpserver/docker-compose.yaml",
+            dpserver::COMPOSE.replace(
+                "${DP_VERSION:-2.3}",
+                "${DP_VERSION:?set DP_VERSION in .env}",
+            ),
+        );
+    };
+    let unreadable_env = |m: &FakeMachine| {
+        std::fs::remove_file(m.path("/root/dpserver/.env")).unwrap();
+        m.dir("/root/dpserver/.env");
+    };
+    type Breaks<'a> = &'a dyn Fn(&FakeMachine);
+    let cases: [(Breaks, &str); 2] = [
+        (
+            &required,
+            "/root/dpserver/docker-compose.yaml:services.drawpile-srv.image: required variable \
+             DP_VERSION is missing a value: set DP_VERSION in .env",
+        ),
+        (&unreadable_env, "/root/dpserver/.env: cannot read:"),
+    ];
+    for (break_it, expected) in cases {
+        let m = FakeMachine::debian12();
+        dpserver::pre_2026(&m);
+        break_it(&m);
+        let before = crate::readonly::snapshot(m.root());
+        let (_d, a) = answers_for(DOMAIN);
+        for cmd in [&["plan"][..], &["apply", "--yes"]] {
+            let run = m.dpwizard(cmd.iter().copied().chain(["--answers", &a]));
+            assert_eq!(run.code, 2, "{cmd:?}: {run:?}");
+            assert!(run.stderr.contains(expected), "{cmd:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("drawpile-srv may be in one of them"),
+                "{cmd:?}: {}",
+                run.stderr
+            );
+            assert!(
+                !run.stderr.contains("install drawpile-srv"),
+                "{}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        }
+        let (_, v, code) = crate::audit::audit(&m, &[]);
+        assert_eq!(code, 1);
+        assert!(evidence(&v, "DPW-SRV-001").contains(expected), "{v}");
+        assert!(
+            crate::readonly::snapshot(m.root()) == before,
+            "something was written"
+        );
+    }
+}
+
+#[test]
+fn an_undefined_variable_is_named_in_the_plan() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    m.file(
+        "/root/dpserver/.env",
+        "USE_CERTBOT=yes\nEMAIL=admin@example.com\n",
+    );
+    let (_d, a) = answers_for(DOMAIN);
+    let run = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "/root/dpserver/docker-compose.yaml uses DISCORD_WEBHOOK, DOMAIN without a value \
+             (Compose substitutes an empty string, so does dpwizard's reading of it): set them \
+             in /root/dpserver/.env"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_symlinked_project_dir_is_planned_and_applied_at_its_real_path() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    m.dir("/opt").symlink("/opt/dpserver", "/root/dpserver");
+    let site = "/root/dpserver/nginx-config/default.conf";
+    let site_before = m.read(site);
+    let (_d, a) = answers_for(DOMAIN);
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    // Edited where it is, never through the link; Compose is run as detect found it.
+    assert!(
+        plan.stdout.contains(&format!("== {site} ")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("docker-compose --project-directory /opt/dpserver -f /opt/dpserver/docker-compose.yaml exec -T nginx nginx -t"),
+        "{}",
+        plan.stdout
+    );
+    let apply = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(m.read(site).contains("# BEGIN dpwizard"));
+    assert!(
+        std::fs::symlink_metadata(m.path("/opt/dpserver"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    assert_eq!(m.dpwizard(["rollback"]).code, 0);
+    assert_eq!(m.read(site), site_before);
+}
+
+#[test]
+fn an_override_file_with_an_alias_for_the_service_is_refused_with_nothing_written() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        dpserver::COMPOSE.replace("            --websocket-port 27751\n", ""),
+    );
+    // Anchors and an alias standing for the whole service: valid YAML Compose merges.
+    m.file(
+        "/root/dpserver/docker-compose.override.yaml",
+        "x-dp: &dp\n    restart: unless-stopped\nservices:\n    drawpile-srv: *dp\n",
+    );
+    let v = m.detect_json(&[]);
+    agree_with_docker_compose(&m, "/root/dpserver", &v);
+    let before = crate::readonly::snapshot(m.root());
+    let (_d, a) = answers_for(DOMAIN);
+    let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "/root/dpserver/docker-compose.override.yaml: service drawpile-srv is not written \
+             as a block (an alias or a flow mapping); edit it by hand"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "something was written"
+    );
+}
+
+#[test]
+fn ten_thousand_services_in_the_override_file_are_kept_when_it_is_edited() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(
+        "/root/dpserver/docker-compose.yaml",
+        dpserver::COMPOSE.replace("            --websocket-port 27751\n", ""),
+    );
+    let mut text = String::from("# generated\nservices:\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("  svc{i}:\n    image: redis:${{TAG:-7}}\n"));
+    }
+    m.file("/root/dpserver/docker-compose.override.yaml", &text);
+    let (_d, a) = answers_for(DOMAIN);
+    let start = std::time::Instant::now();
+    let run = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    let took = start.elapsed();
+    assert_eq!(run.code, 0, "{run:?}");
+    let after = m.read("/root/dpserver/docker-compose.override.yaml");
+    // The service and its command added under services:, every other line as it was.
+    let added = after.replacen("services:\n  drawpile-srv:\n", "services:\n", 1);
+    let added: Vec<&str> = added
+        .lines()
+        .filter(|l| !l.contains("command: ["))
+        .collect();
+    assert_eq!(added, text.lines().collect::<Vec<_>>());
+    assert!(after.contains("\"--websocket-port\", \"27751\""));
+    // Generous for a debug build on shared cores; a quadratic edit would take minutes.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn answers_from_machine_on_a_sound_own_web_server_variant_plan_nothing() {
+    let m = own_web_server(&["127.0.0.1:27751:27751"]);
+    let (exported, _d, p) = crate::plan_compose::exported_answers_plan_nothing(&m);
+    assert!(exported.contains("runtime = \"compose\"\n"), "{exported}");
+    // The web admin port it has asks for nothing (the export names it); another is refused.
+    assert!(exported.contains("web_admin_port = 27780\n"));
+    std::fs::write(
+        &p,
+        exported.replace("web_admin_port = 27780\n", "web_admin_port = 9999\n"),
+    )
+    .unwrap();
+    let refused = m.dpwizard(["plan", "--answers", p.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "[drawpile.web_admin_port] cannot be honoured here: dpwizard changes only the \
+             WebSocket port of compose service drawpile-srv"
+        ),
+        "{}",
+        refused.stderr
+    );
 }

@@ -518,7 +518,7 @@ fn dpw_docker(m: &FakeMachine, d: &Dockerd, args: &[&str]) -> (i32, String, Stri
     )
 }
 
-fn finding_ids(json: &str) -> Vec<String> {
+pub(crate) fn finding_ids(json: &str) -> Vec<String> {
     let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     v["findings"]
         .as_array()
@@ -529,8 +529,8 @@ fn finding_ids(json: &str) -> Vec<String> {
 }
 
 /// Compose v1 and a container started by hand, on a real daemon: the audit sees known
-/// mistake 4 (`--websocket-listen 127.0.0.1` inside the container), apply edits the compose
-/// file (or prints the `docker run`), and once the admin runs the listed commands the real
+/// mistake 4 (`--websocket-listen 127.0.0.1` inside the container), apply writes the fix into
+/// the compose override file (or prints the `docker run`), and once the admin runs the listed commands the real
 /// containers answer on the published loopback port and the audit is clean.
 #[test]
 fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
@@ -569,14 +569,14 @@ fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
         file,
         "# the club's server\nversion: \"3.8\"\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0  # pinned\n    command: [\"--port\", \"27770\", \"--websocket-listen\", \"127.0.0.1\"]\n    ports:\n      - \"27770:27770\"\n",
     );
+    let over = "/opt/dpserver/docker-compose.override.yaml";
     let compose = |args: &[&str]| {
-        let out = std::process::Command::new("docker-compose")
-            .args(["-p", "dpstack", "-f"])
-            .arg(m.path(file))
-            .args(args)
-            .env("DOCKER_HOST", &d.host)
-            .output()
-            .unwrap();
+        let mut cmd = std::process::Command::new("docker-compose");
+        cmd.args(["-p", "dpstack", "-f"]).arg(m.path(file));
+        if m.path(over).exists() {
+            cmd.arg("-f").arg(m.path(over));
+        }
+        let out = cmd.args(args).env("DOCKER_HOST", &d.host).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -584,20 +584,21 @@ fn apply_fixes_compose_and_docker_run_on_a_real_daemon() {
         );
     };
     compose(&["up", "-d"]);
+    let main = m.read(file);
     let (code, out, err) = dpw_docker(&m, &d, &["apply", "--yes", "--answers", &answers.1]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains(&format!("-f {file} up -d drawpile-srv")),
+        out.contains(&format!("-f {file} -f {over} up -d drawpile-srv")),
         "{out}"
     );
-    let edited = m.read(file);
-    assert!(edited.starts_with("# the club's server\n"), "{edited}");
+    // The project's own file stays; the change is in the override file Compose merges.
+    assert_eq!(m.read(file), main);
+    let edited = m.read(over);
+    assert!(edited.contains("\"127.0.0.1:27771:27771\""), "{edited}");
     assert!(
-        edited.contains("image: drawpile/drawpile-srv:2.3.0  # pinned"),
+        edited.contains("command: [\"--port\", \"27770\", \"--websocket-port\", \"27771\"]"),
         "{edited}"
     );
-    assert!(edited.contains("\"127.0.0.1:27771:27771\""), "{edited}");
-    assert!(!edited.contains("--websocket-listen"), "{edited}");
     // The command apply listed, run by the admin (here: the test) on the real daemon.
     compose(&["up", "-d", "drawpile-srv"]);
     let c = greets(27771);

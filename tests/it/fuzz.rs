@@ -211,15 +211,13 @@ proptest! {
     fn compose_reading_and_editing_never_panic(text in text_of(COMPOSE)) {
         let _ = dpwizard::detect::docker::parse_compose(&text);
         let argv = ["--websocket-port".to_string(), "27751".to_string()];
-        if let Ok(out) = dpwizard::formats::compose::edit_service(
-            &text,
-            "drawpile-srv",
-            &argv,
-            27751,
-            "127.0.0.1:27751:27751",
-        ) {
+        use dpwizard::formats::compose::{remove_port, set_command, set_port};
+        if let Ok(out) = set_command(&text, "drawpile-srv", &argv)
+            .and_then(|t| set_port(&t, "drawpile-srv", 27751, "127.0.0.1:27751:27751"))
+        {
             prop_assert!(out.contains("27751"));
         }
+        let _ = remove_port(&text, "drawpile-srv", 27751);
     }
 
     #[test]

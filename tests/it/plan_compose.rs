@@ -44,22 +44,30 @@ fn plan_on_dpserver_as_it_is_now_changes_nothing() {
     assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
 }
 
-#[test]
-fn answers_from_the_machine_plan_nothing_on_a_sound_dpserver() {
-    let m = FakeMachine::debian12();
-    dpserver::current(&m);
+/// `answers --from-machine` on `m`, written to a file; `plan --check` with it finds nothing
+/// to do. Returns the export and the file (in the temp dir).
+pub(crate) fn exported_answers_plan_nothing(
+    m: &FakeMachine,
+) -> (String, tempfile::TempDir, std::path::PathBuf) {
     let exported = m.dpwizard(["answers", "--from-machine"]);
     assert_eq!(exported.code, 0, "{exported:?}");
-    assert!(
-        exported.stdout.contains(&format!("site_file = \"{SITE}\"")),
-        "{}",
-        exported.stdout
-    );
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("answers.toml");
     std::fs::write(&p, &exported.stdout).unwrap();
     let check = m.dpwizard(["plan", "--check", "--answers", p.to_str().unwrap()]);
-    assert_eq!(check.code, 0, "{check:?}");
+    assert_eq!(check.code, 0, "{}{check:?}", exported.stdout);
+    (exported.stdout, d, p)
+}
+
+#[test]
+fn answers_from_the_machine_plan_nothing_on_a_sound_dpserver() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    let (exported, _d, _) = exported_answers_plan_nothing(&m);
+    assert!(
+        exported.contains(&format!("site_file = \"{SITE}\"")),
+        "{exported}"
+    );
 }
 
 #[test]
@@ -250,15 +258,16 @@ fn a_new_override_file_is_created_and_removed_by_rollback() {
     assert!(!m.path(OVERRIDE).exists());
 }
 
-#[test]
-fn the_own_web_server_variant_publishes_the_websocket_port_on_loopback_only() {
-    // The README's "Using your own web server", with 27751 published on every address.
+/// The README's "Using your own web server" (no nginx service; nginx on the host), with
+/// `ws_ports` as extra drawpile-srv port lines in the project's own file, and answers for a
+/// self-signed certificate on the host.
+fn own_web_server(ws_ports: &[&str]) -> (FakeMachine, tempfile::TempDir, String) {
     let m = FakeMachine::debian12();
     let domain = "paint.example.com";
     dpserver::install(
         &m,
         "/root/dpserver",
-        &dpserver::own_web_server_compose(&["27751:27751"]),
+        &dpserver::own_web_server_compose(ws_ports),
         &dpserver::default_conf(dpserver::ORIGIN_CHECK_2026),
     );
     m.file(
@@ -273,39 +282,131 @@ fn the_own_web_server_variant_publishes_the_websocket_port_on_loopback_only() {
         format!("[site]\ndomain = \"{domain}\"\n[tls]\nmode = \"self-signed\"\n"),
     )
     .unwrap();
-    let a = p.to_str().unwrap();
-    let plan = m.dpwizard(["--color", "never", "plan", "--answers", a]);
+    let a = p.to_str().unwrap().to_string();
+    (m, d, a)
+}
+
+/// The tree without dpwizard's own state and logs, as `path -> (mode, bytes)`.
+fn tree_without_state(root: &std::path::Path) -> Vec<String> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("var/lib/dpwizard") && !k.starts_with("var/log"))
+        .map(|(k, v)| format!("{k} {:?}", v.3))
+        .collect()
+}
+
+#[test]
+fn the_own_web_server_variant_publishes_the_websocket_port_on_loopback_only() {
+    // The README's list of changes publishes the web admin and the list server, not 27751.
+    let (m, _d, a) = own_web_server(&[]);
+    let main = m.read(MAIN);
+    let before = tree_without_state(m.root());
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let out = &plan.stdout;
+    assert!(out.contains(&format!("== {OVERRIDE}")), "{out}");
+    assert!(!out.contains(&format!("== {MAIN}")), "{out}");
+    assert!(out.contains("proxy_pass http://127.0.0.1:27751;"), "{out}");
+    assert!(!out.contains("exec -T"), "{out}");
+    // Only drawpile-srv is re-created, with both files (the override exists by then).
+    assert!(
+        out.contains(&format!(
+            "docker-compose --project-directory /root/dpserver -f {MAIN} -f {OVERRIDE} up -d drawpile-srv"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("up -d listserver"), "{out}");
+
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(m.read(MAIN), main, "the project's own file is never edited");
+    // The command already has --websocket-port 27751: only the port goes into the override.
+    assert_eq!(
+        m.read(OVERRIDE),
+        "# Customisations of this Compose project (its README: they survive `git pull`); \
+         written by dpwizard.\nservices:\n  drawpile-srv:\n    ports:\n      - \"127.0.0.1:27751:27751\"\n"
+    );
+    // Compose (and detect, which reads the project as Compose does) sees the merged result.
+    let v = m.detect_json(&[]);
+    let ports = jget(&v, "runtime.compose.files.0.services.0.ports");
+    let ws: Vec<String> = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["container_port"] == 27751)
+        .map(|p| format!("{}:{}", p["host_ip"], p["host_port"]))
+        .collect();
+    assert_eq!(ws, ["\"127.0.0.1\":27751"], "{ports}");
+    crate::compose::agree_with_docker_compose(&m, "/root/dpserver", &v);
+    let audit = m.dpwizard(["--format", "json", "audit"]);
+    assert!(
+        !audit
+            .stdout
+            .contains("DPW-PROXY-007\",\"severity\":\"error"),
+        "{}",
+        audit.stdout
+    );
+
+    // Applying twice changes nothing.
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    let again = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("Nothing to do"), "{}", again.stdout);
+
+    assert_eq!(m.dpwizard(["rollback"]).code, 0);
+    assert!(!m.path(OVERRIDE).exists());
+    assert_eq!(tree_without_state(m.root()), before);
+}
+
+#[test]
+fn the_own_web_server_variant_moves_a_public_port_of_the_override_to_loopback() {
+    let (m, _d, a) = own_web_server(&[]);
+    // An earlier customisation published 27751 on every address, and left the command folded
+    // without the WebSocket port.
+    let main = m.read(MAIN);
+    let override_text = "# mine\nservices:\n    drawpile-srv:\n        command: >\n            --sessions /home/drawpile/sessions\n            --local-host ${DOMAIN}\n        ports:\n            - \"27751:27751\" # for nginx\n";
+    m.file(OVERRIDE, override_text);
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(m.read(MAIN), main);
+    // The folded command stays folded, byte for byte, with the option added on its own line.
+    assert_eq!(
+        m.read(OVERRIDE),
+        "# mine\nservices:\n    drawpile-srv:\n        command: >\n            --sessions /home/drawpile/sessions\n            --local-host ${DOMAIN}\n            --websocket-port 27751\n        ports:\n            - \"127.0.0.1:27751:27751\"\n"
+    );
+    // Read as Compose reads it: the command interpolated, the port on loopback only.
+    let v = m.detect_json(&[]);
+    crate::compose::agree_with_docker_compose(&m, "/root/dpserver", &v);
+    let svc = jget(&v, "runtime.compose.files.0.services.0");
+    assert_eq!(svc["options"]["websocket_port"], "27751", "{svc}");
+    assert_eq!(svc["options"]["local_host"], "paint.example.com", "{svc}");
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    assert_eq!(m.dpwizard(["rollback"]).code, 0);
+    assert_eq!(m.read(OVERRIDE), override_text);
+}
+
+#[test]
+fn the_own_web_server_variant_reports_a_public_port_of_the_projects_own_file() {
+    let (m, _d, a) = own_web_server(&["27751:27751"]);
+    let main = m.read(MAIN);
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
     assert_eq!(plan.code, 0, "{plan:?}");
     assert!(
-        plan.stdout
-            .contains("+            - \"127.0.0.1:27751:27751\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("-            - \"27751:27751\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("proxy_pass http://127.0.0.1:27751;"),
-        "{}",
-        plan.stdout
-    );
-    assert!(!plan.stdout.contains("exec -T"), "{}", plan.stdout);
-    // An override file the admin keeps is passed to Compose with the main file.
-    m.file(
-        OVERRIDE,
-        "services:\n  listserver:\n    restart: unless-stopped\n",
-    );
-    let plan = m.dpwizard(["--color", "never", "plan", "--answers", a]);
-    assert!(
         plan.stdout.contains(&format!(
-            "docker-compose --project-directory /root/dpserver -f {MAIN} -f {OVERRIDE} up -d drawpile-srv"
+            "service drawpile-srv publishes its WebSocket port 27751 on the host (0.0.0.0:27751), \
+             past the TLS and Origin check of the web server on the host; dpwizard does not \
+             edit {MAIN} (the project's own file): remove that ports: line there"
         )),
         "{}",
         plan.stdout
     );
+    // A loopback mapping of the same host port would clash with it: nothing for Compose.
+    assert!(!plan.stdout.contains(OVERRIDE), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("up -d"), "{}", plan.stdout);
+    let apply = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(m.read(MAIN), main);
+    assert!(!m.path(OVERRIDE).exists());
 }
 
 #[test]
@@ -351,8 +452,8 @@ fn a_websocket_port_published_by_the_projects_own_file_is_reported_not_edited() 
     assert_eq!(apply.code, 0, "{apply:?}");
     assert!(
         apply.stdout.contains(&format!(
-            "publishes its WebSocket port 27751 on the host (0.0.0.0:27751), past the nginx \
-             container's TLS and Origin check; dpwizard does not edit {MAIN} (the project's own \
+            "publishes its WebSocket port 27751 on the host (0.0.0.0:27751), past the TLS \
+             and Origin check of the nginx container; dpwizard does not edit {MAIN} (the project's own \
              file): remove that ports: line there"
         )),
         "{}",
@@ -360,4 +461,54 @@ fn a_websocket_port_published_by_the_projects_own_file_is_reported_not_edited() 
     );
     assert_eq!(m.read(MAIN), main);
     assert!(!m.path(OVERRIDE).exists());
+}
+
+/// README's dpserver examples are this binary's output on the fixture, not typed by hand:
+/// the blocks between `<!-- BEGIN generated: NAME -->` and `<!-- END generated: NAME -->`
+/// (rewritten by `DPWIZARD_BLESS=1 cargo test --test it readme_dpserver`).
+#[test]
+fn readme_dpserver_examples_are_the_binarys_output() {
+    let m = FakeMachine::debian12();
+    dpserver::pre_2026(&m);
+    let audit = m.dpwizard(["--color", "never", "audit", "--offline"]);
+    assert_eq!(audit.code, 1, "{audit:?}");
+    let (_d, a) = answers("");
+    let plan = m.dpwizard(["--color", "never", "plan", "--answers", &a]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let root = m.root().display().to_string();
+    for out in [&audit.stdout, &plan.stdout] {
+        assert!(!out.contains(&root), "the fixture's path leaks: {out}");
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let mut readme = std::fs::read_to_string(&path).unwrap();
+    for (name, command, out) in [
+        (
+            "dpserver audit",
+            "$ sudo dpwizard audit --offline",
+            &audit.stdout,
+        ),
+        (
+            "dpserver plan",
+            "$ sudo dpwizard plan --answers dpserver.toml    # [site] domain = \"draw.example.com\"",
+            &plan.stdout,
+        ),
+    ] {
+        let begin = format!("<!-- BEGIN generated: {name} -->\n");
+        let end = format!("<!-- END generated: {name} -->");
+        let (Some(b), Some(e)) = (readme.find(&begin), readme.find(&end)) else {
+            panic!("README.md has no {begin:?} … {end:?} block");
+        };
+        readme = format!(
+            "{}{begin}```\n{command}\n{out}```\n{}",
+            &readme[..b],
+            &readme[e..]
+        );
+    }
+    if std::env::var_os("DPWIZARD_BLESS").is_some() {
+        std::fs::write(&path, &readme).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap() == readme,
+        "README.md's dpserver examples are stale: run DPWIZARD_BLESS=1 cargo test --test it readme_dpserver"
+    );
 }

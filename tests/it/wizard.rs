@@ -925,3 +925,123 @@ fn a_panic_restores_the_terminal() {
     }
     assert!(!m.path(DROPIN).exists());
 }
+
+/// The finding ids of `audit --json` (the audit is the spec the wizard's offer is held to).
+fn audit_ids(m: &FakeMachine) -> Vec<String> {
+    crate::docker::finding_ids(&m.dpwizard(["audit", "--offline", "--json"]).stdout)
+}
+
+/// The wizard in line mode on `m`, in a terminal tall enough that nothing of a step scrolls
+/// away between two waits.
+fn plain_wizard(m: &FakeMachine) -> Tmux {
+    let root = m.root().display().to_string();
+    let bin = dpwizard_bin().display().to_string();
+    Tmux::start_sized(
+        Path::new(&bin),
+        &["--root", &root, "--plain", "--color", "never"],
+        (120, 60),
+    )
+}
+
+/// drawpile/dpserver cloned before 2026 (nginx in a container, the old Origin check): the
+/// wizard opens on the audit, asks only what applies to a project whose nginx container
+/// keeps its own site and certificate, and its review offers exactly the fix of what the
+/// audit names: the mounted site's location, nothing on the host, no Compose change.
+#[test]
+fn on_dpserver_the_wizard_opens_on_the_audit_and_offers_exactly_its_fixes() {
+    if skip_unless_program("tmux") {
+        return;
+    }
+    let m = FakeMachine::debian12();
+    crate::support::dpserver::pre_2026(&m);
+    let domain = crate::support::dpserver::DOMAIN;
+    let site = "/root/dpserver/nginx-config/default.conf";
+    let findings = audit_ids(&m);
+    assert_eq!(findings, ["DPW-PROXY-003", "DPW-PROXY-005"]);
+    let before = crate::readonly::snapshot(m.root());
+    let t = plain_wizard(&m);
+    let s = t.wait_for("Already set up for");
+    assert!(s.contains(&format!("Already set up for {domain}")), "{s}");
+    for id in &findings {
+        assert!(s.contains(&format!("[{id}]")), "{id}:\n{s}");
+    }
+    // Nothing to install, no host nginx to add: the container is named as the one in front.
+    assert!(!s.contains("install"), "{s}");
+    assert!(
+        s.contains("web server in front: nginx in compose service nginx"),
+        "{s}"
+    );
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Which drawpile-srv should browsers reach?");
+    assert!(s.contains("Compose service drawpile-srv"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("WebSocket port for drawpile-srv (27751)");
+    assert!(s.contains("over the compose network"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("Domain people use for your server ({domain})"));
+    t.keys(&["Enter"]);
+    // No listen address, certificate or nginx site question: straight to the origins.
+    t.wait_for("Other web client origins to allow");
+    t.keys(&["Enter"]);
+    t.wait_for("Apply these changes?");
+    let all = t.capture(&["-J", "-S", "-"]);
+    let review = &all[all.rfind("Review").unwrap()..];
+    for not_asked in [
+        "Address the WebSocket listener",
+        "Certificate for TLS",
+        "Which nginx site",
+    ] {
+        assert!(!all.contains(not_asked), "{not_asked}:\n{all}");
+    }
+    // One change, the site's location, and the note says it fixes each finding.
+    let changed: Vec<&str> = review.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(changed.len(), 1, "{review}");
+    assert!(changed[0].starts_with(&format!("== {site} ")), "{review}");
+    for id in &findings {
+        assert!(review.contains(&format!("[{id}]")), "{id}:\n{review}");
+    }
+    for bad in [
+        "apt-get",
+        "certbot certonly",
+        "/etc/nginx/",
+        "override",
+        "up -d",
+    ] {
+        assert!(!review.contains(bad), "{bad}:\n{review}");
+    }
+    assert!(
+        crate::readonly::snapshot(m.root()) == before,
+        "the review wrote something"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Save the answers to a file?");
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert!(audit_ids(&m).is_empty(), "the audit is clean after the run");
+    assert!(
+        !m.path("/root/dpserver/docker-compose.override.yaml")
+            .exists()
+    );
+
+    // Run again on the now sound project: every check passes and there is nothing to do.
+    let t = plain_wizard(&m);
+    let s = t.wait_for("Already set up for");
+    assert!(s.contains("Every check passes"), "{s}");
+    for next in [
+        "Which drawpile-srv should browsers reach?",
+        "WebSocket port for drawpile-srv (27751)",
+        &format!("Domain people use for your server ({domain})"),
+        "Other web client origins to allow",
+        "Nothing to change. Go on?",
+        "Save the answers to a file?",
+    ] {
+        t.keys(&["Enter"]);
+        t.wait_for(next);
+    }
+    let all = t.capture(&["-J", "-S", "-"]);
+    assert!(all.contains("Nothing to do"), "{all}");
+    assert!(!all.lines().any(|l| l.starts_with("== ")), "{all}");
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert!(audit_ids(&m).is_empty());
+}
