@@ -212,9 +212,9 @@ checks! {
         "A configuration nginx refuses is not what is running, and the next reload fails.",
         "Fix what nginx -t reports.";
     PROXY_SUPPORTED = "DPW-PROXY-013", Proxy, Info, false,
-        "the web server in front is one this version of dpwizard audits (nginx; Apache or Caddy with dpwizard's block as written)",
-        "Apache and Caddy are judged only by dpwizard's own block in the domain's site and by the live probes; a route written by hand, or a block edited by hand, is not judged yet.",
-        "Let dpwizard write the route (`proxy.server = \"apache\"` or `\"caddy\"`), or check it by hand against the Drawpile docs and rely on the live probes.";
+        "the web server in front is one this version of dpwizard audits (nginx, Apache 2.4, Caddy 2 with a Caddyfile)",
+        "Other web servers in front (lighttpd, HAProxy, Traefik, a proxy container) are not read: only the live probes judge their route, and a second web server dpwizard would set up would fight them for port 443.",
+        "Check the route by hand against the Drawpile docs and rely on the live probes (`dpwizard audit` without --offline).";
     PROXY_ONE_SERVER = "DPW-PROXY-014", Proxy, Error, false,
         "exactly one TLS server block serves the domain on 443",
         "nginx answers every request with the first server for a name and ignores the others (\"conflicting server name\"): a location in another one is never used.",
