@@ -252,18 +252,7 @@ impl<'a> Setup<'a> {
             });
             return self;
         }
-        let apache = crate::proxy::apache::Server {
-            modules: facts
-                .apache
-                .conf_path
-                .is_some()
-                .then_some(facts.apache.modules.as_slice()),
-            version: facts
-                .web_servers
-                .iter()
-                .find(|w| w.name == "apache")
-                .and_then(|w| w.version.as_deref()),
-        };
+        let apache = crate::proxy::apache::Server::of(facts);
         let root = facts.apache.config_root.as_deref();
         if self.domain.is_none() {
             let found = match server {

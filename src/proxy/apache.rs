@@ -20,7 +20,24 @@ pub struct Server<'a> {
     pub version: Option<&'a str>,
 }
 
-impl Server<'_> {
+impl<'a> Server<'a> {
+    /// What detection saw of this machine's Apache: the modules when its main file was read,
+    /// and the version `apache2 -v` reported.
+    pub fn of(facts: &'a crate::detect::Facts) -> Server<'a> {
+        Server {
+            modules: facts
+                .apache
+                .conf_path
+                .is_some()
+                .then_some(facts.apache.modules.as_slice()),
+            version: facts
+                .web_servers
+                .iter()
+                .find(|w| w.name == "apache")
+                .and_then(|w| w.version.as_deref()),
+        }
+    }
+
     /// `Some(module)` when the module is known to be off.
     fn missing(&self, module: &str) -> Option<String> {
         self.modules
@@ -376,8 +393,19 @@ fn origin(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -> O
     } else {
         None
     };
+    // Rewriting ends for the path at the first rule that takes it unconditionally with `[L]`,
+    // `[END]` or `[P]` (dpwizard's block ends so): rules after it never run for it.
+    let stop = fmt::proxy_rules(vhost)
+        .into_iter()
+        .filter(|r| matches!(r.kind, RuleKind::RewriteStop | RuleKind::RewriteProxy))
+        .filter(|r| !r.conditional && r.matches(WS_PATH) == Some(true))
+        .map(|r| r.line)
+        .min();
     let mut out = OriginRules::default();
-    for r in fmt::origin_rules(vhost, WS_PATH) {
+    for r in fmt::origin_rules(vhost, WS_PATH)
+        .into_iter()
+        .filter(|r| stop.is_none_or(|s| r.rule_line < s))
+    {
         let lines: Vec<usize> = r
             .conds
             .iter()
@@ -550,6 +578,20 @@ mod tests {
             "{:?}",
             r.origin
         );
+    }
+
+    #[test]
+    fn rules_after_the_end_of_rewriting_never_run() {
+        let body = "\tRewriteEngine On\n\tRewriteRule ^/drawpile-web/ws - [L]\n\tRewriteCond %{HTTP:Origin} !=https://web.drawpile.net\n\tRewriteRule ^/drawpile-web/ws - [F]\n";
+        let r = judge(body, &all_modules(), None).route;
+        assert!(r.origin.rules.is_empty(), "{:?}", r.origin);
+        // A stop rule under a condition may not apply: the rule after it still counts.
+        let cond = body.replace(
+            "\tRewriteRule ^/drawpile-web/ws - [L]\n",
+            "\tRewriteCond %{HTTPS} off\n\tRewriteRule ^/drawpile-web/ws - [L]\n",
+        );
+        let r = judge(&cond, &all_modules(), None).route;
+        assert!(r.origin.refused_by("").is_some());
     }
 
     #[test]

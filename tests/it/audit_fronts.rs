@@ -12,6 +12,8 @@ use crate::support::*;
 
 /// drawpile-srv's WebSocket port on loopback, as the route expects.
 fn with_port(m: &FakeMachine) {
+    // Where the answers files of these tests go.
+    std::fs::create_dir_all(m.path("/root")).unwrap();
     m.dropin(
         "drawpile-srv.service",
         "override.conf",
@@ -165,7 +167,26 @@ fn apache_a_hand_written_route_raises_nothing_and_is_exported() {
             .contains("extra_origins = [\"https://paint.example.org\"]"),
         "{}",
         run.stdout
-    );
+    ); // Applying that export keeps the route as it is: nothing to change.
+    assert_exported_answers_change_nothing(&m, "apache");
+    assert_plan_keeps(&m, &format!("{VHOST}:10: the virtual host's own route"));
+}
+
+/// `plan` with the exported answers says the hand-written route is kept.
+fn assert_plan_keeps(m: &FakeMachine, note: &str) {
+    let run = m.dpwizard(["answers", "--from-machine", "--domain", DOMAIN]);
+    let p = m.path("/root/kept.toml");
+    std::fs::write(&p, &run.stdout).unwrap();
+    let plan = m.dpwizard([
+        "--color",
+        "never",
+        "plan",
+        "--answers",
+        &p.display().to_string(),
+    ]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(plan.stdout.contains(note), "{}", plan.stdout);
+    assert!(plan.stdout.contains("kept as it is"), "{}", plan.stdout);
 }
 
 /// certbot's file with the site's own `ProxyPass /` above `extra` (the order an admin who
@@ -215,10 +236,15 @@ fn apache_origin_rules_from_before_2025_lock_out_the_app_and_the_mirror() {
         "!^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$",
         "!^https://web\\.drawpile\\.net$",
     );
-    let v = assert_findings(
-        &apache(&le_ssl(&old), MODULES),
-        &["DPW-PROXY-003", "DPW-PROXY-005"],
-    );
+    let m = apache(&le_ssl(&old), MODULES);
+    let v = assert_findings(&m, &["DPW-PROXY-003", "DPW-PROXY-005"]);
+    // Such a route is not kept: apply puts dpwizard's block before it.
+    let a = m.path("/root/a.toml");
+    std::fs::write(&a, format!("[site]\ndomain = \"{DOMAIN}\"\n")).unwrap();
+    let a = a.display().to_string();
+    assert_ne!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+    assert_eq!(m.dpwizard(["apply", "--yes", "--answers", &a]).code, 0);
+    assert_findings(&m, &[]);
     let e = evidence(&v, "DPW-PROXY-003");
     assert!(
         e.starts_with(&format!(
@@ -429,6 +455,8 @@ fn caddy_a_hand_written_route_raises_nothing_and_is_exported() {
         "{}",
         run.stdout
     );
+    assert_exported_answers_change_nothing(&m, "caddy");
+    assert_plan_keeps(&m, &format!("{CADDYFILE}:26: the site's own route"));
 }
 
 const GOOD_HANDLE: &str = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\
