@@ -263,8 +263,13 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             ..
         }) => {
             let domain = checked_domain(domain)?;
-            let facts = runtime.block_on(detect::detect(host, detect::Options::default()));
-            match crate::audit::export::answers_from_machine(&facts, domain.as_deref()) {
+            let facts = runtime.block_on(detect::detect(host.clone(), detect::Options::default()));
+            let front_files = crate::audit::front::files(&host, &facts);
+            match crate::audit::export::answers_from_machine(
+                &facts,
+                &front_files,
+                domain.as_deref(),
+            ) {
                 Ok(text) => {
                     print!("{text}");
                     Ok(exit::OK)

@@ -9,7 +9,7 @@ use crate::detect::{self, Facts};
 use crate::exit::{self, Exit};
 use crate::host::Host;
 use crate::plan::make::PlanError;
-use crate::plan::{Plan, VerifySpec};
+use crate::plan::{Action, Plan, VerifySpec};
 
 /// What happened, in order. Each event is one fact a front end may show; the CLI's text for
 /// each is in `ui::progress`.
@@ -309,6 +309,22 @@ async fn validate_in_containers(host: &Host, plan: &Plan) -> crate::apply::Valid
     Validation::Passed(said)
 }
 
+/// A reload of a unit that is not running fails ("not active, cannot reload"). The plan
+/// chose reload from the listeners it saw, which another program on the port can mislead;
+/// the unit's own state just before the command is what counts: it is started with the new
+/// configuration instead (and rollback, seeing it was not running, stops it again).
+fn start_instead_of_reload(a: &Action, not_running: &[String]) -> Action {
+    match a.argv.as_slice() {
+        [p, verb, unit] if p == "systemctl" && verb == "reload" && not_running.contains(unit) => {
+            Action {
+                argv: vec![p.clone(), "start".into(), unit.clone()],
+                why: format!("{unit} is not running: it starts with the new configuration"),
+            }
+        }
+        _ => a.clone(),
+    }
+}
+
 /// Writes, validates and runs one plan. `Err(code)` ends apply there (failure, commands
 /// left to the admin, or cancelled); `Ok(run id)` means everything ran.
 pub async fn apply_once(
@@ -425,12 +441,18 @@ pub async fn apply_once(
             );
         }
     }
+    let not_running: Vec<String> = before
+        .iter()
+        .filter(|(_, b)| matches!(b.active.as_str(), "inactive" | "failed"))
+        .map(|(u, _)| u.clone())
+        .collect();
     run.record_units_before(before)
         .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
     for a in &plan.actions {
         if stop() {
             return Ok(cancelled(host, Some(id), on));
         }
+        let a = &start_instead_of_reload(a, &not_running);
         let command = crate::ui::shell::join(&a.argv);
         let Some(prog) = host.which(&a.argv[0]) else {
             on(Event::NotInstalled(a.argv[0].clone()));
@@ -663,6 +685,30 @@ fn report_wait(on: &mut dyn FnMut(Event), what: &str, start: std::time::Instant,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reload_of_a_unit_that_is_not_running_becomes_a_start() {
+        let reload = Action {
+            argv: vec!["systemctl".into(), "reload".into(), "nginx".into()],
+            why: "w".into(),
+        };
+        let stopped = ["nginx".to_string()];
+        assert_eq!(
+            start_instead_of_reload(&reload, &stopped).argv,
+            ["systemctl", "start", "nginx"]
+        );
+        // Running, or another unit stopped: the plan's command as it is.
+        assert_eq!(start_instead_of_reload(&reload, &[]), reload);
+        assert_eq!(
+            start_instead_of_reload(&reload, &["apache2".to_string()]),
+            reload
+        );
+        let restart = Action {
+            argv: vec!["systemctl".into(), "restart".into(), "nginx".into()],
+            why: "w".into(),
+        };
+        assert_eq!(start_instead_of_reload(&restart, &stopped), restart);
+    }
 
     #[test]
     fn a_404_is_waited_for_only_briefly_and_only_after_an_apache_or_caddy_reload() {

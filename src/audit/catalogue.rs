@@ -168,7 +168,7 @@ checks! {
         "Browsers only open wss:// WebSockets, always to port 443 of the server's host name.",
         "Add a 443 ssl server block for the domain (dpwizard creates one).";
     PROXY_LOCATION = "DPW-PROXY-002", Proxy, Error, true,
-        "exactly one location /drawpile-web/ws in the domain's TLS server",
+        "exactly one route for /drawpile-web/ws in the domain's TLS site, and requests reach it",
         "The web client always connects to wss://HOST/drawpile-web/ws: another path or a port-80 server is never used.",
         "Add `location /drawpile-web/ws` to the 443 server block (dpwizard inserts the documented one).";
     PROXY_EMPTY_ORIGIN = "DPW-PROXY-003", Proxy, Error, true,
@@ -188,12 +188,12 @@ checks! {
         "Without it any web page can open sessions on your server from its visitors' browsers.",
         "Add the documented `if ($http_origin !~ ...) { return 403; }` to the location.";
     PROXY_UPSTREAM = "DPW-PROXY-007", Proxy, Error, true,
-        "proxy_pass reaches drawpile-srv's WebSocket port",
+        "the route reaches drawpile-srv's WebSocket port (proxy_pass, ProxyPass, reverse_proxy)",
         "A wrong port or address gives every web client a 502.",
         "Point proxy_pass at http://127.0.0.1:PORT, PORT being --websocket-port (or the port published for it).";
     PROXY_HTTP11 = "DPW-PROXY-008", Proxy, Error, true,
-        "proxy_http_version 1.1 in the location",
-        "nginx proxies with HTTP/1.0 by default, which cannot upgrade to a WebSocket.",
+        "the route speaks HTTP/1.1 to drawpile-srv (nginx: proxy_http_version 1.1)",
+        "nginx proxies with HTTP/1.0 by default (Apache with force-proxy-request-1.0), which cannot upgrade to a WebSocket.",
         "Add `proxy_http_version 1.1;` to the location.";
     PROXY_UPGRADE = "DPW-PROXY-009", Proxy, Error, true,
         "the Upgrade and Connection headers are passed on",
@@ -212,11 +212,11 @@ checks! {
         "A configuration nginx refuses is not what is running, and the next reload fails.",
         "Fix what nginx -t reports.";
     PROXY_SUPPORTED = "DPW-PROXY-013", Proxy, Info, false,
-        "the web server in front is one this version of dpwizard audits (nginx; Apache or Caddy with dpwizard's block as written)",
-        "Apache and Caddy are judged only by dpwizard's own block in the domain's site and by the live probes; a route written by hand, or a block edited by hand, is not judged yet.",
-        "Let dpwizard write the route (`proxy.server = \"apache\"` or `\"caddy\"`), or check it by hand against the Drawpile docs and rely on the live probes.";
+        "the web server in front is one this version of dpwizard audits (nginx, Apache 2.4, Caddy 2 with a Caddyfile)",
+        "Other web servers in front (lighttpd, HAProxy, Traefik, a proxy container) are not read: only the live probes judge their route, and a second web server dpwizard would set up would fight them for port 443.",
+        "Check the route by hand against the Drawpile docs and rely on the live probes (`dpwizard audit` without --offline).";
     PROXY_ONE_SERVER = "DPW-PROXY-014", Proxy, Error, false,
-        "exactly one TLS server block serves the domain on 443",
+        "exactly one TLS site (server block, virtual host, site block) serves the domain on 443",
         "nginx answers every request with the first server for a name and ignores the others (\"conflicting server name\"): a location in another one is never used.",
         "Keep one server block for the name on 443 and move the location /drawpile-web/ws into it.";
     PROXY_ADMIN_PLAIN = "DPW-PROXY-015", Proxy, Warning, false,

@@ -493,32 +493,12 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
         || !facts.nginx.servers.is_empty()
         || !s.nginx_containers_443.is_empty();
     let in_container = s.site.as_ref().and_then(|site| site.container);
-    // Apache or Caddy alone in front with dpwizard's block as written: supported; its
-    // configuration beyond the block is not audited yet (the live probes judge the route).
-    if let Some(b) = &obs.front_block
+    // Apache or Caddy alone in front: its site and route, judged by the same checks.
+    if let Some(front) = &s.front
         && s.site.is_none()
-        && other_servers == [b.server.clone()]
-        && b.state == super::front::BlockState::Unchanged
+        && other_servers == [front.server.as_str()]
     {
-        v.pass(PROXY_SUPPORTED);
-        for c in proxy_checks {
-            v.skip(
-                c,
-                format!(
-                    "{} is judged by dpwizard's block ({}) and the live probes; the rest of its \
-                     configuration is not audited yet",
-                    b.server, b.evidence
-                ),
-            );
-        }
-        v.skip(
-            PROXY_SYNTAX,
-            format!("{} serves the domain, not nginx", b.server),
-        );
-        v.skip(
-            PROXY_ONE_SERVER,
-            format!("{} serves the domain, not nginx", b.server),
-        );
+        front_proxy(facts, s, obs, front, &proxy_checks, v);
         return;
     }
     if !other_servers.is_empty() && s.site.is_none() {
@@ -674,6 +654,175 @@ pub fn proxy(facts: &Facts, s: &Setup, obs: &Observations, v: &mut Verdicts) {
     judge_route(&route, upstream.as_ref(), domain, v);
 }
 
+/// Apache or Caddy in front: its site for the domain (PROXY-001, PROXY-014), whether its
+/// route for the WebSocket path is reached (PROXY-002), and the route itself (PROXY-003 to
+/// PROXY-011) by [`judge_route`], with evidence in their own words.
+fn front_proxy(
+    facts: &Facts,
+    s: &Setup,
+    obs: &Observations,
+    front: &setup::Front,
+    proxy_checks: &[&'static CheckDef],
+    v: &mut Verdicts,
+) {
+    use crate::answers::ProxyServer;
+    let label = match front.server {
+        ProxyServer::Apache => "Apache",
+        _ => "Caddy",
+    };
+    let mut note = format!("{label} serves port 443; its configuration is audited");
+    if let Some(b) = &obs.front_block {
+        note.push_str(&format!(" ({})", b.evidence));
+    }
+    v.pass_with(PROXY_SUPPORTED, note);
+    v.skip(
+        PROXY_SYNTAX,
+        match front.server {
+            ProxyServer::Apache => {
+                "the audit does not run `apache2ctl configtest` (apply runs it before every reload)"
+            }
+            _ => "the audit does not run `caddy validate` (apply runs it before every reload)",
+        },
+    );
+    let site = match &front.site {
+        Ok(site) => site,
+        Err(setup::FrontMissing::NotRead(why)) => {
+            for c in proxy_checks.iter().chain([&PROXY_ONE_SERVER]) {
+                v.skip(c, why.clone());
+            }
+            return;
+        }
+        Err(setup::FrontMissing::NoSite(why)) => {
+            let fix = match front.server {
+                ProxyServer::Apache => {
+                    "Create the HTTPS site first (e.g. `certbot --apache -d DOMAIN`), then run dpwizard."
+                }
+                _ => {
+                    "Add a site block for the domain to the Caddyfile (Caddy gets its certificate), then run dpwizard."
+                }
+            };
+            v.fail_fix(PROXY_TLS_SERVER, vec![why.clone()], fix.into());
+            v.fail(PROXY_LOCATION, vec![why.clone()]);
+            for c in &proxy_checks[2..] {
+                v.skip(c, format!("no {label} site for the domain"));
+            }
+            v.skip(PROXY_ONE_SERVER, format!("no {label} site for the domain"));
+            return;
+        }
+    };
+    let domain = s.domain.as_deref().unwrap_or("");
+    v.pass_with(PROXY_TLS_SERVER, site.at.clone());
+    if site.ignored.is_empty() {
+        v.pass(PROXY_ONE_SERVER);
+    } else {
+        let mut ev = vec![format!("{}: the site {label} uses for {domain}", site.at)];
+        ev.extend(site.ignored.iter().cloned());
+        v.fail_fix(
+            PROXY_ONE_SERVER,
+            ev,
+            front_fix(site.kind, PROXY_ONE_SERVER)
+                .unwrap_or(PROXY_ONE_SERVER.fix)
+                .into(),
+        );
+    }
+    let route = &site.route;
+    if let Err(ev) = &route.reached {
+        fail_for(v, route.kind, PROXY_LOCATION, ev.clone());
+        for c in &proxy_checks[2..] {
+            v.skip(
+                c,
+                format!(
+                    "{label}'s route for {} is never reached (see DPW-PROXY-002)",
+                    crate::proxy::WS_PATH
+                ),
+            );
+        }
+        return;
+    }
+    if route.kind == crate::proxy::Kind::Caddy {
+        if route.http11.is_ok() {
+            v.pass_with(
+                PROXY_HTTP11,
+                "Caddy's reverse_proxy speaks HTTP/1.1 to the upstream by itself",
+            );
+        }
+        if route.upgrade.is_ok() {
+            v.pass_with(
+                PROXY_UPGRADE,
+                "Caddy's reverse_proxy passes the WebSocket upgrade by itself",
+            );
+        }
+    }
+    let upstream = s
+        .instance
+        .as_ref()
+        .and_then(|i| upstream_of(facts, i, None));
+    judge_route(route, upstream.as_ref(), domain, v);
+}
+
+/// A failure with the fix in the route's own web server's words (the catalogue's are
+/// nginx's).
+fn fail_for(v: &mut Verdicts, kind: crate::proxy::Kind, c: &'static CheckDef, ev: Vec<String>) {
+    match front_fix(kind, c) {
+        Some(fix) => v.fail_fix(c, ev, fix.into()),
+        None => v.fail(c, ev),
+    }
+}
+
+/// How Apache or Caddy fixes what a proxy check finds; `None` for nginx (the catalogue's).
+fn front_fix(kind: crate::proxy::Kind, c: &'static CheckDef) -> Option<&'static str> {
+    use crate::proxy::Kind;
+    const APACHE_ORIGIN: &str = "Use the documented rule: `RewriteEngine On`, `RewriteCond %{HTTP:Origin} !^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$` and `RewriteRule ^/drawpile-web/ws - [F]` in the virtual host, with mod_rewrite enabled (dpwizard writes it).";
+    const CADDY_ORIGIN: &str = "Answer 403 only to a present Origin that is not allowed: `@bad { header_regexp Origin .+` + `not header Origin https://web.drawpile.net https://web.foxdice.cn }` and `respond @bad 403` inside `handle /drawpile-web/ws` (dpwizard writes it).";
+    let fix = match (kind, c.id) {
+        (Kind::HostNginx | Kind::ContainerNginx, _) => return None,
+        (Kind::Apache, "DPW-PROXY-002") => {
+            "Put `ProxyPass /drawpile-web/ws ...` above the host's own `ProxyPass /` (Apache uses the first rule that matches), or exclude the path there; dpwizard inserts its block before the host's rules."
+        }
+        (Kind::Apache, "DPW-PROXY-003" | "DPW-PROXY-004" | "DPW-PROXY-005" | "DPW-PROXY-006") => {
+            APACHE_ORIGIN
+        }
+        (Kind::Apache, "DPW-PROXY-007") => {
+            "Point the ProxyPass at ws://127.0.0.1:PORT/drawpile-web/ws (PORT: drawpile-srv's --websocket-port), with `a2enmod proxy proxy_http proxy_wstunnel`."
+        }
+        (Kind::Apache, "DPW-PROXY-008") => {
+            "Remove `force-proxy-request-1.0` for the path: mod_proxy speaks HTTP/1.1 by default."
+        }
+        (Kind::Apache, "DPW-PROXY-009") => {
+            "Apache 2.4.47+: `ProxyPass /drawpile-web/ws http://127.0.0.1:PORT/drawpile-web/ws upgrade=websocket`; older: ws://127.0.0.1:PORT/drawpile-web/ws with `a2enmod proxy_wstunnel`."
+        }
+        (Kind::Apache, "DPW-PROXY-010") => {
+            "Add `RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}` to the virtual host (`a2enmod headers`)."
+        }
+        (Kind::Apache, "DPW-PROXY-014") => {
+            "Keep one <VirtualHost *:443> for the name and move the ProxyPass for /drawpile-web/ws into it."
+        }
+        (Kind::Caddy, "DPW-PROXY-002") => {
+            "Narrow what Caddy runs first (a `redir`, `rewrite`, `try_files` or a `handle` that sorts first) so it leaves /drawpile-web/ws alone, and put `reverse_proxy` in `handle /drawpile-web/ws`."
+        }
+        (Kind::Caddy, "DPW-PROXY-003" | "DPW-PROXY-004" | "DPW-PROXY-005" | "DPW-PROXY-006") => {
+            CADDY_ORIGIN
+        }
+        (Kind::Caddy, "DPW-PROXY-007") => {
+            "Point `reverse_proxy` at 127.0.0.1:PORT (PORT: drawpile-srv's --websocket-port)."
+        }
+        (Kind::Caddy, "DPW-PROXY-008") => {
+            "Let reverse_proxy speak HTTP/1.1 to drawpile-srv: drop the `versions` line without 1.1, or the h2c:// scheme."
+        }
+        (Kind::Caddy, "DPW-PROXY-009") => {
+            "Remove the `header_up -Upgrade` / `-Connection` lines: Caddy passes the upgrade by itself."
+        }
+        (Kind::Caddy, "DPW-PROXY-010") => {
+            "Add `header_up X-Real-IP {remote_host}` to the reverse_proxy block."
+        }
+        (Kind::Caddy, "DPW-PROXY-014") => {
+            "Keep one site block for the name (Caddy refuses two) and put the route in it."
+        }
+        _ => return None,
+    };
+    Some(fix)
+}
+
 /// The web admin proxied by a server without TLS (port 80), host nginx or in a container.
 pub fn web_admin_proxy(facts: &Facts, s: &Setup, v: &mut Verdicts) {
     let Some(i) = &s.instance else {
@@ -768,29 +917,36 @@ pub fn judge_route(route: &Route, upstream_of: Option<&Upstream>, domain: &str, 
                 None => vec![],
             }
         };
+        let check = |v: &mut Verdicts, c: &'static CheckDef, ok: bool, e: Vec<String>| {
+            if ok {
+                v.pass(c)
+            } else {
+                fail_for(v, route.kind, c, e)
+            }
+        };
         let e = refused("", "the empty Origin (the desktop app)");
-        v.check(PROXY_EMPTY_ORIGIN, e.is_empty(), e);
+        check(v, PROXY_EMPTY_ORIGIN, e.is_empty(), e);
         let mut e = refused(WEB, WEB);
         if !e.is_empty()
             && let Some(d) = domain_origin_only(oc, domain)
         {
             e.push(d);
         }
-        v.check(PROXY_OFFICIAL_ORIGIN, e.is_empty(), e);
+        check(v, PROXY_OFFICIAL_ORIGIN, e.is_empty(), e);
         let e = refused(MIRROR, MIRROR);
-        v.check(PROXY_MIRROR_ORIGIN, e.is_empty(), e);
+        check(v, PROXY_MIRROR_ORIGIN, e.is_empty(), e);
         let mut e = rules_ev();
         if e.is_empty() {
             e.push(format!("{}: {}", route.at, no_origin_rule(route.kind)));
         } else {
             e.push(format!("a page at {FOREIGN} would be let through"));
         }
-        v.check(PROXY_FOREIGN_ORIGIN, oc.refused_by(FOREIGN).is_some(), e);
+        check(v, PROXY_FOREIGN_ORIGIN, oc.refused_by(FOREIGN).is_some(), e);
     }
 
     // The target: the port (and, when drawpile-srv binds one address, that address).
     match (&route.target, upstream_of) {
-        (None, _) => v.fail(PROXY_UPSTREAM, route.no_target.clone()),
+        (None, _) => fail_for(v, route.kind, PROXY_UPSTREAM, route.no_target.clone()),
         (Some(_), None) => v.skip(
             PROXY_UPSTREAM,
             "drawpile-srv has no WebSocket port to compare with",
@@ -849,14 +1005,16 @@ pub fn judge_route(route: &Route, upstream_of: Option<&Upstream>, domain: &str, 
                     ),
                 );
             } else {
-                v.fail(PROXY_UPSTREAM, ev);
+                fail_for(v, route.kind, PROXY_UPSTREAM, ev);
             }
         }
     }
     let judged = |v: &mut Verdicts, id, p: &crate::proxy::route::Property| match p {
         Ok(()) => v.pass(id),
-        Err(ev) => v.fail(id, ev.clone()),
+        Err(ev) => fail_for(v, route.kind, id, ev.clone()),
     };
+    // nginx's exact location always gets the path: its PROXY-002 is judged before.
+    judged(v, PROXY_LOCATION, &route.reached);
     judged(v, PROXY_HTTP11, &route.http11);
     judged(v, PROXY_UPGRADE, &route.upgrade);
     judged(v, PROXY_REAL_IP, &route.real_ip);

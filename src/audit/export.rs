@@ -12,9 +12,14 @@ use crate::model::*;
 
 use super::setup;
 
-/// The answers file text, or why none can be written.
-pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<String, String> {
-    let s = setup::read(facts, domain);
+/// The answers file text, or why none can be written. `front_files` are Apache's or
+/// Caddy's configuration files when one of them is in front (`audit::front::files`).
+pub fn answers_from_machine(
+    facts: &Facts,
+    front_files: &crate::proxy::Files,
+    domain: Option<&str>,
+) -> Result<String, String> {
+    let s = setup::read(facts, domain).with_front(facts, front_files);
     let mut notes: Vec<(String, String)> = Vec::new();
     let mut note = |k: &str, v: String| notes.push((k.to_string(), v));
 
@@ -79,7 +84,7 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
     let mut tls = TlsAnswers::default();
     let mut proxy = ProxyAnswers::default();
     // Apache or Caddy serving 443 (and no nginx site for the domain): that one, which keeps
-    // its own site and certificate. (Extra origins in its block are not read back yet.)
+    // its own site and certificate.
     let front = crate::proxy::front::in_front(facts);
     if s.site.is_none() && front != ProxyServer::Nginx {
         proxy.server = Some(front);
@@ -139,19 +144,20 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
                 site.server.file, site.server.line
             ),
         );
-        if let Some(route) = site.route(facts) {
-            proxy.extra_origins = route
-                .origin
-                .extra_origins()
-                .iter()
-                .filter_map(|o| Origin::parse(o).ok())
-                .collect();
-            if !proxy.extra_origins.is_empty() {
-                note(
-                    "proxy.extra_origins",
-                    format!("allowed by the Origin check at {}", route.at),
-                );
-            }
+    }
+    // The route of whichever web server is in front: what its Origin check lets in.
+    if let Some(route) = s.route(facts) {
+        proxy.extra_origins = route
+            .origin
+            .extra_origins()
+            .iter()
+            .filter_map(|o| Origin::parse(o).ok())
+            .collect();
+        if !proxy.extra_origins.is_empty() {
+            note(
+                "proxy.extra_origins",
+                format!("allowed by the Origin check at {}", route.at),
+            );
         }
     }
     let answers = Answers {

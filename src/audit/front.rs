@@ -1,8 +1,7 @@
-//! Apache and Caddy in front: what the audit judges of them in this version. Only
-//! dpwizard's own marked block in the domain's site — present, and byte for byte what
-//! dpwizard renders for the upstream and origins it names — plus the live probes, which
-//! judge what the server actually does. The rest of their configuration (hand-written
-//! routes, module checks, the order of ProxyPass lines) is not audited yet.
+//! Apache and Caddy in front: their configuration files, read for the audit (the route is
+//! judged from them by `proxy::apache` and `proxy::caddy`, through the same checks as
+//! nginx's), and dpwizard's own marked block in the domain's site — present, and byte for
+//! byte what dpwizard renders for the upstream and origins it names — kept as evidence.
 
 use serde::Serialize;
 
@@ -179,6 +178,37 @@ pub fn caddy(text: &str, file: &str, domain: &str) -> Option<FrontBlock> {
             line,
         ),
     })
+}
+
+/// The configuration files of Apache or Caddy when one of them is in front, read through the
+/// host (empty for nginx, which detection reads itself): what `proxy::apache` and
+/// `proxy::caddy` judge the route from. A file that cannot be read is left out.
+pub fn files(host: &Host, facts: &Facts) -> crate::proxy::Files {
+    use crate::answers::ProxyServer;
+    let paths: Vec<String> = match crate::proxy::front::in_front(facts) {
+        ProxyServer::Nginx => Vec::new(),
+        ProxyServer::Apache => facts.apache.files.clone(),
+        ProxyServer::Caddy if facts.caddy.caddyfile.is_none() => Vec::new(),
+        ProxyServer::Caddy => {
+            let mut p = vec![crate::plan::front_caddy::CADDYFILE.to_string()];
+            p.extend(
+                facts
+                    .caddy
+                    .files
+                    .iter()
+                    .filter(|f| !p.contains(f))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            p
+        }
+    };
+    crate::proxy::Files(
+        paths
+            .into_iter()
+            .filter_map(|p| host.read_to_string(&p).ok().map(|t| (p, t)))
+            .collect(),
+    )
 }
 
 /// Reads the site of the web server in front (Apache or Caddy) and judges dpwizard's block

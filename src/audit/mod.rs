@@ -169,6 +169,9 @@ pub struct Observations {
     /// Apache or Caddy in front: dpwizard's block in the domain's site, as read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front_block: Option<front::FrontBlock>,
+    /// Apache's or Caddy's configuration files, when one of them is in front.
+    #[serde(skip)]
+    pub front_files: crate::proxy::Files,
     pub live: Option<observe::Live>,
     pub dns: Option<observe::Dns>,
     pub logs: logs::LogEvidence,
@@ -188,7 +191,7 @@ impl Observations {
 
 /// Judges the facts and observations. Pure: the same inputs give the same report.
 pub fn judge(facts: &Facts, obs: &Observations, domain: Option<&str>) -> Report {
-    let setup = setup::read(facts, domain);
+    let setup = setup::read(facts, domain).with_front(facts, &obs.front_files);
     let mut v = Verdicts::default();
     checks::srv(facts, &setup, obs, &mut v);
     checks::proxy(facts, &setup, obs, &mut v);

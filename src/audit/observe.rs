@@ -97,6 +97,10 @@ async fn live(s: &Setup<'_>, t: Duration) -> Live {
     // Where nginx listens for the domain on 443: its own address when the listen directive
     // names one (`listen 203.0.113.5:443 ssl`), else this machine's loopback.
     let proxy_target = s.domain.as_ref().and_then(|d| {
+        // Apache or Caddy in front: their sites on *:443 answer on the loopback.
+        if s.site.is_none() && s.front_site().is_some() {
+            return Some((d.clone(), SocketAddr::from(([127, 0, 0, 1], 443))));
+        }
         let site = s.site.as_ref()?;
         let bound = site
             .server
@@ -321,7 +325,9 @@ pub async fn observe(
     domain: Option<&str>,
     opts: &Options,
 ) -> Observations {
-    let s = setup::read(facts, domain);
+    // Apache's or Caddy's files first: the domain may come from their site.
+    let front_files = super::front::files(host, facts);
+    let s = setup::read(facts, domain).with_front(facts, &front_files);
     let mut obs = Observations::default();
     let live_ok = if opts.offline {
         Err("--offline".to_string())
@@ -391,6 +397,7 @@ pub async fn observe(
         Ok(a) => obs.logs.access = Some(a),
         Err(why) => obs.logs.access_missing = Some(why),
     }
+    obs.front_files = front_files;
     if let Some(d) = &s.domain {
         obs.front_block = super::front::observe(host, facts, d);
     }

@@ -195,13 +195,108 @@ pub struct Setup<'a> {
     /// nginx containers that publish port 443 on the host (they are the web server in front
     /// even when the host has no nginx).
     pub nginx_containers_443: Vec<&'a NginxContainer>,
+    /// Apache or Caddy in front (set by [`Setup::with_front`] from their files).
+    pub front: Option<Front>,
+}
+
+/// Apache or Caddy serving 443: its site for the domain and the route in it, read from its
+/// files, or why there is none.
+#[derive(Debug, Clone)]
+pub struct Front {
+    pub server: crate::answers::ProxyServer,
+    pub site: Result<crate::proxy::FrontSite, FrontMissing>,
+}
+
+/// Why the front end's site for the domain was not judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrontMissing {
+    /// Its configuration is not read (Caddy configured in JSON): the reason.
+    NotRead(String),
+    /// Read, and no site serves the domain on 443 (or the domain is unknown).
+    NoSite(String),
 }
 
 impl<'a> Setup<'a> {
     /// The route that serves the WebSocket path for the domain, judged neutrally, whichever
     /// web server is in front; None without one.
     pub fn route(&self, facts: &'a Facts) -> Option<crate::proxy::route::Route> {
-        self.site.as_ref()?.route(facts)
+        match &self.site {
+            Some(site) => site.route(facts),
+            None => self.front_site().map(|f| f.route.clone()),
+        }
+    }
+
+    /// Apache's or Caddy's site for the domain, when one of them is in front and has one.
+    pub fn front_site(&self) -> Option<&crate::proxy::FrontSite> {
+        self.front.as_ref()?.site.as_ref().ok()
+    }
+
+    /// With Apache or Caddy in front (and no nginx site for the domain), reads its site and
+    /// route from `files` (the front end's configuration, read by the caller). A domain not
+    /// known yet comes from the site whose route serves the WebSocket path.
+    pub fn with_front(mut self, facts: &Facts, files: &crate::proxy::Files) -> Self {
+        use crate::answers::ProxyServer;
+        let server = crate::proxy::front::in_front(facts);
+        if self.site.is_some() || server == ProxyServer::Nginx {
+            return self;
+        }
+        if server == ProxyServer::Caddy && facts.caddy.caddyfile.is_none() {
+            self.front = Some(Front {
+                server,
+                site: Err(FrontMissing::NotRead(
+                    "Caddy serves port 443 without /etc/caddy/Caddyfile: it is configured in \
+                     JSON (a config file or the admin API), which dpwizard reads neither to \
+                     audit nor to edit; the live probes judge what it does"
+                        .into(),
+                )),
+            });
+            return self;
+        }
+        let apache = crate::proxy::apache::Server::of(facts);
+        let root = facts.apache.config_root.as_deref();
+        if self.domain.is_none() {
+            let found = match server {
+                ProxyServer::Apache => crate::proxy::apache::domain_with_route(files, root),
+                _ => crate::proxy::caddy::domain_with_route(files),
+            };
+            if let Some((d, from)) = found {
+                self.domain = Some(d);
+                self.domain_from = from;
+            }
+        }
+        let site = match &self.domain {
+            None => Err(FrontMissing::NoSite(format!(
+                "no {} site proxies {WS_PATH}, so the domain is unknown (pass --domain)",
+                server.as_str()
+            ))),
+            Some(d) => match server {
+                ProxyServer::Apache => crate::proxy::apache::site(files, root, d, apache)
+                    .ok_or_else(|| {
+                        FrontMissing::NoSite(format!(
+                            "Apache has no <VirtualHost> on 443 with SSLEngine on for {d} \
+                             (ServerName or ServerAlias) in {}",
+                            if facts.apache.files.is_empty() {
+                                "any file read".to_string()
+                            } else {
+                                facts.apache.files.join(", ")
+                            }
+                        ))
+                    }),
+                _ => crate::proxy::caddy::site(files, d).ok_or_else(|| {
+                    FrontMissing::NoSite(format!(
+                        "the Caddyfile has no site for {d} on 443 ({})",
+                        files
+                            .0
+                            .iter()
+                            .map(|(p, _)| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }),
+            },
+        };
+        self.front = Some(Front { server, site });
+        self
     }
 }
 
@@ -643,6 +738,7 @@ pub fn read<'a>(facts: &'a Facts, domain: Option<&str>) -> Setup<'a> {
         site,
         ws_locations,
         nginx_containers_443,
+        front: None,
     }
 }
 

@@ -21,6 +21,21 @@ pub struct Upstream {
     pub extra_origins: Vec<String>,
 }
 
+impl Upstream {
+    /// Whether a route written by hand already does what dpwizard's block would for this
+    /// upstream and these origins, judged as the audit judges it.
+    pub fn served_by(&self, route: &crate::proxy::route::Route, domain: &str) -> bool {
+        crate::audit::checks::route_problems(
+            route,
+            &self.host,
+            self.port,
+            &self.extra_origins,
+            domain,
+        )
+        .is_empty()
+    }
+}
+
 /// The file (its real path when reached through a link) and the text of the domain's TLS
 /// virtual host, or why there is none.
 fn find_vhost(facts: &Facts, snap: &Snapshot, domain: &str) -> Option<(String, String)> {
@@ -95,13 +110,39 @@ pub fn plan(
     let vhost = config
         .tls_vhost_for(domain, &include)
         .ok_or_else(|| PlanError::Conflict(format!("{file}: the virtual host went away")))?;
-    let block = render_block(&spec, &vhost.child_indent(&text));
-    let new = set_managed_block(&text, vhost, &block);
+    // A route written by hand that already does what the block would (judged as the audit
+    // judges it, modules included) is kept: adopting a sound setup changes nothing.
+    let keep = vhost.managed_block(&text).is_none() && {
+        let route = crate::proxy::apache::route(
+            &file,
+            &config,
+            vhost,
+            crate::proxy::apache::Server::of(facts),
+        );
+        let kept = up.served_by(&route, domain);
+        if kept {
+            plan.notes.push(format!(
+                "{}: the virtual host's own route for {WS_PATH} already does what dpwizard's \
+                 block would (Origin rule, proxy, X-Real-IP, modules): kept as it is",
+                route.at
+            ));
+        }
+        kept
+    };
+    let new = if keep {
+        text.clone()
+    } else {
+        set_managed_block(
+            &text,
+            vhost,
+            &render_block(&spec, &vhost.child_indent(&text)),
+        )
+    };
     // Apache takes the first ProxyPass that matches: the block must be the route the
     // WebSocket path takes, or the Origin rule and the proxy never run.
     let edited =
         Config::parse(&new).map_err(|e| PlanError::Conflict(format!("{file} (edited): {e}")))?;
-    if let Some(v) = edited.tls_vhost_for(domain, &include) {
+    if let Some(v) = edited.tls_vhost_for(domain, &include).filter(|_| !keep) {
         let ours = v.managed_block(&new).map(|r| {
             (
                 edited.line_col(r.start).0,
@@ -134,14 +175,12 @@ pub fn plan(
         snap.get(&format!("{root}/mods-available/{f}"))
             .map(|b| String::from_utf8_lossy(b).into_owned())
     };
-    let links = module_links(
-        root,
-        &needed_modules(mode),
-        &available,
-        &enabled,
-        &load_text,
-    )
-    .map_err(|e| {
+    let needed = if keep {
+        Vec::new()
+    } else {
+        needed_modules(mode)
+    };
+    let links = module_links(root, &needed, &available, &enabled, &load_text).map_err(|e| {
         PlanError::Missing(format!(
             "{e} (Debian's apache2 package ships it); nothing was changed"
         ))

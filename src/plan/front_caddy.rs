@@ -143,8 +143,24 @@ pub fn plan(
         upstream_port: up.port,
         extra_origins: up.extra_origins.clone(),
     };
+    // A route written by hand that already does what the block would (judged as the audit
+    // judges it) is kept: adopting a sound setup changes nothing.
+    let route = crate::proxy::caddy::route(&file, &text, site);
+    let keep = site.managed_block(&text).is_none() && up.served_by(&route, domain);
+    if keep {
+        plan.notes.push(format!(
+            "{}: the site's own route for {WS_PATH} already does what dpwizard's block would \
+             (Origin rule, proxy, X-Real-IP): kept as it is",
+            route.at
+        ));
+    }
     let block = render_block(&spec, &site.child_indent(&text));
-    let new = set_managed_block(&text, site, &block).ok_or_else(|| {
+    let new = if keep {
+        Some(text.clone())
+    } else {
+        set_managed_block(&text, site, &block)
+    };
+    let new = new.ok_or_else(|| {
         PlanError::Conflict(format!(
             "{file}:{}: the site for {domain} has no braces; write it as `{domain} {{ … }}` so \
              dpwizard can add its block inside; nothing was changed",

@@ -12,6 +12,8 @@
 //! `formats::caddyfile`); the renderers of dpwizard's own blocks in `plan::{nginx, apache,
 //! caddy}`.
 
+pub mod apache;
+pub mod caddy;
 pub mod front;
 pub mod nginx;
 pub mod reach;
@@ -66,4 +68,32 @@ impl Kind {
             Kind::Caddy => "handle",
         }
     }
+}
+
+/// The configuration files of the web server in front, as read by the caller (the audit
+/// reads them through the host): `(path as detection names it, text)`, in the order the
+/// server reads them. Apache's and Caddy's routes are judged from these.
+#[derive(Debug, Clone, Default)]
+pub struct Files(pub Vec<(String, String)>);
+
+impl Files {
+    pub fn get(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+/// The site that serves the domain on a web server in front that is not nginx, and its
+/// WebSocket route, read from its [`Files`].
+#[derive(Debug, Clone)]
+pub struct FrontSite {
+    pub kind: Kind,
+    /// `file:line` of the site (the `<VirtualHost>`, the Caddyfile site block).
+    pub at: String,
+    /// Other sites on 443 for the same name, which the server never uses for it
+    /// (`file:line: why`).
+    pub ignored: Vec<String>,
+    pub route: route::Route,
 }

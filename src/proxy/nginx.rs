@@ -240,19 +240,7 @@ pub fn proxy_target(directives: &[NginxDirective]) -> Option<Target> {
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .unwrap_or(url);
-    let hostport = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, p) = v6.split_once(']')?;
-        (
-            h.to_string(),
-            p.strip_prefix(':').and_then(|p| p.parse().ok()),
-        )
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().ok()),
-            None => (hostport.to_string(), None),
-        }
-    };
+    let (host, port) = super::route::split_authority(rest)?;
     Some(Target {
         host,
         port,
@@ -354,6 +342,7 @@ pub fn route(
             Vec::new()
         },
         target,
+        reached: Ok(()),
         origin: origin_rules(ds),
         at: loc_at,
         http11,

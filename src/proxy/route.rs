@@ -70,6 +70,9 @@ impl OriginRules {
         let mut found = Vec::new();
         for r in &self.rules {
             let unescaped = r.shown.replace('\\', "");
+            // Whole origins (`https://paint.example.org`), and host names inside a group
+            // that one `https://` prefixes (`https://(web\.drawpile\.net|paint\.example\.org)`).
+            let mut candidates = Vec::new();
             let mut rest = unescaped.as_str();
             while let Some(i) = rest.find("https://") {
                 let tail = &rest[i..];
@@ -77,8 +80,17 @@ impl OriginRules {
                     .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
                     .map(|e| e + "https://".len())
                     .unwrap_or(tail.len());
-                let candidate = tail[..end].trim_end_matches([':', '.']).to_string();
+                candidates.push(tail[..end].trim_end_matches([':', '.']).to_string());
                 rest = &tail[end..];
+            }
+            candidates.extend(
+                unescaped
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':')))
+                    .map(|t| t.trim_matches(['.', ':']))
+                    .filter(|t| t.contains('.') && t.chars().any(|c| c.is_ascii_alphabetic()))
+                    .map(|t| format!("https://{t}")),
+            );
+            for candidate in candidates {
                 let official = matches!(
                     candidate.as_str(),
                     "https://web.drawpile.net" | "https://web.foxdice.cn"
@@ -107,6 +119,24 @@ pub struct Target {
     pub at: String,
 }
 
+/// An upstream URL's `host[:port]` or `[v6][:port]` (anything from the first `/` ignored)
+/// → (host without brackets, the port as written); `None` for a bracket left open.
+pub fn split_authority(rest: &str) -> Option<(String, Option<u16>)> {
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    Some(if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, p) = v6.split_once(']')?;
+        (
+            h.to_string(),
+            p.strip_prefix(':').and_then(|p| p.parse().ok()),
+        )
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().ok()),
+            None => (hostport.to_string(), None),
+        }
+    })
+}
+
 /// One property of the route: holds, or does not with the evidence why.
 pub type Property = Result<(), Vec<String>>;
 
@@ -120,6 +150,10 @@ pub struct Route {
     /// missing), with the evidence in `no_target`.
     pub target: Option<Target>,
     pub no_target: Vec<String>,
+    /// Requests for the path reach the route: nothing the server tries first takes them (a
+    /// `ProxyPass /` above it, a Caddy `redir` or `handle` that sorts first). Holds for
+    /// nginx, whose exact location always wins.
+    pub reached: Property,
     pub origin: OriginRules,
     /// The upgrade reaches drawpile-srv over HTTP/1.1 (nginx's default is 1.0).
     pub http11: Property,

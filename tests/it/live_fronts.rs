@@ -49,11 +49,18 @@ fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str
     assert_applied(&text, validator, &reload);
     assert_eq!(m.handshake(DOMAIN, "https://web.drawpile.net"), "101");
     assert_eq!(m.handshake(DOMAIN, "https://evil.example.com"), "403");
-    // The audit passes the front end by dpwizard's block; the live probes judge the route.
-    let (_, text) = m.dpwizard(&format!("audit --json --timeout 3 --domain {DOMAIN}"));
-    let v: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    for id in ["DPW-PROXY-013", "DPW-LIVE-001", "DPW-LIVE-002"] {
+    // The audit reads the route from the front end's files and agrees with the handshakes
+    // its live probes make through it.
+    let v = audit(m);
+    let live = [
+        "DPW-PROXY-013",
+        "DPW-LIVE-001",
+        "DPW-LIVE-002",
+        "DPW-LIVE-004",
+        "DPW-LIVE-005",
+        "DPW-LIVE-006",
+    ];
+    for id in crate::audit_fronts::ROUTE_CHECKS.iter().chain(&live) {
         assert!(v["passed"].to_string().contains(id), "{id}: {v}");
     }
 
@@ -79,6 +86,12 @@ fn apply_again_rollback(m: &Machine, files: &[&str], validator: &str, unit: &str
         endpoint_before,
         "the endpoint answers as before"
     );
+}
+
+/// `audit --json` on the machine.
+fn audit(m: &Machine) -> serde_json::Value {
+    let (_, text) = m.dpwizard(&format!("audit --json --timeout 3 --domain {DOMAIN}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 fn apache_site(m: &Machine) {
@@ -171,4 +184,38 @@ fn caddy_in_front_apply_again_and_rollback_on_a_booted_machine() {
     );
     m.ok(&format!("chown caddy {key} && systemctl start caddy"));
     apply_again_rollback(&m, &[CADDYFILE], "caddy validate", "caddy");
+
+    // A route written by hand with an Origin regex alone: an absent Origin never matches it,
+    // so `not` refuses the desktop app. The audit says so from the Caddyfile, and its live
+    // probe meets the same 403 as curl. (Applied once more first, so drawpile-srv listens
+    // for WebSockets again after the rollback.)
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    m.write(
+        CADDYFILE,
+        format!(
+            "{{\n\tadmin localhost:2019\n}}\n\n{DOMAIN} {{\n\ttls {cert} {key}\n\
+             \t@bad not header_regexp Origin ^https://web\\.(drawpile\\.net|foxdice\\.cn)$\n\
+             \thandle /drawpile-web/ws {{\n\t\trespond @bad 403\n\
+             \t\treverse_proxy 127.0.0.1:27751 {{\n\t\t\theader_up X-Real-IP {{remote_host}}\n\t\t}}\n\t}}\n\
+             \troot * /var/www/draw\n\tfile_server\n}}\n"
+        ),
+    );
+    m.ok("systemctl reload caddy");
+    assert_eq!(m.handshake(DOMAIN, ""), "403");
+    assert_eq!(m.handshake(DOMAIN, "https://web.drawpile.net"), "101");
+    let v = audit(&m);
+    let found = v["findings"].to_string();
+    for id in ["DPW-PROXY-003", "DPW-LIVE-005"] {
+        assert!(found.contains(id), "{id}: {v}");
+    }
+    for id in [
+        "DPW-PROXY-004",
+        "DPW-PROXY-005",
+        "DPW-PROXY-006",
+        "DPW-LIVE-004",
+        "DPW-LIVE-006",
+    ] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
 }

@@ -7,6 +7,7 @@ mod ansible;
 mod answers;
 mod apply;
 mod audit;
+mod audit_fronts;
 mod cli;
 mod compose;
 mod compose_live;
