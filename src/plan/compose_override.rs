@@ -180,9 +180,14 @@ pub fn edit(
         ));
     }
 
+    // On the host's network (`network_mode: host`) nothing is published: the container
+    // listens on the host's own addresses, so the listener keeps to its loopback instead.
+    let host_network = svc.network_mode.as_deref() == Some("host");
+    let listen = (host_network && publish == Publish::Loopback).then_some("127.0.0.1");
+
     // The command.
     let has_port = svc.options.websocket_port_number() == Some(ws_port)
-        && svc.options.websocket_listen.is_none();
+        && svc.options.websocket_listen.as_deref() == listen;
     if !has_port {
         let written =
             written_command(snap, &main_files, &svc.name)?.unwrap_or_else(|| svc.command.clone());
@@ -191,18 +196,26 @@ pub fn edit(
                 .chain(written)
                 .collect::<Vec<_>>(),
             ws_port,
-            None,
+            listen,
         )
         .into_iter()
         .skip(1)
         .collect();
         new_text =
             crate::formats::compose::set_command(&new_text, &svc.name, &argv).map_err(conflict)?;
-        why.push(format!(
-            "service {}: --websocket-port {ws_port} (never --websocket-listen inside a \
-             container; its command is given whole, as Compose replaces it)",
-            svc.name
-        ));
+        why.push(match listen {
+            Some(l) => format!(
+                "service {}: --websocket-port {ws_port} --websocket-listen {l} (it shares the \
+                 host's network, so its loopback is the host's; its command is given whole, \
+                 as Compose replaces it)",
+                svc.name
+            ),
+            None => format!(
+                "service {}: --websocket-port {ws_port} (never --websocket-listen inside a \
+                 container; its command is given whole, as Compose replaces it)",
+                svc.name
+            ),
+        });
     }
 
     // The port. The override can add to the project's own `ports:` but not take an entry
@@ -254,6 +267,8 @@ pub fn edit(
                 ));
             }
         }
+        // Docker ignores ports: with the host's network.
+        Publish::Loopback if host_network => {}
         Publish::Loopback => {
             let served = |p: &&PublishedPort| {
                 p.host_port == Some(ws_port) && (p.is_public() || p.host_ip == "127.0.0.1")
