@@ -111,23 +111,30 @@ fn shown(p: &PublishedPort) -> String {
     format!("{ip}:{}", p.host_port.unwrap_or(0))
 }
 
+/// Why `svc`'s image cannot be given a WebSocket listener (older than 2.2.1), and what to run
+/// instead; None when it can.
+pub fn old_image(svc: &ComposeService) -> Option<String> {
+    let img = svc.drawpile.as_ref()?;
+    let note = img
+        .version
+        .as_deref()
+        .and_then(crate::detect::docker::version_note)?;
+    Some(format!(
+        "compose service {} runs {} ({}): {note}; change its image to \
+         drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env)",
+        svc.name, img.image, img.recognised_by
+    ))
+}
+
 /// A service whose image is too old for WebSockets is refused, as a binary without them is:
 /// an option the server does not know would only stop it from starting.
 pub fn refuse_old_image(svc: &ComposeService) -> Result<(), PlanError> {
-    if let Some(img) = &svc.drawpile
-        && let Some(note) = img
-            .version
-            .as_deref()
-            .and_then(crate::detect::docker::version_note)
-    {
-        return Err(PlanError::Conflict(format!(
-            "compose service {} runs {} ({}): {note}; change its image to \
-             drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env), then run dpwizard \
-             again; nothing was changed",
-            svc.name, img.image, img.recognised_by
-        )));
+    match old_image(svc) {
+        Some(why) => Err(PlanError::Conflict(format!(
+            "{why}, then run dpwizard again; nothing was changed"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The override change that gives the service `--websocket-port ws_port` (its whole command,
