@@ -452,6 +452,32 @@ fn the_own_web_server_variant_on_the_host_network_listens_on_loopback_and_publis
 }
 
 #[test]
+fn a_project_named_compose_yaml_gets_compose_override_yaml() {
+    let (m, _d, a) = own_web_server(&[]);
+    let main = m.read(MAIN);
+    std::fs::remove_file(m.path(MAIN)).unwrap();
+    m.file("/root/dpserver/compose.yaml", &main);
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply.stdout.contains(
+            "-f /root/dpserver/compose.yaml -f /root/dpserver/compose.override.yaml up -d drawpile-srv"
+        ),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(m.read("/root/dpserver/compose.yaml"), main);
+    assert!(
+        m.read("/root/dpserver/compose.override.yaml")
+            .contains("- \"127.0.0.1:27751:27751\"")
+    );
+    assert!(!m.path(OVERRIDE).exists());
+    let v = m.detect_json(&[]);
+    crate::compose::agree_with_docker_compose(&m, "/root/dpserver", &v);
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+}
+
+#[test]
 fn answers_the_container_cannot_honour_are_refused_at_their_line() {
     let m = FakeMachine::debian12();
     dpserver::pre_2026(&m);
