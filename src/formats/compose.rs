@@ -140,9 +140,10 @@ fn plain_word(w: &str) -> bool {
 
 /// `argv` as the lines of the multi-line string `command:` in `block` (plain, `>` or `|`,
 /// its value starting on the next line): lines whose words are still wanted stay byte for
-/// byte (a `${VAR}` word stands for any value, since `argv` is interpolated), lines of
-/// removed words go, new words are added one option a line at the same indentation. None
-/// when the command is not written that way (the caller writes a flow list).
+/// byte (a `${VAR}` word stands for any value, since `argv` is interpolated; a quoted word
+/// stays quoted), lines of removed words go, new words are added one option a line at the
+/// same indentation. None when the command is not written that way, or a new word could not
+/// be written plain (the caller writes a flow list).
 fn edit_command_string(
     bare: &[&str],
     block: Block,
@@ -162,9 +163,6 @@ fn edit_command_string(
     if bare[first].trim_start().starts_with("- ") || indent_of(bare[first]) <= child {
         return None; // a block list
     }
-    if argv.iter().any(|a| !plain_word(a)) {
-        return None;
-    }
     let pad = " ".repeat(indent_of(bare[first]));
     let same = |raw: &str, want: &str| raw == want || raw.contains('$');
     let matches_at = |words: &[String], at: usize| {
@@ -174,9 +172,13 @@ fn edit_command_string(
                 .zip(&argv[at..at + words.len()])
                 .all(|(w, a)| same(w, a))
     };
-    let group = |words: &[String]| -> Vec<String> {
+    // New words only: lines already there stay as written (quoted words included).
+    let group = |words: &[String]| -> Option<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
         for w in words {
+            if !plain_word(w) {
+                return None;
+            }
             match out.last_mut() {
                 Some(l) if !w.starts_with('-') => {
                     l.push(' ');
@@ -185,7 +187,7 @@ fn edit_command_string(
                 _ => out.push(w.clone()),
             }
         }
-        out.into_iter().map(|l| format!("{pad}{l}\n")).collect()
+        Some(out.into_iter().map(|l| format!("{pad}{l}\n")).collect())
     };
     let mut out = vec![format!("{key_line}\n")];
     let mut j = 0;
@@ -199,13 +201,13 @@ fn edit_command_string(
             out.push(format!("{line}\n"));
             j += words.len();
         } else if let Some(k) = (j + 1..argv.len()).find(|&k| matches_at(&words, k)) {
-            out.extend(group(&argv[j..k]));
+            out.extend(group(&argv[j..k])?);
             out.push(format!("{line}\n"));
             j = k + words.len();
         }
         // else: the line's words are no longer wanted.
     }
-    out.extend(group(&argv[j..]));
+    out.extend(group(&argv[j..])?);
     (out.len() > 1).then_some(out)
 }
 
@@ -631,6 +633,21 @@ mod tests {
         assert!(
             out2.contains("            --websocket-port 27751\n            --extauth ${EXTAUTH_URL}\n        restart"),
             "{out2}"
+        );
+        // A quoted word already there stays as written; the new option goes below it.
+        let quoted = folded.replace(
+            "            --report-url http://abusereport:8080/\n",
+            "            --report-url http://abusereport:8080/\n            --title \"Our server\"\n",
+        );
+        let mut argv_q: Vec<String> = argv[..argv.len() - 2].to_vec();
+        argv_q.extend(["--title".into(), "Our server".into()]);
+        argv_q.extend(["--websocket-port".into(), "27751".into()]);
+        assert_eq!(
+            set_command(&quoted, "drawpile-srv", &argv_q).unwrap(),
+            quoted.replace(
+                "            --title \"Our server\"\n",
+                "            --title \"Our server\"\n            --websocket-port 27751\n"
+            )
         );
         // A word YAML would read as a flow mapping is not written plain.
         let argv3: Vec<String> = argv.iter().cloned().chain(["{x}".into()]).collect();

@@ -3,8 +3,9 @@
 //! through its bind mount (on the host, between dpwizard markers, every other byte kept),
 //! upstream `http://<drawpile service>:<container port>` over the compose network (inside a
 //! container 127.0.0.1 is the container itself); drawpile-srv's `command:` changes go into
-//! the override file the project's README reserves for customisations, never into its own
-//! docker-compose.yaml; the WebSocket port is not published on the host (only the nginx
+//! the override file the project's README reserves for customisations (compose_override,
+//! shared with a web server on the host), never into its own docker-compose.yaml; the
+//! WebSocket port is not published on the host (only the nginx
 //! container reaches it). Nothing is installed on the host and no host certbot runs: the
 //! container manages its own certificate. Pure, like the rest of the planner.
 

@@ -112,23 +112,30 @@ fn shown(p: &PublishedPort) -> String {
     format!("{ip}:{}", p.host_port.unwrap_or(0))
 }
 
+/// Why `svc`'s image cannot be given a WebSocket listener (older than 2.2.1), and what to run
+/// instead; None when it can.
+pub fn old_image(svc: &ComposeService) -> Option<String> {
+    let img = svc.drawpile.as_ref()?;
+    let note = img
+        .version
+        .as_deref()
+        .and_then(crate::detect::docker::version_note)?;
+    Some(format!(
+        "compose service {} runs {} ({}): {note}; change its image to \
+         drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env)",
+        svc.name, img.image, img.recognised_by
+    ))
+}
+
 /// A service whose image is too old for WebSockets is refused, as a binary without them is:
 /// an option the server does not know would only stop it from starting.
 pub fn refuse_old_image(svc: &ComposeService) -> Result<(), PlanError> {
-    if let Some(img) = &svc.drawpile
-        && let Some(note) = img
-            .version
-            .as_deref()
-            .and_then(crate::detect::docker::version_note)
-    {
-        return Err(PlanError::Conflict(format!(
-            "compose service {} runs {} ({}): {note}; change its image to \
-             drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env), then run dpwizard \
-             again; nothing was changed",
-            svc.name, img.image, img.recognised_by
-        )));
+    match old_image(svc) {
+        Some(why) => Err(PlanError::Conflict(format!(
+            "{why}, then run dpwizard again; nothing was changed"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// The override change that gives the service `--websocket-port ws_port` (its whole command,
@@ -181,9 +188,14 @@ pub fn edit(
         ));
     }
 
+    // On the host's network (`network_mode: host`) nothing is published: the container
+    // listens on the host's own addresses, so the listener keeps to its loopback instead.
+    let host_network = svc.network_mode.as_deref() == Some("host");
+    let listen = (host_network && publish == Publish::Loopback).then_some("127.0.0.1");
+
     // The command.
     let has_port = svc.options.websocket_port_number() == Some(ws_port)
-        && svc.options.websocket_listen.is_none();
+        && svc.options.websocket_listen.as_deref() == listen;
     if !has_port {
         let written =
             written_command(snap, &main_files, &svc.name)?.unwrap_or_else(|| svc.command.clone());
@@ -192,18 +204,26 @@ pub fn edit(
                 .chain(written)
                 .collect::<Vec<_>>(),
             ws_port,
-            None,
+            listen,
         )
         .into_iter()
         .skip(1)
         .collect();
         new_text =
             crate::formats::compose::set_command(&new_text, &svc.name, &argv).map_err(conflict)?;
-        why.push(format!(
-            "service {}: --websocket-port {ws_port} (never --websocket-listen inside a \
-             container; its command is given whole, as Compose replaces it)",
-            svc.name
-        ));
+        why.push(match listen {
+            Some(l) => format!(
+                "service {}: --websocket-port {ws_port} --websocket-listen {l} (it shares the \
+                 host's network, so its loopback is the host's; its command is given whole, \
+                 as Compose replaces it)",
+                svc.name
+            ),
+            None => format!(
+                "service {}: --websocket-port {ws_port} (never --websocket-listen inside a \
+                 container; its command is given whole, as Compose replaces it)",
+                svc.name
+            ),
+        });
     }
 
     // The port. The override can add to the project's own `ports:` but not take an entry
@@ -255,6 +275,8 @@ pub fn edit(
                 ));
             }
         }
+        // Docker ignores ports: with the host's network.
+        Publish::Loopback if host_network => {}
         Publish::Loopback => {
             let served = |p: &&PublishedPort| {
                 p.host_port == Some(ws_port) && (p.is_public() || p.host_ip == "127.0.0.1")

@@ -307,6 +307,14 @@ impl Wizard {
             out.push("not running as root: run `sudo dpwizard`".into());
         }
         let workable = self.runtime_options().iter().any(|o| match &o.unit {
+            // A Compose service whose image is too old for WebSockets cannot either.
+            None if o.runtime == Runtime::Compose => f
+                .runtime
+                .compose
+                .files
+                .iter()
+                .flat_map(|c| &c.services)
+                .any(|s| crate::plan::compose_override::old_image(s).is_none()),
             // A unit whose program has no WebSocket support cannot be given a listener.
             Some(u) => f
                 .runtime
@@ -1256,6 +1264,15 @@ fn blockers(f: &Facts, live: bool) -> Vec<String> {
         .files
         .iter()
         .any(|c| !c.services.is_empty());
+    // An image too old for WebSockets: the plan refuses it, so say so (and what to use) here.
+    out.extend(
+        f.runtime
+            .compose
+            .files
+            .iter()
+            .flat_map(|c| &c.services)
+            .filter_map(crate::plan::compose_override::old_image),
+    );
     if f.drawpile.binaries.is_empty() && f.runtime.docker.cli.is_none() && !compose_services {
         out.push(
             "no drawpile-srv and no Docker: install drawpile-srv 2.3 \

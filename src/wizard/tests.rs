@@ -532,3 +532,61 @@ fn the_wizard_offers_only_the_web_server_in_front() {
     assert_eq!(a.tls.mode, None);
     assert_eq!(a.proxy.site_file, None);
 }
+
+/// A Compose project whose drawpile-srv image is Drawpile's former 2.1 one.
+fn compose_2_1() -> Facts {
+    use crate::detect::docker::{ComposeFile, ComposeService, DrawpileImage};
+    let mut f = Facts::default();
+    f.os.is_root = true;
+    f.runtime.kind = RuntimeKind::Compose;
+    f.runtime.compose.files.push(ComposeFile {
+        path: "/root/dpserver/docker-compose.yaml".into(),
+        project_dir: "/root/dpserver".into(),
+        project_name: "dpserver".into(),
+        services: vec![ComposeService {
+            name: "drawpile-srv".into(),
+            image: "callaa/drawpile-srv:2.1.20".into(),
+            drawpile: Some(DrawpileImage {
+                image: "callaa/drawpile-srv:2.1.20".into(),
+                recognised_by: "former official image".into(),
+                version: Some("2.1.20".into()),
+                note: None,
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    f
+}
+
+#[test]
+fn a_compose_image_too_old_for_websockets_stops_at_the_welcome_with_what_to_run() {
+    let w = Wizard::new(compose_2_1(), false);
+    let stopped = w.stopped();
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert!(
+        stopped[0].starts_with(
+            "compose service drawpile-srv runs callaa/drawpile-srv:2.1.20 (former official \
+             image): 2.1.20 is too old for WebSockets"
+        ),
+        "{stopped:?}"
+    );
+    assert!(
+        stopped[0].ends_with(
+            "change its image to drawpile/drawpile-srv:2.3 (dpserver: DP_VERSION in .env)"
+        ),
+        "{stopped:?}"
+    );
+    // Not "install Docker": the server is there, in an image.
+    assert!(!stopped[0].contains("apt-get"), "{stopped:?}");
+    let mut w = w;
+    assert_eq!(
+        w.handle(Input::Answer(String::new())),
+        Effect::Exit(crate::exit::USAGE)
+    );
+    // A 2.3 image goes on to the questions.
+    let mut f = compose_2_1();
+    let svc = &mut f.runtime.compose.files[0].services[0];
+    svc.drawpile.as_mut().unwrap().version = Some("2.3.0".into());
+    assert!(Wizard::new(f, false).stopped().is_empty());
+}

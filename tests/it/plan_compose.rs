@@ -410,6 +410,74 @@ fn the_own_web_server_variant_reports_a_public_port_of_the_projects_own_file() {
 }
 
 #[test]
+fn the_own_web_server_variant_on_the_host_network_listens_on_loopback_and_publishes_nothing() {
+    let (m, _d, a) = own_web_server(&[]);
+    let main = m
+        .read(MAIN)
+        .replacen(
+            "        restart: always\n        ports:\n            - \"27750:27750\"\n            - \"127.0.0.1:27780:27780\"\n",
+            "        restart: always\n        network_mode: host\n",
+            1,
+        )
+        .replacen(
+            "        networks:\n            - dpserver\n\n    listserver:",
+            "\n    listserver:",
+            1,
+        );
+    m.file(MAIN, &main);
+    let v = m.detect_json(&[]);
+    assert_eq!(
+        jget(&v, "runtime.compose.files.0.services.0.network_mode"),
+        "host"
+    );
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(m.read(MAIN), main);
+    let o = m.read(OVERRIDE);
+    assert!(
+        o.contains("\"--websocket-port\", \"27751\", \"--websocket-listen\", \"127.0.0.1\"]"),
+        "{o}"
+    );
+    assert!(
+        !o.contains("ports:"),
+        "Docker ignores ports: on the host's network: {o}"
+    );
+    let v = m.detect_json(&[]);
+    crate::compose::agree_with_docker_compose(&m, "/root/dpserver", &v);
+    // The audit's verdict: the listener is on the host's loopback only.
+    let (ids, v, _) = crate::audit::audit(&m, &[]);
+    assert!(!ids.contains(&"DPW-SRV-008".to_string()), "{ids:?}");
+    assert!(v["passed"].to_string().contains("DPW-SRV-008"), "{v}");
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+}
+
+#[test]
+fn a_project_named_compose_yaml_gets_compose_override_yaml() {
+    let (m, _d, a) = own_web_server(&[]);
+    let main = m.read(MAIN);
+    std::fs::remove_file(m.path(MAIN)).unwrap();
+    m.file("/root/dpserver/compose.yaml", &main);
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply.stdout.contains(
+            "-f /root/dpserver/compose.yaml -f /root/dpserver/compose.override.yaml up -d drawpile-srv"
+        ),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(m.read("/root/dpserver/compose.yaml"), main);
+    assert!(
+        m.read("/root/dpserver/compose.override.yaml")
+            .contains("- \"127.0.0.1:27751:27751\"")
+    );
+    assert!(!m.path(OVERRIDE).exists());
+    let v = m.detect_json(&[]);
+    crate::compose::agree_with_docker_compose(&m, "/root/dpserver", &v);
+    assert_eq!(m.dpwizard(["plan", "--check", "--answers", &a]).code, 0);
+}
+
+#[test]
 fn answers_the_container_cannot_honour_are_refused_at_their_line() {
     let m = FakeMachine::debian12();
     dpserver::pre_2026(&m);

@@ -1045,3 +1045,47 @@ fn on_dpserver_the_wizard_opens_on_the_audit_and_offers_exactly_its_fixes() {
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
     assert!(audit_ids(&m).is_empty());
 }
+
+/// The same in the full-screen wizard: the audit first, the container's questions only, and
+/// a review of the one site change; the audit is clean after it.
+#[test]
+fn on_dpserver_the_tui_opens_on_the_audit_and_fixes_the_mounted_site() {
+    if skip_unless_program("tmux") {
+        return;
+    }
+    let m = FakeMachine::debian12();
+    crate::support::dpserver::pre_2026(&m);
+    let site = "/root/dpserver/nginx-config/default.conf";
+    let root = m.root().display().to_string();
+    let bin = dpwizard_bin().display().to_string();
+    let t = Tmux::start_sized(Path::new(&bin), &["--root", &root], (120, 40));
+    let s = t.wait_for("Already set up for");
+    for id in audit_ids(&m) {
+        assert!(s.contains(&format!("[{id}]")), "{id}:\n{s}");
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("Which drawpile-srv");
+    for next in [
+        "WebSocket port for drawpile-srv",
+        "Domain people use",
+        "Other web client origins",
+    ] {
+        t.keys(&["Enter"]);
+        let s = t.wait_for(next);
+        for not_asked in ["Address the WebSocket listener", "Certificate for TLS"] {
+            assert!(!s.contains(not_asked), "{not_asked}:\n{s}");
+        }
+    }
+    t.keys(&["Enter"]);
+    t.wait_for("▶ Review");
+    let s = t.wait(&format!("{site} in the review"), |s| s.contains(site));
+    assert!(!s.contains("/etc/nginx/"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait("the end of the run", |s| {
+        s.contains("Written as run") && s.contains("Save the answers?")
+    });
+    t.keys(&["Enter"]);
+    assert_eq!(t.exit_code(), 0, "{}", t.screen());
+    assert!(audit_ids(&m).is_empty(), "the audit is clean after the run");
+    assert!(m.read(site).contains("# BEGIN dpwizard"));
+}
