@@ -162,6 +162,7 @@ pub fn answers_from_machine(facts: &Facts, domain: Option<&str>) -> Result<Strin
         },
         tls,
         proxy,
+        web_client: Default::default(),
     };
     let text = crate::answers::to_toml(
         &answers,

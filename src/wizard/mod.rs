@@ -898,6 +898,7 @@ impl Wizard {
                 site_file: asked(QId::SiteFile).then_some(site_file),
                 extra_origins,
             },
+            web_client: Default::default(),
         })
     }
 
