@@ -153,6 +153,7 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
         snap.files
             .insert("/etc/nginx/sites-available/".into(), Vec::new());
     }
+    crate::plan::web_client::read_directory(host, answers, &mut snap);
     snap
 }
 

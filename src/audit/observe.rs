@@ -393,6 +393,8 @@ pub async fn observe(
     }
     if let Some(d) = &s.domain {
         obs.front_block = super::front::observe(host, facts, d);
+        obs.web_client =
+            super::web_client::observe(host, facts, d, live_ok.clone(), opts.timeout).await;
     }
     obs
 }

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub real_paths: BTreeMap<String, String>,
     /// Paths in `files` that are symbolic links (their bytes are the link's target).
     pub symlinks: std::collections::BTreeSet<String>,
+    /// Directory listings (the browser client's directory: web_client::read_directory).
+    pub dirs: BTreeMap<String, Vec<String>>,
 }
 
 impl Snapshot {
@@ -1658,6 +1660,17 @@ fn install_first(facts: &Facts, packages: &[&'static str]) -> Result<Plan, PlanE
 
 /// Builds the plan. `now_unix` decides validity of a generated certificate.
 pub fn make(
+    facts: &Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+    now_unix: i64,
+) -> Result<Plan, PlanError> {
+    let plan = make_route(facts, answers, snap, now_unix)?;
+    super::web_client::extend(plan, facts, answers, snap)
+}
+
+/// The plan for the WebSocket route (and everything it needs), before the browser client.
+fn make_route(
     facts: &Facts,
     answers: &Answers,
     snap: &Snapshot,

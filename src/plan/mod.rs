@@ -13,6 +13,7 @@ pub mod make;
 pub mod nginx;
 pub mod selfsigned;
 pub mod systemd;
+pub mod web_client;
 
 use serde::Serialize;
 

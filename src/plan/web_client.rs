@@ -1,0 +1,865 @@
+//! Hosting the Drawpile browser client (`[web_client]`, off by default, discouraged): the
+//! built client directory served at the root of the site that already carries the WebSocket
+//! route, by whichever web server is in front (nginx on the host or in a Compose container,
+//! Apache 2.4, Caddy 2). One renderer per front end; each writes only between its own
+//! markers, so every other byte of the file (and dpwizard's WebSocket block) stays. Pure:
+//! the directory's listing comes from the [`Snapshot`], read once at the edge.
+
+use super::make::{PlanError, Snapshot};
+use super::{Action, Change, FileMode, Plan};
+use crate::answers::{Answers, ProxyServer};
+use crate::detect::Facts;
+use crate::model::ClientDir;
+
+/// Marker lines around the client's block inside the TLS site. They must not contain the
+/// WebSocket block's `# BEGIN dpwizard`, which its editors find by substring.
+pub const BEGIN: &str = "# >>> dpwizard web client";
+pub const END: &str = "# <<< dpwizard web client";
+/// Marker lines around the HTTP → HTTPS redirect site, when the domain had none.
+pub const BEGIN_HTTP: &str = "# >>> dpwizard web client: HTTP to HTTPS";
+pub const END_HTTP: &str = "# <<< dpwizard web client: HTTP to HTTPS";
+
+/// The WebSocket route that must keep working next to the client.
+const WS_PATH: &str = "/drawpile-web/ws";
+
+/// The headers every response of the client carries: without COOP and COEP the page is not
+/// cross-origin isolated (no secure context for its threads), and it cannot run.
+pub const ISOLATION_HEADERS: [(&str, &str); 3] = [
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Embedder-Policy", "require-corp"),
+    ("Cross-Origin-Resource-Policy", "same-site"),
+];
+/// Cache-Control for everything but HTML (the build's files change names with their content).
+pub const LONG_CACHE: &str = "public, max-age=31536000";
+pub const HTML_CACHE: &str = "no-store";
+
+/// Reads the client directory's listing into the snapshot (the edge; apply::snapshot).
+pub fn read_directory(host: &crate::host::Host, answers: &Answers, snap: &mut Snapshot) {
+    if let Some(dir) = answers.web_client.hosted()
+        && let Ok(names) = host.list_dir(dir.as_str())
+    {
+        snap.dirs.insert(dir.as_str().to_string(), names);
+    }
+}
+
+/// A directory that holds no client is refused before anything is planned.
+fn check_directory(dir: &ClientDir, snap: &Snapshot) -> Result<(), PlanError> {
+    let answer = |message: String| PlanError::Answer {
+        key: "web_client.directory",
+        message,
+    };
+    let Some(names) = snap.dirs.get(dir.as_str()) else {
+        return Err(answer(format!(
+            "{dir} is not a directory dpwizard can read: build the Drawpile browser client \
+             (or unpack a release of it) there first; nothing was changed"
+        )));
+    };
+    let mut missing = Vec::new();
+    if !names.iter().any(|n| n == "index.html") {
+        missing.push("index.html");
+    }
+    if !names.iter().any(|n| n.ends_with(".wasm")) {
+        missing.push("a .wasm file");
+    }
+    if !missing.is_empty() {
+        return Err(answer(format!(
+            "{dir} holds no built browser client: {} missing there (a built client has \
+             index.html and its .wasm files side by side); nothing was changed",
+            missing.join(" and ")
+        )));
+    }
+    Ok(())
+}
+
+/// Which front end serves the site, as far as the client is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    Nginx,
+    /// nginx in a container of a Compose project: its site file is on the host (bind
+    /// mount), the client directory must be mounted into it too.
+    NginxContainer,
+    Apache,
+    Caddy,
+}
+
+/// The web server's own text for the block, indented by `indent`.
+fn render(front: Front, dir: &str, indent: &str) -> String {
+    let body = match front {
+        Front::Nginx | Front::NginxContainer => nginx_block(dir),
+        Front::Apache => apache_block(dir),
+        Front::Caddy => caddy_block(dir),
+    };
+    let unit = if front == Front::Caddy { "\t" } else { "    " };
+    let mut out = format!(
+        "{indent}{BEGIN}\n{indent}# The Drawpile browser client from {dir} (self-hosted; the official one is \
+         https://web.drawpile.net).\n"
+    );
+    for line in body.lines() {
+        if line.is_empty() {
+            out.push('\n');
+        } else {
+            // The renderers indent with four spaces per level; Caddy's style is tabs.
+            let depth = line.len() - line.trim_start().len();
+            out.push_str(indent);
+            out.push_str(&unit.repeat(depth / 4));
+            out.push_str(line.trim_start());
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("{indent}{END}\n"));
+    out
+}
+
+/// nginx: regular-expression locations win over the site's prefix `location /` (dpwizard's
+/// own `return 404`, or the admin's), and leave the WebSocket route out. `add_header` in a
+/// block drops every inherited one, so each location repeats all of them, `always` (error
+/// responses too). `types { }` empties the MIME map so `default_type` decides for .wasm
+/// (nginx before 1.21 has no wasm type).
+fn nginx_block(dir: &str) -> String {
+    let location = |regex: &str, extra: &str, cache: &str| {
+        let mut s = format!(
+            "location ~ {regex} {{\n    root {dir};\n{extra}    limit_except GET {{\n        deny all;\n    }}\n"
+        );
+        for (h, v) in ISOLATION_HEADERS {
+            s.push_str(&format!("    add_header {h} \"{v}\" always;\n"));
+        }
+        s.push_str(&format!(
+            "    add_header Cache-Control \"{cache}\" always;\n}}\n"
+        ));
+        s
+    };
+    let not_ws = "^/(?!drawpile-web/ws)";
+    [
+        location(
+            &format!("{not_ws}.*\\.wasm$"),
+            "    types { }\n    default_type application/wasm;\n",
+            LONG_CACHE,
+        ),
+        location(
+            &format!("{not_ws}(.*/|.*\\.html?)?$"),
+            "    index index.html;\n",
+            HTML_CACHE,
+        ),
+        location(not_ws, "", LONG_CACHE),
+    ]
+    .join("")
+}
+
+/// Apache: `Alias /` maps the site's root to the directory (ProxyPass, which Apache applies
+/// first, keeps the WebSocket route); GET (and HEAD, which Apache counts as GET) only.
+fn apache_block(dir: &str) -> String {
+    let mut s = format!(
+        "Alias \"/\" \"{dir}/\"\n<Directory \"{dir}\">\n    Require all granted\n    \
+         Options -Indexes\n    AllowOverride None\n    DirectoryIndex index.html\n    \
+         AddType application/wasm .wasm\n    <LimitExcept GET>\n        Require all denied\n    \
+         </LimitExcept>\n    Header always set Cache-Control \"{LONG_CACHE}\"\n    \
+         <FilesMatch \"\\.html?$\">\n        Header always set Cache-Control \"{HTML_CACHE}\"\n    \
+         </FilesMatch>\n</Directory>\n"
+    );
+    for (h, v) in ISOLATION_HEADERS {
+        s.push_str(&format!("Header always set {h} \"{v}\"\n"));
+    }
+    s
+}
+
+/// Caddy: a `handle` without a matcher sorts after `handle /drawpile-web/ws`, so it takes
+/// everything else; `header` runs before `respond` and `file_server` in Caddy's order.
+fn caddy_block(dir: &str) -> String {
+    let mut s = format!("handle {{\n    root * {dir}\n");
+    for (h, v) in ISOLATION_HEADERS {
+        s.push_str(&format!("    header {h} {v}\n"));
+    }
+    s.push_str(&format!(
+        "    @dpw_html path / */ *.html *.htm\n    header @dpw_html Cache-Control {HTML_CACHE}\n    \
+         @dpw_other not path / */ *.html *.htm\n    header @dpw_other Cache-Control \"{LONG_CACHE}\"\n    \
+         @dpw_wasm path *.wasm\n    header @dpw_wasm Content-Type application/wasm\n    \
+         @dpw_not_get not method GET HEAD\n    respond @dpw_not_get 405\n    file_server\n}}\n"
+    ));
+    s
+}
+
+/// The port-80 site that sends browsers to HTTPS, for a domain that has none.
+fn http_redirect(front: Front, domain: &str) -> String {
+    let body = match front {
+        Front::Nginx | Front::NginxContainer => format!(
+            "server {{\n    listen 80;\n    listen [::]:80;\n    server_name {domain};\n    \
+             return 301 https://$host$request_uri;\n}}\n"
+        ),
+        Front::Apache => format!(
+            "<VirtualHost *:80>\n    ServerName {domain}\n    Redirect permanent / https://{domain}/\n\
+             </VirtualHost>\n"
+        ),
+        // Caddy redirects HTTP to HTTPS itself for a site with a host name.
+        Front::Caddy => return String::new(),
+    };
+    format!("{BEGIN_HTTP}\n{body}{END_HTTP}\n")
+}
+
+/// The byte range of the whole lines from `begin` through `end` (marker lines compared
+/// trimmed) inside `within`, if both are there.
+fn marked(
+    text: &str,
+    within: std::ops::Range<usize>,
+    begin: &str,
+    end: &str,
+) -> Option<std::ops::Range<usize>> {
+    let mut at = within.start;
+    let mut start = None;
+    for line in text[within.clone()].split_inclusive('\n') {
+        let t = line.trim();
+        if t == begin && start.is_none() {
+            start = Some(at);
+        } else if t == end
+            && let Some(s) = start
+        {
+            return Some(s..at + line.len());
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// `text` with the marked region inside `within` replaced by `block`, or `block` inserted
+/// at `insert_at` (the start of a line). Every other byte is kept.
+fn set_region(
+    text: &str,
+    within: std::ops::Range<usize>,
+    insert_at: usize,
+    (begin, end): (&str, &str),
+    block: &str,
+) -> String {
+    let range = marked(text, within, begin, end).unwrap_or(insert_at..insert_at);
+    crate::formats::splice_block(text, range, block)
+}
+
+/// The file to edit and its current text: the plan's new bytes when the plan already writes
+/// it, else the snapshot's.
+fn current(plan: &Plan, snap: &Snapshot, path: &str) -> Option<String> {
+    plan.changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Write { path: p, new, .. } if p == path => {
+                Some(String::from_utf8_lossy(new).into_owned())
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            snap.get(path)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        })
+}
+
+/// Candidate files: those the plan writes, then those detection read, at their real paths.
+fn candidates(
+    plan: &Plan,
+    snap: &Snapshot,
+    detected: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Write { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    for f in detected {
+        out.push(snap.real_paths.get(&f).cloned().unwrap_or(f));
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.clone()));
+    out
+}
+
+/// Where the client goes: the file, its current text, the new text.
+struct Edit {
+    path: String,
+    old: Option<Vec<u8>>,
+    new: String,
+    line: usize,
+}
+
+fn nginx_server_names(d: &crate::formats::nginx::Directive) -> Vec<String> {
+    d.children()
+        .filter(|c| c.name.value == "server_name")
+        .flat_map(|c| c.args.iter().map(|a| a.value.to_ascii_lowercase()))
+        .collect()
+}
+
+fn nginx_servers(nodes: &[crate::formats::nginx::Node]) -> Vec<&crate::formats::nginx::Directive> {
+    use crate::formats::nginx::Node;
+    let mut out = Vec::new();
+    for n in nodes {
+        if let Node::Directive(d) = n {
+            if d.name.value == "server" && d.block.is_some() {
+                out.push(d);
+            } else if let Some(b) = &d.block {
+                out.extend(nginx_servers(&b.children));
+            }
+        }
+    }
+    out
+}
+
+/// The nginx edit: the client inside the server block (for `domain`) that carries the
+/// WebSocket route, and a port-80 redirect when no server for the domain listens on 80.
+fn edit_nginx(
+    front: Front,
+    path: &str,
+    text: &str,
+    domain: &str,
+    dir: &str,
+    has_http_elsewhere: bool,
+) -> Result<Option<(String, usize)>, PlanError> {
+    use crate::formats::nginx::{Config, child_indent, insertion_point};
+    let conflict = |m: String| PlanError::Conflict(format!("{path}: {m}"));
+    let cfg = Config::parse(text)
+        .map_err(|e| conflict(format!("{}:{}: {}", e.line, e.column, e.message)))?;
+    let servers = nginx_servers(&cfg.nodes);
+    let Some(server) = servers.iter().find(|s| {
+        nginx_server_names(s).iter().any(|n| n == domain)
+            && s.children()
+                .any(|c| c.name.value == "location" && c.args.iter().any(|a| a.value == WS_PATH))
+    }) else {
+        return Ok(None);
+    };
+    let indent = child_indent(text, server);
+    let block = render(front, dir, &indent);
+    let at = insertion_point(text, server)
+        .ok_or_else(|| conflict("the server block has no body".into()))?;
+    let mut new = set_region(text, server.span.clone(), at, (BEGIN, END), &block);
+    let plain_http = |s: &&crate::formats::nginx::Directive| {
+        let listens: Vec<&str> = s
+            .children()
+            .filter(|c| c.name.value == "listen")
+            .filter_map(|c| c.arg(0))
+            .collect();
+        (listens.is_empty() || listens.iter().any(|l| l.rsplit(':').next() == Some("80")))
+            && nginx_server_names(s).iter().any(|n| n == domain)
+    };
+    let http_here = servers.iter().any(plain_http);
+    if !http_here && !has_http_elsewhere
+        || marked(&new, 0..new.len(), BEGIN_HTTP, END_HTTP).is_some()
+    {
+        let end = new.len();
+        new = set_region(
+            &new,
+            0..end,
+            end,
+            (BEGIN_HTTP, END_HTTP),
+            &http_redirect(front, domain),
+        );
+    }
+    Ok(Some((new, server.line)))
+}
+
+/// The Apache edit: the client inside the domain's 443 virtual host, at its end.
+fn edit_apache(
+    path: &str,
+    text: &str,
+    domain: &str,
+    dir: &str,
+    snap: &Snapshot,
+    has_http: bool,
+) -> Result<Option<(String, usize)>, PlanError> {
+    use crate::formats::apache::Config;
+    let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let cfg = Config::parse(text).map_err(|e| PlanError::Conflict(format!("{path}: {e}")))?;
+    let Some(vhost) = cfg.tls_vhost_for(domain, &include) else {
+        return Ok(None);
+    };
+    let indent = vhost.child_indent(text);
+    let at = crate::formats::before_closer(text, vhost.close.start);
+    let block = render(Front::Apache, dir, &indent);
+    let mut new = set_region(
+        text,
+        vhost.open.start..vhost.close.end,
+        at,
+        (BEGIN, END),
+        &block,
+    );
+    let http_here = cfg
+        .sections("VirtualHost")
+        .iter()
+        .any(|v| v.listens_on(80) && v.serves(domain));
+    if !http_here && !has_http || marked(&new, 0..new.len(), BEGIN_HTTP, END_HTTP).is_some() {
+        let end = new.len();
+        new = set_region(
+            &new,
+            0..end,
+            end,
+            (BEGIN_HTTP, END_HTTP),
+            &http_redirect(Front::Apache, domain),
+        );
+    }
+    Ok(Some((new, vhost.line)))
+}
+
+/// The Caddy edit: a catch-all `handle` in the domain's site. Another catch-all `handle`
+/// (first in file order wins among equals) would hide it: refused.
+fn edit_caddy(
+    path: &str,
+    text: &str,
+    domain: &str,
+    dir: &str,
+) -> Result<Option<(String, usize)>, PlanError> {
+    use crate::formats::caddyfile::Caddyfile;
+    let c = Caddyfile::parse(text).map_err(|e| PlanError::Conflict(format!("{path}: {e}")))?;
+    let Some(site) = c.site_for(domain) else {
+        return Ok(None);
+    };
+    let Some(b) = &site.block else {
+        return Err(PlanError::Conflict(format!(
+            "{path}:{}: the site for {domain} has no braces; write it as `{domain} {{ … }}`; \
+             nothing was changed",
+            site.line
+        )));
+    };
+    let ours = marked(text, b.open..b.close, BEGIN, END);
+    if let Some(other) = site.children().find(|d| {
+        matches!(
+            d.name(),
+            Some("handle" | "file_server" | "respond" | "reverse_proxy")
+        ) && d.words.len() == 1
+            && ours.as_ref().is_none_or(|r| !r.contains(&d.span.start))
+    }) {
+        return Err(PlanError::Conflict(format!(
+            "{path}:{}: the site for {domain} already answers every path (`{}` without a \
+             matcher), so the client would be hidden or would hide it; serve the client under a \
+             host name of its own, or narrow that directive, then run again; nothing was changed",
+            other.line,
+            other.name().unwrap_or("?")
+        )));
+    }
+    let block = render(Front::Caddy, dir, &site.child_indent(text));
+    let at = crate::formats::before_closer(text, b.close);
+    Ok(Some((
+        set_region(text, b.open..b.close + 1, at, (BEGIN, END), &block),
+        site.line,
+    )))
+}
+
+/// Adds the client's changes to a finished plan (nothing when `[web_client]` is off; an
+/// existing block is then left as it is, so a `--from-machine` export never removes it).
+pub fn extend(
+    mut plan: Plan,
+    facts: &Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+) -> Result<Plan, PlanError> {
+    let Some(dir) = answers.web_client.hosted() else {
+        return Ok(plan);
+    };
+    check_directory(dir, snap)?;
+    let domain = answers.site.domain.as_str();
+    if let Some(own) = &answers.web_client.domain
+        && own.as_str() != domain
+    {
+        return Err(PlanError::Answer {
+            key: "web_client.domain",
+            message: format!(
+                "a site of its own for the client ({own}) is not planned in this version: leave \
+                 web_client.domain out (or set it to {domain}) to serve the client at the root of \
+                 {domain}, next to the WebSocket route"
+            ),
+        });
+    }
+    let front = super::front::choose(facts, answers)?;
+    let container_files: Vec<String> = facts
+        .nginx_containers
+        .iter()
+        .flat_map(|c| c.config.servers.iter().map(|s| s.file.to_string()))
+        .collect();
+    let found: Option<(Front, Edit)> = match front {
+        ProxyServer::Nginx => {
+            let files = candidates(
+                &plan,
+                snap,
+                facts
+                    .nginx
+                    .servers
+                    .iter()
+                    .chain(
+                        facts
+                            .nginx_containers
+                            .iter()
+                            .flat_map(|c| c.config.servers.iter()),
+                    )
+                    .filter(|s| s.ssl)
+                    .map(|s| s.file.to_string()),
+            );
+            let mut found = None;
+            for f in files {
+                let Some(text) = current(&plan, snap, &f) else {
+                    continue;
+                };
+                let kind = if container_files.contains(&f) {
+                    Front::NginxContainer
+                } else {
+                    Front::Nginx
+                };
+                let servers: &[crate::detect::nginx::NginxServer] = if kind == Front::Nginx {
+                    &facts.nginx.servers
+                } else {
+                    facts
+                        .nginx_containers
+                        .iter()
+                        .find(|c| c.config.servers.iter().any(|s| *s.file == *f))
+                        .map_or(&[], |c| &c.config.servers)
+                };
+                let elsewhere = servers.iter().any(|s| {
+                    *s.file != *f
+                        && !s.ssl
+                        && s.server_names
+                            .iter()
+                            .any(|n| n.eq_ignore_ascii_case(domain))
+                        && (s.listen.is_empty() || s.listen.iter().any(|l| l.port == Some(80)))
+                });
+                if let Some((new, line)) =
+                    edit_nginx(kind, &f, &text, domain, dir.as_str(), elsewhere)?
+                {
+                    found = Some((
+                        kind,
+                        Edit {
+                            old: snap.get(&f).map(<[u8]>::to_vec),
+                            path: f,
+                            new,
+                            line,
+                        },
+                    ));
+                    break;
+                }
+            }
+            found
+        }
+        ProxyServer::Apache => {
+            let files = candidates(&plan, snap, facts.apache.files.iter().cloned());
+            let mut found = None;
+            for f in &files {
+                let Some(text) = current(&plan, snap, f) else {
+                    continue;
+                };
+                // A port-80 host for the domain in another file counts too.
+                let http_elsewhere = files.iter().any(|g| {
+                    g != f
+                        && current(&plan, snap, g).is_some_and(|t| {
+                            crate::formats::apache::Config::parse(&t).is_ok_and(|c| {
+                                c.sections("VirtualHost")
+                                    .iter()
+                                    .any(|v| v.listens_on(80) && v.serves(domain))
+                            })
+                        })
+                });
+                if let Some((new, line)) =
+                    edit_apache(f, &text, domain, dir.as_str(), snap, http_elsewhere)?
+                {
+                    found = Some((
+                        Front::Apache,
+                        Edit {
+                            old: snap.get(f).map(<[u8]>::to_vec),
+                            path: f.clone(),
+                            new,
+                            line,
+                        },
+                    ));
+                    break;
+                }
+            }
+            found
+        }
+        ProxyServer::Caddy => {
+            let files = candidates(
+                &plan,
+                snap,
+                std::iter::once(super::front_caddy::CADDYFILE.to_string())
+                    .chain(facts.caddy.files.iter().cloned()),
+            );
+            let mut found = None;
+            for f in files {
+                let Some(text) = current(&plan, snap, &f) else {
+                    continue;
+                };
+                if let Some((new, line)) = edit_caddy(&f, &text, domain, dir.as_str())? {
+                    found = Some((
+                        Front::Caddy,
+                        Edit {
+                            old: snap.get(&f).map(<[u8]>::to_vec),
+                            path: f,
+                            new,
+                            line,
+                        },
+                    ));
+                    break;
+                }
+            }
+            found
+        }
+    };
+    let Some((front, edit)) = found else {
+        if plan.then_replan {
+            // certbot first: the HTTPS site (and the client in it) comes with the next round.
+            return Ok(plan);
+        }
+        return Err(PlanError::Missing(format!(
+            "no HTTPS site for {domain} with the WebSocket route {WS_PATH} was found to serve the \
+             browser client from; nothing was changed"
+        )));
+    };
+    let mut changed = false;
+    let why = format!(
+        "serves the Drawpile browser client from {dir} at https://{domain}/ (application/wasm, \
+         the three Cross-Origin headers on every response, no-store for HTML, long expiry for \
+         the rest, GET only{}), in the site at line {}, between dpwizard web client markers; \
+         the WebSocket route and every other byte stay",
+        if front == Front::Caddy {
+            ""
+        } else {
+            ", HTTP redirected to HTTPS"
+        },
+        edit.line
+    );
+    if let Some(Change::Write { new, why: w, .. }) =
+        plan.changes.iter_mut().find(|c| c.path() == edit.path)
+    {
+        if *new != edit.new.as_bytes() {
+            *new = edit.new.into_bytes();
+            w.push_str(&format!("; {why}"));
+            changed = true;
+        }
+    } else if edit.old.as_deref() != Some(edit.new.as_bytes()) {
+        plan.changes.push(Change::Write {
+            path: edit.path.clone(),
+            old: edit.old,
+            new: edit.new.into_bytes(),
+            mode: FileMode::CONFIG,
+            secret: false,
+            why,
+        });
+        changed = true;
+    }
+    if front == Front::NginxContainer {
+        changed |= mount_into_container(&mut plan, facts, snap, &edit.path, dir)?;
+    }
+    if changed {
+        plan.notes.push(format!(
+            "the browser client is self-hosted at https://{domain}/ (discouraged: the official one \
+             at https://web.drawpile.net works with every properly configured server; the GPL \
+             applies to modified builds)"
+        ));
+        reload(&mut plan, facts, front);
+    }
+    Ok(plan)
+}
+
+/// The reload of the front end, when the plan has none yet.
+fn reload(plan: &mut Plan, facts: &Facts, front: Front) {
+    let (server, unit) = match front {
+        Front::Nginx => (ProxyServer::Nginx, "nginx"),
+        Front::Apache => (ProxyServer::Apache, "apache2"),
+        Front::Caddy => (ProxyServer::Caddy, "caddy"),
+        Front::NginxContainer => return, // mount_into_container re-creates it
+    };
+    if plan.actions.iter().any(|a| {
+        a.argv.first().is_some_and(|c| c == "systemctl") && a.argv.last().is_some_and(|u| u == unit)
+    }) {
+        return;
+    }
+    let action = super::front::reload_or_start(
+        facts,
+        server,
+        unit,
+        &format!("{unit} serves the browser client (a graceful reload: open connections finish)"),
+    );
+    // Before certbot and the firewall's own commands is not needed: a reload is independent.
+    plan.actions.push(action);
+}
+
+/// nginx in a container reads the client through a read-only bind mount at the same path
+/// (so the site's `root` is the same inside and out), added to the project's override file;
+/// the service is re-created with it (`up -d`), after its configuration is checked.
+fn mount_into_container(
+    plan: &mut Plan,
+    facts: &Facts,
+    snap: &Snapshot,
+    site: &str,
+    dir: &ClientDir,
+) -> Result<bool, PlanError> {
+    let Some(c) = facts
+        .nginx_containers
+        .iter()
+        .find(|c| c.config.servers.iter().any(|s| *s.file == *site))
+    else {
+        return Ok(false);
+    };
+    let Some(file) = facts
+        .runtime
+        .compose
+        .files
+        .iter()
+        .find(|f| f.project_dir.trim_end_matches('/') == c.project_dir.trim_end_matches('/'))
+    else {
+        return Err(PlanError::Missing(format!(
+            "the Compose project of nginx service {} ({}) was not found: mount {dir} into it by \
+             hand; nothing was changed",
+            c.service, c.project_dir
+        )));
+    };
+    let override_path = file
+        .override_path()
+        .map_err(|e| PlanError::Unsupported(format!("{}: {e}", file.path)))?;
+    let old = current(plan, snap, &override_path);
+    let text = old.clone().unwrap_or_else(|| {
+        "# Customisations of this Compose project (its README: they survive `git pull`); \
+         written by dpwizard.\n"
+            .into()
+    });
+    let mount = format!("{dir}:{dir}:ro");
+    let new = crate::formats::compose::add_volume(&text, &c.service, &mount)
+        .map_err(|e| PlanError::Conflict(format!("{override_path}: {e}")))?;
+    let mut files = if file.config_files.is_empty() {
+        vec![file.path.clone()]
+    } else {
+        file.config_files.clone()
+    };
+    if !files.contains(&override_path) {
+        files.push(override_path.clone());
+    }
+    let tool = match (
+        &facts.runtime.docker.compose_v1,
+        &facts.runtime.docker.compose_v2,
+    ) {
+        (_, Some(_)) => vec!["docker".to_string(), "compose".into()],
+        _ => vec!["docker-compose".to_string()],
+    };
+    let mut argv = tool;
+    argv.extend(["--project-directory".to_string(), file.project_dir.clone()]);
+    for f in &files {
+        argv.extend(["-f".to_string(), f.clone()]);
+    }
+    let mounted = old.as_deref() == Some(new.as_str());
+    if !mounted {
+        match plan
+            .changes
+            .iter_mut()
+            .find(|ch| ch.path() == override_path)
+        {
+            Some(Change::Write { new: n, why, .. }) => {
+                *n = new.into_bytes();
+                why.push_str(&format!(
+                    "; {dir} mounted read-only into service {}",
+                    c.service
+                ));
+            }
+            _ => plan.changes.push(Change::Write {
+                path: override_path.clone(),
+                old: snap.get(&override_path).map(<[u8]>::to_vec),
+                new: new.into_bytes(),
+                mode: FileMode::CONFIG,
+                secret: false,
+                why: format!(
+                    "mounts the browser client {dir} read-only into nginx service {} (same path \
+                     inside), in the override file; the project's own files stay",
+                    c.service
+                ),
+            }),
+        }
+    }
+    // The configuration is checked (in the running container, or a throwaway one), then
+    // the service is re-created with the mount; compose's own plan may already check it.
+    let mut up = argv.clone();
+    up.extend(["up".to_string(), "-d".into(), c.service.clone()]);
+    if plan.validate.is_empty() {
+        let mut check = argv.clone();
+        check.extend(
+            [
+                "run",
+                "--rm",
+                "--no-deps",
+                "-T",
+                "--entrypoint",
+                "nginx",
+                &c.service,
+                "-t",
+            ]
+            .map(String::from),
+        );
+        plan.validate.push(Action {
+            argv: check,
+            why: format!(
+                "nginx of compose service {} checks the site with the client",
+                c.service
+            ),
+        });
+    }
+    if !plan.actions.iter().any(|a| a.argv == up) {
+        plan.actions.push(Action {
+            argv: up,
+            why: format!(
+                "re-creates compose service {} with the client mounted (it serves the new site)",
+                c.service
+            ),
+        });
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_carry_every_header_and_the_markers() {
+        for front in [Front::Nginx, Front::Apache, Front::Caddy] {
+            let b = render(front, "/srv/web", "    ");
+            assert!(b.starts_with(&format!("    {BEGIN}\n")), "{b}");
+            assert!(b.ends_with(&format!("    {END}\n")), "{b}");
+            assert!(!b.contains(crate::formats::BEGIN_MARKER), "{b}");
+            for (h, v) in ISOLATION_HEADERS {
+                assert!(b.contains(h) && b.contains(v), "{front:?}: {h}\n{b}");
+            }
+            assert!(b.contains("application/wasm"), "{b}");
+            assert!(b.contains(HTML_CACHE) && b.contains(LONG_CACHE), "{b}");
+        }
+        // nginx: every location repeats every header (add_header in a block drops the
+        // inherited ones), with `always`.
+        let n = nginx_block("/srv/web");
+        assert_eq!(n.matches("location ~").count(), 3, "{n}");
+        assert_eq!(n.matches("always;").count(), 12, "{n}");
+        assert_eq!(n.matches("deny all;").count(), 3, "{n}");
+        // Caddy indents with tabs.
+        assert!(render(Front::Caddy, "/srv/web", "\t").contains("\n\t\troot * /srv/web\n"));
+    }
+
+    #[test]
+    fn a_directory_without_a_client_is_refused_by_key() {
+        let dir = ClientDir::parse("/srv/web").unwrap();
+        let mut snap = Snapshot::default();
+        let e = check_directory(&dir, &snap).unwrap_err().to_string();
+        assert!(
+            e.starts_with("[web_client.directory] /srv/web is not a directory"),
+            "{e}"
+        );
+        snap.dirs.insert("/srv/web".into(), vec!["app.js".into()]);
+        let e = check_directory(&dir, &snap).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "/srv/web holds no built browser client: index.html and a .wasm file missing"
+            ),
+            "{e}"
+        );
+        snap.dirs.insert(
+            "/srv/web".into(),
+            vec!["index.html".into(), "x.wasm".into()],
+        );
+        assert_eq!(check_directory(&dir, &snap), Ok(()));
+    }
+
+    #[test]
+    fn regions_are_replaced_in_place_and_other_bytes_kept() {
+        let text = "a\n  # >>> dpwizard web client\n  old\n  # <<< dpwizard web client\nb\n";
+        let out = set_region(text, 0..text.len(), 0, (BEGIN, END), "  NEW\n");
+        assert_eq!(out, "a\n  NEW\nb\n");
+        let out = set_region("a\nb\n", 0..4, 2, (BEGIN, END), "X\n");
+        assert_eq!(out, "a\nX\nb\n");
+    }
+}
