@@ -249,23 +249,29 @@ fn current(plan: &Plan, snap: &Snapshot, path: &str) -> Option<String> {
         })
 }
 
-/// Candidate files: those the plan writes, then those detection read, at their real paths.
+/// Candidate files: the detected ones (at their real paths), and those the plan writes
+/// under `dir` (a site dpwizard writes new).
 fn candidates(
     plan: &Plan,
     snap: &Snapshot,
+    dir: &str,
     detected: impl IntoIterator<Item = String>,
 ) -> Vec<String> {
+    let detected: Vec<String> = detected
+        .into_iter()
+        .map(|f| snap.real_paths.get(&f).cloned().unwrap_or(f))
+        .collect();
     let mut out: Vec<String> = plan
         .changes
         .iter()
         .filter_map(|c| match c {
-            Change::Write { path, .. } => Some(path.clone()),
+            Change::Write { path, .. } if path.starts_with(dir) || detected.contains(path) => {
+                Some(path.clone())
+            }
             _ => None,
         })
         .collect();
-    for f in detected {
-        out.push(snap.real_paths.get(&f).cloned().unwrap_or(f));
-    }
+    out.extend(detected);
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.clone()));
     out
@@ -475,6 +481,7 @@ pub fn extend(
             let files = candidates(
                 &plan,
                 snap,
+                "/etc/nginx/",
                 facts
                     .nginx
                     .servers
@@ -533,7 +540,12 @@ pub fn extend(
             found
         }
         ProxyServer::Apache => {
-            let files = candidates(&plan, snap, facts.apache.files.iter().cloned());
+            let files = candidates(
+                &plan,
+                snap,
+                super::front_apache::DEBIAN_ROOT,
+                facts.apache.files.iter().cloned(),
+            );
             let mut found = None;
             for f in &files {
                 let Some(text) = current(&plan, snap, f) else {
@@ -571,6 +583,7 @@ pub fn extend(
             let files = candidates(
                 &plan,
                 snap,
+                "/etc/caddy/",
                 std::iter::once(super::front_caddy::CADDYFILE.to_string())
                     .chain(facts.caddy.files.iter().cloned()),
             );

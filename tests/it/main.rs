@@ -40,4 +40,5 @@ mod safety;
 mod schema;
 mod standin;
 mod systemd;
+mod web_client_live;
 mod wizard;

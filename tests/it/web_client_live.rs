@@ -1,0 +1,184 @@
+//! The self-hosted browser client (`[web_client]`), end to end on booted machines: a tiny
+//! stand-in client (an index.html and a small valid .wasm, built here) served after `dpwizard
+//! apply` by the real nginx, Apache and Caddy over TLS; Debian's headless Chromium loads it
+//! and reports `crossOriginIsolated === true`, the .wasm type and the module's answer. With
+//! one header removed Chromium reports false and the audit names the header by check id.
+
+use crate::support::drawpile::Server;
+use crate::support::nspawn::{Machine, skip_unless_machine};
+use crate::support::*;
+
+const DOMAIN: &str = "draw.example.test";
+const DIR: &str = "/srv/drawpile-web";
+
+/// A WebAssembly module exporting `answer() -> i32` returning 42, written out by section.
+fn stand_in_wasm() -> Vec<u8> {
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    m.extend([0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f]); // type: () -> i32
+    m.extend([0x03, 0x02, 0x01, 0x00]); // function 0 has type 0
+    m.extend([0x07, 0x0a, 0x01, 0x06]); // export "answer" = function 0
+    m.extend(b"answer");
+    m.extend([0x00, 0x00]);
+    m.extend([0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x2a, 0x0b]); // i32.const 42; end
+    m
+}
+
+/// The page writes what a real client needs into the DOM: cross-origin isolation, the .wasm
+/// file's type, and the module compiled and run (synchronously, so --dump-dom sees it).
+const INDEX: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>stand-in client</title></head>
+<body><p id="r">pending</p>
+<script>
+var x = new XMLHttpRequest();
+x.open('GET', 'client.wasm', false);
+x.overrideMimeType('text/plain; charset=x-user-defined');
+x.send();
+var bytes = new Uint8Array(x.responseText.length);
+for (var i = 0; i < bytes.length; i++) bytes[i] = x.responseText.charCodeAt(i) & 0xff;
+var answer = 'none';
+try { answer = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.answer(); }
+catch (e) { answer = 'error ' + e; }
+document.getElementById('r').textContent = 'isolated=' + crossOriginIsolated +
+  ' type=' + x.getResponseHeader('Content-Type') + ' answer=' + answer;
+</script></body></html>
+"#;
+
+fn stand_in_client(m: &Machine) {
+    m.write(format!("{DIR}/index.html"), INDEX);
+    m.write(format!("{DIR}/client.wasm"), stand_in_wasm());
+}
+
+fn answers(m: &Machine, extra: &str) {
+    m.write(
+        "/root/answers.toml",
+        format!(
+            "[site]\ndomain = \"{DOMAIN}\"\n{extra}[web_client]\nenabled = true\n\
+             directory = \"{DIR}\"\nacknowledged = true\n"
+        ),
+    );
+}
+
+/// What headless Chromium rendered of https://DOMAIN/ (a fresh profile, no network but
+/// the machine's loopback, the test's self-signed certificate accepted).
+fn chromium(m: &Machine) -> String {
+    let dom = m.ok(&format!(
+        "P=$(mktemp -d) && timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic \
+         --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+         --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP {DOMAIN} 127.0.0.1' \
+         --virtual-time-budget=3000 --dump-dom https://{DOMAIN}/ 2>/dev/null; rm -rf $P"
+    ));
+    let start = dom.find("<p id=\"r\">").map(|i| i + 10).unwrap_or(0);
+    dom[start..]
+        .split("</p>")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Apply; the client runs isolated; apply again changes nothing; the audit passes every
+/// DPW-WEB check; then with COEP removed from `file`, the page is no longer isolated and the
+/// audit names the header by DPW-WEB-003.
+fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "apply failed:\n{text}");
+    assert!(text.contains(&format!("{DOMAIN}/ (discouraged")), "{text}");
+    assert_eq!(
+        chromium(m),
+        "isolated=true type=application/wasm answer=42",
+        "{}",
+        m.ok(&format!("cat {file}"))
+    );
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Nothing to do"), "{text}");
+    let audit = |m: &Machine| {
+        let (_, text) = m.dpwizard(&format!("audit --json --timeout 3 --domain {DOMAIN}"));
+        serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    let v = audit(m);
+    for n in 1..=8 {
+        let id = format!("DPW-WEB-00{n}");
+        assert!(v["passed"].to_string().contains(&id), "{id}: {v}");
+    }
+
+    m.ok(&format!(
+        "sed -i '/Cross-Origin-Embedder-Policy/d' {file} && {reload}"
+    ));
+    let seen = (0..20)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            chromium(m)
+        })
+        .find(|s| s.starts_with("isolated=false"))
+        .unwrap_or_else(|| chromium(m));
+    assert_eq!(seen, "isolated=false type=application/wasm answer=42");
+    let v = audit(m);
+    let f = v["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["id"] == "DPW-WEB-003"))
+        .unwrap_or_else(|| panic!("no DPW-WEB-003: {v}"));
+    assert!(
+        f["evidence"].to_string().contains(
+            "without Cross-Origin-Embedder-Policy: the page is not cross-origin isolated"
+        ),
+        "{f}"
+    );
+    assert!(v["passed"].to_string().contains("DPW-WEB-002"), "{v}");
+}
+
+#[test]
+fn nginx_on_the_host_serves_a_client_chromium_runs_isolated() {
+    if skip_unless_machine(&["nginx", "chromium"]) {
+        return;
+    }
+    let m = Machine::boot("dpw-web-nginx");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    m.ok("systemctl start nginx");
+    stand_in_client(&m);
+    answers(&m, "[tls]\nmode = \"self-signed\"\n");
+    let site = format!("/etc/nginx/sites-available/dpwizard-{DOMAIN}.conf");
+    serve_check_and_break(&m, &site, "nginx -s reload");
+}
+
+#[test]
+fn apache_serves_a_client_chromium_runs_isolated() {
+    if skip_unless_machine(&["apache2", "a2enmod", "chromium"]) {
+        return;
+    }
+    let vhost = "/etc/apache2/sites-available/draw-le-ssl.conf";
+    let m = Machine::boot("dpw-web-apache");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = m.self_signed(DOMAIN);
+    m.write(
+        vhost,
+        format!(
+            "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tDocumentRoot /var/www/html\n\n\
+\tSSLEngine on\n\tSSLCertificateFile {cert}\n\tSSLCertificateKeyFile {key}\n</VirtualHost>\n</IfModule>\n"
+        ),
+    );
+    m.ok(&format!(
+        "chmod 600 {key} && a2enmod -q ssl && a2ensite -q draw-le-ssl && systemctl start apache2"
+    ));
+    stand_in_client(&m);
+    answers(&m, "");
+    serve_check_and_break(&m, vhost, "apache2ctl graceful");
+}
+
+#[test]
+fn caddy_serves_a_client_chromium_runs_isolated() {
+    if skip_unless_machine(&["caddy", "chromium"]) {
+        return;
+    }
+    let caddyfile = "/etc/caddy/Caddyfile";
+    let m = Machine::boot("dpw-web-caddy");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = m.self_signed(DOMAIN);
+    m.write(
+        caddyfile,
+        format!("{{\n\tadmin localhost:2019\n}}\n\n{DOMAIN} {{\n\ttls {cert} {key}\n}}\n"),
+    );
+    m.ok(&format!("chown caddy {key} && systemctl start caddy"));
+    stand_in_client(&m);
+    answers(&m, "");
+    serve_check_and_break(&m, caddyfile, "systemctl reload caddy");
+}
