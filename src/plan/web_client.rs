@@ -51,7 +51,7 @@ fn check_directory(dir: &ClientDir, snap: &Snapshot) -> Result<(), PlanError> {
     let Some(names) = snap.dirs.get(dir.as_str()) else {
         return Err(answer(format!(
             "{dir} is not a directory dpwizard can read: build the Drawpile browser client \
-             (or unpack a release of it) there first; nothing was changed"
+             (or unpack a release of it) there first"
         )));
     };
     let mut missing = Vec::new();
@@ -64,7 +64,7 @@ fn check_directory(dir: &ClientDir, snap: &Snapshot) -> Result<(), PlanError> {
     if !missing.is_empty() {
         return Err(answer(format!(
             "{dir} holds no built browser client: {} missing there (a built client has \
-             index.html and its .wasm files side by side); nothing was changed",
+             index.html and its .wasm files side by side)",
             missing.join(" and ")
         )));
     }
@@ -322,11 +322,21 @@ fn edit_nginx(
     let cfg = Config::parse(text)
         .map_err(|e| conflict(format!("{}:{}: {}", e.line, e.column, e.message)))?;
     let servers = nginx_servers(&cfg.nodes);
-    let Some(server) = servers.iter().find(|s| {
-        nginx_server_names(s).iter().any(|n| n == domain)
-            && s.children()
-                .any(|c| c.name.value == "location" && c.args.iter().any(|a| a.value == WS_PATH))
-    }) else {
+    // A server without a name (dpserver's) takes every name that reaches it.
+    let serves = |s: &crate::formats::nginx::Directive| {
+        let names = nginx_server_names(s);
+        names.iter().any(|n| n == domain) || names.iter().all(|n| n == "_" || n.is_empty())
+    };
+    let routes = |s: &&&crate::formats::nginx::Directive| {
+        s.children()
+            .any(|c| c.name.value == "location" && c.args.iter().any(|a| a.value == WS_PATH))
+    };
+    let Some(server) = servers
+        .iter()
+        .filter(routes)
+        .find(|s| nginx_server_names(s).iter().any(|n| n == domain))
+        .or_else(|| servers.iter().filter(routes).find(|s| serves(s)))
+    else {
         return Ok(None);
     };
     let indent = child_indent(text, server);
@@ -341,7 +351,7 @@ fn edit_nginx(
             .filter_map(|c| c.arg(0))
             .collect();
         (listens.is_empty() || listens.iter().any(|l| l.rsplit(':').next() == Some("80")))
-            && nginx_server_names(s).iter().any(|n| n == domain)
+            && serves(s)
     };
     let http_here = servers.iter().any(plain_http);
     if !http_here && !has_http_elsewhere
@@ -651,7 +661,7 @@ pub fn extend(
         changed = true;
     }
     if front == Front::NginxContainer {
-        changed |= mount_into_container(&mut plan, facts, snap, &edit.path, dir)?;
+        changed |= mount_into_container(&mut plan, facts, snap, &edit.path, dir, changed)?;
     }
     if changed {
         plan.notes.push(format!(
@@ -696,6 +706,7 @@ fn mount_into_container(
     snap: &Snapshot,
     site: &str,
     dir: &ClientDir,
+    site_changed: bool,
 ) -> Result<bool, PlanError> {
     let Some(c) = facts
         .nginx_containers
@@ -777,10 +788,12 @@ fn mount_into_container(
             }),
         }
     }
-    // The configuration is checked (in the running container, or a throwaway one), then
-    // the service is re-created with the mount; compose's own plan may already check it.
-    let mut up = argv.clone();
-    up.extend(["up".to_string(), "-d".into(), c.service.clone()]);
+    if mounted && !site_changed {
+        return Ok(false);
+    }
+    // The configuration is checked (in a throwaway container with the same mounts, unless
+    // compose's own plan checks it already), then the service is re-created with the mount,
+    // or, mounted already, reloaded.
     if plan.validate.is_empty() {
         let mut check = argv.clone();
         check.extend(
@@ -804,14 +817,31 @@ fn mount_into_container(
             ),
         });
     }
-    if !plan.actions.iter().any(|a| a.argv == up) {
-        plan.actions.push(Action {
-            argv: up,
-            why: format!(
+    let (rest, why): (Vec<&str>, String) = if mounted {
+        (
+            vec!["exec", "-T", &c.service, "nginx", "-s", "reload"],
+            format!(
+                "nginx in compose service {} serves the client (a reload drops no connection)",
+                c.service
+            ),
+        )
+    } else {
+        (
+            vec!["up", "-d", &c.service],
+            format!(
                 "re-creates compose service {} with the client mounted (it serves the new site)",
                 c.service
             ),
-        });
+        )
+    };
+    let mut action = argv;
+    action.extend(rest.into_iter().map(String::from));
+    if !plan
+        .actions
+        .iter()
+        .any(|a| a.argv.ends_with(&action[action.len() - 3..]))
+    {
+        plan.actions.push(Action { argv: action, why });
     }
     Ok(true)
 }

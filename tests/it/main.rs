@@ -40,5 +40,6 @@ mod safety;
 mod schema;
 mod standin;
 mod systemd;
+mod web_client;
 mod web_client_live;
 mod wizard;

@@ -6,7 +6,6 @@
 
 use crate::support::drawpile::Server;
 use crate::support::nspawn::{Machine, skip_unless_machine};
-use crate::support::*;
 
 const DOMAIN: &str = "draw.example.test";
 const DIR: &str = "/srv/drawpile-web";
@@ -79,6 +78,8 @@ fn chromium(m: &Machine) -> String {
 /// DPW-WEB check; then with COEP removed from `file`, the page is no longer isolated and the
 /// audit names the header by DPW-WEB-003.
 fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
+    let read = |m: &Machine| m.ok(&format!("cat {file} 2>/dev/null || echo absent"));
+    let before = read(m);
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "apply failed:\n{text}");
     assert!(text.contains(&format!("{DOMAIN}/ (discouraged")), "{text}");
@@ -100,6 +101,12 @@ fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
         let id = format!("DPW-WEB-00{n}");
         assert!(v["passed"].to_string().contains(&id), "{id}: {v}");
     }
+    // Rollback restores the file; applying again brings the client back.
+    let (code, text) = m.dpwizard("rollback");
+    assert_eq!(code, 0, "rollback failed:\n{text}");
+    assert_eq!(read(m), before);
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "apply failed:\n{text}");
 
     m.ok(&format!(
         "sed -i '/Cross-Origin-Embedder-Policy/d' {file} && {reload}"
