@@ -60,16 +60,7 @@ fn served_directory(block: &str) -> Option<String> {
 
 /// Finds dpwizard's client block in the files the web servers read (their real paths).
 fn find_block(host: &Host, facts: &Facts) -> Option<(String, usize, String)> {
-    let files = facts
-        .nginx
-        .servers
-        .iter()
-        .chain(
-            facts
-                .nginx_containers
-                .iter()
-                .flat_map(|c| c.config.servers.iter()),
-        )
+    let files = crate::plan::web_client::all_nginx_servers(facts)
         .map(|s| s.file.to_string())
         .chain(facts.apache.files.iter().cloned())
         .chain(std::iter::once(

@@ -301,6 +301,40 @@ pub fn edit_service(
     Ok(out.concat())
 }
 
+/// The item lines of `key:`'s short-syntax block list, or why it is not one.
+fn list_items(bare: &[&str], b: Block, child: usize, key: &str) -> Result<Vec<usize>, String> {
+    let items: Vec<usize> = (b.start + 1..b.end)
+        .filter(|&i| is_content(bare[i]))
+        .collect();
+    if bare[b.start].trim_end().len() > child + key.len() + 1
+        || items
+            .iter()
+            .any(|&i| !bare[i].trim_start().starts_with("- "))
+    {
+        return Err(format!(
+            "{key}: is not a short-syntax block list; edit it by hand"
+        ));
+    }
+    Ok(items)
+}
+
+/// The file's lines without their ends (to read), and with them (to edit; the last one
+/// ends with a newline too).
+fn editable_lines(text: &str) -> (Vec<&str>, Vec<String>) {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let bare = lines
+        .iter()
+        .map(|l| l.trim_end_matches(['\n', '\r']))
+        .collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    if let Some(last) = out.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
+    }
+    (bare, out)
+}
+
 /// `service`'s `command:` set to `argv` in an override file (`text`: its current bytes,
 /// empty for a new file), every other byte kept: an existing `command:` is edited as
 /// [`edit_service`] edits it; otherwise one flow list is added to the service, the service
@@ -313,17 +347,7 @@ pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String,
             argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
         )
     };
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let bare: Vec<&str> = lines
-        .iter()
-        .map(|l| l.trim_end_matches(['\n', '\r']))
-        .collect();
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    if let Some(last) = out.last_mut()
-        && !last.ends_with('\n')
-    {
-        last.push('\n');
-    }
+    let (bare, mut out) = editable_lines(text);
     if let Some((svc, child)) = service_block(&bare, service) {
         let pad = " ".repeat(child);
         match key_block(&bare, svc, child, "command") {
@@ -366,32 +390,13 @@ pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String,
 /// file. Unchanged when the entry is already there. Compose merges an override's volumes
 /// with the main file's by their container path.
 pub fn add_volume(text: &str, service: &str, mount: &str) -> Result<String, String> {
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let bare: Vec<&str> = lines
-        .iter()
-        .map(|l| l.trim_end_matches(['\n', '\r']))
-        .collect();
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    if let Some(last) = out.last_mut()
-        && !last.ends_with('\n')
-    {
-        last.push('\n');
-    }
+    let (bare, mut out) = editable_lines(text);
     let item = |pad: &str| format!("{pad}- {}\n", quote(mount));
     if let Some((svc, child)) = service_block(&bare, service) {
         let pad = " ".repeat(child);
         match key_block(&bare, svc, child, "volumes") {
             Some(v) => {
-                let items: Vec<usize> = (v.start + 1..v.end)
-                    .filter(|&i| is_content(bare[i]))
-                    .collect();
-                if bare[v.start].trim_end().len() > child + "volumes:".len()
-                    || items
-                        .iter()
-                        .any(|&i| !bare[i].trim_start().starts_with("- "))
-                {
-                    return Err("volumes: is not a short-syntax block list; edit it by hand".into());
-                }
+                let items = list_items(&bare, v, child, "volumes")?;
                 let same = |i: &usize| {
                     bare[*i].trim_start()[2..].trim().trim_matches(['"', '\'']) == mount
                 };
@@ -454,16 +459,7 @@ pub fn remove_port(text: &str, service: &str, container_port: u16) -> Result<Str
     let Some(p) = key_block(&bare, svc, child, "ports") else {
         return Ok(text.to_string());
     };
-    let items: Vec<usize> = (p.start + 1..p.end)
-        .filter(|&i| is_content(bare[i]))
-        .collect();
-    if bare[p.start].trim_end().len() > child + "ports:".len()
-        || items
-            .iter()
-            .any(|&i| !bare[i].trim_start().starts_with("- "))
-    {
-        return Err("ports: is not a short-syntax block list; edit it by hand".into());
-    }
+    let items = list_items(&bare, p, child, "ports")?;
     let gone: Vec<usize> = items
         .iter()
         .copied()

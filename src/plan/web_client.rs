@@ -195,6 +195,22 @@ fn http_redirect(front: Front, domain: &str) -> String {
     format!("{BEGIN_HTTP}\n{body}{END_HTTP}\n")
 }
 
+/// `text` with the port-80 redirect site at its end when the domain has no port-80 site
+/// (`has_http`), or refreshed when dpwizard wrote it before.
+fn with_http_redirect(text: String, front: Front, domain: &str, has_http: bool) -> String {
+    if has_http && marked(&text, 0..text.len(), BEGIN_HTTP, END_HTTP).is_none() {
+        return text;
+    }
+    let end = text.len();
+    set_region(
+        &text,
+        0..end,
+        end,
+        (BEGIN_HTTP, END_HTTP),
+        &http_redirect(front, domain),
+    )
+}
+
 /// The byte range of the whole lines from `begin` through `end` (marker lines compared
 /// trimmed) inside `within`, if both are there.
 fn marked(
@@ -277,6 +293,24 @@ fn candidates(
     out
 }
 
+/// Every nginx server detection read: on the host and in Compose containers (their files are
+/// host paths through the bind mounts).
+pub fn all_nginx_servers(
+    facts: &Facts,
+) -> impl Iterator<Item = &crate::detect::nginx::NginxServer> {
+    facts.nginx.servers.iter().chain(
+        facts
+            .nginx_containers
+            .iter()
+            .flat_map(|c| c.config.servers.iter()),
+    )
+}
+
+/// What one front end's editor made of a file: the front, the new text, the site's line.
+type Edited = (Front, String, usize);
+/// An editor for one candidate file (path, current text).
+type Editor<'a> = dyn Fn(&str, &str) -> Result<Option<Edited>, PlanError> + 'a;
+
 /// Where the client goes: the file, its current text, the new text.
 struct Edit {
     path: String,
@@ -343,7 +377,7 @@ fn edit_nginx(
     let block = render(front, dir, &indent);
     let at = insertion_point(text, server)
         .ok_or_else(|| conflict("the server block has no body".into()))?;
-    let mut new = set_region(text, server.span.clone(), at, (BEGIN, END), &block);
+    let new = set_region(text, server.span.clone(), at, (BEGIN, END), &block);
     let plain_http = |s: &&crate::formats::nginx::Directive| {
         let listens: Vec<&str> = s
             .children()
@@ -354,18 +388,7 @@ fn edit_nginx(
             && serves(s)
     };
     let http_here = servers.iter().any(plain_http);
-    if !http_here && !has_http_elsewhere
-        || marked(&new, 0..new.len(), BEGIN_HTTP, END_HTTP).is_some()
-    {
-        let end = new.len();
-        new = set_region(
-            &new,
-            0..end,
-            end,
-            (BEGIN_HTTP, END_HTTP),
-            &http_redirect(front, domain),
-        );
-    }
+    let new = with_http_redirect(new, front, domain, http_here || has_http_elsewhere);
     Ok(Some((new, server.line)))
 }
 
@@ -387,7 +410,7 @@ fn edit_apache(
     let indent = vhost.child_indent(text);
     let at = crate::formats::before_closer(text, vhost.close.start);
     let block = render(Front::Apache, dir, &indent);
-    let mut new = set_region(
+    let new = set_region(
         text,
         vhost.open.start..vhost.close.end,
         at,
@@ -398,16 +421,7 @@ fn edit_apache(
         .sections("VirtualHost")
         .iter()
         .any(|v| v.listens_on(80) && v.serves(domain));
-    if !http_here && !has_http || marked(&new, 0..new.len(), BEGIN_HTTP, END_HTTP).is_some() {
-        let end = new.len();
-        new = set_region(
-            &new,
-            0..end,
-            end,
-            (BEGIN_HTTP, END_HTTP),
-            &http_redirect(Front::Apache, domain),
-        );
-    }
+    let new = with_http_redirect(new, Front::Apache, domain, http_here || has_http);
     Ok(Some((new, vhost.line)))
 }
 
@@ -486,31 +500,39 @@ pub fn extend(
         .iter()
         .flat_map(|c| c.config.servers.iter().map(|s| s.file.to_string()))
         .collect();
-    let found: Option<(Front, Edit)> = match front {
+    // The first candidate file whose site for the domain takes the client.
+    let first = |files: Vec<String>, edit: &Editor| -> Result<Option<(Front, Edit)>, PlanError> {
+        for f in files {
+            let Some(text) = current(&plan, snap, &f) else {
+                continue;
+            };
+            if let Some((kind, new, line)) = edit(&f, &text)? {
+                let old = snap.get(&f).map(<[u8]>::to_vec);
+                return Ok(Some((
+                    kind,
+                    Edit {
+                        path: f,
+                        old,
+                        new,
+                        line,
+                    },
+                )));
+            }
+        }
+        Ok(None)
+    };
+    let found = match front {
         ProxyServer::Nginx => {
             let files = candidates(
                 &plan,
                 snap,
                 "/etc/nginx/",
-                facts
-                    .nginx
-                    .servers
-                    .iter()
-                    .chain(
-                        facts
-                            .nginx_containers
-                            .iter()
-                            .flat_map(|c| c.config.servers.iter()),
-                    )
+                all_nginx_servers(facts)
                     .filter(|s| s.ssl)
                     .map(|s| s.file.to_string()),
             );
-            let mut found = None;
-            for f in files {
-                let Some(text) = current(&plan, snap, &f) else {
-                    continue;
-                };
-                let kind = if container_files.contains(&f) {
+            first(files, &|f, text| {
+                let kind = if container_files.iter().any(|c| c == f) {
                     Front::NginxContainer
                 } else {
                     Front::Nginx
@@ -527,27 +549,16 @@ pub fn extend(
                 let elsewhere = servers.iter().any(|s| {
                     *s.file != *f
                         && !s.ssl
-                        && s.server_names
+                        && (s
+                            .server_names
                             .iter()
                             .any(|n| n.eq_ignore_ascii_case(domain))
+                            || s.server_names.iter().all(|n| n == "_"))
                         && (s.listen.is_empty() || s.listen.iter().any(|l| l.port == Some(80)))
                 });
-                if let Some((new, line)) =
-                    edit_nginx(kind, &f, &text, domain, dir.as_str(), elsewhere)?
-                {
-                    found = Some((
-                        kind,
-                        Edit {
-                            old: snap.get(&f).map(<[u8]>::to_vec),
-                            path: f,
-                            new,
-                            line,
-                        },
-                    ));
-                    break;
-                }
-            }
-            found
+                Ok(edit_nginx(kind, f, text, domain, dir.as_str(), elsewhere)?
+                    .map(|(new, line)| (kind, new, line)))
+            })?
         }
         ProxyServer::Apache => {
             let files = candidates(
@@ -556,11 +567,7 @@ pub fn extend(
                 super::front_apache::DEBIAN_ROOT,
                 facts.apache.files.iter().cloned(),
             );
-            let mut found = None;
-            for f in &files {
-                let Some(text) = current(&plan, snap, f) else {
-                    continue;
-                };
+            first(files.clone(), &|f, text| {
                 // A port-80 host for the domain in another file counts too.
                 let http_elsewhere = files.iter().any(|g| {
                     g != f
@@ -572,22 +579,11 @@ pub fn extend(
                             })
                         })
                 });
-                if let Some((new, line)) =
-                    edit_apache(f, &text, domain, dir.as_str(), snap, http_elsewhere)?
-                {
-                    found = Some((
-                        Front::Apache,
-                        Edit {
-                            old: snap.get(f).map(<[u8]>::to_vec),
-                            path: f.clone(),
-                            new,
-                            line,
-                        },
-                    ));
-                    break;
-                }
-            }
-            found
+                Ok(
+                    edit_apache(f, text, domain, dir.as_str(), snap, http_elsewhere)?
+                        .map(|(new, line)| (Front::Apache, new, line)),
+                )
+            })?
         }
         ProxyServer::Caddy => {
             let files = candidates(
@@ -597,25 +593,10 @@ pub fn extend(
                 std::iter::once(super::front_caddy::CADDYFILE.to_string())
                     .chain(facts.caddy.files.iter().cloned()),
             );
-            let mut found = None;
-            for f in files {
-                let Some(text) = current(&plan, snap, &f) else {
-                    continue;
-                };
-                if let Some((new, line)) = edit_caddy(&f, &text, domain, dir.as_str())? {
-                    found = Some((
-                        Front::Caddy,
-                        Edit {
-                            old: snap.get(&f).map(<[u8]>::to_vec),
-                            path: f,
-                            new,
-                            line,
-                        },
-                    ));
-                    break;
-                }
-            }
-            found
+            first(files, &|f, text| {
+                Ok(edit_caddy(f, text, domain, dir.as_str())?
+                    .map(|(new, line)| (Front::Caddy, new, line)))
+            })?
         }
     };
     let Some((front, edit)) = found else {
