@@ -1665,6 +1665,7 @@ pub fn make(
     snap: &Snapshot,
     now_unix: i64,
 ) -> Result<Plan, PlanError> {
+    let answers = &super::web_client::with_own_origin(answers);
     let plan = make_route(facts, answers, snap, now_unix)?;
     super::web_client::extend(plan, facts, answers, snap)
 }

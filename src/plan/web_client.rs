@@ -9,7 +9,7 @@ use super::make::{PlanError, Snapshot};
 use super::{Action, Change, FileMode, Plan};
 use crate::answers::{Answers, ProxyServer};
 use crate::detect::Facts;
-use crate::model::ClientDir;
+use crate::model::{ClientDir, Origin};
 
 /// Marker lines around the client's block inside the TLS site. They must not contain the
 /// WebSocket block's `# BEGIN dpwizard`, which its editors find by substring.
@@ -39,6 +39,24 @@ pub fn read_directory(host: &crate::host::Host, answers: &Answers, snap: &mut Sn
         && let Ok(names) = host.list_dir(dir.as_str())
     {
         snap.dirs.insert(dir.as_str().to_string(), names);
+    }
+}
+
+/// The answers with the site's own origin allowed by the WebSocket route's Origin check when
+/// the client is hosted there: the page at https://DOMAIN/ connects with that Origin, which
+/// the documented check (empty, web.drawpile.net, its mirror) would refuse with a 403.
+pub fn with_own_origin(answers: &Answers) -> std::borrow::Cow<'_, Answers> {
+    let own = Origin::parse(&format!("https://{}", answers.site.domain));
+    match own {
+        Ok(o)
+            if answers.web_client.hosted().is_some()
+                && !answers.proxy.extra_origins.contains(&o) =>
+        {
+            let mut a = answers.clone();
+            a.proxy.extra_origins.push(o);
+            std::borrow::Cow::Owned(a)
+        }
+        _ => std::borrow::Cow::Borrowed(answers),
     }
 }
 
@@ -852,6 +870,34 @@ mod tests {
         assert_eq!(n.matches("deny all;").count(), 3, "{n}");
         // Caddy indents with tabs.
         assert!(render(Front::Caddy, "/srv/web", "\t").contains("\n\t\troot * /srv/web\n"));
+    }
+
+    #[test]
+    fn the_site_s_own_origin_is_allowed_only_when_the_client_is_hosted() {
+        let text = "[site]\ndomain = \"d.example.com\"\n";
+        let off = crate::answers::parse("a.toml", text).unwrap();
+        assert!(matches!(
+            with_own_origin(&off),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let on = crate::answers::parse(
+            "a.toml",
+            &format!(
+                "{text}[web_client]\nenabled = true\ndirectory = \"/srv/w\"\nacknowledged = true\n"
+            ),
+        )
+        .unwrap();
+        let with = with_own_origin(&on);
+        assert_eq!(
+            with.proxy
+                .extra_origins
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>(),
+            ["https://d.example.com"]
+        );
+        // Once is enough.
+        assert_eq!(with_own_origin(&with).proxy.extra_origins.len(), 1);
     }
 
     #[test]

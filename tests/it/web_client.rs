@@ -38,13 +38,26 @@ fn dpserver_s_nginx_container_serves_the_client_through_a_read_only_mount() {
     let end = site.find("# <<< dpwizard web client\n").unwrap() + 26;
     let block = &site[begin..end];
     assert_eq!(block.matches(&format!("root {DIR};")).count(), 3, "{block}");
-    // Only whole lines were added, inside the TLS server that holds the WebSocket route.
+    // Besides whole lines added inside the TLS server that holds the WebSocket route, the
+    // site is what allowing the page's own origin makes of it (the page connects with it):
+    // the same as applying that origin alone on a twin machine.
+    let twin = FakeMachine::debian12();
+    dpserver::current(&twin);
+    let p = twin.path("/answers.toml");
+    std::fs::write(
+        &p,
+        format!("[site]\ndomain = \"{DOMAIN}\"\n[proxy]\nextra_origins = [\"https://{DOMAIN}\"]\n"),
+    )
+    .unwrap();
+    let run = twin.dpwizard(["apply", "--yes", "--answers", p.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
     let start = site[..begin].rfind('\n').unwrap() + 1;
     assert_eq!(
         format!("{}{}", &site[..start], &site[end..]),
-        site_before,
+        twin.read(SITE),
         "{site}"
     );
+    assert_ne!(twin.read(SITE), site_before);
     let ws = site.find("location /drawpile-web/ws").unwrap();
     let server = site[..ws].rfind("server {").unwrap();
     assert!(

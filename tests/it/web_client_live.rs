@@ -39,7 +39,14 @@ try { answer = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.a
 catch (e) { answer = 'error ' + e; }
 document.getElementById('r').textContent = 'isolated=' + crossOriginIsolated +
   ' type=' + x.getResponseHeader('Content-Type') + ' answer=' + answer;
-</script></body></html>
+var ws = new WebSocket('wss://' + location.host + '/drawpile-web/ws');
+ws.binaryType = 'arraybuffer';
+ws.onmessage = function (m) {
+  document.getElementById('ws').textContent = 'greeting of ' + m.data.byteLength + ' bytes';
+  ws.close();
+};
+ws.onerror = function () { document.getElementById('ws').textContent = 'error'; };
+</script><p id="ws">pending</p></body></html>
 "#;
 
 fn stand_in_client(m: &Machine) {
@@ -66,12 +73,16 @@ fn chromium(m: &Machine) -> String {
          --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP {DOMAIN} 127.0.0.1' \
          --virtual-time-budget=3000 --dump-dom https://{DOMAIN}/ 2>/dev/null; rm -rf $P"
     ));
-    let start = dom.find("<p id=\"r\">").map(|i| i + 10).unwrap_or(0);
-    dom[start..]
-        .split("</p>")
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    let para = |id: &str| {
+        let tag = format!("<p id=\"{id}\">");
+        let start = dom.find(&tag).map_or(dom.len(), |i| i + tag.len());
+        dom[start..]
+            .split("</p>")
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    format!("{}; WebSocket: {}", para("r"), para("ws"))
 }
 
 /// Apply; the client runs isolated; apply again changes nothing; the audit passes every
@@ -83,10 +94,20 @@ fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "apply failed:\n{text}");
     assert!(text.contains(&format!("{DOMAIN}/ (discouraged")), "{text}");
-    assert_eq!(
-        chromium(m),
-        "isolated=true type=application/wasm answer=42",
-        "{}",
+    // The hosted page connects with its own Origin: the route lets it through, and still
+    // refuses a foreign one.
+    assert_eq!(m.handshake(DOMAIN, &format!("https://{DOMAIN}")), "101");
+    assert_eq!(m.handshake(DOMAIN, "https://evil.example.com"), "403");
+    // The page runs isolated, compiles its module and reaches drawpile-srv through the
+    // route from its own origin (the greeting is drawpile-srv's first binary message).
+    let seen = chromium(m);
+    let bytes = seen
+        .strip_prefix("isolated=true type=application/wasm answer=42; WebSocket: greeting of ")
+        .and_then(|r| r.strip_suffix(" bytes"))
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(
+        bytes.is_some_and(|n| n > 0),
+        "{seen}\n{}",
         m.ok(&format!("cat {file}"))
     );
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
@@ -118,7 +139,10 @@ fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
         })
         .find(|s| s.starts_with("isolated=false"))
         .unwrap_or_else(|| chromium(m));
-    assert_eq!(seen, "isolated=false type=application/wasm answer=42");
+    assert!(
+        seen.starts_with("isolated=false type=application/wasm answer=42;"),
+        "{seen}"
+    );
     let v = audit(m);
     let f = v["findings"]
         .as_array()
