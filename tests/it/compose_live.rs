@@ -15,7 +15,7 @@ use crate::support::*;
 
 /// `nginx:dpw-test`: Debian's nginx with its libraries, a self-signed certificate for
 /// DOMAIN where dpserver's image keeps it, and nginx.conf reading conf.d/*.conf.
-fn build_nginx_image(d: &Dockerd) {
+pub(crate) fn build_nginx_image(d: &Dockerd) {
     let root = d.dir.path().join("rootfs-nginx");
     for dir in [
         "bin",
@@ -86,13 +86,13 @@ fn build_nginx_image(d: &Dockerd) {
 
 /// dpserver's docker-compose.yaml reduced to the two services there are images for, with
 /// nginx's 443 published on `https_port`.
-fn compose_text(https_port: u16) -> String {
+pub(crate) fn compose_text(https_port: u16) -> String {
     format!(
         "services:\n    drawpile-srv:\n        image: drawpile/drawpile-srv:${{DP_VERSION:-2.3.0}}\n        command: \n            --local-host ${{DOMAIN}}\n            --websocket-port 27751\n        restart: always\n        networks:\n            - dpserver\n\n    nginx:\n        image: nginx:dpw-test\n        restart: always\n        ports:\n            - \"127.0.0.1:{https_port}:443\"\n        volumes:\n            - type: bind\n              source: ./nginx-config\n              target: /etc/nginx/conf.d\n              read_only: true\n        networks:\n            - dpserver\n\nnetworks:\n    dpserver:\n        driver: bridge\n"
     )
 }
 
-fn run_compose(d: &Dockerd, dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn run_compose(d: &Dockerd, dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("docker-compose")
         .current_dir(dir)
         .args(["-p", "dpserver"])

@@ -65,13 +65,13 @@ fn answers(m: &Machine, extra: &str) {
 }
 
 /// What headless Chromium rendered of https://DOMAIN/ (a fresh profile, no network but
-/// the machine's loopback, the test's self-signed certificate accepted).
-fn chromium(m: &Machine) -> String {
-    let dom = m.ok(&format!(
+/// loopback, the test's self-signed certificate accepted), run by `sh` (in a machine or here).
+fn chromium_with(sh: &dyn Fn(&str) -> String, domain: &str) -> String {
+    let dom = sh(&format!(
         "P=$(mktemp -d) && timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic \
          --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-         --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP {DOMAIN} 127.0.0.1' \
-         --virtual-time-budget=3000 --dump-dom https://{DOMAIN}/ 2>/dev/null; rm -rf $P"
+         --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP {domain} 127.0.0.1' \
+         --virtual-time-budget=3000 --dump-dom https://{domain}/ 2>/dev/null; rm -rf $P"
     ));
     let para = |id: &str| {
         let tag = format!("<p id=\"{id}\">");
@@ -83,6 +83,20 @@ fn chromium(m: &Machine) -> String {
             .to_string()
     };
     format!("{}; WebSocket: {}", para("r"), para("ws"))
+}
+
+fn chromium(m: &Machine) -> String {
+    chromium_with(&|script| m.ok(script), DOMAIN)
+}
+
+/// The page ran isolated, compiled its module and read drawpile-srv's greeting (its first
+/// binary message) over the route, from its own origin.
+fn assert_runs(seen: &str, context: &str) {
+    let bytes = seen
+        .strip_prefix("isolated=true type=application/wasm answer=42; WebSocket: greeting of ")
+        .and_then(|r| r.strip_suffix(" bytes"))
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(bytes.is_some_and(|n| n > 0), "{seen}\n{context}");
 }
 
 /// Apply; the client runs isolated; apply again changes nothing; the audit passes every
@@ -98,18 +112,7 @@ fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
     // refuses a foreign one.
     assert_eq!(m.handshake(DOMAIN, &format!("https://{DOMAIN}")), "101");
     assert_eq!(m.handshake(DOMAIN, "https://evil.example.com"), "403");
-    // The page runs isolated, compiles its module and reaches drawpile-srv through the
-    // route from its own origin (the greeting is drawpile-srv's first binary message).
-    let seen = chromium(m);
-    let bytes = seen
-        .strip_prefix("isolated=true type=application/wasm answer=42; WebSocket: greeting of ")
-        .and_then(|r| r.strip_suffix(" bytes"))
-        .and_then(|n| n.parse::<usize>().ok());
-    assert!(
-        bytes.is_some_and(|n| n > 0),
-        "{seen}\n{}",
-        m.ok(&format!("cat {file}"))
-    );
+    assert_runs(&chromium(m), &m.ok(&format!("cat {file}")));
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("Nothing to do"), "{text}");
@@ -212,4 +215,122 @@ fn caddy_serves_a_client_chromium_runs_isolated() {
     stand_in_client(&m);
     answers(&m, "");
     serve_check_and_break(&m, caddyfile, "systemctl reload caddy");
+}
+
+/// nginx in a container of dpserver's Compose project (a private dockerd, the site in the
+/// bind-mounted nginx-config/): apply (under --root: the admin runs the listed commands, here
+/// the test) adds the client to the site and mounts the directory read-only through the
+/// override file; after `up -d nginx` Chromium runs the page isolated from the container.
+#[test]
+fn nginx_in_dpservers_container_serves_a_client_chromium_runs_isolated() {
+    use crate::compose_live::{build_nginx_image, compose_text, run_compose};
+    use crate::support::dockerd::Dockerd;
+    use crate::support::dpserver;
+    use crate::support::{FakeMachine, dpwizard_bin, skip_unless_program, skip_unless_root};
+    if skip_unless_root("a private dockerd")
+        || ["dockerd", "docker-compose", "nginx", "chromium"]
+            .iter()
+            .any(|p| skip_unless_program(p))
+    {
+        return;
+    }
+    if std::net::TcpListener::bind(("127.0.0.1", 443)).is_err() {
+        eprintln!("skipped: 127.0.0.1:443 is busy");
+        return;
+    }
+    let domain = dpserver::DOMAIN;
+    let d = Dockerd::start();
+    d.build_image("2.3.0", &Server::pick("2.3.0"));
+    build_nginx_image(&d);
+    let m = FakeMachine::debian12();
+    // dpserver's current site without the list server and the web admin, whose containers
+    // are not here (nginx resolves every proxy_pass name when it loads).
+    let conf = dpserver::default_conf(dpserver::ORIGIN_CHECK_2026);
+    let cut = |s: &str, start: &str| {
+        let a = s.find(start).unwrap();
+        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
+        format!("{}{}", &s[..a], &s[b..])
+    };
+    let conf = cut(
+        &cut(&conf, "\tlocation /admin/ {"),
+        "\tlocation /listing/ {",
+    );
+    dpserver::install(&m, "/root/dpserver", &compose_text(443), &conf);
+    // The client where dockerd (this machine) finds it, and where dpwizard under --root
+    // reads it: the same absolute path, inside and outside the tree.
+    let dir = format!("{}/web-client", m.root().display());
+    for at in [std::path::PathBuf::from(&dir), m.path(&dir)] {
+        std::fs::create_dir_all(&at).unwrap();
+        std::fs::write(at.join("index.html"), INDEX).unwrap();
+        std::fs::write(at.join("client.wasm"), stand_in_wasm()).unwrap();
+    }
+    let project = m.path("/root/dpserver");
+    let up = run_compose(&d, &project, &["up", "-d"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let answers = m.path("/answers.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "[site]\ndomain = \"{domain}\"\n[web_client]\nenabled = true\ndirectory = \"{dir}\"\n\
+             acknowledged = true\n"
+        ),
+    )
+    .unwrap();
+    let apply = |extra: &[&str]| {
+        std::process::Command::new(dpwizard_bin())
+            .arg("--root")
+            .arg(m.root())
+            .args(["--color", "never", "apply", "--yes", "--answers"])
+            .arg(&answers)
+            .args(extra)
+            .env("DOCKER_HOST", &d.host)
+            .output()
+            .unwrap()
+    };
+    let out = apply(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("up -d nginx"), "{stdout}");
+    // The commands apply listed, run by the admin (here: the test): the service re-created
+    // with the mount (docker-compose reads the override file itself).
+    let up = run_compose(&d, &project, &["up", "-d", "nginx"]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let t = run_compose(&d, &project, &["exec", "-T", "nginx", "nginx", "-t"]);
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let sh = |script: &str| {
+        let o = std::process::Command::new("bash")
+            .args(["-c", script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let site = m.read("/root/dpserver/nginx-config/default.conf");
+    let seen = (0..30)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            chromium_with(&sh, domain)
+        })
+        .find(|s| s.contains("greeting of"))
+        .unwrap_or_else(|| chromium_with(&sh, domain));
+    assert_runs(&seen, &site);
+    let again = apply(&[]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("Nothing to do"),
+        "{again:?}"
+    );
+    let _ = run_compose(&d, &project, &["down"]);
 }
