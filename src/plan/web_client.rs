@@ -325,7 +325,8 @@ pub fn all_nginx_servers(
 }
 
 /// What one front end's editor made of a file: the front, the new text, the site's line.
-type Edited = (Front, String, usize);
+/// (and where the site served its own / before, now behind the client).
+type Edited = (Front, String, usize, Option<String>);
 /// An editor for one candidate file (path, current text).
 type Editor<'a> = dyn Fn(&str, &str) -> Result<Option<Edited>, PlanError> + 'a;
 
@@ -335,6 +336,8 @@ struct Edit {
     old: Option<Vec<u8>>,
     new: String,
     line: usize,
+    /// Where the site served its own content at / (now behind the client), if it did.
+    shadowed: Option<String>,
 }
 
 fn nginx_server_names(d: &crate::formats::nginx::Directive) -> Vec<String> {
@@ -368,7 +371,7 @@ fn edit_nginx(
     domain: &str,
     dir: &str,
     has_http_elsewhere: bool,
-) -> Result<Option<(String, usize)>, PlanError> {
+) -> Result<Option<(String, usize, Option<String>)>, PlanError> {
     use crate::formats::nginx::{Config, child_indent, insertion_point};
     let conflict = |m: String| PlanError::Conflict(format!("{path}: {m}"));
     let cfg = Config::parse(text)
@@ -407,7 +410,20 @@ fn edit_nginx(
     };
     let http_here = servers.iter().any(plain_http);
     let new = with_http_redirect(new, front, domain, http_here || has_http_elsewhere);
-    Ok(Some((new, server.line)))
+    // What the server answered at / before is shadowed by the client's locations.
+    let ours = marked(text, server.span.clone(), BEGIN, END);
+    let own_root = server.children().find(|c| {
+        ours.as_ref().is_none_or(|r| !r.contains(&c.span.start))
+            && (c.name.value == "root"
+                || (c.name.value == "location"
+                    && c.args.len() == 1
+                    && c.arg(0) == Some("/")
+                    && !c
+                        .children()
+                        .all(|x| x.name.value == "return" && x.arg(0) == Some("404"))))
+    });
+    let shadowed = own_root.map(|c| format!("{}:{}", path, c.line));
+    Ok(Some((new, server.line, shadowed)))
 }
 
 /// The Apache edit: the client inside the domain's 443 virtual host, at its end.
@@ -418,7 +434,7 @@ fn edit_apache(
     dir: &str,
     snap: &Snapshot,
     has_http: bool,
-) -> Result<Option<(String, usize)>, PlanError> {
+) -> Result<Option<(String, usize, Option<String>)>, PlanError> {
     use crate::formats::apache::Config;
     let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
     let cfg = Config::parse(text).map_err(|e| PlanError::Conflict(format!("{path}: {e}")))?;
@@ -440,7 +456,12 @@ fn edit_apache(
         .iter()
         .any(|v| v.listens_on(80) && v.serves(domain));
     let new = with_http_redirect(new, Front::Apache, domain, http_here || has_http);
-    Ok(Some((new, vhost.line)))
+    let ours = marked(text, vhost.open.start..vhost.close.end, BEGIN, END);
+    let shadowed = vhost
+        .directives()
+        .find(|d| d.is("DocumentRoot") && ours.as_ref().is_none_or(|r| !r.contains(&d.span.start)))
+        .map(|d| format!("{path}:{}", d.line));
+    Ok(Some((new, vhost.line, shadowed)))
 }
 
 /// The Caddy edit: a catch-all `handle` in the domain's site. Another catch-all `handle`
@@ -524,7 +545,7 @@ pub fn extend(
             let Some(text) = current(&plan, snap, &f) else {
                 continue;
             };
-            if let Some((kind, new, line)) = edit(&f, &text)? {
+            if let Some((kind, new, line, shadowed)) = edit(&f, &text)? {
                 let old = snap.get(&f).map(<[u8]>::to_vec);
                 return Ok(Some((
                     kind,
@@ -533,6 +554,7 @@ pub fn extend(
                         old,
                         new,
                         line,
+                        shadowed,
                     },
                 )));
             }
@@ -575,7 +597,7 @@ pub fn extend(
                         && (s.listen.is_empty() || s.listen.iter().any(|l| l.port == Some(80)))
                 });
                 Ok(edit_nginx(kind, f, text, domain, dir.as_str(), elsewhere)?
-                    .map(|(new, line)| (kind, new, line)))
+                    .map(|(new, line, shadowed)| (kind, new, line, shadowed)))
             })?
         }
         ProxyServer::Apache => {
@@ -599,7 +621,7 @@ pub fn extend(
                 });
                 Ok(
                     edit_apache(f, text, domain, dir.as_str(), snap, http_elsewhere)?
-                        .map(|(new, line)| (Front::Apache, new, line)),
+                        .map(|(new, line, shadowed)| (Front::Apache, new, line, shadowed)),
                 )
             })?
         }
@@ -613,7 +635,7 @@ pub fn extend(
             );
             first(files, &|f, text| {
                 Ok(edit_caddy(f, text, domain, dir.as_str())?
-                    .map(|(new, line)| (Front::Caddy, new, line)))
+                    .map(|(new, line)| (Front::Caddy, new, line, None)))
             })?
         }
     };
@@ -628,6 +650,7 @@ pub fn extend(
         )));
     };
     let mut changed = false;
+    let edit_shadowed = edit.shadowed.clone();
     let why = format!(
         "serves the Drawpile browser client from {dir} at https://{domain}/ (application/wasm, \
          the three Cross-Origin headers on every response, no-store for HTML, long expiry for \
@@ -661,6 +684,12 @@ pub fn extend(
     }
     if front == Front::NginxContainer {
         changed |= mount_into_container(&mut plan, facts, snap, &edit.path, dir, changed)?;
+    }
+    if let (true, Some(at)) = (changed, &edit_shadowed) {
+        plan.notes.push(format!(
+            "https://{domain}/ now serves the browser client: what the site served there before \
+             ({at}) is no longer reachable at that address"
+        ));
     }
     if changed {
         plan.notes.push(format!(

@@ -73,6 +73,19 @@ fn dpserver_s_nginx_container_serves_the_client_through_a_read_only_mount() {
         "{}",
         m.read(OVERRIDE)
     );
+    // dpserver's own page at / (its server-level root) is behind the client now: said.
+    let root_line = site_before[..site_before.find("\troot /var/www/public_html;").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(
+        apply.stdout.contains(&format!(
+            "https://{DOMAIN}/ now serves the browser client: what the site served there before \
+             ({SITE}:{root_line}) is no longer reachable"
+        )),
+        "{}",
+        apply.stdout
+    );
     assert!(
         apply.stdout.contains("up -d nginx"),
         "the container is re-created with the mount: {}",
@@ -113,4 +126,49 @@ fn a_directory_without_a_client_is_refused_with_nothing_written() {
         "{apply:?}"
     );
     assert_eq!(snapshot(m.root()), before, "something was written");
+}
+
+#[test]
+fn under_root_the_audit_judges_the_block_and_names_a_missing_header() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(&format!("{DIR}/index.html"), "<p>client</p>\n")
+        .file(&format!("{DIR}/client.wasm"), b"\0asm\x01\0\0\0");
+    let a = answers(&m);
+    let apply = m.dpwizard(["apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let site = m.read(SITE);
+    m.file(
+        SITE,
+        site.lines()
+            .filter(|l| !l.contains("Cross-Origin-Opener-Policy"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    std::fs::remove_file(m.path(&format!("{DIR}/client.wasm"))).unwrap();
+    let audit = m.dpwizard(["audit", "--json", "--domain", DOMAIN]);
+    let v: serde_json::Value =
+        serde_json::from_str(&audit.stdout).unwrap_or_else(|e| panic!("{e}: {audit:?}"));
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .filter(|id| id.starts_with("DPW-WEB"))
+        .collect();
+    assert_eq!(ids, ["DPW-WEB-001", "DPW-WEB-002"], "{v}");
+    let evidence = v["findings"].to_string();
+    assert!(
+        evidence.contains("the block sets no Cross-Origin-Opener-Policy: same-origin: the page is not cross-origin isolated"),
+        "{evidence}"
+    );
+    assert!(
+        evidence.contains(&format!("{DIR} has no index.html or no .wasm file")),
+        "{evidence}"
+    );
+    for id in ["DPW-WEB-003", "DPW-WEB-005", "DPW-WEB-006", "DPW-WEB-007"] {
+        assert!(v["passed"].to_string().contains(id), "{id}: {v}");
+    }
+    // Not probed under --root: the redirect is skipped, with the reason.
+    assert!(v["skipped"].to_string().contains("DPW-WEB-008"), "{v}");
 }
