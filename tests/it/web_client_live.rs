@@ -112,7 +112,13 @@ fn serve_check_and_break(m: &Machine, file: &str, reload: &str) {
     // refuses a foreign one.
     assert_eq!(m.handshake(DOMAIN, &format!("https://{DOMAIN}")), "101");
     assert_eq!(m.handshake(DOMAIN, "https://evil.example.com"), "403");
-    assert_runs(&chromium(m), &m.ok(&format!("cat {file}")));
+    // drawpile-srv was just restarted and the machine may be busy: a page whose WebSocket
+    // is still pending is loaded again (a few times at most).
+    let seen = (0..8)
+        .map(|_| chromium(m))
+        .find(|s| !s.ends_with("WebSocket: pending"))
+        .unwrap_or_else(|| chromium(m));
+    assert_runs(&seen, &m.ok(&format!("cat {file}")));
     let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("Nothing to do"), "{text}");
