@@ -58,6 +58,15 @@ fn served_directory(block: &str) -> Option<String> {
     })
 }
 
+/// The host a block serves, from its comment (`… at https://HOST/ …`).
+fn served_host(block: &str) -> Option<String> {
+    let rest = block.split("at https://").nth(1)?;
+    let host = rest.split('/').next()?;
+    crate::model::DomainName::parse(host)
+        .ok()
+        .map(|d| d.as_str().to_string())
+}
+
 /// Finds dpwizard's client block in the files the web servers read (their real paths).
 fn find_block(host: &Host, facts: &Facts) -> Option<(String, usize, String)> {
     let files = crate::plan::web_client::all_nginx_servers(facts)
@@ -97,6 +106,8 @@ pub async fn observe(
 ) -> Option<Observed> {
     let (file, line, block) = find_block(host, facts)?;
     let directory = served_directory(&block).unwrap_or_default();
+    // dpwizard's block names the host it serves (a site of its own, or the domain's).
+    let served = served_host(&block).unwrap_or_else(|| domain.to_string());
     let files = host.list_dir(&directory).ok();
     let mut o = Observed {
         at: format!("{file}:{line}"),
@@ -111,7 +122,7 @@ pub async fn observe(
     }
     let target = |port: u16, tls: bool| Target {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        host: domain.to_string(),
+        host: served.clone(),
         tls: tls.then_some(TlsVerify::Insecure),
         timeout: t,
     };
@@ -399,5 +410,8 @@ mod tests {
             served_directory("    Alias \"/\" \"/srv/c/\"").as_deref(),
             Some("/srv/c")
         );
+        let block = crate::plan::web_client::tests_render("/srv/d", "web.example.com");
+        assert_eq!(served_host(&block).as_deref(), Some("web.example.com"));
+        assert_eq!(served_directory(&block).as_deref(), Some("/srv/d"));
     }
 }

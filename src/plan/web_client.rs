@@ -15,6 +15,10 @@ use crate::model::{ClientDir, Origin};
 /// WebSocket block's `# BEGIN dpwizard`, which its editors find by substring.
 pub const BEGIN: &str = "# >>> dpwizard web client";
 pub const END: &str = "# <<< dpwizard web client";
+/// Marker lines around a site of its own for the client (`web_client.domain`), at the end of
+/// the file that holds the main site (whose certificate settings it copies).
+pub const BEGIN_SITE: &str = "# >>> dpwizard web client site";
+pub const END_SITE: &str = "# <<< dpwizard web client site";
 /// Marker lines around the HTTP → HTTPS redirect site, when the domain had none.
 pub const BEGIN_HTTP: &str = "# >>> dpwizard web client: HTTP to HTTPS";
 pub const END_HTTP: &str = "# <<< dpwizard web client: HTTP to HTTPS";
@@ -42,11 +46,17 @@ pub fn read_directory(host: &crate::host::Host, answers: &Answers, snap: &mut Sn
     }
 }
 
-/// The answers with the site's own origin allowed by the WebSocket route's Origin check when
-/// the client is hosted there: the page at https://DOMAIN/ connects with that Origin, which
-/// the documented check (empty, web.drawpile.net, its mirror) would refuse with a 403.
+/// The answers with the client's own origin (https:// + web_client.domain, else site.domain)
+/// allowed by the WebSocket route's Origin check when the client is hosted: the page connects
+/// with that Origin, which the documented check (empty, web.drawpile.net, its mirror) would
+/// refuse with a 403.
 pub fn with_own_origin(answers: &Answers) -> std::borrow::Cow<'_, Answers> {
-    let own = Origin::parse(&format!("https://{}", answers.site.domain));
+    let host = answers
+        .web_client
+        .domain
+        .as_ref()
+        .unwrap_or(&answers.site.domain);
+    let own = Origin::parse(&format!("https://{host}"));
     match own {
         Ok(o)
             if answers.web_client.hosted().is_some()
@@ -101,16 +111,22 @@ enum Front {
 }
 
 /// The web server's own text for the block, indented by `indent`.
-fn render(front: Front, dir: &str, indent: &str) -> String {
+fn render(front: Front, dir: &str, host: &str, indent: &str) -> String {
     let body = match front {
         Front::Nginx | Front::NginxContainer => nginx_block(dir),
         Front::Apache => apache_block(dir),
         Front::Caddy => caddy_block(dir),
     };
-    let unit = if front == Front::Caddy { "\t" } else { "    " };
+    // One level more is the file's own unit: a tab where it indents with tabs (Caddy's style,
+    // dpserver's nginx site, Debian's Apache sites), else four spaces.
+    let unit = if front == Front::Caddy || indent.ends_with('\t') {
+        "\t"
+    } else {
+        "    "
+    };
     let mut out = format!(
-        "{indent}{BEGIN}\n{indent}# The Drawpile browser client from {dir} (self-hosted; the official one is \
-         https://web.drawpile.net).\n"
+        "{indent}{BEGIN}\n{indent}# The Drawpile browser client from {dir} at https://{host}/ (self-hosted; \
+         the official one is https://web.drawpile.net).\n"
     );
     for line in body.lines() {
         if line.is_empty() {
@@ -324,9 +340,18 @@ pub fn all_nginx_servers(
     )
 }
 
-/// What one front end's editor made of a file: the front, the new text, the site's line.
-/// (and where the site served its own / before, now behind the client).
-type Edited = (Front, String, usize, Option<String>);
+/// What one front end's editor made of a file.
+struct Edited {
+    front: Front,
+    new: String,
+    /// The line of the site the client went into (or next to).
+    line: usize,
+    /// Where the site served its own content at / (now behind the client), if it did.
+    shadowed: Option<String>,
+    /// The certificate a site of its own copies from the main site: its file (to check that
+    /// it names the client's host), or None when the web server gets one itself (Caddy).
+    cert: Option<String>,
+}
 /// An editor for one candidate file (path, current text).
 type Editor<'a> = dyn Fn(&str, &str) -> Result<Option<Edited>, PlanError> + 'a;
 
@@ -334,10 +359,16 @@ type Editor<'a> = dyn Fn(&str, &str) -> Result<Option<Edited>, PlanError> + 'a;
 struct Edit {
     path: String,
     old: Option<Vec<u8>>,
-    new: String,
-    line: usize,
-    /// Where the site served its own content at / (now behind the client), if it did.
-    shadowed: Option<String>,
+    edited: Edited,
+}
+
+/// What is wanted: the client's directory, the main site's domain, and the client's own
+/// host name when it gets a site of its own.
+#[derive(Clone, Copy)]
+struct Want<'a> {
+    dir: &'a str,
+    domain: &'a str,
+    own: Option<&'a str>,
 }
 
 fn nginx_server_names(d: &crate::formats::nginx::Directive) -> Vec<String> {
@@ -362,17 +393,33 @@ fn nginx_servers(nodes: &[crate::formats::nginx::Node]) -> Vec<&crate::formats::
     out
 }
 
+/// `text` with the marked region inside `within` removed (nothing else changes).
+fn without_region(text: &str, within: std::ops::Range<usize>, markers: (&str, &str)) -> String {
+    match marked(text, within, markers.0, markers.1) {
+        Some(r) => format!("{}{}", &text[..r.start], &text[r.end..]),
+        None => text.to_string(),
+    }
+}
+
+/// `text` with the client's own site (`site`, markers included) at its end, or replaced.
+fn with_site(text: &str, site: &str) -> String {
+    let end = text.len();
+    set_region(text, 0..end, end, (BEGIN_SITE, END_SITE), site)
+}
+
 /// The nginx edit: the client inside the server block (for `domain`) that carries the
-/// WebSocket route, and a port-80 redirect when no server for the domain listens on 80.
+/// WebSocket route, and a port-80 redirect when no server for the domain listens on 80; or,
+/// for a host of its own, a server of its own (with the main server's listen and
+/// certificate lines) and its redirect, at the end of the file.
 fn edit_nginx(
     front: Front,
     path: &str,
     text: &str,
-    domain: &str,
-    dir: &str,
+    want: Want,
     has_http_elsewhere: bool,
-) -> Result<Option<(String, usize, Option<String>)>, PlanError> {
+) -> Result<Option<Edited>, PlanError> {
     use crate::formats::nginx::{Config, child_indent, insertion_point};
+    let domain = want.domain;
     let conflict = |m: String| PlanError::Conflict(format!("{path}: {m}"));
     let cfg = Config::parse(text)
         .map_err(|e| conflict(format!("{}:{}: {}", e.line, e.column, e.message)))?;
@@ -394,11 +441,63 @@ fn edit_nginx(
     else {
         return Ok(None);
     };
+    let cert = server
+        .children()
+        .filter(|c| c.name.value == "ssl_certificate")
+        .last()
+        .and_then(|c| c.arg(0))
+        .map(str::to_string);
+    if let Some(own) = want.own {
+        // The main server's listen (address, port 443, ssl/http2: nothing a second server
+        // may not repeat) and certificate lines.
+        let mut lines = Vec::new();
+        for c in server.children() {
+            match c.name.value.as_str() {
+                "listen" => {
+                    let words: Vec<&str> = c
+                        .args
+                        .iter()
+                        .map(|a| a.value.as_str())
+                        .filter(|w| matches!(*w, "ssl" | "http2") || w.contains("443"))
+                        .collect();
+                    if words.iter().any(|w| w.contains("443")) {
+                        lines.push(format!("listen {};", words.join(" ")));
+                    }
+                }
+                "ssl_certificate" | "ssl_certificate_key" | "ssl_dhparam" | "include"
+                    if c.name.value != "include" || c.arg(0).is_some_and(|a| a.contains("ssl")) =>
+                {
+                    let raw = &text[c.span.clone()];
+                    lines.push(raw.trim_end_matches(';').to_string() + ";");
+                }
+                _ => {}
+            }
+        }
+        let mut site = format!("{BEGIN_SITE}\nserver {{\n    server_name {own};\n");
+        for l in lines {
+            site.push_str(&format!("    {l}\n"));
+        }
+        site.push('\n');
+        site.push_str(&render(front, want.dir, own, "    "));
+        site.push_str(&format!(
+            "}}\n\nserver {{\n    listen 80;\n    listen [::]:80;\n    server_name {own};\n    \
+             return 301 https://$host$request_uri;\n}}\n{END_SITE}\n"
+        ));
+        let new = without_region(text, server.span.clone(), (BEGIN, END));
+        return Ok(Some(Edited {
+            front,
+            new: with_site(&new, &site),
+            line: server.line,
+            shadowed: None,
+            cert,
+        }));
+    }
     let indent = child_indent(text, server);
-    let block = render(front, dir, &indent);
+    let block = render(front, want.dir, domain, &indent);
     let at = insertion_point(text, server)
         .ok_or_else(|| conflict("the server block has no body".into()))?;
     let new = set_region(text, server.span.clone(), at, (BEGIN, END), &block);
+    let new = without_region(&new, 0..new.len(), (BEGIN_SITE, END_SITE));
     let plain_http = |s: &&crate::formats::nginx::Directive| {
         let listens: Vec<&str> = s
             .children()
@@ -422,28 +521,75 @@ fn edit_nginx(
                         .children()
                         .all(|x| x.name.value == "return" && x.arg(0) == Some("404"))))
     });
-    let shadowed = own_root.map(|c| format!("{}:{}", path, c.line));
-    Ok(Some((new, server.line, shadowed)))
+    Ok(Some(Edited {
+        front,
+        new,
+        line: server.line,
+        shadowed: own_root.map(|c| format!("{}:{}", path, c.line)),
+        cert,
+    }))
 }
 
-/// The Apache edit: the client inside the domain's 443 virtual host, at its end.
+/// The Apache edit: the client inside the domain's 443 virtual host, at its end; or, for a
+/// host of its own, a virtual host of its own (the main one's address and TLS lines) and
+/// its redirect, at the end of the file.
 fn edit_apache(
     path: &str,
     text: &str,
-    domain: &str,
-    dir: &str,
+    want: Want,
     snap: &Snapshot,
     has_http: bool,
-) -> Result<Option<(String, usize, Option<String>)>, PlanError> {
+) -> Result<Option<Edited>, PlanError> {
     use crate::formats::apache::Config;
+    let domain = want.domain;
     let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
     let cfg = Config::parse(text).map_err(|e| PlanError::Conflict(format!("{path}: {e}")))?;
     let Some(vhost) = cfg.tls_vhost_for(domain, &include) else {
         return Ok(None);
     };
+    let cert = vhost
+        .effective_directives()
+        .into_iter()
+        .rev()
+        .find(|d| d.is("SSLCertificateFile"))
+        .and_then(|d| d.arg(0))
+        .map(str::to_string);
+    if let Some(own) = want.own {
+        let mut site = format!(
+            "{BEGIN_SITE}\n{}\n    ServerName {own}\n",
+            &text[vhost.open.clone()]
+        );
+        for d in vhost.directives().filter(|d| {
+            [
+                "SSLEngine",
+                "SSLCertificateFile",
+                "SSLCertificateKeyFile",
+                "SSLCertificateChainFile",
+            ]
+            .iter()
+            .any(|n| d.is(n))
+                || (d.is("Include") && d.arg(0).is_some_and(|a| a.contains("ssl")))
+        }) {
+            site.push_str(&format!("    {}\n", text[d.span.clone()].trim()));
+        }
+        site.push('\n');
+        site.push_str(&render(Front::Apache, want.dir, own, "    "));
+        site.push_str(&format!(
+            "</VirtualHost>\n<VirtualHost *:80>\n    ServerName {own}\n    Redirect permanent / \
+             https://{own}/\n</VirtualHost>\n{END_SITE}\n"
+        ));
+        let new = without_region(text, vhost.open.start..vhost.close.end, (BEGIN, END));
+        return Ok(Some(Edited {
+            front: Front::Apache,
+            new: with_site(&new, &site),
+            line: vhost.line,
+            shadowed: None,
+            cert,
+        }));
+    }
     let indent = vhost.child_indent(text);
     let at = crate::formats::before_closer(text, vhost.close.start);
-    let block = render(Front::Apache, dir, &indent);
+    let block = render(Front::Apache, want.dir, domain, &indent);
     let new = set_region(
         text,
         vhost.open.start..vhost.close.end,
@@ -451,6 +597,7 @@ fn edit_apache(
         (BEGIN, END),
         &block,
     );
+    let new = without_region(&new, 0..new.len(), (BEGIN_SITE, END_SITE));
     let http_here = cfg
         .sections("VirtualHost")
         .iter()
@@ -461,18 +608,22 @@ fn edit_apache(
         .directives()
         .find(|d| d.is("DocumentRoot") && ours.as_ref().is_none_or(|r| !r.contains(&d.span.start)))
         .map(|d| format!("{path}:{}", d.line));
-    Ok(Some((new, vhost.line, shadowed)))
+    Ok(Some(Edited {
+        front: Front::Apache,
+        new,
+        line: vhost.line,
+        shadowed,
+        cert,
+    }))
 }
 
-/// The Caddy edit: a catch-all `handle` in the domain's site. Another catch-all `handle`
-/// (first in file order wins among equals) would hide it: refused.
-fn edit_caddy(
-    path: &str,
-    text: &str,
-    domain: &str,
-    dir: &str,
-) -> Result<Option<(String, usize)>, PlanError> {
+/// The Caddy edit: a catch-all `handle` in the domain's site (another catch-all `handle`,
+/// first in file order among equals, would hide it: refused); or, for a host of its own, a
+/// site of its own with the main site's `tls` line (none: Caddy's automatic HTTPS, which
+/// also redirects HTTP).
+fn edit_caddy(path: &str, text: &str, want: Want) -> Result<Option<Edited>, PlanError> {
     use crate::formats::caddyfile::Caddyfile;
+    let domain = want.domain;
     let c = Caddyfile::parse(text).map_err(|e| PlanError::Conflict(format!("{path}: {e}")))?;
     let Some(site) = c.site_for(domain) else {
         return Ok(None);
@@ -484,6 +635,28 @@ fn edit_caddy(
             site.line
         )));
     };
+    let tls = site.children().find(|d| d.name() == Some("tls"));
+    // `tls CERT KEY`: a file to check; `tls internal`, an e-mail or none: Caddy's own.
+    let cert = tls
+        .filter(|t| t.words.len() == 3)
+        .and_then(|t| t.arg(0))
+        .map(str::to_string);
+    if let Some(own) = want.own {
+        let mut new_site = format!("{BEGIN_SITE}\n{own} {{\n");
+        if let Some(t) = tls {
+            new_site.push_str(&format!("\t{}\n", text[t.span.clone()].trim()));
+        }
+        new_site.push_str(&render(Front::Caddy, want.dir, own, "\t"));
+        new_site.push_str(&format!("}}\n{END_SITE}\n"));
+        let new = without_region(text, b.open..b.close, (BEGIN, END));
+        return Ok(Some(Edited {
+            front: Front::Caddy,
+            new: with_site(&new, &new_site),
+            line: site.line,
+            shadowed: None,
+            cert,
+        }));
+    }
     let ours = marked(text, b.open..b.close, BEGIN, END);
     if let Some(other) = site.children().find(|d| {
         matches!(
@@ -495,17 +668,22 @@ fn edit_caddy(
         return Err(PlanError::Conflict(format!(
             "{path}:{}: the site for {domain} already answers every path (`{}` without a \
              matcher), so the client would be hidden or would hide it; serve the client under a \
-             host name of its own, or narrow that directive, then run again; nothing was changed",
+             host name of its own (web_client.domain), or narrow that directive, then run \
+             again; nothing was changed",
             other.line,
             other.name().unwrap_or("?")
         )));
     }
-    let block = render(Front::Caddy, dir, &site.child_indent(text));
+    let block = render(Front::Caddy, want.dir, domain, &site.child_indent(text));
     let at = crate::formats::before_closer(text, b.close);
-    Ok(Some((
-        set_region(text, b.open..b.close + 1, at, (BEGIN, END), &block),
-        site.line,
-    )))
+    let new = set_region(text, b.open..b.close + 1, at, (BEGIN, END), &block);
+    Ok(Some(Edited {
+        front: Front::Caddy,
+        new: without_region(&new, 0..new.len(), (BEGIN_SITE, END_SITE)),
+        line: site.line,
+        shadowed: None,
+        cert,
+    }))
 }
 
 /// Adds the client's changes to a finished plan (nothing when `[web_client]` is off; an
@@ -521,18 +699,18 @@ pub fn extend(
     };
     check_directory(dir, snap)?;
     let domain = answers.site.domain.as_str();
-    if let Some(own) = &answers.web_client.domain
-        && own.as_str() != domain
-    {
-        return Err(PlanError::Answer {
-            key: "web_client.domain",
-            message: format!(
-                "a site of its own for the client ({own}) is not planned in this version: leave \
-                 web_client.domain out (or set it to {domain}) to serve the client at the root of \
-                 {domain}, next to the WebSocket route"
-            ),
-        });
-    }
+    let own = answers
+        .web_client
+        .domain
+        .as_ref()
+        .map(|d| d.as_str())
+        .filter(|d| *d != domain);
+    let host = own.unwrap_or(domain);
+    let want = Want {
+        dir: dir.as_str(),
+        domain,
+        own,
+    };
     let front = super::front::choose(facts, answers)?;
     let container_files: Vec<String> = facts
         .nginx_containers
@@ -540,23 +718,18 @@ pub fn extend(
         .flat_map(|c| c.config.servers.iter().map(|s| s.file.to_string()))
         .collect();
     // The first candidate file whose site for the domain takes the client.
-    let first = |files: Vec<String>, edit: &Editor| -> Result<Option<(Front, Edit)>, PlanError> {
+    let first = |files: Vec<String>, edit: &Editor| -> Result<Option<Edit>, PlanError> {
         for f in files {
             let Some(text) = current(&plan, snap, &f) else {
                 continue;
             };
-            if let Some((kind, new, line, shadowed)) = edit(&f, &text)? {
+            if let Some(edited) = edit(&f, &text)? {
                 let old = snap.get(&f).map(<[u8]>::to_vec);
-                return Ok(Some((
-                    kind,
-                    Edit {
-                        path: f,
-                        old,
-                        new,
-                        line,
-                        shadowed,
-                    },
-                )));
+                return Ok(Some(Edit {
+                    path: f,
+                    old,
+                    edited,
+                }));
             }
         }
         Ok(None)
@@ -596,8 +769,7 @@ pub fn extend(
                             || s.server_names.iter().all(|n| n == "_"))
                         && (s.listen.is_empty() || s.listen.iter().any(|l| l.port == Some(80)))
                 });
-                Ok(edit_nginx(kind, f, text, domain, dir.as_str(), elsewhere)?
-                    .map(|(new, line, shadowed)| (kind, new, line, shadowed)))
+                edit_nginx(kind, f, text, want, elsewhere)
             })?
         }
         ProxyServer::Apache => {
@@ -619,10 +791,7 @@ pub fn extend(
                             })
                         })
                 });
-                Ok(
-                    edit_apache(f, text, domain, dir.as_str(), snap, http_elsewhere)?
-                        .map(|(new, line, shadowed)| (Front::Apache, new, line, shadowed)),
-                )
+                edit_apache(f, text, want, snap, http_elsewhere)
             })?
         }
         ProxyServer::Caddy => {
@@ -633,13 +802,10 @@ pub fn extend(
                 std::iter::once(super::front_caddy::CADDYFILE.to_string())
                     .chain(facts.caddy.files.iter().cloned()),
             );
-            first(files, &|f, text| {
-                Ok(edit_caddy(f, text, domain, dir.as_str())?
-                    .map(|(new, line)| (Front::Caddy, new, line, None)))
-            })?
+            first(files, &|f, text| edit_caddy(f, text, want))?
         }
     };
-    let Some((front, edit)) = found else {
+    let Some(edit) = found else {
         if plan.then_replan {
             // certbot first: the HTTPS site (and the client in it) comes with the next round.
             return Ok(plan);
@@ -649,33 +815,48 @@ pub fn extend(
              browser client from; nothing was changed"
         )));
     };
+    let Edited {
+        front,
+        new,
+        line,
+        shadowed,
+        cert,
+    } = edit.edited;
+    if let Some(own) = own {
+        check_certificate(facts, cert.as_deref(), own, domain)?;
+    }
     let mut changed = false;
-    let edit_shadowed = edit.shadowed.clone();
     let why = format!(
-        "serves the Drawpile browser client from {dir} at https://{domain}/ (application/wasm, \
+        "serves the Drawpile browser client from {dir} at https://{host}/ (application/wasm, \
          the three Cross-Origin headers on every response, no-store for HTML, long expiry for \
-         the rest, GET only{}), in the site at line {}, between dpwizard web client markers; \
-         the WebSocket route and every other byte stay",
+         the rest, GET only{}), {}, between dpwizard web client markers; the WebSocket route \
+         and every other byte stay",
         if front == Front::Caddy {
             ""
         } else {
             ", HTTP redirected to HTTPS"
         },
-        edit.line
+        match own {
+            Some(own) => format!(
+                "in a site of its own for {own} with the certificate settings of the site at \
+                 line {line}"
+            ),
+            None => format!("in the site at line {line}"),
+        }
     );
-    if let Some(Change::Write { new, why: w, .. }) =
+    if let Some(Change::Write { new: n, why: w, .. }) =
         plan.changes.iter_mut().find(|c| c.path() == edit.path)
     {
-        if *new != edit.new.as_bytes() {
-            *new = edit.new.into_bytes();
+        if *n != new.as_bytes() {
+            *n = new.into_bytes();
             w.push_str(&format!("; {why}"));
             changed = true;
         }
-    } else if edit.old.as_deref() != Some(edit.new.as_bytes()) {
+    } else if edit.old.as_deref() != Some(new.as_bytes()) {
         plan.changes.push(Change::Write {
             path: edit.path.clone(),
             old: edit.old,
-            new: edit.new.into_bytes(),
+            new: new.into_bytes(),
             mode: FileMode::CONFIG,
             secret: false,
             why,
@@ -685,7 +866,7 @@ pub fn extend(
     if front == Front::NginxContainer {
         changed |= mount_into_container(&mut plan, facts, snap, &edit.path, dir, changed)?;
     }
-    if let (true, Some(at)) = (changed, &edit_shadowed) {
+    if let (true, Some(at)) = (changed, &shadowed) {
         plan.notes.push(format!(
             "https://{domain}/ now serves the browser client: what the site served there before \
              ({at}) is no longer reachable at that address"
@@ -693,13 +874,76 @@ pub fn extend(
     }
     if changed {
         plan.notes.push(format!(
-            "the browser client is self-hosted at https://{domain}/ (discouraged: the official one \
+            "the browser client is self-hosted at https://{host}/ (discouraged: the official one \
              at https://web.drawpile.net works with every properly configured server; the GPL \
              applies to modified builds)"
         ));
+        if own.is_some() {
+            plan.notes.push(format!(
+                "DNS: {host} must point at this machine, as {domain} does"
+            ));
+        }
         reload(&mut plan, facts, front);
     }
     Ok(plan)
+}
+
+/// A site of its own copies the main site's certificate: when detection read that
+/// certificate and it does not name the client's host, browsers would refuse it: refused.
+fn check_certificate(
+    facts: &Facts,
+    cert: Option<&str>,
+    own: &str,
+    domain: &str,
+) -> Result<(), PlanError> {
+    let Some(path) = cert else {
+        return Ok(()); // the web server gets its own (Caddy's automatic HTTPS)
+    };
+    let names = facts
+        .tls
+        .referenced
+        .iter()
+        .find(|r| r.path == path)
+        .and_then(|r| r.certificate.as_ref())
+        .map(|c| c.names.clone())
+        .or_else(|| {
+            facts
+                .tls
+                .lineages
+                .iter()
+                .find(|l| l.fullchain_path == path || l.cert_path == path)
+                .map(|l| l.names.clone())
+        });
+    let Some(names) = names else {
+        return Err(PlanError::Answer {
+            key: "web_client.domain",
+            message: format!(
+                "the site of its own for {own} would use the certificate of {domain} ({path}), \
+                 which dpwizard could not read: make sure it exists and names {own}, or leave \
+                 web_client.domain out to serve the client at https://{domain}/"
+            ),
+        });
+    };
+    let covers = names.iter().any(|n| {
+        n.eq_ignore_ascii_case(own)
+            || n.strip_prefix("*.").is_some_and(|parent| {
+                own.split_once('.')
+                    .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(parent))
+            })
+    });
+    if !covers {
+        return Err(PlanError::Answer {
+            key: "web_client.domain",
+            message: format!(
+                "the site of its own for {own} would use the certificate of {domain} ({path}), \
+                 which names only {}: get a certificate that also names {own} (e.g. `certbot \
+                 --expand -d {domain} -d {own}`), or leave web_client.domain out to serve the \
+                 client at https://{domain}/",
+                names.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The reload of the front end, when the plan has none yet.
@@ -874,6 +1118,12 @@ fn mount_into_container(
     Ok(true)
 }
 
+/// The nginx block as written for `host` (for the audit's tests, which read it back).
+#[cfg(test)]
+pub fn tests_render(dir: &str, host: &str) -> String {
+    render(Front::Nginx, dir, host, "    ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,7 +1131,7 @@ mod tests {
     #[test]
     fn blocks_carry_every_header_and_the_markers() {
         for front in [Front::Nginx, Front::Apache, Front::Caddy] {
-            let b = render(front, "/srv/web", "    ");
+            let b = render(front, "/srv/web", "d.example.com", "    ");
             assert!(b.starts_with(&format!("    {BEGIN}\n")), "{b}");
             assert!(b.ends_with(&format!("    {END}\n")), "{b}");
             assert!(!b.contains(crate::formats::BEGIN_MARKER), "{b}");
@@ -898,7 +1148,10 @@ mod tests {
         assert_eq!(n.matches("always;").count(), 12, "{n}");
         assert_eq!(n.matches("deny all;").count(), 3, "{n}");
         // Caddy indents with tabs.
-        assert!(render(Front::Caddy, "/srv/web", "\t").contains("\n\t\troot * /srv/web\n"));
+        assert!(
+            render(Front::Caddy, "/srv/web", "d.example.com", "\t")
+                .contains("\n\t\troot * /srv/web\n")
+        );
     }
 
     #[test]
@@ -927,6 +1180,94 @@ mod tests {
         );
         // Once is enough.
         assert_eq!(with_own_origin(&with).proxy.extra_origins.len(), 1);
+    }
+
+    /// The three editors on small sites, for the client at the domain's root and on a host
+    /// of its own (reviewed snapshots: the markers, the copied TLS lines, the redirects).
+    #[test]
+    fn each_front_end_s_edit_reads_as_intended() {
+        let nginx = "server {\n    listen 443 ssl http2 default_server;\n    server_name d.example.com;\n    \
+                     ssl_certificate /c.pem;\n    ssl_certificate_key /k.pem;\n    \
+                     location /drawpile-web/ws {\n        proxy_pass http://127.0.0.1:27751;\n    }\n}\n";
+        let apache = "<VirtualHost *:443>\n\tServerName d.example.com\n\tDocumentRoot /var/www\n\t\
+                      SSLEngine on\n\tSSLCertificateFile /c.pem\n\tSSLCertificateKeyFile /k.pem\n\
+                      </VirtualHost>\n<VirtualHost *:80>\n\tServerName d.example.com\n</VirtualHost>\n";
+        let caddy = "d.example.com {\n\ttls /c.pem /k.pem\n\thandle /drawpile-web/ws {\n\t\t\
+                     reverse_proxy 127.0.0.1:27751\n\t}\n}\n";
+        let mut out = String::new();
+        for own in [None, Some("web.example.com")] {
+            let want = Want {
+                dir: "/srv/web",
+                domain: "d.example.com",
+                own,
+            };
+            let n = edit_nginx(Front::Nginx, "n", nginx, want, false)
+                .unwrap()
+                .unwrap();
+            let a = edit_apache("a", apache, want, &Snapshot::default(), false)
+                .unwrap()
+                .unwrap();
+            let c = edit_caddy("c", caddy, want).unwrap().unwrap();
+            for (name, e) in [("nginx", n), ("apache", a), ("caddy", c)] {
+                out.push_str(&format!(
+                    "==== {name}, own host {own:?}, site line {}, shadowed {:?}, cert {:?}\n{}",
+                    e.line, e.shadowed, e.cert, e.new
+                ));
+            }
+            // Applying twice changes nothing.
+            let again = edit_nginx(
+                Front::Nginx,
+                "n",
+                &edit_nginx(Front::Nginx, "n", nginx, want, false)
+                    .unwrap()
+                    .unwrap()
+                    .new,
+                want,
+                false,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                again.new,
+                edit_nginx(Front::Nginx, "n", nginx, want, false)
+                    .unwrap()
+                    .unwrap()
+                    .new
+            );
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn a_site_of_its_own_needs_a_certificate_that_names_it() {
+        let mut facts = Facts::default();
+        facts
+            .tls
+            .referenced
+            .push(crate::detect::tls::ReferencedCert {
+                path: "/c.pem".into(),
+                certificate: Some(crate::detect::tls::CertInfo {
+                    names: vec!["draw.example.com".into(), "*.web.example.com".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        let ok = |own: &str, cert: Option<&str>| {
+            check_certificate(&facts, cert, own, "draw.example.com").map_err(|e| e.to_string())
+        };
+        assert_eq!(ok("a.web.example.com", Some("/c.pem")), Ok(()));
+        assert_eq!(ok("anything.example.org", None), Ok(()), "Caddy's own");
+        let e = ok("web.example.com", Some("/c.pem")).unwrap_err();
+        assert!(
+            e.starts_with(
+                "[web_client.domain] the site of its own for web.example.com would use \
+                 the certificate of draw.example.com (/c.pem), which names only draw.example.com, \
+                 *.web.example.com"
+            ),
+            "{e}"
+        );
+        let e = ok("web.example.com", Some("/other.pem")).unwrap_err();
+        assert!(e.contains("which dpwizard could not read"), "{e}");
     }
 
     #[test]

@@ -39,7 +39,8 @@ try { answer = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.a
 catch (e) { answer = 'error ' + e; }
 document.getElementById('r').textContent = 'isolated=' + crossOriginIsolated +
   ' type=' + x.getResponseHeader('Content-Type') + ' answer=' + answer;
-var ws = new WebSocket('wss://' + location.host + '/drawpile-web/ws');
+var wsHost = new URLSearchParams(location.search).get('ws') || location.host;
+var ws = new WebSocket('wss://' + wsHost + '/drawpile-web/ws');
 ws.binaryType = 'arraybuffer';
 ws.onmessage = function (m) {
   document.getElementById('ws').textContent = 'greeting of ' + m.data.byteLength + ' bytes';
@@ -67,11 +68,16 @@ fn answers(m: &Machine, extra: &str) {
 /// What headless Chromium rendered of https://DOMAIN/ (a fresh profile, no network but
 /// loopback, the test's self-signed certificate accepted), run by `sh` (in a machine or here).
 fn chromium_with(sh: &dyn Fn(&str) -> String, domain: &str) -> String {
+    chromium_at(sh, &format!("https://{domain}/"))
+}
+
+/// The same for any `url` (every name goes to this machine's loopback).
+fn chromium_at(sh: &dyn Fn(&str) -> String, url: &str) -> String {
     let dom = sh(&format!(
         "P=$(mktemp -d) && timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic \
          --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-         --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP {domain} 127.0.0.1' \
-         --virtual-time-budget=3000 --dump-dom https://{domain}/ 2>/dev/null; rm -rf $P"
+         --user-data-dir=$P --ignore-certificate-errors '--host-resolver-rules=MAP * 127.0.0.1' \
+         --virtual-time-budget=3000 --dump-dom '{url}' 2>/dev/null; rm -rf $P"
     ));
     let para = |id: &str| {
         let tag = format!("<p id=\"{id}\">");
@@ -339,4 +345,100 @@ fn nginx_in_dpservers_container_serves_a_client_chromium_runs_isolated() {
         "{again:?}"
     );
     let _ = run_compose(&d, &project, &["down"]);
+}
+
+/// A certificate naming both the drawpile domain and the client's own host, as an admin with
+/// `certbot --expand` would have; returns (certificate, key).
+fn two_name_certificate(m: &Machine, own: &str) -> (String, String) {
+    let (cert, key) = ("/etc/ssl/dpw/both.crt", "/etc/ssl/dpw/both.key");
+    m.ok(&format!(
+        "mkdir -p /etc/ssl/dpw && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout {key} \
+         -out {cert} -subj /CN={DOMAIN} -addext subjectAltName=DNS:{DOMAIN},DNS:{own} 2>/dev/null"
+    ));
+    (cert.into(), key.into())
+}
+
+/// `web_client.domain`: a site of its own for the client, with the main site's certificate
+/// settings; the page there runs isolated and reaches drawpile-srv through the main
+/// domain's route (its origin allowed); apply again changes nothing; rollback restores.
+fn own_site(m: &Machine, file: &str) {
+    let own = "web.draw.example.test";
+    answers(m, "");
+    m.write(
+        "/root/answers.toml",
+        m.ok("cat /root/answers.toml") + &format!("domain = \"{own}\"\n"),
+    );
+    let before = m.ok(&format!("cat {file}"));
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "apply failed:\n{text}");
+    assert!(
+        text.contains(&format!("https://{own}/ (discouraged")),
+        "{text}"
+    );
+    assert_eq!(m.handshake(DOMAIN, &format!("https://{own}")), "101");
+    let url = format!("https://{own}/?ws={DOMAIN}");
+    let seen = (0..8)
+        .map(|_| chromium_at(&|script| m.ok(script), &url))
+        .find(|s| !s.ends_with("WebSocket: pending"))
+        .unwrap_or_default();
+    assert_runs(&seen, &m.ok(&format!("cat {file}")));
+    // The main domain keeps its own page at /.
+    let main = m.ok(&format!(
+        "curl -sk --resolve {DOMAIN}:443:127.0.0.1 https://{DOMAIN}/ -o /dev/null -D - | tr -d '\\r'"
+    ));
+    assert!(!main.contains("Cross-Origin-Embedder-Policy"), "{main}");
+    let (_, text) = m.dpwizard(&format!("audit --json --timeout 3 --domain {DOMAIN}"));
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    for n in 1..=8 {
+        let id = format!("DPW-WEB-00{n}");
+        assert!(v["passed"].to_string().contains(&id), "{id}: {v}");
+    }
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Nothing to do"), "{text}");
+    let (code, text) = m.dpwizard("rollback");
+    assert_eq!(code, 0, "rollback failed:\n{text}");
+    assert_eq!(m.ok(&format!("cat {file}")), before);
+}
+
+#[test]
+fn apache_serves_the_client_on_a_host_of_its_own() {
+    if skip_unless_machine(&["apache2", "a2enmod", "chromium", "openssl"]) {
+        return;
+    }
+    let vhost = "/etc/apache2/sites-available/draw-le-ssl.conf";
+    let m = Machine::boot("dpw-web-apache-own");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = two_name_certificate(&m, "web.draw.example.test");
+    m.write(
+        vhost,
+        format!(
+            "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tDocumentRoot /var/www/html\n\n\
+\tSSLEngine on\n\tSSLCertificateFile {cert}\n\tSSLCertificateKeyFile {key}\n</VirtualHost>\n</IfModule>\n"
+        ),
+    );
+    m.ok(&format!(
+        "chmod 600 {key} && a2enmod -q ssl && a2ensite -q draw-le-ssl && systemctl start apache2"
+    ));
+    stand_in_client(&m);
+    own_site(&m, vhost);
+}
+
+#[test]
+fn caddy_serves_the_client_on_a_host_of_its_own() {
+    if skip_unless_machine(&["caddy", "chromium", "openssl"]) {
+        return;
+    }
+    let caddyfile = "/etc/caddy/Caddyfile";
+    let m = Machine::boot("dpw-web-caddy-own");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = two_name_certificate(&m, "web.draw.example.test");
+    m.write(
+        caddyfile,
+        format!("{{\n\tadmin localhost:2019\n}}\n\n{DOMAIN} {{\n\ttls {cert} {key}\n\trespond / \"main\"\n}}\n"),
+    );
+    m.ok(&format!("chown caddy {key} && systemctl start caddy"));
+    stand_in_client(&m);
+    own_site(&m, caddyfile);
 }
