@@ -92,6 +92,21 @@ pub(crate) fn compose_text(https_port: u16) -> String {
     )
 }
 
+/// dpserver's site with `origin_check`, without the list server and the web admin, whose
+/// containers are not here (nginx resolves every proxy_pass name when it loads).
+pub(crate) fn site_without_missing_services(origin_check: &str) -> String {
+    let conf = dpserver::default_conf(origin_check);
+    let cut = |s: &str, start: &str| {
+        let a = s.find(start).unwrap();
+        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
+        format!("{}{}", &s[..a], &s[b..])
+    };
+    cut(
+        &cut(&conf, "\tlocation /admin/ {"),
+        "\tlocation /listing/ {",
+    )
+}
+
 pub(crate) fn run_compose(d: &Dockerd, dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("docker-compose")
         .current_dir(dir)
@@ -122,18 +137,8 @@ fn apply_fixes_the_old_origin_check_in_dpservers_nginx_container() {
         eprintln!("skipped: 127.0.0.1:443 is busy");
         return;
     }
-    // The site: dpserver's before 2026 without the list server and the web admin, whose
-    // containers are not here (nginx resolves every proxy_pass name when it loads).
-    let conf = dpserver::default_conf(dpserver::PRE_2026_ORIGIN_CHECK);
-    let cut = |s: &str, start: &str| {
-        let a = s.find(start).unwrap();
-        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
-        format!("{}{}", &s[..a], &s[b..])
-    };
-    let conf = cut(
-        &cut(&conf, "\tlocation /admin/ {"),
-        "\tlocation /listing/ {",
-    );
+    // The site: dpserver's before 2026.
+    let conf = site_without_missing_services(dpserver::PRE_2026_ORIGIN_CHECK);
     dpserver::install(&m, "/root/dpserver", &compose_text(https_port), &conf);
     let dir = m.path("/root/dpserver");
     let up = run_compose(&d, &dir, &["up", "-d"]);

@@ -186,15 +186,8 @@ fn nginx_on_the_host_serves_a_client_chromium_runs_isolated() {
     serve_check_and_break(&m, &site, "nginx -s reload");
 }
 
-#[test]
-fn apache_serves_a_client_chromium_runs_isolated() {
-    if skip_unless_machine(&["apache2", "a2enmod", "chromium"]) {
-        return;
-    }
-    let vhost = "/etc/apache2/sites-available/draw-le-ssl.conf";
-    let m = Machine::boot("dpw-web-apache");
-    m.with_drawpile_service(&Server::pick("2.3.0"));
-    let (cert, key) = m.self_signed(DOMAIN);
+/// The HTTPS site certbot's Apache plugin would leave (`*-le-ssl.conf`), running.
+fn apache_site(m: &Machine, vhost: &str, cert: &str, key: &str) {
     m.write(
         vhost,
         format!(
@@ -205,6 +198,18 @@ fn apache_serves_a_client_chromium_runs_isolated() {
     m.ok(&format!(
         "chmod 600 {key} && a2enmod -q ssl && a2ensite -q draw-le-ssl && systemctl start apache2"
     ));
+}
+
+#[test]
+fn apache_serves_a_client_chromium_runs_isolated() {
+    if skip_unless_machine(&["apache2", "a2enmod", "chromium"]) {
+        return;
+    }
+    let vhost = "/etc/apache2/sites-available/draw-le-ssl.conf";
+    let m = Machine::boot("dpw-web-apache");
+    m.with_drawpile_service(&Server::pick("2.3.0"));
+    let (cert, key) = m.self_signed(DOMAIN);
+    apache_site(&m, vhost, &cert, &key);
     stand_in_client(&m);
     answers(&m, "");
     serve_check_and_break(&m, vhost, "apache2ctl graceful");
@@ -255,18 +260,7 @@ fn nginx_in_dpservers_container_serves_a_client_chromium_runs_isolated() {
     d.build_image("2.3.0", &Server::pick("2.3.0"));
     build_nginx_image(&d);
     let m = FakeMachine::debian12();
-    // dpserver's current site without the list server and the web admin, whose containers
-    // are not here (nginx resolves every proxy_pass name when it loads).
-    let conf = dpserver::default_conf(dpserver::ORIGIN_CHECK_2026);
-    let cut = |s: &str, start: &str| {
-        let a = s.find(start).unwrap();
-        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
-        format!("{}{}", &s[..a], &s[b..])
-    };
-    let conf = cut(
-        &cut(&conf, "\tlocation /admin/ {"),
-        "\tlocation /listing/ {",
-    );
+    let conf = crate::compose_live::site_without_missing_services(dpserver::ORIGIN_CHECK_2026);
     dpserver::install(&m, "/root/dpserver", &compose_text(443), &conf);
     // The client where dockerd (this machine) finds it, and where dpwizard under --root
     // reads it: the same absolute path, inside and outside the tree.
@@ -411,16 +405,7 @@ fn apache_serves_the_client_on_a_host_of_its_own() {
     let m = Machine::boot("dpw-web-apache-own");
     m.with_drawpile_service(&Server::pick("2.3.0"));
     let (cert, key) = two_name_certificate(&m, "web.draw.example.test");
-    m.write(
-        vhost,
-        format!(
-            "<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName {DOMAIN}\n\tDocumentRoot /var/www/html\n\n\
-\tSSLEngine on\n\tSSLCertificateFile {cert}\n\tSSLCertificateKeyFile {key}\n</VirtualHost>\n</IfModule>\n"
-        ),
-    );
-    m.ok(&format!(
-        "chmod 600 {key} && a2enmod -q ssl && a2ensite -q draw-le-ssl && systemctl start apache2"
-    ));
+    apache_site(&m, vhost, &cert, &key);
     stand_in_client(&m);
     own_site(&m, vhost);
 }
