@@ -229,8 +229,24 @@ fn caddy_serves_a_client_chromium_runs_isolated() {
         format!("{{\n\tadmin localhost:2019\n}}\n\n{DOMAIN} {{\n\ttls {cert} {key}\n}}\n"),
     );
     m.ok(&format!("chown caddy {key} && systemctl start caddy"));
+    // The route first, without the client (off by default); the client comes later, on a
+    // setup that already works: only its block, validated, then the reload.
+    m.write(
+        "/root/answers.toml",
+        format!("[site]\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "apply failed:\n{text}");
+    assert!(!m.ok(&format!("cat {caddyfile}")).contains("web client"));
     stand_in_client(&m);
     answers(&m, "");
+    let (code, text) = m.dpwizard("plan --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("systemctl reload caddy"), "{text}");
+    assert!(
+        !text.contains("drawpile-srv.service"),
+        "only the client changes: {text}"
+    );
     serve_check_and_break(&m, caddyfile, "systemctl reload caddy");
 }
 
