@@ -10,6 +10,8 @@ pkgs=(
   # A firewall to plan rules for, inside throwaway machines only (never enabled on the host).
   ufw nftables python3-venv
   prometheus lintian bash-completion ansible-core
+  # Headless, for the self-hosted browser client's tests (crossOriginIsolated).
+  chromium
   # The real drawpile-srv builds in ../shared/drawpile-srv/ (its README): their runtime.
   libqt5core5a libqt5network5 libqt5websockets5 libqt5sql5 libqt5sql5-sqlite libsodium23
   libmicrohttpd12 libsystemd0

@@ -133,6 +133,35 @@ pub struct ProxyAnswers {
     pub extra_origins: Vec<Origin>,
 }
 
+/// Hosting the browser client on this server (discouraged: the official one at
+/// https://web.drawpile.net works with every properly configured server). Off by default;
+/// `enabled` needs `directory` and `acknowledged`, so no script turns it on unknowingly.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WebClientAnswers {
+    pub enabled: bool,
+    /// The built client files (index.html and the .wasm files).
+    pub directory: Option<ClientDir>,
+    /// A dedicated site for the client; by default the client is served at the root of
+    /// `site.domain`, next to the WebSocket route.
+    pub domain: Option<DomainName>,
+    /// The admin read the warning (the official client works; self-hosting only as a backup
+    /// or where it is unreachable; the GPL applies to modified builds).
+    pub acknowledged: bool,
+}
+
+/// What the admin must accept before hosting the client: the Drawpile page's own warning.
+pub const WEB_CLIENT_WARNING: &str = "The official web client at https://web.drawpile.net \
+works with every properly configured server. Host your own copy only as a backup or where \
+web.drawpile.net is unreachable. The client is licensed under the GPL: if you change it, you \
+must offer your users its source code under the same licence.";
+
+impl WebClientAnswers {
+    /// The directory to serve when hosting is on (validation guarantees it is set then).
+    pub fn hosted(&self) -> Option<&ClientDir> {
+        self.directory.as_ref().filter(|_| self.enabled)
+    }
+}
+
 /// A validated answers file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Answers {
@@ -140,6 +169,7 @@ pub struct Answers {
     pub site: SiteAnswers,
     pub tls: TlsAnswers,
     pub proxy: ProxyAnswers,
+    pub web_client: WebClientAnswers,
 }
 
 /// One problem in an answers file.
@@ -184,6 +214,7 @@ struct Raw {
     site: Option<Spanned<RawSite>>,
     tls: Option<RawTls>,
     proxy: Option<RawProxy>,
+    web_client: Option<Spanned<RawWebClient>>,
 }
 
 type S<T> = Option<Spanned<T>>;
@@ -224,6 +255,15 @@ struct RawProxy {
     server: S<String>,
     site_file: S<String>,
     extra_origins: S<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebClient {
+    enabled: S<bool>,
+    directory: S<String>,
+    domain: S<String>,
+    acknowledged: S<bool>,
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -461,6 +501,43 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         }
     };
 
+    let web_client = match raw.web_client {
+        None => WebClientAnswers::default(),
+        Some(w) => {
+            let span = w.span();
+            let w = w.into_inner();
+            let enabled_span = w.enabled.as_ref().map_or(span.clone(), |e| e.span());
+            let enabled = w.enabled.as_ref().is_some_and(|e| *e.get_ref());
+            let acknowledged = w.acknowledged.as_ref().is_some_and(|e| *e.get_ref());
+            let has_directory = w.directory.is_some();
+            let answers = WebClientAnswers {
+                enabled,
+                directory: c.take(w.directory, "web_client.directory", |s| ClientDir::parse(s)),
+                domain: c.take(w.domain, "web_client.domain", |s| DomainName::parse(s)),
+                acknowledged,
+            };
+            if enabled && !has_directory {
+                c.push(
+                    enabled_span.clone(),
+                    "web_client.directory",
+                    "web_client.enabled = true needs web_client.directory: the directory of \
+                     the built client files (index.html and its .wasm files)",
+                );
+            }
+            if enabled && !acknowledged {
+                c.push(
+                    enabled_span,
+                    "web_client.acknowledged",
+                    format!(
+                        "web_client.enabled = true needs web_client.acknowledged = true, which \
+                         says you read this: {WEB_CLIENT_WARNING}"
+                    ),
+                );
+            }
+            answers
+        }
+    };
+
     // Cross-field rules that need no machine.
     if tls.certificate.is_some() != tls.key.is_some() {
         c.push(
@@ -518,6 +595,7 @@ pub fn parse(file: &str, text: &str) -> Result<Answers, AnswerErrors> {
         site: SiteAnswers { domain, email },
         tls,
         proxy,
+        web_client,
     })
 }
 
@@ -613,6 +691,18 @@ pub fn to_toml(a: &Answers, header: &str, comments: &dyn Fn(&str) -> Option<Stri
             ("extra_origins", origins),
         ],
     );
+    let w = &a.web_client;
+    if *w != WebClientAnswers::default() {
+        section(
+            "web_client",
+            vec![
+                ("enabled", Some(w.enabled.to_string())),
+                ("directory", w.directory.as_ref().map(|v| q(v.as_str()))),
+                ("domain", w.domain.as_ref().map(|v| q(v.as_str()))),
+                ("acknowledged", w.acknowledged.then(|| "true".to_string())),
+            ],
+        );
+    }
     out
 }
 
@@ -743,6 +833,9 @@ mod tests {
             "server",
             "site_file",
             "extra_origins",
+            "enabled",
+            "directory",
+            "acknowledged",
         ] {
             assert!(
                 TEMPLATE
@@ -847,6 +940,64 @@ mod tests {
             "{r}"
         );
         assert!(!r.contains("required"), "{r}");
+    }
+
+    #[test]
+    fn the_web_client_is_off_by_default_and_needs_a_directory_and_the_acknowledgement() {
+        let base = "[site]\ndomain = \"d.example.com\"\n";
+        assert_eq!(
+            parse("a.toml", base).unwrap().web_client,
+            WebClientAnswers::default()
+        );
+        assert_eq!(parse("a.toml", base).unwrap().web_client.hosted(), None);
+        let text = format!("{base}[web_client]\nenabled = true\n");
+        let r = parse("w.toml", &text).unwrap_err().render();
+        assert!(
+            r.contains("w.toml:4:11: [web_client.directory] web_client.enabled = true needs"),
+            "{r}"
+        );
+        assert!(
+            r.contains(
+                "w.toml:4:11: [web_client.acknowledged] web_client.enabled = true needs \
+                 web_client.acknowledged = true"
+            ),
+            "{r}"
+        );
+        assert!(r.contains("https://web.drawpile.net"), "{r}");
+        let text = format!(
+            "{base}[web_client]\nenabled = true\ndirectory = \"/etc/web\"\n\
+             domain = \"203.0.113.4\"\nacknowledged = true\n"
+        );
+        let r = parse("w.toml", &text).unwrap_err().render();
+        assert!(
+            r.contains("w.toml:5:13: [web_client.directory] \"/etc/web\" is under /etc"),
+            "{r}"
+        );
+        assert!(
+            r.contains("w.toml:6:10: [web_client.domain] \"203.0.113.4\" is an IP address"),
+            "{r}"
+        );
+        let text = format!(
+            "{base}[web_client]\nenabled = true\ndirectory = \"/srv/web/\"\n\
+             domain = \"Web.Example.com\"\nacknowledged = true\n"
+        );
+        let a = parse("w.toml", &text).unwrap();
+        assert_eq!(
+            a.web_client.hosted().map(ClientDir::as_str),
+            Some("/srv/web")
+        );
+        assert_eq!(
+            a.web_client.domain.as_ref().map(DomainName::as_str),
+            Some("web.example.com")
+        );
+        assert_eq!(parse("b.toml", &to_toml(&a, "", &|_| None)).unwrap(), a);
+        // A typo is an unknown key, named where it is.
+        let text = format!("{base}[web_client]\nenable = true\n");
+        let r = parse("w.toml", &text).unwrap_err().render();
+        assert!(
+            r.contains("w.toml:4:1: [web_client.enable] unknown field"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -245,6 +245,41 @@ impl AbsPath {
     }
 }
 
+/// The directory of a built Drawpile browser client that the web server serves at the root
+/// of a site: an absolute path a configuration file can hold unquoted, never a system
+/// directory (serving `/etc` or `/` to the world would publish secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientDir(String);
+string_type!(ClientDir);
+
+impl ClientDir {
+    /// Directories whose contents must never be served, with everything under them.
+    const SYSTEM: &'static [&'static str] = &[
+        "/etc", "/root", "/proc", "/sys", "/dev", "/boot", "/run", "/var/lib",
+    ];
+
+    pub fn parse(s: &str) -> Result<ClientDir, Invalid> {
+        let path = AbsPath::parse(s)?;
+        let t = path.as_str().trim_end_matches('/');
+        if t.is_empty() {
+            return Err(invalid(
+                "the directory \"/\" would serve the whole filesystem: give the directory of \
+                 the built client files (e.g. /srv/drawpile-web)",
+            ));
+        }
+        if let Some(sys) = Self::SYSTEM
+            .iter()
+            .find(|d| t == **d || t.starts_with(&format!("{d}/")))
+        {
+            return Err(invalid(format!(
+                "{t:?} is under {sys}, whose files must never be served: put the built client \
+                 files in a directory of their own (e.g. /srv/drawpile-web)"
+            )));
+        }
+        Ok(ClientDir(t.to_string()))
+    }
+}
+
 /// A systemd service name, e.g. `drawpile-srv.service`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UnitName(String);
@@ -405,6 +440,28 @@ impl HttpsUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_directories() {
+        assert_eq!(
+            ClientDir::parse("/srv/drawpile-web/").unwrap().as_str(),
+            "/srv/drawpile-web"
+        );
+        for (bad, why) in [
+            ("/", "whole filesystem"),
+            ("srv/web", "not absolute"),
+            ("/etc/nginx", "under /etc"),
+            ("/root/web", "under /root"),
+            ("/srv/web;", "could break out"),
+            ("/srv/my web", "white space"),
+            ("/srv/../etc", "'..'"),
+        ] {
+            let e = ClientDir::parse(bad).unwrap_err().0;
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        // A name that only begins like a system directory is fine.
+        assert!(ClientDir::parse("/etcetera/web").is_ok());
+    }
 
     #[test]
     fn domains() {

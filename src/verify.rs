@@ -502,6 +502,67 @@ pub async fn ws_handshake(
     }
 }
 
+/// One plain HTTP/1.1 request (`Connection: close`) to `target`, over TLS when it has TLS
+/// settings (a certificate error does not stop it, as for the handshakes); returns the status
+/// and the response headers. The body is not read. For the hosted browser client's checks.
+pub async fn http_head_of(
+    target: &Target,
+    method: &str,
+    path: &str,
+) -> Result<(u16, Vec<(String, String)>), ProbeError> {
+    async fn on<S: AsyncRead + AsyncWrite + Unpin>(
+        s: &mut S,
+        host: &str,
+        method: &str,
+        path: &str,
+    ) -> Result<(u16, Vec<(String, String)>), ProbeError> {
+        let io_err = |e: std::io::Error| ProbeError::Io {
+            during: "an HTTP request".into(),
+            error: e.to_string(),
+        };
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dpwizard/{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        s.write_all(req.as_bytes()).await.map_err(io_err)?;
+        s.flush().await.map_err(io_err)?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                return parse_response_head(&String::from_utf8_lossy(&buf[..p]));
+            }
+            if buf.len() > MAX_HEADER_BYTES {
+                return Err(ProbeError::BadResponse("response headers too long".into()));
+            }
+            let n = s.read(&mut chunk).await.map_err(io_err)?;
+            if n == 0 {
+                return Err(ProbeError::ClosedEarly);
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let t = target.timeout;
+    let work = async {
+        let mut tcp = connect(target.addr, t).await?;
+        match &target.tls {
+            None => on(&mut tcp, &target.host, method, path).await,
+            Some(verify) => {
+                let (mut tls, _) = tls_connect(tcp, target, verify).await?;
+                on(&mut tls, &target.host, method, path).await
+            }
+        }
+    };
+    match tokio::time::timeout(t, work).await {
+        Ok(r) => r,
+        Err(_) => Err(timeout_err(
+            t,
+            &format!("waiting for {method} {path} at {}", target.addr),
+        )),
+    }
+}
+
 type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
 
 async fn tls_connect(

@@ -71,6 +71,11 @@ pub fn snapshot(host: &Host, facts: &Facts, answers: &Answers) -> Snapshot {
             snap.files.insert(format!("{d}/"), Vec::new());
         }
     }
+    for d in reads.listings {
+        if let Ok(names) = host.list_dir(&d) {
+            snap.dirs.insert(d, names);
+        }
+    }
     if let Some(domain) = reads.self_signed_for {
         snap.generated = Some(
             crate::plan::selfsigned::generate(&domain, host.clock().now_unix(), 365)

@@ -32,6 +32,7 @@ pub enum Area {
     Dns,
     Live,
     Log,
+    Web,
 }
 
 impl Area {
@@ -44,10 +45,11 @@ impl Area {
             Area::Dns => "DNS",
             Area::Live => "Live probes",
             Area::Log => "Logs (what real users got)",
+            Area::Web => "Self-hosted browser client",
         }
     }
 
-    pub const ALL: [Area; 7] = [
+    pub const ALL: [Area; 8] = [
         Area::Srv,
         Area::Proxy,
         Area::Tls,
@@ -55,6 +57,7 @@ impl Area {
         Area::Dns,
         Area::Live,
         Area::Log,
+        Area::Web,
     ];
 }
 
@@ -327,6 +330,38 @@ checks! {
         "the proxy reaches drawpile-srv (no 502/504 on /drawpile-web/ws)",
         "502 and 504 mean drawpile-srv was down or proxy_pass points at the wrong port.",
         "Check proxy_pass against --websocket-port and that the service is running.";
+    WEB_FILES = "DPW-WEB-001", Web, Error, false,
+        "the hosted browser client's directory holds index.html and a .wasm file",
+        "Without them the site serves no client (or a broken one).",
+        "Build the Drawpile browser client (or unpack a release) into the directory the web server serves.";
+    WEB_COOP = "DPW-WEB-002", Web, Error, true,
+        "every response of the hosted client carries Cross-Origin-Opener-Policy: same-origin",
+        "Without COOP the page is not cross-origin isolated: no secure context for its threads, so the client cannot run.",
+        "Add the header to every response (nginx: in every location, with `always`); `dpwizard apply` with [web_client] writes it.";
+    WEB_COEP = "DPW-WEB-003", Web, Error, true,
+        "every response of the hosted client carries Cross-Origin-Embedder-Policy: require-corp",
+        "Without COEP the page is not cross-origin isolated: no secure context for its threads, so the client cannot run.",
+        "Add the header to every response (nginx: in every location, with `always`); `dpwizard apply` with [web_client] writes it.";
+    WEB_CORP = "DPW-WEB-004", Web, Warning, true,
+        "every response of the hosted client carries Cross-Origin-Resource-Policy: same-site",
+        "Drawpile's page asks for it; with COEP in force, resources without it may be blocked.",
+        "Add the header to every response; `dpwizard apply` with [web_client] writes it.";
+    WEB_WASM_TYPE = "DPW-WEB-005", Web, Error, true,
+        ".wasm files are served as application/wasm",
+        "Browsers refuse to compile WebAssembly streamed with another type.",
+        "Map .wasm to application/wasm (nginx: `types { } default_type application/wasm;` in a .wasm location).";
+    WEB_CACHE = "DPW-WEB-006", Web, Warning, true,
+        "HTML is served with Cache-Control: no-store, everything else with a long expiry",
+        "A cached index.html keeps browsers on an old client after an update; the rest is large and never changes under its name.",
+        "Send `Cache-Control: no-store` for text/html and a long max-age for the rest.";
+    WEB_GET_ONLY = "DPW-WEB-007", Web, Warning, true,
+        "the hosted client answers GET (and HEAD) only",
+        "Static files need nothing else; refusing other methods is what Drawpile's page asks for.",
+        "Refuse other methods (nginx: `limit_except GET { deny all; }`).";
+    WEB_HTTPS_REDIRECT = "DPW-WEB-008", Web, Warning, true,
+        "plain HTTP for the domain is redirected to HTTPS",
+        "People type the name without https://; the client only runs in a secure context.",
+        "Add a port-80 site that answers 301 to https://.";
 }
 
 /// The check with this id, if there is one.

@@ -168,6 +168,7 @@ pub fn answers_from_machine(
         },
         tls,
         proxy,
+        web_client: Default::default(),
     };
     let text = crate::answers::to_toml(
         &answers,

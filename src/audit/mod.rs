@@ -14,6 +14,7 @@ pub mod logs;
 pub mod observe;
 pub mod render;
 pub mod setup;
+pub mod web_client;
 
 use serde::Serialize;
 
@@ -175,6 +176,9 @@ pub struct Observations {
     pub live: Option<observe::Live>,
     pub dns: Option<observe::Dns>,
     pub logs: logs::LogEvidence,
+    /// The self-hosted browser client, when dpwizard's block for it is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_client: Option<web_client::Observed>,
     /// Why a part was not observed: (`live`|`dns`|`nginx_test`|`journal`, reason).
     pub not_observed: Vec<(String, String)>,
 }
@@ -201,6 +205,7 @@ pub fn judge(facts: &Facts, obs: &Observations, domain: Option<&str>) -> Report 
     checks::dns(&setup, obs, &mut v);
     checks::live(&setup, obs, &mut v);
     checks::logs(facts, &setup, obs, &mut v);
+    web_client::judge(obs.web_client.as_ref(), &mut v);
     // Every check of the catalogue appears once: passed, found, or skipped.
     for c in catalogue::ALL {
         v.skip(c, "not applicable to this setup");

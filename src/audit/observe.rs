@@ -400,6 +400,8 @@ pub async fn observe(
     obs.front_files = front_files;
     if let Some(d) = &s.domain {
         obs.front_block = super::front::observe(host, facts, d);
+        obs.web_client =
+            super::web_client::observe(host, facts, d, live_ok.clone(), opts.timeout).await;
     }
     obs
 }

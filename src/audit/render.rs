@@ -275,6 +275,7 @@ fn area_label(a: Area) -> &'static str {
         Area::Dns => "dns",
         Area::Live => "live",
         Area::Log => "log",
+        Area::Web => "web",
     }
 }
 

@@ -386,6 +386,61 @@ pub fn set_command(text: &str, service: &str, argv: &[String]) -> Result<String,
     Ok(out.concat())
 }
 
+/// The item lines of `key:`'s short-syntax block list, or why it is not one.
+fn list_items(bare: &[&str], b: Block, child: usize, key: &str) -> Result<Vec<usize>, String> {
+    let items: Vec<usize> = (b.start + 1..b.end)
+        .filter(|&i| is_content(bare[i]))
+        .collect();
+    if bare[b.start].trim_end().len() > child + key.len() + 1
+        || items
+            .iter()
+            .any(|&i| !bare[i].trim_start().starts_with("- "))
+    {
+        return Err(format!(
+            "{key}: is not a short-syntax block list; edit it by hand"
+        ));
+    }
+    Ok(items)
+}
+
+/// `service`'s `volumes:` with the short-syntax entry `mount` (`SRC:DST[:ro]`) in an override
+/// file (`text`: its current bytes), every other byte kept: added to an existing block list,
+/// else a `volumes:` added to the service, the service to `services:`, or `services:` to the
+/// file. Unchanged when the entry is already there. Compose merges an override's volumes
+/// with the main file's by their container path.
+pub fn add_volume(text: &str, service: &str, mount: &str) -> Result<String, String> {
+    let (mut out, bare) = split(text);
+    let item = |pad: &str| format!("{pad}- {}\n", quote(mount));
+    let Some((svc, child)) = service_block(&bare, service) else {
+        return add_service(out, &bare, service, |pad| {
+            format!("{pad}volumes:\n{}", item(&format!("{pad}  ")))
+        });
+    };
+    let pad = " ".repeat(child);
+    match key_block(&bare, svc, child, "volumes") {
+        Some(v) => {
+            let items = list_items(&bare, v, child, "volumes")?;
+            let same =
+                |i: &usize| bare[*i].trim_start()[2..].trim().trim_matches(['"', '\'']) == mount;
+            if items.iter().any(same) {
+                return Ok(text.to_string());
+            }
+            let item_pad = items
+                .first()
+                .map(|&i| " ".repeat(indent_of(bare[i])))
+                .unwrap_or_else(|| format!("{pad}  "));
+            out.insert(v.end, item(&item_pad));
+        }
+        None => {
+            out.insert(
+                svc.end,
+                format!("{pad}volumes:\n{}", item(&format!("{pad}  "))),
+            );
+        }
+    }
+    Ok(out.concat())
+}
+
 /// `text` without the short-syntax entries of `service`'s `ports:` that publish
 /// `container_port` (and without `ports:` when none is left). Unchanged when there is none.
 pub fn remove_port(text: &str, service: &str, container_port: u16) -> Result<String, String> {
@@ -442,6 +497,35 @@ pub fn remove_port(text: &str, service: &str, container_port: u16) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_volume_appends_once_and_keeps_every_other_byte() {
+        let m = "/srv/web:/srv/web:ro";
+        let empty = add_volume("", "nginx", m).unwrap();
+        assert_eq!(
+            empty,
+            "services:\n  nginx:\n    volumes:\n      - \"/srv/web:/srv/web:ro\"\n"
+        );
+        assert_eq!(add_volume(&empty, "nginx", m).unwrap(), empty);
+        let text = "# mine\nservices:\n  drawpile:\n    command: [\"a\"]\n  nginx:\n    \
+                    volumes:\n      - ./certs:/certs # keep\n    restart: always\n";
+        let out = add_volume(text, "nginx", m).unwrap();
+        assert_eq!(
+            out,
+            text.replace("# keep\n", "# keep\n      - \"/srv/web:/srv/web:ro\"\n")
+        );
+        let out = add_volume("services:\n  drawpile:\n    command: [\"a\"]\n", "nginx", m).unwrap();
+        assert_eq!(
+            out,
+            "services:\n  nginx:\n    volumes:\n      - \"/srv/web:/srv/web:ro\"\n  drawpile:\n    command: [\"a\"]\n"
+        );
+        let svc = add_volume("services:\n  nginx:\n    restart: always\n", "nginx", m).unwrap();
+        assert_eq!(
+            svc,
+            "services:\n  nginx:\n    restart: always\n    volumes:\n      - \"/srv/web:/srv/web:ro\"\n"
+        );
+        assert!(add_volume("services:\n  nginx:\n    volumes: [a]\n", "nginx", m).is_err());
+    }
 
     const FILE: &str = "# my drawpile stack\nversion: \"3.8\"\nservices:\n  drawpile-srv:\n    image: drawpile/drawpile-srv:2.3.0 # pinned\n    # the port for desktop clients\n    ports:\n      - \"27750:27750\"\n    volumes:\n      - dpdata:/home/drawpile\n    restart: unless-stopped\n\n  other:\n    image: redis\nvolumes:\n  dpdata: {}\n";
 

@@ -30,6 +30,8 @@ pub struct Snapshot {
     /// A self-signed certificate and key made at the edge when `plan::reads` asked for one
     /// (or why it could not be made): the planner uses it only if the files need replacing.
     pub generated: Option<Result<super::selfsigned::SelfSigned, String>>,
+    /// Directory listings, as `plan::reads` asks for them (the browser client's directory).
+    pub dirs: BTreeMap<String, Vec<String>>,
 }
 
 impl Snapshot {
@@ -153,6 +155,18 @@ fn install_first(facts: &Facts, packages: &[&'static str]) -> Result<Plan, PlanE
 
 /// Builds the plan. `now_unix` decides validity of a generated certificate.
 pub fn make(
+    facts: &Facts,
+    answers: &Answers,
+    snap: &Snapshot,
+    now_unix: i64,
+) -> Result<Plan, PlanError> {
+    let answers = &super::web_client::with_own_origin(answers);
+    let plan = make_route(facts, answers, snap, now_unix)?;
+    super::web_client::extend(plan, facts, answers, snap)
+}
+
+/// The plan for the WebSocket route (and everything it needs), before the browser client.
+fn make_route(
     facts: &Facts,
     answers: &Answers,
     snap: &Snapshot,

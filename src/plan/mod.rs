@@ -18,6 +18,7 @@ pub mod reads;
 pub mod selfsigned;
 pub mod service;
 pub mod systemd;
+pub mod web_client;
 
 use serde::Serialize;
 

@@ -23,6 +23,8 @@ pub struct Reads {
     pub resolve_dir: Vec<String>,
     /// Directories whose every entry is read (what `a2enmod` would link).
     pub list: Vec<String>,
+    /// Directories whose names are listed into `Snapshot::dirs` (the browser client's).
+    pub listings: Vec<String>,
     /// Directories whose existence decides a layout (nginx's sites-available/).
     pub dirs: Vec<String>,
     /// A fresh self-signed certificate and key for this domain are wanted: made at the
@@ -134,6 +136,10 @@ pub fn reads(facts: &Facts, answers: &Answers) -> Reads {
         }
     }
     files.extend(facts.caddy.files.iter().cloned());
+    // The browser client's directory, when it is hosted: index.html and a .wasm must be there.
+    if let Some(dir) = answers.web_client.hosted() {
+        r.listings.push(dir.as_str().to_string());
+    }
     r
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::answers::{
     Answers, DrawpileAnswers, ProxyAnswers, ProxyServer, Runtime, SiteAnswers, SiteFile,
-    TlsAnswers, TlsMode,
+    TlsAnswers, TlsMode, WebClientAnswers,
 };
 use crate::apply::session::Event;
 use crate::detect::Facts;
@@ -35,13 +35,14 @@ pub enum Step {
     Domain,
     Tls,
     Proxy,
+    WebClient,
     Review,
     Apply,
     Verify,
 }
 
 impl Step {
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 11] = [
         Step::Welcome,
         Step::Drawpile,
         Step::Port,
@@ -49,6 +50,7 @@ impl Step {
         Step::Domain,
         Step::Tls,
         Step::Proxy,
+        Step::WebClient,
         Step::Review,
         Step::Apply,
         Step::Verify,
@@ -63,6 +65,7 @@ impl Step {
             Step::Domain => "Domain",
             Step::Tls => "TLS",
             Step::Proxy => "Reverse proxy",
+            Step::WebClient => "Browser client",
             Step::Review => "Review",
             Step::Apply => "Apply",
             Step::Verify => "Verify",
@@ -85,6 +88,11 @@ pub enum QId {
     ProxyServer,
     SiteFile,
     ExtraOrigins,
+    /// Host the browser client too (discouraged; off by default).
+    WebClient,
+    WebClientDir,
+    /// The page's warning, accepted with an explicit yes.
+    WebClientAck,
 }
 
 impl QId {
@@ -97,10 +105,11 @@ impl QId {
             QId::Domain => Step::Domain,
             QId::TlsMode | QId::Email | QId::Certificate | QId::Key => Step::Tls,
             QId::ProxyServer | QId::SiteFile | QId::ExtraOrigins => Step::Proxy,
+            QId::WebClient | QId::WebClientDir | QId::WebClientAck => Step::WebClient,
         }
     }
 
-    pub const ALL: [QId; 12] = [
+    pub const ALL: [QId; 15] = [
         QId::Welcome,
         QId::Runtime,
         QId::WsPort,
@@ -113,6 +122,9 @@ impl QId {
         QId::ProxyServer,
         QId::SiteFile,
         QId::ExtraOrigins,
+        QId::WebClient,
+        QId::WebClientDir,
+        QId::WebClientAck,
     ];
 
     /// What the question is about, in the words a message to the admin uses.
@@ -130,6 +142,9 @@ impl QId {
             QId::ProxyServer => "reverse proxy",
             QId::SiteFile => "nginx site",
             QId::ExtraOrigins => "other origins",
+            QId::WebClient => "the browser client choice",
+            QId::WebClientDir => "browser client directory",
+            QId::WebClientAck => "the acknowledgement",
         }
     }
 
@@ -148,6 +163,9 @@ impl QId {
             QId::ProxyServer => "proxy.server",
             QId::SiteFile => "proxy.site_file",
             QId::ExtraOrigins => "proxy.extra_origins",
+            QId::WebClient => "web_client.enabled",
+            QId::WebClientDir => "web_client.directory",
+            QId::WebClientAck => "web_client.acknowledged",
         })
     }
 }
@@ -390,12 +408,14 @@ impl Wizard {
         // its own certificate: no TLS or site question either.
         if self.container_front().is_some() {
             q.push(QId::ExtraOrigins);
+            self.web_client_questions(&mut q);
             return q;
         }
         // Apache or Caddy in front keep their site and its certificate: no TLS or site
         // question (those are nginx's).
         if self.front() != ProxyServer::Nginx {
             q.extend([QId::ProxyServer, QId::ExtraOrigins]);
+            self.web_client_questions(&mut q);
             return q;
         }
         q.push(QId::TlsMode);
@@ -407,6 +427,7 @@ impl Wizard {
             _ => {}
         }
         q.extend([QId::ProxyServer, QId::SiteFile, QId::ExtraOrigins]);
+        self.web_client_questions(&mut q);
         q
     }
 
@@ -423,6 +444,15 @@ impl Wizard {
         }
         let d = self.domain();
         container_in_front(&self.facts, d.as_ref().map(DomainName::as_str))
+    }
+
+    /// Hosting the browser client: one question (no by default); the directory and the
+    /// page's warning only after a yes.
+    fn web_client_questions(&self, q: &mut Vec<QId>) {
+        q.push(QId::WebClient);
+        if self.raw(QId::WebClient) == Some("yes") {
+            q.extend([QId::WebClientDir, QId::WebClientAck]);
+        }
     }
 
     /// The web server in front: the one serving 443 (never a second one next to it).
@@ -821,6 +851,45 @@ impl Wizard {
                     q.default = Some(current.join(" "));
                 }
             }
+            QId::WebClient => {
+                q.kind = Kind::YesNo;
+                q.prompt = "Also host the browser client on this server? (discouraged)".into();
+                q.why = "The official client at https://web.drawpile.net works with every \
+                         properly configured server: usually the answer is no."
+                    .into();
+                q.help = format!(
+                    "{} With yes, the web server serves the built client files at the root \
+                     of your domain, next to the WebSocket route, with the headers the client \
+                     needs (cross-origin isolation, application/wasm, no-store for HTML).",
+                    crate::answers::WEB_CLIENT_WARNING
+                );
+                q.choices = vec![choice("no", "no"), choice("yes", "yes, host a copy")];
+                q.default = Some("no".into());
+            }
+            QId::WebClientDir => {
+                q.kind = Kind::Path;
+                q.prompt = "Directory of the built browser client".into();
+                q.why = "It must hold index.html and its .wasm files; the plan refuses one \
+                         that does not."
+                    .into();
+                q.help = "Build the Drawpile browser client (or unpack a release of it) into \
+                          a directory of its own, e.g. /srv/drawpile-web; never a system \
+                          directory."
+                    .into();
+            }
+            QId::WebClientAck => {
+                q.kind = Kind::YesNo;
+                q.prompt = "Host it anyway?".into();
+                q.why = crate::answers::WEB_CLIENT_WARNING.into();
+                q.help = "Only an explicit yes turns it on (the answers file says so with \
+                          web_client.acknowledged = true); no leaves the client off."
+                    .into();
+                q.choices = vec![
+                    choice("no", "no, leave it to web.drawpile.net"),
+                    choice("yes", "yes, I read the warning"),
+                ];
+                q.default = Some("no".into());
+            }
         }
         if let Some(raw) = self.raw(id) {
             // Back again: the earlier answer is what the field starts with.
@@ -842,7 +911,12 @@ impl Wizard {
         }
         let r: Result<(), Invalid> = match id {
             QId::Welcome => Ok(()),
-            QId::Runtime | QId::TlsMode | QId::ProxyServer | QId::SiteFile => {
+            QId::Runtime
+            | QId::TlsMode
+            | QId::ProxyServer
+            | QId::SiteFile
+            | QId::WebClient
+            | QId::WebClientAck => {
                 if q.choices.iter().any(|c| c.key == raw) {
                     Ok(())
                 } else {
@@ -868,6 +942,7 @@ impl Wizard {
             QId::Email => EmailAddress::parse(raw).map(|_| ()),
             QId::Certificate | QId::Key => AbsPath::parse(raw).map(|_| ()),
             QId::ExtraOrigins => parse_origins(raw).map(|_| ()),
+            QId::WebClientDir => ClientDir::parse(raw).map(|_| ()),
         };
         r.map_err(|e| in_words(&e.0))
     }
@@ -936,6 +1011,22 @@ impl Wizard {
                 server: Some(front),
                 site_file: asked(QId::SiteFile).then_some(site_file),
                 extra_origins,
+            },
+            web_client: if asked(QId::WebClientAck)
+                && get(QId::WebClient).as_deref() == Some("yes")
+                && get(QId::WebClientAck).as_deref() == Some("yes")
+            {
+                WebClientAnswers {
+                    enabled: true,
+                    directory: get(QId::WebClientDir)
+                        .map(|d| ClientDir::parse(&d))
+                        .transpose()
+                        .map_err(e)?,
+                    domain: None,
+                    acknowledged: true,
+                }
+            } else {
+                WebClientAnswers::default()
             },
         })
     }

@@ -402,9 +402,68 @@ fn save_answers_saves_without_asking_even_when_quitting_at_the_end() {
 }
 
 #[test]
+fn the_browser_client_is_off_unless_chosen_and_the_warning_accepted() {
+    // By default: asked once, answered no, nothing hosted.
+    let mut w = Wizard::new(facts(), false);
+    let a = to_review(&mut w);
+    assert_eq!(a.web_client, crate::answers::WebClientAnswers::default());
+    let q = w.question(QId::WebClient);
+    assert_eq!((q.kind, q.default.as_deref()), (Kind::YesNo, Some("no")));
+    // Yes: the directory (validated like the answers file's), then the page's warning,
+    // which only an explicit yes accepts (its default is no).
+    let mut w = Wizard::new(facts(), false);
+    while at(&w) != QId::WebClient {
+        if at(&w) == QId::ExtraOrigins {
+            answer(&mut w, "https://paint.example.org");
+        } else {
+            answer(&mut w, "");
+        }
+    }
+    answer(&mut w, "yes");
+    assert_eq!(at(&w), QId::WebClientDir);
+    assert!(
+        w.validate(QId::WebClientDir, "/etc/web")
+            .unwrap_err()
+            .contains("under /etc")
+    );
+    answer(&mut w, "/srv/drawpile-web");
+    assert_eq!(at(&w), QId::WebClientAck);
+    let ack = w.question(QId::WebClientAck);
+    assert!(
+        ack.why
+            .contains("https://web.drawpile.net works with every properly configured server")
+    );
+    assert!(ack.why.contains("GPL"));
+    assert_eq!(ack.default.as_deref(), Some("no"));
+    let Effect::MakePlan(a) = answer(&mut w, "") else {
+        panic!("no plan")
+    };
+    assert!(!a.web_client.enabled, "{a:?}");
+    w.handle(Input::Back);
+    assert_eq!(at(&w), QId::WebClientAck);
+    let Effect::MakePlan(a) = answer(&mut w, "yes") else {
+        panic!("no plan")
+    };
+    assert!(a.web_client.enabled && a.web_client.acknowledged);
+    assert_eq!(
+        a.web_client.directory.as_ref().map(|d| d.as_str()),
+        Some("/srv/drawpile-web")
+    );
+    // The saved file enables it the same way.
+    let saved = w.answers_toml().unwrap();
+    assert!(saved.contains("[web_client]\n"), "{saved}");
+    assert_eq!(
+        crate::answers::parse("s.toml", &saved).unwrap().web_client,
+        a.web_client
+    );
+}
+
+#[test]
 fn back_from_review_returns_to_the_last_question() {
     let mut w = Wizard::new(facts(), false);
     to_review(&mut w);
+    w.handle(Input::Back);
+    assert_eq!(at(&w), QId::WebClient);
     w.handle(Input::Back);
     assert_eq!(at(&w), QId::ExtraOrigins);
     assert_eq!(
@@ -463,13 +522,13 @@ fn messages_name_the_question_not_the_answers_file_key() {
 #[test]
 fn the_step_counter_goes_on_past_the_questions() {
     let mut w = Wizard::new(facts(), false);
-    assert_eq!(w.step_counter(), (1, 10));
+    assert_eq!(w.step_counter(), (1, 11));
     to_review(&mut w);
-    assert_eq!(w.step_counter(), (8, 10));
+    assert_eq!(w.step_counter(), (9, 11));
     w.phase = Phase::Applying;
-    assert_eq!(w.step_counter(), (9, 10));
+    assert_eq!(w.step_counter(), (10, 11));
     w.phase = Phase::Done { code: 0 };
-    assert_eq!(w.step_counter(), (10, 10));
+    assert_eq!(w.step_counter(), (11, 11));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::support::*;
 
 /// `nginx:dpw-test`: Debian's nginx with its libraries, a self-signed certificate for
 /// DOMAIN where dpserver's image keeps it, and nginx.conf reading conf.d/*.conf.
-fn build_nginx_image(d: &Dockerd) {
+pub(crate) fn build_nginx_image(d: &Dockerd) {
     let root = d.dir.path().join("rootfs-nginx");
     for dir in [
         "bin",
@@ -86,13 +86,28 @@ fn build_nginx_image(d: &Dockerd) {
 
 /// dpserver's docker-compose.yaml reduced to the two services there are images for, with
 /// nginx's 443 published on `https_port`.
-fn compose_text(https_port: u16) -> String {
+pub(crate) fn compose_text(https_port: u16) -> String {
     format!(
         "services:\n    drawpile-srv:\n        image: drawpile/drawpile-srv:${{DP_VERSION:-2.3.0}}\n        command: \n            --local-host ${{DOMAIN}}\n            --websocket-port 27751\n        restart: always\n        networks:\n            - dpserver\n\n    nginx:\n        image: nginx:dpw-test\n        restart: always\n        ports:\n            - \"127.0.0.1:{https_port}:443\"\n        volumes:\n            - type: bind\n              source: ./nginx-config\n              target: /etc/nginx/conf.d\n              read_only: true\n        networks:\n            - dpserver\n\nnetworks:\n    dpserver:\n        driver: bridge\n"
     )
 }
 
-fn run_compose(d: &Dockerd, dir: &Path, args: &[&str]) -> std::process::Output {
+/// dpserver's site with `origin_check`, without the list server and the web admin, whose
+/// containers are not here (nginx resolves every proxy_pass name when it loads).
+pub(crate) fn site_without_missing_services(origin_check: &str) -> String {
+    let conf = dpserver::default_conf(origin_check);
+    let cut = |s: &str, start: &str| {
+        let a = s.find(start).unwrap();
+        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
+        format!("{}{}", &s[..a], &s[b..])
+    };
+    cut(
+        &cut(&conf, "\tlocation /admin/ {"),
+        "\tlocation /listing/ {",
+    )
+}
+
+pub(crate) fn run_compose(d: &Dockerd, dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("docker-compose")
         .current_dir(dir)
         .args(["-p", "dpserver"])
@@ -122,18 +137,8 @@ fn apply_fixes_the_old_origin_check_in_dpservers_nginx_container() {
         eprintln!("skipped: 127.0.0.1:443 is busy");
         return;
     }
-    // The site: dpserver's before 2026 without the list server and the web admin, whose
-    // containers are not here (nginx resolves every proxy_pass name when it loads).
-    let conf = dpserver::default_conf(dpserver::PRE_2026_ORIGIN_CHECK);
-    let cut = |s: &str, start: &str| {
-        let a = s.find(start).unwrap();
-        let b = s[a..].find("\n\t}\n").unwrap() + a + 4;
-        format!("{}{}", &s[..a], &s[b..])
-    };
-    let conf = cut(
-        &cut(&conf, "\tlocation /admin/ {"),
-        "\tlocation /listing/ {",
-    );
+    // The site: dpserver's before 2026.
+    let conf = site_without_missing_services(dpserver::PRE_2026_ORIGIN_CHECK);
     dpserver::install(&m, "/root/dpserver", &compose_text(https_port), &conf);
     let dir = m.path("/root/dpserver");
     let up = run_compose(&d, &dir, &["up", "-d"]);

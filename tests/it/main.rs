@@ -41,4 +41,6 @@ mod safety;
 mod schema;
 mod standin;
 mod systemd;
+mod web_client;
+mod web_client_live;
 mod wizard;

@@ -301,6 +301,9 @@ fn tui_from_welcome_through_review_and_apply() {
     t.wait_for("Other web client origins");
     t.text("https://paint.example.org");
     t.keys(&["Enter"]);
+    // Hosting the browser client: no by default.
+    t.wait_for("Also host the browser client");
+    t.keys(&["Enter"]);
     // Wrapped at 80 columns: the path may start on the line after "==".
     let s = t.wait_for(DROPIN);
     assert!(s.contains("▶ Review"), "{s}");
@@ -364,11 +367,11 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     // Each header printed after the one before it (earlier output scrolls away).
     let after = |s: &str, first: &str, then: &str| matches!((s.rfind(first), s.rfind(then)), (Some(a), Some(b)) if b > a);
     t.wait("the drawpile-srv question again", |s| {
-        after(s, &format!("({PORT}): <"), "[2/10] drawpile-srv")
+        after(s, &format!("({PORT}): <"), "[2/11] drawpile-srv")
     });
     t.keys(&["Enter"]);
     t.wait("the port question again", |s| {
-        after(s, "[2/10] drawpile-srv", "[3/10] WebSocket port")
+        after(s, "[2/11] drawpile-srv", "[3/11] WebSocket port")
     });
     t.keys(&["Enter"]);
     t.wait_for("Address the WebSocket listener");
@@ -380,7 +383,7 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     t.wait_for("Quit the wizard? Nothing has been changed. (y/N)");
     t.keys(&["Escape", "Enter"]);
     t.wait("the domain asked again", |s| {
-        after(s, "Quit the wizard?", "[5/10] Domain")
+        after(s, "Quit the wizard?", "[5/11] Domain")
     });
     t.keys(&["Enter"]);
     t.wait_for("Certificate for TLS");
@@ -396,6 +399,9 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     t.wait_for("must start with https://");
     t.text("https://paint.example.org");
     t.keys(&["Enter"]);
+    // Hosting the browser client: no by default.
+    t.wait_for("Also host the browser client");
+    t.keys(&["Enter"]);
     t.wait_for("Apply these changes?");
     assert!(!m.path(DROPIN).exists(), "the review wrote something");
     t.keys(&["Enter"]);
@@ -405,9 +411,17 @@ fn plain_mode_from_welcome_through_review_and_apply() {
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
     let s = t.screen();
     assert!(s.contains("Answers saved to"), "{s}");
-    // The step counter goes on past the questions (it stopped at [7/10]).
+    // The step counter goes on past the questions (it stopped at [8/11]).
     let all = t.capture(&["-J", "-S", "-"]);
-    assert_contains_all(&all, &["[8/10] Review", "[9/10] Apply", "[10/10] Verify"]);
+    assert_contains_all(
+        &all,
+        &[
+            "[8/11] Browser client",
+            "[9/11] Review",
+            "[10/11] Apply",
+            "[11/11] Verify",
+        ],
+    );
     assert_applied_and_reproducible(&m, &saved);
 }
 
@@ -523,8 +537,8 @@ fn small_terminals_keep_the_choice_and_the_end_in_view() {
         t.keys(&["Down"]);
         let s = t.wait_for("› existing");
         assert!(s.lines().count() <= usize::from(size.1), "{at}:\n{s}");
-        // The rest with the defaults, then Apply.
-        for _ in 0..5 {
+        // The rest with the defaults (the browser client's question included), then Apply.
+        for _ in 0..6 {
             t.keys(&["Enter"]);
         }
         let s = t.wait("the end of the run", |s| s.contains("Save the answers?"));
@@ -584,8 +598,8 @@ fn the_line_mode_writes_no_escape_codes() {
         t.wait_for("Enter continues");
         t.keys(&["Enter"]);
         t.wait_for("Which drawpile-srv");
-        // Every question with its default (eight), Apply, and the end without saving.
-        for _ in 0..9 {
+        // Every question with its default (nine), Apply, and the end without saving.
+        for _ in 0..10 {
             t.keys(&["Enter"]);
         }
         t.wait_for("Save the answers to a file?");
@@ -594,7 +608,7 @@ fn the_line_mode_writes_no_escape_codes() {
         let raw = std::fs::read(log.path()).expect("the typescript");
         let text = String::from_utf8_lossy(&raw);
         assert!(
-            text.contains("[10/10] Verify"),
+            text.contains("[11/11] Verify"),
             "{env}: the whole run: {text}"
         );
         assert!(
@@ -751,6 +765,9 @@ fn live_run(name: &str, size: (u16, u16)) {
     t.keys(&["Enter"]);
     t.wait_for("Other web client origins");
     t.keys(&["Enter"]);
+    // Hosting the browser client: no by default.
+    t.wait_for("Also host the browser client");
+    t.keys(&["Enter"]);
     t.wait_for("Enter Apply");
     t.keys(&["Enter"]);
     // Without scrolling: the verdict, the link, the self-signed note, the save.
@@ -873,6 +890,9 @@ fn on_a_set_up_machine_the_wizard_starts_from_the_audit_and_fixes_what_is_wrong(
         "the origin the location allows stays allowed:\n{s}"
     );
     t.keys(&["Enter"]);
+    // Hosting the browser client: no by default.
+    t.wait_for("Also host the browser client");
+    t.keys(&["Enter"]);
     let s = t.wait_for("▶ Review");
     assert!(!s.contains(DROPIN), "the drop-in is already right:\n{s}");
     t.keys(&["Enter"]);
@@ -983,6 +1003,9 @@ fn on_dpserver_the_wizard_opens_on_the_audit_and_offers_exactly_its_fixes() {
     // No listen address, certificate or nginx site question: straight to the origins.
     t.wait_for("Other web client origins to allow");
     t.keys(&["Enter"]);
+    // dpserver's nginx can host the browser client too: no by default.
+    t.wait_for("Also host the browser client");
+    t.keys(&["Enter"]);
     t.wait_for("Apply these changes?");
     let all = t.capture(&["-J", "-S", "-"]);
     let review = &all[all.rfind("Review").unwrap()..];
@@ -1032,6 +1055,7 @@ fn on_dpserver_the_wizard_opens_on_the_audit_and_offers_exactly_its_fixes() {
         "WebSocket port for drawpile-srv (27751)",
         &format!("Domain people use for your server ({domain})"),
         "Other web client origins to allow",
+        "Also host the browser client",
         "Nothing to change. Go on?",
         "Save the answers to a file?",
     ] {
@@ -1069,6 +1093,8 @@ fn on_dpserver_the_tui_opens_on_the_audit_and_fixes_the_mounted_site() {
         "WebSocket port for drawpile-srv",
         "Domain people use",
         "Other web client origins",
+        // dpserver's nginx can host the browser client too: no by default.
+        "Also host the browser client",
     ] {
         t.keys(&["Enter"]);
         let s = t.wait_for(next);
