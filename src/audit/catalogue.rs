@@ -138,7 +138,7 @@ checks! {
         "the 2.2.x socket unit has the TCP, web admin and WebSocket slots, in that order",
         "Sockets are taken in ListenStream= order; with only two, the WebSocket socket lands in the web admin slot and is rejected.",
         "Move away from socket activation (dpwizard masks the socket and gives the ports as arguments); by hand, the socket needs exactly three ListenStream= lines: TCP, web admin, WebSocket.";
-    SRV_ADMIN_PRIVATE = "DPW-SRV-012", Srv, Error, false,
+    SRV_ADMIN_PRIVATE = "DPW-SRV-012", Srv, Warning, false,
         "the web admin is not published on a public address",
         "The web admin controls the server; it must only be reachable from this machine.",
         "Publish it as 127.0.0.1:27780:27780, or drop --web-admin-port.";

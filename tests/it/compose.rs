@@ -1190,6 +1190,13 @@ fn the_web_admin_published_on_every_address_is_flagged() {
     published(&m);
     let v = assert_findings(&m, &[], &["DPW-SRV-012"]);
     assert!(evidence(&v, "DPW-SRV-012").contains("27780"), "{v}");
+    // A warning whatever the proxy (the rule for the plain ports published on every
+    // address): the audit exits 0 with it.
+    let f = v["findings"]
+        .as_array()
+        .and_then(|a| a.iter().find(|f| f["id"] == "DPW-SRV-012"))
+        .expect("the finding");
+    assert_eq!(f["severity"], "warning", "{f}");
     // The own-web-server variant publishes it on 127.0.0.1: fine there, flagged when public.
     let m = own_web_server(&["127.0.0.1:27751:27751"]);
     m.file(
