@@ -323,6 +323,9 @@ fn a_vps_without_nginx_gets_it_installed_first() {
     if skip_unless_machine(&["nginx", "curl"]) {
         return;
     }
+    // This machine shares the host's network (to reach the registry): no private dockerd may
+    // publish 80 or 443 there meanwhile, or the nginx it installs cannot start.
+    let _ports = crate::support::dockerd::host_ports_lock();
     let m = Machine::boot_with("dpw-truth-apt", &[("DPW_NSPAWN_NET", "")]);
     m.with_drawpile_service(&Server::pick("2.3.0"));
     m.ok("DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq python3-certbot-nginx nginx nginx-common >/dev/null 2>&1; rm -rf /etc/nginx; ! command -v nginx");

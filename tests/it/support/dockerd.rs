@@ -36,17 +36,26 @@ fn bridges() -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// Held while a private daemon runs: its containers publish ports (80, 443, 27750…) in this
+/// host's network namespace. A test that shares that namespace and binds the same ports (the
+/// throwaway VPS that installs nginx from the registry) holds it too, or their nginx and the
+/// daemon's would take each other's ports at random.
+pub fn host_ports_lock() -> std::fs::File {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/tmp/dpw-dockerd.lock")
+        .expect("lock file");
+    // SAFETY: flock on a file descriptor we own; blocks until the other holder is gone.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock /tmp/dpw-dockerd.lock");
+    lock
+}
+
 impl Dockerd {
     pub fn start() -> Dockerd {
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open("/tmp/dpw-dockerd.lock")
-            .expect("lock file");
-        // SAFETY: flock on a file descriptor we own; blocks until the other daemon is gone.
-        let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock /tmp/dpw-dockerd.lock");
+        let lock = host_ports_lock();
         let bridges_before = bridges();
         let dir = tempfile::Builder::new()
             .prefix("dpw-dockerd-")
