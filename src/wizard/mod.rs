@@ -1412,8 +1412,9 @@ fn no_host_nginx(f: &Facts) -> Option<String> {
     {
         Some(c) => Some(format!(
             "nginx runs in compose service {} ({}) and serves port 443: do not install \
-             nginx on the host (it would clash on 443); this version of dpwizard audits that \
-             nginx (`dpwizard audit`) but does not edit it yet",
+             nginx on the host (it would clash on 443); dpwizard edits an nginx container only \
+             in drawpile-srv's own Compose project (dpserver's layout), and audits this one \
+             (`dpwizard audit`)",
             c.service, c.compose_file
         )),
         None => crate::audit::setup::other_containers_on_443(f)
