@@ -297,20 +297,30 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
             .collect(),
         &site_scope,
     );
-    let handle = handles.first().copied();
+    // Without one, the first `route` block that takes the path (Caddy runs `route` after
+    // every handle, and its contents in the order written, unsorted).
+    let routes: Vec<&Directive> = site
+        .children()
+        .filter(|d| d.name() == Some("route") && d.block.is_some())
+        .filter(|d| takes(d, &site_scope))
+        .collect();
+    let literal = handles.is_empty() && !routes.is_empty();
+    let handle = handles.first().or(routes.first()).copied();
     let container = handle.unwrap_or(site);
     let scopes: Vec<&Directive> = match handle {
         Some(h) => vec![h, site],
         None => vec![site],
     };
-    let proxies = caddy_order(
-        container
-            .children()
-            .filter(|d| d.name() == Some("reverse_proxy"))
-            .filter(|d| takes(d, &scopes))
-            .collect(),
-        &scopes,
-    );
+    let candidates: Vec<&Directive> = container
+        .children()
+        .filter(|d| d.name() == Some("reverse_proxy"))
+        .filter(|d| takes(d, &scopes))
+        .collect();
+    let proxies = if literal {
+        candidates
+    } else {
+        caddy_order(candidates, &scopes)
+    };
     let proxy = proxies.first().copied();
     // What Caddy runs before every handle and that takes the path (a redirect, a rewrite).
     let pre: Vec<String> = preemptions(text, site, WS_PATH)
@@ -327,14 +337,19 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
         _ if !pre.is_empty() => Err(pre),
         (_, Some(_)) => Ok(()),
         (Some(h), None) => {
+            let why = if literal {
+                ""
+            } else {
+                " (Caddy sorts handle blocks by path, the longest first)"
+            };
             let mut ev = vec![format!(
-                "{}: takes {WS_PATH} (Caddy sorts handle blocks by path, the longest first) \
-                 and proxies nothing there",
+                "{}: takes {WS_PATH}{why} and proxies nothing there",
                 at(h)
             )];
             ev.extend(
-                handles[1..]
+                handles
                     .iter()
+                    .skip(1)
                     .map(|o| format!("{}: never reached", at(o))),
             );
             Err(ev)
@@ -426,7 +441,7 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
         target,
         no_target,
         reached,
-        origin: origin(file, text, container, handle, proxy, &scopes),
+        origin: origin(file, text, container, handle, proxy, literal, &scopes),
         http11,
         upgrade,
         real_ip,
@@ -479,6 +494,7 @@ fn origin(
     container: &Directive,
     handle: Option<&Directive>,
     proxy: Option<&Directive>,
+    literal: bool,
     scopes: &[&Directive],
 ) -> OriginRules {
     let mut out = OriginRules::default();
@@ -500,9 +516,13 @@ fn origin(
             holds(&cs, o).unwrap_or(false) != negate
         }));
     };
+    // In a `route` block only what is written before the proxy runs before it.
+    let before_proxy =
+        |d: &Directive| !literal || proxy.is_none_or(|p| d.span.start < p.span.start);
     for d in container
         .children()
         .filter(|d| matches!(d.name(), Some("respond" | "error" | "abort")))
+        .filter(|d| before_proxy(d))
     {
         let Some(cs) = matcher_conds(d, scopes) else {
             continue;
@@ -627,6 +647,30 @@ mod tests {
         // A catch-all `handle /*` sorts after the longer path: no problem.
         let body = "\thandle /* {\n\t\tfile_server\n\t}\n\thandle /drawpile-web/ws {\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n";
         assert!(judge(body).route.reached.is_ok());
+    }
+
+    #[test]
+    fn route_blocks_run_in_the_order_written() {
+        let body = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\troute /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n\tfile_server\n";
+        let r = judge(body).route;
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:16");
+        assert!(r.origin.refused_by(EVIL).is_some());
+        assert!(r.origin.refused_by("").is_none());
+        // The 403 written after the proxy never runs.
+        let late = body.replace(
+            "\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n",
+            "\t\treverse_proxy 127.0.0.1:27751\n\t\trespond @bad 403\n",
+        );
+        let r = judge(&late).route;
+        assert!(r.origin.refused_by(EVIL).is_none(), "{:?}", r.origin);
+        let empty = body.replace("\t\treverse_proxy 127.0.0.1:27751\n", "");
+        assert_eq!(
+            judge(&empty).route.reached.unwrap_err(),
+            vec![
+                "/etc/caddy/Caddyfile:14: route /drawpile-web/ws: takes /drawpile-web/ws and proxies nothing there"
+            ]
+        );
     }
 
     #[test]
