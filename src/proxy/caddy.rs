@@ -7,7 +7,7 @@
 //! `header_up X-Real-IP`. Caddy passes the upgrade and speaks HTTP/1.1 to the upstream by
 //! itself, so those hold unless the route turns them off.
 
-use crate::formats::caddyfile::{Caddyfile, Directive, path_matches, preemptions};
+use crate::formats::caddyfile::{Caddyfile, Directive, Node, path_matches, preemptions};
 
 use super::route::{OriginRule, OriginRules, Property, Route, Target};
 use super::{Files, FrontSite, Kind, WS_PATH};
@@ -262,7 +262,7 @@ pub fn site(files: &Files, domain: &str) -> Option<FrontSite> {
         kind: Kind::Caddy,
         at: format!("{file}:{}", site.line),
         ignored,
-        route: route(file, &c.text, site),
+        route: route(file, c, site),
     })
 }
 
@@ -272,7 +272,7 @@ pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
     files.0.iter().find_map(|(path, text)| {
         let c = Caddyfile::parse(text).ok()?;
         c.sites().find_map(|s| {
-            let r = route(path, &c.text, s);
+            let r = route(path, &c, s);
             if r.reached.is_err() || r.target.is_none() {
                 return None;
             }
@@ -284,8 +284,32 @@ pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
     })
 }
 
-/// The site's route for the WebSocket path, judged.
-pub fn route(file: &str, text: &str, site: &Directive) -> Route {
+/// The site with each `import NAME` of a snippet the same file defines replaced by the
+/// snippet's lines, as Caddy pastes them in (one level; snippet arguments are not filled in).
+fn with_snippets(c: &Caddyfile, site: &Directive) -> Directive {
+    let mut out = site.clone();
+    if let Some(b) = out.block.as_mut() {
+        b.children = b
+            .children
+            .iter()
+            .flat_map(|n| match n {
+                Node::Directive(d) if d.name() == Some("import") => d
+                    .arg(0)
+                    .and_then(|name| c.snippet(name))
+                    .and_then(|s| s.block.as_ref())
+                    .map_or_else(|| vec![n.clone()], |b| b.children.clone()),
+                _ => vec![n.clone()],
+            })
+            .collect();
+    }
+    out
+}
+
+/// The site's route for the WebSocket path, judged (`c` is the file the site is in).
+pub fn route(file: &str, c: &Caddyfile, site: &Directive) -> Route {
+    let text = c.text.as_str();
+    let expanded = with_snippets(c, site);
+    let site = &expanded;
     let site_at = format!("{file}:{}", site.line);
     let at = |d: &Directive| format!("{file}:{}: {}", d.line, words(d).join(" "));
     let site_scope = [site];
@@ -670,6 +694,17 @@ mod tests {
             vec![
                 "/etc/caddy/Caddyfile:14: route /drawpile-web/ws: takes /drawpile-web/ws and proxies nothing there"
             ]
+        );
+    }
+
+    #[test]
+    fn a_route_in_a_snippet_counts_where_it_is_imported() {
+        let text = "(ws) {\n\thandle /drawpile-web/ws {\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n}\n\nd.example {\n\timport ws\n\tfile_server\n}\n";
+        let s = site(&Files(vec![("/c".into(), text.into())]), "d.example").unwrap();
+        assert!(s.route.reached.is_ok(), "{:?}", s.route.reached);
+        assert_eq!(
+            s.route.target.unwrap().at,
+            "/c:3: reverse_proxy 127.0.0.1:27751"
         );
     }
 
