@@ -512,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn rewrite_proxy_rules_route_or_shadow_by_what_they_take() {
+        // mod_rewrite runs before ProxyPass: an app's catch-all [P] rule takes the path.
+        let body = format!(
+            "\tRewriteEngine On\n\tRewriteRule ^/(.*)$ http://127.0.0.1:8080/$1 [P]\n{GOOD}"
+        );
+        let r = judge(&body, &all_modules(), None).route;
+        assert_eq!(
+            r.reached.unwrap_err()[0],
+            "/s.conf:5: RewriteRule ^/(.*)$ http://127.0.0.1:8080/$1 [P]: takes /drawpile-web/ws \
+             first (Apache uses the first rule that matches)"
+        );
+        // A [P] rule written for the path is the route.
+        let body = "\tRewriteEngine On\n\tRewriteRule ^/drawpile-web/ws$ ws://127.0.0.1:27751/drawpile-web/ws [P,L]\n";
+        let r = judge(body, &all_modules(), None).route;
+        assert!(r.reached.is_ok() && r.upgrade.is_ok());
+        assert_eq!(r.target.unwrap().port, Some(27751));
+    }
+
+    #[test]
     fn http_without_upgrade_and_missing_modules_break_their_property() {
         let body = "\tProxyPass /drawpile-web/ws http://127.0.0.1:27751/drawpile-web/ws\n\tRequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n";
         let r = judge(body, &all_modules(), Some("2.4.62")).route;

@@ -674,6 +674,20 @@ mod tests {
     }
 
     #[test]
+    fn site_level_directives_without_handle() {
+        // The shortest style: a matcher on reverse_proxy, the app's catch-all after it
+        // (Caddy sorts the path-matched one first), respond before proxy by directive order.
+        let body = "\treverse_proxy 127.0.0.1:8080\n\t@ws path /drawpile-web/ws\n\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\trespond @bad 403\n\treverse_proxy @ws 127.0.0.1:27751 {\n\t\theader_up X-Real-IP {remote_host}\n\t}\n";
+        let r = judge(body).route;
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:17");
+        assert_eq!(r.target.unwrap().port, Some(27751));
+        assert!(r.origin.refused_by("").is_none());
+        assert!(r.origin.refused_by(MIRROR).is_none());
+        assert!(r.origin.refused_by(EVIL).is_some());
+    }
+
+    #[test]
     fn route_blocks_run_in_the_order_written() {
         let body = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\troute /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n\tfile_server\n";
         let r = judge(body).route;
