@@ -711,13 +711,7 @@ fn front_proxy(
     } else {
         let mut ev = vec![format!("{}: the site {label} uses for {domain}", site.at)];
         ev.extend(site.ignored.iter().cloned());
-        v.fail_fix(
-            PROXY_ONE_SERVER,
-            ev,
-            front_fix(site.kind, PROXY_ONE_SERVER)
-                .unwrap_or(PROXY_ONE_SERVER.fix)
-                .into(),
-        );
+        fail_for(v, site.kind, PROXY_ONE_SERVER, ev);
     }
     let route = &site.route;
     if let Err(ev) = &route.reached {
