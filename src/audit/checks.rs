@@ -686,9 +686,12 @@ fn front_proxy(
             }
             return;
         }
-        Err(setup::FrontMissing::NoSite(why)) => {
-            let fix = match front.server {
-                ProxyServer::Apache => {
+        Err(missing @ (setup::FrontMissing::NoSite(why) | setup::FrontMissing::NoDomain(why))) => {
+            let fix = match (missing, front.server) {
+                (setup::FrontMissing::NoDomain(_), _) => {
+                    "Run `dpwizard` (or `dpwizard apply`) with your domain; to audit a given name, pass --domain."
+                }
+                (_, ProxyServer::Apache) => {
                     "Create the HTTPS site first (e.g. `certbot --apache -d DOMAIN`), then run dpwizard."
                 }
                 _ => {
@@ -696,7 +699,11 @@ fn front_proxy(
                 }
             };
             v.fail_fix(PROXY_TLS_SERVER, vec![why.clone()], fix.into());
-            v.fail(PROXY_LOCATION, vec![why.clone()]);
+            let kind = match front.server {
+                ProxyServer::Apache => crate::proxy::Kind::Apache,
+                _ => crate::proxy::Kind::Caddy,
+            };
+            fail_for(v, kind, PROXY_LOCATION, vec![why.clone()]);
             for c in &proxy_checks[2..] {
                 v.skip(c, format!("no {label} site for the domain"));
             }
@@ -727,6 +734,10 @@ fn front_proxy(
         }
         return;
     }
+    v.skip(
+        PROXY_SWITCHES,
+        format!("{label} has no inherited proxy_pass_* switches (an nginx setting)"),
+    );
     if route.kind == crate::proxy::Kind::Caddy {
         if route.http11.is_ok() {
             v.pass_with(

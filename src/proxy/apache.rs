@@ -116,8 +116,9 @@ pub fn site(
     })
 }
 
-/// The `ServerName` of the first TLS virtual host on 443 whose route serves the WebSocket
-/// path, and where it was read: the domain when none was given.
+/// The `ServerName` of the first TLS virtual host on 443 with a rule for the WebSocket path
+/// (reached or not: the audit then says why not), and where it was read: the domain when
+/// none was given.
 pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, String)> {
     let read = includer(files, root);
     files.0.iter().find_map(|(path, text)| {
@@ -125,9 +126,9 @@ pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, S
         c.sections("VirtualHost").into_iter().find_map(|v| {
             let ours = v.listens_on(443)
                 && v.ssl_engine_on(&read)
-                && fmt::route_for(v, WS_PATH)
-                    .winner
-                    .is_some_and(|w| meant_for_path(&w));
+                && fmt::proxy_rules(v)
+                    .iter()
+                    .any(|r| meant_for_path(r) && r.target != "!");
             let name = v.names().0.filter(|_| ours)?;
             Some((
                 name,

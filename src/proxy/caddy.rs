@@ -266,14 +266,18 @@ pub fn site(files: &Files, domain: &str) -> Option<FrontSite> {
     })
 }
 
-/// The host name of the first site on 443 whose route serves the WebSocket path, and where
-/// it was read: the domain when none was given.
+/// The host name of the first site on 443 whose route serves the WebSocket path (or that
+/// names the path at all: the audit then says why it is not served), and where it was read:
+/// the domain when none was given.
 pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
     files.0.iter().find_map(|(path, text)| {
         let c = Caddyfile::parse(text).ok()?;
         c.sites().find_map(|s| {
             let r = route(path, &c, s);
-            if r.reached.is_err() || r.target.is_none() {
+            let names_path = with_snippets(&c, s)
+                .children()
+                .any(|d| text[d.span.clone()].contains(WS_PATH));
+            if !(r.reached.is_ok() && r.target.is_some() || names_path) {
                 return None;
             }
             s.addresses()

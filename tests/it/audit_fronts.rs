@@ -227,6 +227,30 @@ fn apache_proxypass_slash_above_the_route_shadows_it() {
         e.contains("fix: Put `ProxyPass /drawpile-web/ws ...` above"),
         "{e}"
     );
+    // Without --domain, the virtual host that names the path gives it, reached or not.
+    let run = m.dpwizard(["audit", "--offline", "--json"]);
+    let w: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(w["domain"], DOMAIN, "{w}");
+    // A virtual host without any rule for the path gives no domain: the audit says so.
+    let m = apache(&le_ssl(""), MODULES);
+    let run = m.dpwizard(["audit", "--offline", "--json"]);
+    let w: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let ids: Vec<&str> = w["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .filter(|id| id.starts_with("DPW-PROXY-"))
+        .collect();
+    assert_eq!(ids, ["DPW-PROXY-001", "DPW-PROXY-002"], "{w}");
+    let e = evidence(&w, "DPW-PROXY-001");
+    assert!(
+        e.contains(
+            "no Apache site on 443 has a route for /drawpile-web/ws, so the domain is unknown"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("pass --domain"), "{e}");
     // The same lines in the right order: nothing.
     let m = apache(&le_ssl(GOOD_WS), MODULES);
     assert_findings(&m, &[]);
