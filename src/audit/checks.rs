@@ -772,7 +772,7 @@ fn fail_for(v: &mut Verdicts, kind: crate::proxy::Kind, c: &'static CheckDef, ev
 fn front_fix(kind: crate::proxy::Kind, c: &'static CheckDef) -> Option<&'static str> {
     use crate::proxy::Kind;
     const APACHE_ORIGIN: &str = "Use the documented rule: `RewriteEngine On`, `RewriteCond %{HTTP:Origin} !^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$` and `RewriteRule ^/drawpile-web/ws - [F]` in the virtual host, with mod_rewrite enabled (dpwizard writes it).";
-    const CADDY_ORIGIN: &str = "Answer 403 only to a present Origin that is not allowed: `@bad { header_regexp Origin .+` + `not header Origin https://web.drawpile.net https://web.foxdice.cn }` and `respond @bad 403` inside `handle /drawpile-web/ws` (dpwizard writes it).";
+    const CADDY_ORIGIN: &str = "Answer 403 only to a present Origin that is not allowed: `@bad { header_regexp Origin .+` + `not { header Origin https://web.drawpile.net` + `header Origin https://web.foxdice.cn } }` (one value per line) and `respond @bad 403` inside `handle /drawpile-web/ws` (dpwizard writes it).";
     let fix = match (kind, c.id) {
         (Kind::HostNginx | Kind::ContainerNginx, _) => return None,
         (Kind::Apache, "DPW-PROXY-002") => {

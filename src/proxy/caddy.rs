@@ -681,10 +681,10 @@ mod tests {
     fn site_level_directives_without_handle() {
         // The shortest style: a matcher on reverse_proxy, the app's catch-all after it
         // (Caddy sorts the path-matched one first), respond before proxy by directive order.
-        let body = "\treverse_proxy 127.0.0.1:8080\n\t@ws path /drawpile-web/ws\n\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\trespond @bad 403\n\treverse_proxy @ws 127.0.0.1:27751 {\n\t\theader_up X-Real-IP {remote_host}\n\t}\n";
+        let body = "\treverse_proxy 127.0.0.1:8080\n\t@ws path /drawpile-web/ws\n\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n\trespond @bad 403\n\treverse_proxy @ws 127.0.0.1:27751 {\n\t\theader_up X-Real-IP {remote_host}\n\t}\n";
         let r = judge(body).route;
         assert!(r.reached.is_ok(), "{:?}", r.reached);
-        assert_eq!(r.at, "/etc/caddy/Caddyfile:17");
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:20");
         assert_eq!(r.target.unwrap().port, Some(27751));
         assert!(r.origin.refused_by("").is_none());
         assert!(r.origin.refused_by(MIRROR).is_none());
@@ -693,10 +693,10 @@ mod tests {
 
     #[test]
     fn route_blocks_run_in_the_order_written() {
-        let body = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\troute /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n\tfile_server\n";
+        let body = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n\troute /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n\tfile_server\n";
         let r = judge(body).route;
         assert!(r.reached.is_ok(), "{:?}", r.reached);
-        assert_eq!(r.at, "/etc/caddy/Caddyfile:16");
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:19");
         assert!(r.origin.refused_by(EVIL).is_some());
         assert!(r.origin.refused_by("").is_none());
         // The 403 written after the proxy never runs.
@@ -710,7 +710,7 @@ mod tests {
         assert_eq!(
             judge(&empty).route.reached.unwrap_err(),
             vec![
-                "/etc/caddy/Caddyfile:14: route /drawpile-web/ws: takes /drawpile-web/ws and proxies nothing there"
+                "/etc/caddy/Caddyfile:17: route /drawpile-web/ws: takes /drawpile-web/ws and proxies nothing there"
             ]
         );
     }
