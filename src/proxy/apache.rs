@@ -46,14 +46,14 @@ impl<'a> Server<'a> {
     }
 
     /// At least `2.4.47`, where mod_proxy_http passes the upgrade (`upgrade=websocket`).
-    /// Unknown: `None`.
+    /// Unknown (or not `X.Y.Z`): `None`.
     fn has_proxy_http_upgrade(&self) -> Option<bool> {
         let v: Vec<u32> = self
             .version?
             .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect();
-        Some(v.as_slice() >= [2, 4, 47].as_slice())
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (v.len() >= 3).then(|| v.as_slice() >= [2, 4, 47].as_slice())
     }
 }
 
@@ -162,9 +162,8 @@ fn rule_shown(r: &ProxyRule) -> String {
         (RuleKind::ProxyPassMatch, _) => {
             format!("ProxyPassMatch {} {}{opts}", r.pattern, r.target)
         }
-        (RuleKind::RewriteProxy | RuleKind::RewriteStop, _) => {
-            format!("RewriteRule {} {} [P]", r.pattern, r.target)
-        }
+        (RuleKind::RewriteProxy, _) => format!("RewriteRule {} {} [P]", r.pattern, r.target),
+        (RuleKind::RewriteStop, _) => format!("RewriteRule {} - [L]", r.pattern),
     }
 }
 
@@ -194,9 +193,7 @@ fn parse_url(url: &str) -> Option<(String, String, Option<u16>)> {
 
 /// The rule is written for the WebSocket path (not an app's catch-all that happens to take it).
 fn meant_for_path(r: &ProxyRule) -> bool {
-    let p = r.pattern.replace('\\', "");
-    p.trim_end_matches('/').ends_with(WS_PATH)
-        || p.contains(WS_PATH)
+    r.pattern.replace('\\', "").contains(WS_PATH)
         || r.location.as_deref().is_some_and(|l| l.contains(WS_PATH))
 }
 
@@ -274,7 +271,11 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
     let upgrade: Property = match (rule, &url) {
         (Some(r), Some((scheme, _, _))) if scheme.starts_with("ws") => {
             match server.missing("proxy_wstunnel") {
-                Some(why) => Err(vec![format!("{}: {scheme}:// needs {why}", at_rule(r))]),
+                Some(_) => Err(vec![format!(
+                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled (a2enmod \
+                     proxy_wstunnel)",
+                    at_rule(r)
+                )]),
                 None => Ok(()),
             }
         }
@@ -543,6 +544,13 @@ mod tests {
                 .upgrade
                 .is_ok()
         );
+        // A version that is not X.Y.Z tells nothing.
+        assert!(
+            judge(&with, &all_modules(), Some("2.4"))
+                .route
+                .upgrade
+                .is_ok()
+        );
         let old = judge(&with, &all_modules(), Some("2.4.38")).route.upgrade;
         assert!(old.unwrap_err()[0].contains("needs Apache 2.4.47 or later (this is 2.4.38)"));
         let few: Vec<String> = ["proxy", "rewrite"].iter().map(|s| s.to_string()).collect();
@@ -559,11 +567,9 @@ mod tests {
         );
         let ws = "\tProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws\n";
         let r = judge(ws, &few, None).route;
-        assert!(
-            r.upgrade.unwrap_err()[0].ends_with(
-                "ws:// needs mod_proxy_wstunnel is not enabled (a2enmod proxy_wstunnel)"
-            )
-        );
+        assert!(r.upgrade.unwrap_err()[0].ends_with(
+            "ws:// needs mod_proxy_wstunnel, which is not enabled (a2enmod proxy_wstunnel)"
+        ));
     }
 
     #[test]

@@ -358,8 +358,9 @@ fn apache_missing_modules_are_named_where_they_break_the_route() {
         &["DPW-PROXY-009", "DPW-PROXY-010"],
     );
     assert!(
-        evidence(&v, "DPW-PROXY-009")
-            .contains("ws:// needs mod_proxy_wstunnel is not enabled (a2enmod proxy_wstunnel)"),
+        evidence(&v, "DPW-PROXY-009").contains(
+            "ws:// needs mod_proxy_wstunnel, which is not enabled (a2enmod proxy_wstunnel)"
+        ),
         "{v}"
     );
     assert!(
