@@ -441,7 +441,14 @@ pub fn route(file: &str, c: &Caddyfile, site: &Directive) -> Route {
                     .is_some_and(|h| h.trim_start_matches('+').eq_ignore_ascii_case("X-Real-IP"))
             });
             let real_ip = match ip {
-                Some((_, w)) if w.get(2).is_some_and(|v| v.starts_with('{')) => Ok(()),
+                // The client's address alone: `{remote}` would add its port.
+                Some((_, w))
+                    if w.get(2).is_some_and(|v| {
+                        ["{remote_host}", "{http.request.remote.host}", "{client_ip}"].contains(v)
+                    }) =>
+                {
+                    Ok(())
+                }
                 Some((line, w)) => Err(vec![format!(
                     "{file}:{line}: {}: not the client's address",
                     w.join(" ")
@@ -723,6 +730,19 @@ mod tests {
         assert_eq!(
             s.route.target.unwrap().at,
             "/c:3: reverse_proxy 127.0.0.1:27751"
+        );
+    }
+
+    #[test]
+    fn x_real_ip_is_the_clients_address_alone() {
+        let with = |v: &str| {
+            judge(&format!("\thandle /drawpile-web/ws {{\n\t\treverse_proxy 127.0.0.1:27751 {{\n\t\t\theader_up X-Real-IP {v}\n\t\t}}\n\t}}\n")).route.real_ip
+        };
+        assert!(with("{client_ip}").is_ok());
+        assert!(with("{http.request.remote.host}").is_ok());
+        assert_eq!(
+            with("{remote}").unwrap_err(),
+            vec!["/etc/caddy/Caddyfile:12: header_up X-Real-IP {remote}: not the client's address"]
         );
     }
 
