@@ -692,9 +692,12 @@ fn front_proxy(
             }
             return;
         }
-        Err(setup::FrontMissing::NoSite(why)) => {
-            let fix = match front.server {
-                ProxyServer::Apache => {
+        Err(missing @ (setup::FrontMissing::NoSite(why) | setup::FrontMissing::NoDomain(why))) => {
+            let fix = match (missing, front.server) {
+                (setup::FrontMissing::NoDomain(_), _) => {
+                    "Run `dpwizard` (or `dpwizard apply`) with your domain; to audit a given name, pass --domain."
+                }
+                (_, ProxyServer::Apache) => {
                     "Create the HTTPS site first (e.g. `certbot --apache -d DOMAIN`), then run dpwizard."
                 }
                 _ => {
@@ -702,7 +705,11 @@ fn front_proxy(
                 }
             };
             v.fail_fix(PROXY_TLS_SERVER, vec![why.clone()], fix.into());
-            v.fail(PROXY_LOCATION, vec![why.clone()]);
+            let kind = match front.server {
+                ProxyServer::Apache => crate::proxy::Kind::Apache,
+                _ => crate::proxy::Kind::Caddy,
+            };
+            fail_for(v, kind, PROXY_LOCATION, vec![why.clone()]);
             for c in &proxy_checks[2..] {
                 v.skip(c, format!("no {label} site for the domain"));
             }
@@ -717,13 +724,7 @@ fn front_proxy(
     } else {
         let mut ev = vec![format!("{}: the site {label} uses for {domain}", site.at)];
         ev.extend(site.ignored.iter().cloned());
-        v.fail_fix(
-            PROXY_ONE_SERVER,
-            ev,
-            front_fix(site.kind, PROXY_ONE_SERVER)
-                .unwrap_or(PROXY_ONE_SERVER.fix)
-                .into(),
-        );
+        fail_for(v, site.kind, PROXY_ONE_SERVER, ev);
     }
     let route = &site.route;
     if let Err(ev) = &route.reached {
@@ -739,6 +740,10 @@ fn front_proxy(
         }
         return;
     }
+    v.skip(
+        PROXY_SWITCHES,
+        format!("{label} has no inherited proxy_pass_* switches (an nginx setting)"),
+    );
     if route.kind == crate::proxy::Kind::Caddy {
         if route.http11.is_ok() {
             v.pass_with(
@@ -773,7 +778,7 @@ fn fail_for(v: &mut Verdicts, kind: crate::proxy::Kind, c: &'static CheckDef, ev
 fn front_fix(kind: crate::proxy::Kind, c: &'static CheckDef) -> Option<&'static str> {
     use crate::proxy::Kind;
     const APACHE_ORIGIN: &str = "Use the documented rule: `RewriteEngine On`, `RewriteCond %{HTTP:Origin} !^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$` and `RewriteRule ^/drawpile-web/ws - [F]` in the virtual host, with mod_rewrite enabled (dpwizard writes it).";
-    const CADDY_ORIGIN: &str = "Answer 403 only to a present Origin that is not allowed: `@bad { header_regexp Origin .+` + `not header Origin https://web.drawpile.net https://web.foxdice.cn }` and `respond @bad 403` inside `handle /drawpile-web/ws` (dpwizard writes it).";
+    const CADDY_ORIGIN: &str = "Answer 403 only to a present Origin that is not allowed: `@bad { header_regexp Origin .+` + `not { header Origin https://web.drawpile.net` + `header Origin https://web.foxdice.cn } }` (one value per line) and `respond @bad 403` inside `handle /drawpile-web/ws` (dpwizard writes it).";
     let fix = match (kind, c.id) {
         (Kind::HostNginx | Kind::ContainerNginx, _) => return None,
         (Kind::Apache, "DPW-PROXY-002") => {

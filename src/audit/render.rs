@@ -335,6 +335,9 @@ pub fn checks_md() -> String {
          info, with evidence and a fix), or skipped (with the reason, e.g. `--offline`).\n\
          Exit code: 0 when no finding is an error (warnings too with `--strict`), 1 otherwise,\n\
          2 on usage errors.\n\n\
+         The proxy checks judge the route whichever web server is in front (nginx on the host\n\
+         or in a container, Apache, Caddy), with evidence from its own files; the fixes below\n\
+         are nginx's, and a finding on Apache or Caddy gives the fix in their words.\n\n\
          `--json` prints `{schema_version, domain, domain_from, instance, findings[], passed[],\n\
          skipped[], notes[], summary}`; each finding has `id`, `severity` (`error`, `warning`,\n\
          `info`), `area`, `title`, `evidence[]`, `why`, `fix` and `fixable` (whether `dpwizard`\n\

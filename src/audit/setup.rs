@@ -212,8 +212,10 @@ pub struct Front {
 pub enum FrontMissing {
     /// Its configuration is not read (Caddy configured in JSON): the reason.
     NotRead(String),
-    /// Read, and no site serves the domain on 443 (or the domain is unknown).
+    /// Read, and no site serves the domain on 443.
     NoSite(String),
+    /// No domain was given and no site has a route for the WebSocket path to take it from.
+    NoDomain(String),
 }
 
 impl<'a> Setup<'a> {
@@ -265,9 +267,12 @@ impl<'a> Setup<'a> {
             }
         }
         let site = match &self.domain {
-            None => Err(FrontMissing::NoSite(format!(
-                "no {} site proxies {WS_PATH}, so the domain is unknown (pass --domain)",
-                server.as_str()
+            None => Err(FrontMissing::NoDomain(format!(
+                "no {} site on 443 has a route for {WS_PATH}, so the domain is unknown",
+                match server {
+                    ProxyServer::Apache => "Apache",
+                    _ => "Caddy",
+                }
             ))),
             Some(d) => match server {
                 ProxyServer::Apache => crate::proxy::apache::site(files, root, d, apache)

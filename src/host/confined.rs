@@ -203,10 +203,20 @@ impl RootDir {
             let how = OpenHow::new()
                 .flags(flags)
                 .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-            match openat2(self.fd.as_fd(), &rel, how) {
-                Ok(fd) => return Ok(fd),
-                Err(Errno::ENOSYS) => self.no_openat2.store(true, Ordering::Relaxed),
-                Err(e) => return Err(e.into()),
+            // EAGAIN: a rename or mount anywhere on the system raced a `..` in the path (a
+            // link like sites-enabled/x -> ../sites-available/x), and the kernel could not
+            // prove it stayed inside the root. openat2(2) says to retry; after many tries the
+            // walk resolves it instead.
+            for _ in 0..64 {
+                match openat2(self.fd.as_fd(), &rel, how) {
+                    Ok(fd) => return Ok(fd),
+                    Err(Errno::EAGAIN) => continue,
+                    Err(Errno::ENOSYS) => {
+                        self.no_openat2.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         self.open_walked(target, flags, walk)
@@ -329,6 +339,51 @@ mod tests {
             crate::host::Clock::System,
         );
         (outside, tree, host)
+    }
+
+    #[test]
+    fn a_link_through_dotdot_opens_while_files_are_renamed_elsewhere() {
+        // Debian's sites-enabled/x.conf -> ../sites-available/x.conf. The kernel refuses such
+        // a resolution with EAGAIN when any rename happens meanwhile (it cannot prove `..`
+        // stayed inside the root); apply's atomic writes rename all the time.
+        let tree = tempfile::tempdir().unwrap();
+        let t = tree.path();
+        std::fs::create_dir_all(t.join("etc/sites-available")).unwrap();
+        std::fs::create_dir_all(t.join("etc/sites-enabled")).unwrap();
+        std::fs::write(t.join("etc/sites-available/x.conf"), "site").unwrap();
+        std::os::unix::fs::symlink(
+            "../sites-available/x.conf",
+            t.join("etc/sites-enabled/x.conf"),
+        )
+        .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let renamer = {
+            let stop = stop.clone();
+            let dir = tempfile::tempdir().unwrap();
+            std::thread::spawn(move || {
+                let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+                std::fs::write(&a, "").unwrap();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::rename(&a, &b);
+                    let _ = std::fs::rename(&b, &a);
+                }
+            })
+        };
+        let dir = RootDir::new(t).unwrap();
+        let walk = |_: &Path| -> io::Result<PathBuf> { Err(io::ErrorKind::Unsupported.into()) };
+        let failed = (0..200_000)
+            .filter(|_| {
+                dir.open_at(
+                    Path::new("/etc/sites-enabled/x.conf"),
+                    OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                    &walk,
+                )
+                .is_err()
+            })
+            .count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        renamer.join().unwrap();
+        assert_eq!(failed, 0, "opens that failed");
     }
 
     #[test]

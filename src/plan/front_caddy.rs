@@ -145,7 +145,7 @@ pub fn plan(
     };
     // A route written by hand that already does what the block would (judged as the audit
     // judges it) is kept: adopting a sound setup changes nothing.
-    let route = crate::proxy::caddy::route(&file, &text, site);
+    let route = crate::proxy::caddy::route(&file, &c, site);
     let keep = site.managed_block(&text).is_none() && up.served_by(&route, domain);
     if keep {
         plan.notes.push(format!(

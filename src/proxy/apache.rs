@@ -46,14 +46,14 @@ impl<'a> Server<'a> {
     }
 
     /// At least `2.4.47`, where mod_proxy_http passes the upgrade (`upgrade=websocket`).
-    /// Unknown: `None`.
+    /// Unknown (or not `X.Y.Z`): `None`.
     fn has_proxy_http_upgrade(&self) -> Option<bool> {
         let v: Vec<u32> = self
             .version?
             .split('.')
-            .map(|p| p.parse().unwrap_or(0))
-            .collect();
-        Some(v.as_slice() >= [2, 4, 47].as_slice())
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (v.len() >= 3).then(|| v.as_slice() >= [2, 4, 47].as_slice())
     }
 }
 
@@ -116,8 +116,9 @@ pub fn site(
     })
 }
 
-/// The `ServerName` of the first TLS virtual host on 443 whose route serves the WebSocket
-/// path, and where it was read: the domain when none was given.
+/// The `ServerName` of the first TLS virtual host on 443 with a rule for the WebSocket path
+/// (reached or not: the audit then says why not), and where it was read: the domain when
+/// none was given.
 pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, String)> {
     let read = includer(files, root);
     files.0.iter().find_map(|(path, text)| {
@@ -125,9 +126,9 @@ pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, S
         c.sections("VirtualHost").into_iter().find_map(|v| {
             let ours = v.listens_on(443)
                 && v.ssl_engine_on(&read)
-                && fmt::route_for(v, WS_PATH)
-                    .winner
-                    .is_some_and(|w| meant_for_path(&w));
+                && fmt::proxy_rules(v)
+                    .iter()
+                    .any(|r| meant_for_path(r) && r.target != "!");
             let name = v.names().0.filter(|_| ours)?;
             Some((
                 name,
@@ -161,9 +162,8 @@ fn rule_shown(r: &ProxyRule) -> String {
         (RuleKind::ProxyPassMatch, _) => {
             format!("ProxyPassMatch {} {}{opts}", r.pattern, r.target)
         }
-        (RuleKind::RewriteProxy | RuleKind::RewriteStop, _) => {
-            format!("RewriteRule {} {} [P]", r.pattern, r.target)
-        }
+        (RuleKind::RewriteProxy, _) => format!("RewriteRule {} {} [P]", r.pattern, r.target),
+        (RuleKind::RewriteStop, _) => format!("RewriteRule {} - [L]", r.pattern),
     }
 }
 
@@ -193,9 +193,7 @@ fn parse_url(url: &str) -> Option<(String, String, Option<u16>)> {
 
 /// The rule is written for the WebSocket path (not an app's catch-all that happens to take it).
 fn meant_for_path(r: &ProxyRule) -> bool {
-    let p = r.pattern.replace('\\', "");
-    p.trim_end_matches('/').ends_with(WS_PATH)
-        || p.contains(WS_PATH)
+    r.pattern.replace('\\', "").contains(WS_PATH)
         || r.location.as_deref().is_some_and(|l| l.contains(WS_PATH))
 }
 
@@ -273,7 +271,11 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
     let upgrade: Property = match (rule, &url) {
         (Some(r), Some((scheme, _, _))) if scheme.starts_with("ws") => {
             match server.missing("proxy_wstunnel") {
-                Some(why) => Err(vec![format!("{}: {scheme}:// needs {why}", at_rule(r))]),
+                Some(_) => Err(vec![format!(
+                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled (a2enmod \
+                     proxy_wstunnel)",
+                    at_rule(r)
+                )]),
                 None => Ok(()),
             }
         }
@@ -512,6 +514,25 @@ mod tests {
     }
 
     #[test]
+    fn rewrite_proxy_rules_route_or_shadow_by_what_they_take() {
+        // mod_rewrite runs before ProxyPass: an app's catch-all [P] rule takes the path.
+        let body = format!(
+            "\tRewriteEngine On\n\tRewriteRule ^/(.*)$ http://127.0.0.1:8080/$1 [P]\n{GOOD}"
+        );
+        let r = judge(&body, &all_modules(), None).route;
+        assert_eq!(
+            r.reached.unwrap_err()[0],
+            "/s.conf:5: RewriteRule ^/(.*)$ http://127.0.0.1:8080/$1 [P]: takes /drawpile-web/ws \
+             first (Apache uses the first rule that matches)"
+        );
+        // A [P] rule written for the path is the route.
+        let body = "\tRewriteEngine On\n\tRewriteRule ^/drawpile-web/ws$ ws://127.0.0.1:27751/drawpile-web/ws [P,L]\n";
+        let r = judge(body, &all_modules(), None).route;
+        assert!(r.reached.is_ok() && r.upgrade.is_ok());
+        assert_eq!(r.target.unwrap().port, Some(27751));
+    }
+
+    #[test]
     fn http_without_upgrade_and_missing_modules_break_their_property() {
         let body = "\tProxyPass /drawpile-web/ws http://127.0.0.1:27751/drawpile-web/ws\n\tRequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n";
         let r = judge(body, &all_modules(), Some("2.4.62")).route;
@@ -519,6 +540,13 @@ mod tests {
         let with = body.replace("/ws\n\tReq", "/ws upgrade=websocket\n\tReq");
         assert!(
             judge(&with, &all_modules(), Some("2.4.62"))
+                .route
+                .upgrade
+                .is_ok()
+        );
+        // A version that is not X.Y.Z tells nothing.
+        assert!(
+            judge(&with, &all_modules(), Some("2.4"))
                 .route
                 .upgrade
                 .is_ok()
@@ -539,11 +567,9 @@ mod tests {
         );
         let ws = "\tProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws\n";
         let r = judge(ws, &few, None).route;
-        assert!(
-            r.upgrade.unwrap_err()[0].ends_with(
-                "ws:// needs mod_proxy_wstunnel is not enabled (a2enmod proxy_wstunnel)"
-            )
-        );
+        assert!(r.upgrade.unwrap_err()[0].ends_with(
+            "ws:// needs mod_proxy_wstunnel, which is not enabled (a2enmod proxy_wstunnel)"
+        ));
     }
 
     #[test]

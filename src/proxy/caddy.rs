@@ -7,7 +7,7 @@
 //! `header_up X-Real-IP`. Caddy passes the upgrade and speaks HTTP/1.1 to the upstream by
 //! itself, so those hold unless the route turns them off.
 
-use crate::formats::caddyfile::{Caddyfile, Directive, path_matches, preemptions};
+use crate::formats::caddyfile::{Caddyfile, Directive, Node, path_matches, preemptions};
 
 use super::route::{OriginRule, OriginRules, Property, Route, Target};
 use super::{Files, FrontSite, Kind, WS_PATH};
@@ -262,18 +262,22 @@ pub fn site(files: &Files, domain: &str) -> Option<FrontSite> {
         kind: Kind::Caddy,
         at: format!("{file}:{}", site.line),
         ignored,
-        route: route(file, &c.text, site),
+        route: route(file, c, site),
     })
 }
 
-/// The host name of the first site on 443 whose route serves the WebSocket path, and where
-/// it was read: the domain when none was given.
+/// The host name of the first site on 443 whose route serves the WebSocket path (or that
+/// names the path at all: the audit then says why it is not served), and where it was read:
+/// the domain when none was given.
 pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
     files.0.iter().find_map(|(path, text)| {
         let c = Caddyfile::parse(text).ok()?;
         c.sites().find_map(|s| {
-            let r = route(path, &c.text, s);
-            if r.reached.is_err() || r.target.is_none() {
+            let r = route(path, &c, s);
+            let names_path = with_snippets(&c, s)
+                .children()
+                .any(|d| text[d.span.clone()].contains(WS_PATH));
+            if !(r.reached.is_ok() && r.target.is_some() || names_path) {
                 return None;
             }
             s.addresses()
@@ -284,8 +288,32 @@ pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
     })
 }
 
-/// The site's route for the WebSocket path, judged.
-pub fn route(file: &str, text: &str, site: &Directive) -> Route {
+/// The site with each `import NAME` of a snippet the same file defines replaced by the
+/// snippet's lines, as Caddy pastes them in (one level; snippet arguments are not filled in).
+fn with_snippets(c: &Caddyfile, site: &Directive) -> Directive {
+    let mut out = site.clone();
+    if let Some(b) = out.block.as_mut() {
+        b.children = b
+            .children
+            .iter()
+            .flat_map(|n| match n {
+                Node::Directive(d) if d.name() == Some("import") => d
+                    .arg(0)
+                    .and_then(|name| c.snippet(name))
+                    .and_then(|s| s.block.as_ref())
+                    .map_or_else(|| vec![n.clone()], |b| b.children.clone()),
+                _ => vec![n.clone()],
+            })
+            .collect();
+    }
+    out
+}
+
+/// The site's route for the WebSocket path, judged (`c` is the file the site is in).
+pub fn route(file: &str, c: &Caddyfile, site: &Directive) -> Route {
+    let text = c.text.as_str();
+    let expanded = with_snippets(c, site);
+    let site = &expanded;
     let site_at = format!("{file}:{}", site.line);
     let at = |d: &Directive| format!("{file}:{}: {}", d.line, words(d).join(" "));
     let site_scope = [site];
@@ -297,20 +325,30 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
             .collect(),
         &site_scope,
     );
-    let handle = handles.first().copied();
+    // Without one, the first `route` block that takes the path (Caddy runs `route` after
+    // every handle, and its contents in the order written, unsorted).
+    let routes: Vec<&Directive> = site
+        .children()
+        .filter(|d| d.name() == Some("route") && d.block.is_some())
+        .filter(|d| takes(d, &site_scope))
+        .collect();
+    let literal = handles.is_empty() && !routes.is_empty();
+    let handle = handles.first().or(routes.first()).copied();
     let container = handle.unwrap_or(site);
     let scopes: Vec<&Directive> = match handle {
         Some(h) => vec![h, site],
         None => vec![site],
     };
-    let proxies = caddy_order(
-        container
-            .children()
-            .filter(|d| d.name() == Some("reverse_proxy"))
-            .filter(|d| takes(d, &scopes))
-            .collect(),
-        &scopes,
-    );
+    let candidates: Vec<&Directive> = container
+        .children()
+        .filter(|d| d.name() == Some("reverse_proxy"))
+        .filter(|d| takes(d, &scopes))
+        .collect();
+    let proxies = if literal {
+        candidates
+    } else {
+        caddy_order(candidates, &scopes)
+    };
     let proxy = proxies.first().copied();
     // What Caddy runs before every handle and that takes the path (a redirect, a rewrite).
     let pre: Vec<String> = preemptions(text, site, WS_PATH)
@@ -327,14 +365,19 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
         _ if !pre.is_empty() => Err(pre),
         (_, Some(_)) => Ok(()),
         (Some(h), None) => {
+            let why = if literal {
+                ""
+            } else {
+                " (Caddy sorts handle blocks by path, the longest first)"
+            };
             let mut ev = vec![format!(
-                "{}: takes {WS_PATH} (Caddy sorts handle blocks by path, the longest first) \
-                 and proxies nothing there",
+                "{}: takes {WS_PATH}{why} and proxies nothing there",
                 at(h)
             )];
             ev.extend(
-                handles[1..]
+                handles
                     .iter()
+                    .skip(1)
                     .map(|o| format!("{}: never reached", at(o))),
             );
             Err(ev)
@@ -398,7 +441,14 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
                     .is_some_and(|h| h.trim_start_matches('+').eq_ignore_ascii_case("X-Real-IP"))
             });
             let real_ip = match ip {
-                Some((_, w)) if w.get(2).is_some_and(|v| v.starts_with('{')) => Ok(()),
+                // The client's address alone: `{remote}` would add its port.
+                Some((_, w))
+                    if w.get(2).is_some_and(|v| {
+                        ["{remote_host}", "{http.request.remote.host}", "{client_ip}"].contains(v)
+                    }) =>
+                {
+                    Ok(())
+                }
                 Some((line, w)) => Err(vec![format!(
                     "{file}:{line}: {}: not the client's address",
                     w.join(" ")
@@ -426,7 +476,7 @@ pub fn route(file: &str, text: &str, site: &Directive) -> Route {
         target,
         no_target,
         reached,
-        origin: origin(file, text, container, handle, proxy, &scopes),
+        origin: origin(file, text, container, handle, proxy, literal, &scopes),
         http11,
         upgrade,
         real_ip,
@@ -479,6 +529,7 @@ fn origin(
     container: &Directive,
     handle: Option<&Directive>,
     proxy: Option<&Directive>,
+    literal: bool,
     scopes: &[&Directive],
 ) -> OriginRules {
     let mut out = OriginRules::default();
@@ -500,9 +551,13 @@ fn origin(
             holds(&cs, o).unwrap_or(false) != negate
         }));
     };
+    // In a `route` block only what is written before the proxy runs before it.
+    let before_proxy =
+        |d: &Directive| !literal || proxy.is_none_or(|p| d.span.start < p.span.start);
     for d in container
         .children()
         .filter(|d| matches!(d.name(), Some("respond" | "error" | "abort")))
+        .filter(|d| before_proxy(d))
     {
         let Some(cs) = matcher_conds(d, scopes) else {
             continue;
@@ -627,6 +682,68 @@ mod tests {
         // A catch-all `handle /*` sorts after the longer path: no problem.
         let body = "\thandle /* {\n\t\tfile_server\n\t}\n\thandle /drawpile-web/ws {\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n";
         assert!(judge(body).route.reached.is_ok());
+    }
+
+    #[test]
+    fn site_level_directives_without_handle() {
+        // The shortest style: a matcher on reverse_proxy, the app's catch-all after it
+        // (Caddy sorts the path-matched one first), respond before proxy by directive order.
+        let body = "\treverse_proxy 127.0.0.1:8080\n\t@ws path /drawpile-web/ws\n\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n\trespond @bad 403\n\treverse_proxy @ws 127.0.0.1:27751 {\n\t\theader_up X-Real-IP {remote_host}\n\t}\n";
+        let r = judge(body).route;
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:20");
+        assert_eq!(r.target.unwrap().port, Some(27751));
+        assert!(r.origin.refused_by("").is_none());
+        assert!(r.origin.refused_by(MIRROR).is_none());
+        assert!(r.origin.refused_by(EVIL).is_some());
+    }
+
+    #[test]
+    fn route_blocks_run_in_the_order_written() {
+        let body = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n\troute /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n\tfile_server\n";
+        let r = judge(body).route;
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert_eq!(r.at, "/etc/caddy/Caddyfile:19");
+        assert!(r.origin.refused_by(EVIL).is_some());
+        assert!(r.origin.refused_by("").is_none());
+        // The 403 written after the proxy never runs.
+        let late = body.replace(
+            "\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751\n",
+            "\t\treverse_proxy 127.0.0.1:27751\n\t\trespond @bad 403\n",
+        );
+        let r = judge(&late).route;
+        assert!(r.origin.refused_by(EVIL).is_none(), "{:?}", r.origin);
+        let empty = body.replace("\t\treverse_proxy 127.0.0.1:27751\n", "");
+        assert_eq!(
+            judge(&empty).route.reached.unwrap_err(),
+            vec![
+                "/etc/caddy/Caddyfile:17: route /drawpile-web/ws: takes /drawpile-web/ws and proxies nothing there"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_route_in_a_snippet_counts_where_it_is_imported() {
+        let text = "(ws) {\n\thandle /drawpile-web/ws {\n\t\treverse_proxy 127.0.0.1:27751\n\t}\n}\n\nd.example {\n\timport ws\n\tfile_server\n}\n";
+        let s = site(&Files(vec![("/c".into(), text.into())]), "d.example").unwrap();
+        assert!(s.route.reached.is_ok(), "{:?}", s.route.reached);
+        assert_eq!(
+            s.route.target.unwrap().at,
+            "/c:3: reverse_proxy 127.0.0.1:27751"
+        );
+    }
+
+    #[test]
+    fn x_real_ip_is_the_clients_address_alone() {
+        let with = |v: &str| {
+            judge(&format!("\thandle /drawpile-web/ws {{\n\t\treverse_proxy 127.0.0.1:27751 {{\n\t\t\theader_up X-Real-IP {v}\n\t\t}}\n\t}}\n")).route.real_ip
+        };
+        assert!(with("{client_ip}").is_ok());
+        assert!(with("{http.request.remote.host}").is_ok());
+        assert_eq!(
+            with("{remote}").unwrap_err(),
+            vec!["/etc/caddy/Caddyfile:12: header_up X-Real-IP {remote}: not the client's address"]
+        );
     }
 
     #[test]

@@ -227,6 +227,30 @@ fn apache_proxypass_slash_above_the_route_shadows_it() {
         e.contains("fix: Put `ProxyPass /drawpile-web/ws ...` above"),
         "{e}"
     );
+    // Without --domain, the virtual host that names the path gives it, reached or not.
+    let run = m.dpwizard(["audit", "--offline", "--json"]);
+    let w: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(w["domain"], DOMAIN, "{w}");
+    // A virtual host without any rule for the path gives no domain: the audit says so.
+    let m = apache(&le_ssl(""), MODULES);
+    let run = m.dpwizard(["audit", "--offline", "--json"]);
+    let w: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let ids: Vec<&str> = w["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .filter(|id| id.starts_with("DPW-PROXY-"))
+        .collect();
+    assert_eq!(ids, ["DPW-PROXY-001", "DPW-PROXY-002"], "{w}");
+    let e = evidence(&w, "DPW-PROXY-001");
+    assert!(
+        e.contains(
+            "no Apache site on 443 has a route for /drawpile-web/ws, so the domain is unknown"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("pass --domain"), "{e}");
     // The same lines in the right order: nothing.
     let m = apache(&le_ssl(GOOD_WS), MODULES);
     assert_findings(&m, &[]);
@@ -334,8 +358,9 @@ fn apache_missing_modules_are_named_where_they_break_the_route() {
         &["DPW-PROXY-009", "DPW-PROXY-010"],
     );
     assert!(
-        evidence(&v, "DPW-PROXY-009")
-            .contains("ws:// needs mod_proxy_wstunnel is not enabled (a2enmod proxy_wstunnel)"),
+        evidence(&v, "DPW-PROXY-009").contains(
+            "ws:// needs mod_proxy_wstunnel, which is not enabled (a2enmod proxy_wstunnel)"
+        ),
         "{v}"
     );
     assert!(
@@ -434,13 +459,27 @@ fn caddy(body: &str) -> FakeMachine {
 /// matcher at site level used inside the handle, the upstream as a URL, a longer
 /// placeholder for the client's address, and a catch-all `handle` for the files.
 const HAND_CADDY: &str = "\t@websocket {\n\t\tpath /drawpile-web/ws\n\t\theader Connection *Upgrade*\n\t\theader Upgrade websocket\n\t}\n\
-\t@foreign {\n\t\theader Origin *\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn https://paint.example.org\n\t}\n\
+\t@foreign {\n\t\theader Origin *\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t\theader Origin https://paint.example.org\n\t\t}\n\t}\n\
 \thandle @websocket {\n\t\trespond @foreign \"Forbidden\" 403\n\t\treverse_proxy http://localhost:27751 {\n\t\t\theader_up X-Real-IP {http.request.remote.host}\n\t\t}\n\t}\n\
 \thandle {\n\t\troot * /srv/www\n\t\tfile_server\n\t}\n";
+
+/// The real `caddy adapt` accepts the Caddyfile these tests write (where caddy is installed).
+fn assert_caddy_accepts(m: &FakeMachine) {
+    if which_host("caddy").is_none() {
+        return;
+    }
+    let out = crate::plan_caddy_live::caddy(&["adapt"], &m.path(CADDYFILE));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 #[test]
 fn caddy_a_hand_written_route_raises_nothing_and_is_exported() {
     let m = caddy(HAND_CADDY);
+    assert_caddy_accepts(&m);
     let v = assert_findings(&m, &[]);
     let notes = v["notes"].to_string();
     assert!(
@@ -458,20 +497,22 @@ fn caddy_a_hand_written_route_raises_nothing_and_is_exported() {
         run.stdout
     );
     assert_exported_answers_change_nothing(&m, "caddy");
-    assert_plan_keeps(&m, &format!("{CADDYFILE}:26: the site's own route"));
+    assert_plan_keeps(&m, &format!("{CADDYFILE}:30: the site's own route"));
 }
 
-const GOOD_HANDLE: &str = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n\
+const GOOD_HANDLE: &str = "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n\
 \thandle /drawpile-web/ws {\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:27751 {\n\t\t\theader_up X-Real-IP {remote_host}\n\t\t}\n\t}\n\
 \tfile_server\n";
 
 #[test]
 fn caddy_origin_matchers_that_lock_out_the_app_or_let_everyone_in() {
-    assert_findings(&caddy(GOOD_HANDLE), &[]);
+    let m = caddy(GOOD_HANDLE);
+    assert_caddy_accepts(&m);
+    assert_findings(&m, &[]);
     // A regex on the Origin alone: an absent header never matches it, so `not` refuses the
     // desktop app; and it names no mirror.
     let old = GOOD_HANDLE.replace(
-        "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot header Origin https://web.drawpile.net https://web.foxdice.cn\n\t}\n",
+        "\t@bad {\n\t\theader_regexp Origin .+\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t}\n\t}\n",
         "\t@bad not header_regexp Origin ^https://web\\.drawpile\\.net$\n",
     );
     let v = assert_findings(&caddy(&old), &["DPW-PROXY-003", "DPW-PROXY-005"]);
@@ -524,7 +565,7 @@ fn caddy_what_runs_before_the_handle_keeps_the_route_from_being_reached() {
     );
     assert!(
         e.contains(&format!(
-            "{CADDYFILE}:23: handle /drawpile-web/ws: never reached"
+            "{CADDYFILE}:26: handle /drawpile-web/ws: never reached"
         )),
         "{e}"
     );
@@ -539,7 +580,7 @@ fn caddy_wrong_port_no_real_ip_and_two_sites_for_one_name() {
     let v = assert_findings(&caddy(&port), &["DPW-PROXY-007"]);
     assert!(
         evidence(&v, "DPW-PROXY-007")
-            .contains(&format!("{CADDYFILE}:21: reverse_proxy 127.0.0.1:27750")),
+            .contains(&format!("{CADDYFILE}:24: reverse_proxy 127.0.0.1:27750")),
         "{v}"
     );
     let no_ip = GOOD_HANDLE.replace(" {\n\t\t\theader_up X-Real-IP {remote_host}\n\t\t}\n", "\n");
@@ -557,7 +598,7 @@ fn caddy_wrong_port_no_real_ip_and_two_sites_for_one_name() {
     let v = assert_findings(&m, &["DPW-PROXY-014"]);
     assert!(
         evidence(&v, "DPW-PROXY-014")
-            .contains(&format!("{CADDYFILE}:32: another site for {DOMAIN} on 443")),
+            .contains(&format!("{CADDYFILE}:35: another site for {DOMAIN} on 443")),
         "{v}"
     );
 }
@@ -580,6 +621,113 @@ fn caddy_configured_in_json_is_skipped_with_the_reason() {
             s.reason.contains("it is configured in JSON"),
             "{id}: {}",
             s.reason
+        );
+    }
+}
+
+/// What the audit reads from Caddy's Origin matchers is what the real Caddy (Debian's 2.6)
+/// does: each variant is served on a loopback port, and the requests that reach the proxy
+/// (502: nothing listens behind it) are exactly those the route's Origin rules let through.
+#[test]
+fn caddy_origin_matchers_predict_the_real_caddys_answers() {
+    if skip_unless_program("caddy") || skip_unless_program("curl") {
+        return;
+    }
+    let dpwizard_block = dpwizard::plan::caddy::render_block(
+        &dpwizard::plan::caddy::BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 1,
+            extra_origins: vec!["https://paint.example.org".into()],
+        },
+        "\t",
+    );
+    let in_handle = |matcher: &str| {
+        format!(
+            "\t{matcher}\n\thandle /drawpile-web/ws {{\n\t\trespond @bad 403\n\t\treverse_proxy 127.0.0.1:1\n\t}}\n"
+        )
+    };
+    let variants = [
+        dpwizard_block,
+        in_handle(r"@bad not header_regexp Origin ^https://web\.drawpile\.net$"),
+        in_handle(
+            "@bad {\n\t\theader Origin *\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t\theader Origin https://paint.example.org\n\t\t}\n\t}",
+        ),
+        in_handle("@bad {\n\t\theader Origin *\n\t\tnot header Origin https://web.*\n\t}"),
+        in_handle(
+            "@bad {\n\t\theader_regexp Origin .\n\t\tnot {\n\t\t\theader_regexp o Origin ^https://(web\\.drawpile\\.net|web\\.foxdice\\.cn)$\n\t\t}\n\t}",
+        ),
+        // Only some origins reach the route; the others fall through to the site's handle.
+        "\t@ws {\n\t\tpath /drawpile-web/ws\n\t\theader Connection *Upgrade*\n\t\theader Origin https://web.drawpile.net\n\t}\n\thandle @ws {\n\t\treverse_proxy 127.0.0.1:1\n\t}\n\thandle {\n\t\trespond \"site\" 404\n\t}\n".to_string(),
+    ];
+    let origins = [
+        "",
+        "https://web.drawpile.net",
+        "https://web.foxdice.cn",
+        "https://paint.example.org",
+        "https://evil.example",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for body in variants {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = format!(
+            "{{\n\tadmin off\n\tauto_https off\n}}\n\nhttp://127.0.0.1:{port} {{\n{body}}}\n"
+        );
+        let c = dpwizard::formats::caddyfile::Caddyfile::parse(&text).unwrap();
+        let site = c.sites().next().unwrap();
+        let route = dpwizard::proxy::caddy::route("/c", &c, site);
+        let file = dir.path().join("Caddyfile");
+        std::fs::write(&file, &text).unwrap();
+        let mut caddy = std::process::Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("caddy.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let up = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let real: Vec<bool> = origins
+            .iter()
+            .map(|o| {
+                let out = std::process::Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "3",
+                    ])
+                    .args(["-H", "Connection: Upgrade", "-H", "Upgrade: websocket"])
+                    .args(["-H", &format!("Origin: {o}")])
+                    .arg(format!("http://127.0.0.1:{port}/drawpile-web/ws"))
+                    .output()
+                    .unwrap();
+                // 502: it reached the proxy, which found nothing behind it.
+                String::from_utf8_lossy(&out.stdout) != "502"
+            })
+            .collect();
+        let _ = caddy.kill();
+        let _ = caddy.wait();
+        let log = std::fs::read_to_string(dir.path().join("caddy.log")).unwrap_or_default();
+        assert!(up, "caddy did not start:\n{text}\n{log}");
+        let predicted: Vec<bool> = origins
+            .iter()
+            .map(|o| route.origin.refused_by(o).is_some())
+            .collect();
+        assert_eq!(
+            predicted, real,
+            "refused, in the order {origins:?}:\n{text}"
         );
     }
 }

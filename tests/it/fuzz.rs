@@ -1,5 +1,5 @@
 //! Bounded property runs of the parsers that read files someone else wrote (nginx, systemd
-//! units, compose, answers): a few hundred generated inputs each, seconds in all. None may
+//! units, compose, answers, and the Apache and Caddy routes the audit judges): a few hundred generated inputs each, seconds in all. None may
 //! panic; the lossless ones print back exactly what they read.
 
 use proptest::prelude::*;
@@ -177,6 +177,63 @@ fn nginx_valid() -> impl Strategy<Value = String> {
     })
 }
 
+/// Apache directives and arguments the audit's route reading looks at.
+const APACHE: &[&str] = &[
+    "ProxyPass ",
+    "RewriteRule ",
+    "RewriteCond %{HTTP:Origin} ",
+    "RewriteEngine On\n",
+    "RequestHeader set X-Real-IP ",
+    "<Location /drawpile-web/ws>\n",
+    "</Location>\n",
+    "SetEnv force-proxy-request-1.0 1\n",
+    "/drawpile-web/ws ",
+    "ws://127.0.0.1:27751",
+    "http://[::1",
+    "upgrade=websocket",
+    "!^(https://web\\.x)?$",
+    "=",
+    "!",
+    "[F]",
+    "[L]",
+    "[P]",
+    "[OR,NC]",
+    "(",
+    "\\",
+    "\"",
+    " ",
+    "\n",
+];
+
+/// Caddyfile tokens the audit's route reading looks at.
+const CADDY: &[&str] = &[
+    "handle ",
+    "route ",
+    "reverse_proxy ",
+    "respond ",
+    "@m ",
+    "not ",
+    "header Origin ",
+    "header_regexp Origin ",
+    "path ",
+    "/drawpile-web/ws ",
+    "/* ",
+    "* ",
+    "try_files {path} /i\n",
+    "header_up X-Real-IP {remote_host}\n",
+    "transport http {\nversions h2c\n}\n",
+    "127.0.0.1:27751 ",
+    "[::1",
+    "h2c://",
+    ":",
+    "(",
+    "*x*",
+    "{",
+    "}",
+    "\n",
+    " ",
+];
+
 proptest! {
     #![proptest_config(config())]
 
@@ -229,5 +286,38 @@ proptest! {
                 prop_assert!(err.line >= 1 && err.line <= lines, "{}", e.render());
             }
         }
+    }
+
+    #[test]
+    fn apache_routes_are_judged_without_panicking(body in text_of(APACHE)) {
+        let text = format!("<VirtualHost *:443>\nServerName d.example\nSSLEngine on\n{body}\n</VirtualHost>\n");
+        let files = dpwizard::proxy::Files(vec![("/a.conf".into(), text)]);
+        let modules = vec!["proxy".to_string()];
+        let server = dpwizard::proxy::apache::Server { modules: Some(&modules), version: Some("2.4.62") };
+        if let Some(site) = dpwizard::proxy::apache::site(&files, None, "d.example", server) {
+            prop_assert_eq!(site.at.as_str(), "/a.conf:1");
+            // A route proxies somewhere, or says why it does not.
+            prop_assert!(site.route.target.is_some() == site.route.no_target.is_empty());
+            for o in ["", "https://web.drawpile.net", "https://evil.example"] {
+                let _ = site.route.origin.refused_by(o);
+            }
+            let _ = site.route.origin.extra_origins();
+        }
+        let _ = dpwizard::proxy::apache::domain_with_route(&files, None);
+    }
+
+    #[test]
+    fn caddy_routes_are_judged_without_panicking(body in text_of(CADDY)) {
+        let text = format!("d.example {{\n{body}\n}}\n");
+        let files = dpwizard::proxy::Files(vec![("/c".into(), text)]);
+        if let Some(site) = dpwizard::proxy::caddy::site(&files, "d.example") {
+            prop_assert_eq!(site.at.as_str(), "/c:1");
+            prop_assert!(site.route.target.is_some() == site.route.no_target.is_empty());
+            for o in ["", "https://web.drawpile.net", "https://evil.example"] {
+                let _ = site.route.origin.refused_by(o);
+            }
+            let _ = site.route.origin.extra_origins();
+        }
+        let _ = dpwizard::proxy::caddy::domain_with_route(&files);
     }
 }

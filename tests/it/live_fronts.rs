@@ -124,6 +124,27 @@ fn apache_in_front_apply_again_and_rollback_on_a_booted_machine() {
         modules,
         "module links removed"
     );
+
+    // An app's `ProxyPass /` written above dpwizard's block takes the WebSocket path: the
+    // audit finds it in the file (DPW-PROXY-002), and its live probe meets what curl meets —
+    // the app's answer, not an upgrade. (Applied once more first, so drawpile-srv listens
+    // for WebSockets again after the rollback.)
+    let (code, text) = m.dpwizard("apply --yes --answers /root/answers.toml");
+    assert_eq!(code, 0, "{text}");
+    m.ok(&format!(
+        "sed -i 's#^\\tServerName {DOMAIN}$#&\\n\\tProxyPass / http://127.0.0.1:9/#' {VHOST} && \
+         grep -q 'ProxyPass / http://127.0.0.1:9/' {VHOST} && systemctl reload apache2"
+    ));
+    assert_ne!(m.handshake(DOMAIN, "https://web.drawpile.net"), "101");
+    let v = audit(&m);
+    let found = v["findings"].to_string();
+    for id in ["DPW-PROXY-002", "DPW-LIVE-004"] {
+        assert!(found.contains(id), "{id}: {v}");
+    }
+    assert!(
+        found.contains("ProxyPass / http://127.0.0.1:9/: takes /drawpile-web/ws first"),
+        "{v}"
+    );
 }
 
 #[test]

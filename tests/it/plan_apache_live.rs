@@ -469,3 +469,60 @@ fn origin_rules_predict_the_real_apaches_answers() {
         );
     }
 }
+
+/// What the audit reads from a virtual host (proxy::apache's route: upgrade, HTTP/1.1) is
+/// what the real apache2 does with the official client's upgrade: the block as written
+/// upgrades; an HTTP/1.0 upstream (`force-proxy-request-1.0`) and, on 2.4.47+, an http://
+/// target without `upgrade=websocket` do not, and the audit names each.
+#[test]
+fn the_audits_route_predicts_the_real_apaches_upgrade() {
+    if skip_live() {
+        return;
+    }
+    let version = apache_version();
+    let mode = WsMode::for_version(version.as_deref());
+    let documented = edited(&le_ssl_vhost("/etc/ssl/dpw"), 27751, mode);
+    let pass = documented
+        .lines()
+        .find(|l| l.trim_start().starts_with("ProxyPass /drawpile-web/ws "))
+        .unwrap()
+        .to_string();
+    let mut variants = vec![
+        (documented.clone(), true),
+        (
+            documented.replace(
+                &format!("{pass}\n"),
+                &format!("{pass}\n\tSetEnv force-proxy-request-1.0 1\n"),
+            ),
+            false,
+        ),
+    ];
+    if mode == WsMode::Upgrade {
+        variants.push((documented.replace(" upgrade=websocket", ""), false));
+    }
+    for (site, upgrades) in variants {
+        let c = Config::parse(&site).unwrap();
+        let vhost = c.tls_vhost_for(DOMAIN, &includes).unwrap();
+        let route = dpwizard::proxy::apache::route(
+            "/etc/apache2/sites-enabled/draw-le-ssl.conf",
+            &c,
+            vhost,
+            dpwizard::proxy::apache::Server {
+                modules: None,
+                version: version.as_deref(),
+            },
+        );
+        let judged = route.reached.is_ok() && route.http11.is_ok() && route.upgrade.is_ok();
+        assert_eq!(judged, upgrades, "{route:?}\n{site}");
+        let Some(seen) = apache_handshakes(&site, mode) else {
+            return;
+        };
+        assert_eq!(
+            seen.official == "101",
+            upgrades,
+            "{}\n{site}\n{}",
+            seen.official,
+            seen.front_log
+        );
+    }
+}

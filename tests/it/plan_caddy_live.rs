@@ -47,7 +47,7 @@ fn edited(original: &str) -> String {
     out
 }
 
-fn caddy(args: &[&str], file: &std::path::Path) -> std::process::Output {
+pub(crate) fn caddy(args: &[&str], file: &std::path::Path) -> std::process::Output {
     Command::new("caddy")
         .args(args)
         .arg("--config")
