@@ -1060,27 +1060,62 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         TLS_RENEWAL,
         TLS_RELOAD_HOOK,
     ];
-    let (Some(domain), Some(site)) = (&s.domain, &s.site) else {
+    // The site that names the certificate: nginx's server, or Apache's or Caddy's site.
+    let front = s.front.as_ref().and_then(|f| f.site.as_ref().ok());
+    let Some(domain) = &s.domain else {
         for c in all {
             v.skip(c, "no TLS server for the domain");
         }
         return;
     };
-    let Some(cert) = setup::site_certificate(facts, s) else {
-        v.fail(
-            TLS_PRESENT,
-            vec![format!(
+    let (missing, key_file, container) = match (&s.site, front) {
+        (Some(site), _) => (
+            format!(
                 "{}:{}: no ssl_certificate in the server",
                 site.server.file, site.server.line
-            )],
-        );
+            ),
+            site.server.ssl_certificate_key.clone(),
+            site.container,
+        ),
+        (None, Some(f)) => match &f.certificate {
+            crate::proxy::SiteCertificate::File { key, .. } => (String::new(), key.clone(), None),
+            crate::proxy::SiteCertificate::Missing(why) => (why.clone(), None, None),
+            crate::proxy::SiteCertificate::ByServer(why) => {
+                v.pass_with(TLS_PRESENT, why.clone());
+                for c in &all[1..] {
+                    v.skip(
+                        c,
+                        format!(
+                            "{why}: nothing on disk to read; the live TLS probe checks what it \
+                             serves"
+                        ),
+                    );
+                }
+                return;
+            }
+            crate::proxy::SiteCertificate::Unknown(why) => {
+                for c in all {
+                    v.skip(c, why.clone());
+                }
+                return;
+            }
+        },
+        (None, None) => {
+            for c in all {
+                v.skip(c, "no TLS server for the domain");
+            }
+            return;
+        }
+    };
+    let Some(cert) = setup::site_certificate(facts, s) else {
+        v.fail(TLS_PRESENT, vec![missing]);
         for c in &all[1..] {
             v.skip(c, "no certificate");
         }
         return;
     };
     let (cert_path, lineage) = (cert.path.to_string(), cert.lineage);
-    if let Some(c) = site.container
+    if let Some(c) = container
         && c.paths_in_container.contains(&cert_path)
     {
         // dpserver makes its certificate inside the nginx container (certbot there, a
@@ -1122,10 +1157,7 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
             ok,
             vec![format!(
                 "{} does not match {cert_path}",
-                site.server
-                    .ssl_certificate_key
-                    .as_deref()
-                    .unwrap_or("the key")
+                key_file.as_deref().unwrap_or("the key")
             )],
         ),
         None => v.skip(
@@ -1206,15 +1238,18 @@ pub fn tls(facts: &Facts, s: &Setup, v: &mut Verdicts) {
         .chain(facts.tls.deploy_hooks.iter().map(String::as_str))
         .collect();
     let installer = r.and_then(|r| r.installer.as_deref());
-    let reloads = installer == Some("nginx")
-        || hooks
-            .iter()
-            .any(|h| h.contains("nginx") || h.contains("reload"));
+    // certbot's nginx and apache installers reload the server they installed into.
+    let reloads = matches!(installer, Some("nginx" | "apache"))
+        || hooks.iter().any(|h| {
+            ["nginx", "apache2", "apachectl", "httpd", "caddy", "reload"]
+                .iter()
+                .any(|w| h.contains(w))
+        });
     v.check(
         TLS_RELOAD_HOOK,
         reloads,
         vec![format!(
-            "{}: no deploy hook and no nginx installer",
+            "{}: no deploy hook and no web server installer (nginx, apache)",
             r.map(|r| r.path.as_str()).unwrap_or(&lineage.name)
         )],
     );

@@ -315,10 +315,17 @@ pub struct SiteCert<'a> {
     pub info: Result<CertInfo, String>,
 }
 
-/// The certificate of the domain's TLS server; None without such a server or without an
-/// `ssl_certificate` in it. Shared by the TLS checks and the metrics.
-pub fn site_certificate<'a>(facts: &'a Facts, s: &Setup<'a>) -> Option<SiteCert<'a>> {
-    let path = s.site.as_ref()?.server.ssl_certificate.as_deref()?;
+/// The certificate of the domain's TLS site (nginx's server, or the site of Apache or Caddy
+/// in front); None without such a site or without a certificate file in it. Shared by the TLS checks and the metrics.
+pub fn site_certificate<'a>(facts: &'a Facts, s: &'a Setup<'a>) -> Option<SiteCert<'a>> {
+    let path = match (&s.site, &s.front) {
+        (Some(site), _) => site.server.ssl_certificate.as_deref()?,
+        (None, Some(Front { site: Ok(f), .. })) => match &f.certificate {
+            crate::proxy::SiteCertificate::File { path, .. } => path.as_str(),
+            _ => return None,
+        },
+        _ => return None,
+    };
     let referenced = facts.tls.referenced.iter().find(|r| r.path == path);
     let lineage = facts
         .tls

@@ -10,7 +10,7 @@ use crate::formats::apache::{
 };
 
 use super::route::{OriginRule, OriginRules, Property, Route, Target};
-use super::{Files, FrontSite, Kind, WS_PATH};
+use super::{Files, FrontSite, Kind, SiteCertificate, WS_PATH};
 
 /// What the route's judgement needs besides the files: the enabled modules (`None` when
 /// they cannot be known, e.g. no apache2.conf was read) and the version (`2.4.62`).
@@ -108,11 +108,32 @@ pub fn site(
             }
         }
     }
+    // The last SSLCertificateFile of the host is the one Apache uses.
+    let named = |name: &str| {
+        vhost
+            .effective_directives()
+            .into_iter()
+            .rev()
+            .find(|d| d.is(name))
+            .map(|d| (d.arg(0).unwrap_or("").to_string(), d.line))
+    };
+    let certificate = match named("SSLCertificateFile") {
+        Some((path, line)) => SiteCertificate::File {
+            path,
+            key: named("SSLCertificateKeyFile").map(|(k, _)| k),
+            at: format!("{file}:{line}"),
+        },
+        None => SiteCertificate::Missing(format!(
+            "{file}:{}: no SSLCertificateFile in the virtual host",
+            vhost.line
+        )),
+    };
     Some(FrontSite {
         kind: Kind::Apache,
         at: format!("{file}:{}", vhost.line),
         ignored,
         route: route(file, config, vhost, server),
+        certificate,
     })
 }
 

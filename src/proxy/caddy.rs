@@ -10,7 +10,7 @@
 use crate::formats::caddyfile::{Caddyfile, Directive, Node, path_matches, preemptions};
 
 use super::route::{OriginRule, OriginRules, Property, Route, Target};
-use super::{Files, FrontSite, Kind, WS_PATH};
+use super::{Files, FrontSite, Kind, SiteCertificate, WS_PATH};
 
 const WEB: &str = "https://web.drawpile.net";
 
@@ -258,11 +258,36 @@ pub fn site(files: &Files, domain: &str) -> Option<FrontSite> {
             }
         }
     }
+    use crate::formats::caddyfile::CertSource;
+    let certificate = match c.cert_source(site) {
+        CertSource::Files { cert, key, line } => SiteCertificate::File {
+            path: cert,
+            key: Some(key),
+            at: format!("{file}:{line}"),
+        },
+        CertSource::Automatic => SiteCertificate::ByServer(format!(
+            "{file}:{}: Caddy obtains and renews the certificate itself (automatic HTTPS)",
+            site.line
+        )),
+        CertSource::Internal => SiteCertificate::ByServer(format!(
+            "{file}:{}: Caddy's own local CA issues the certificate (browsers do not trust it \
+             without an exception)",
+            site.line
+        )),
+        CertSource::NotManaged { line } => SiteCertificate::Missing(format!(
+            "{file}:{line}: auto_https is off and the site names no certificate (tls CERT KEY)"
+        )),
+        CertSource::Unknown { import } => SiteCertificate::Unknown(format!(
+            "{file}:{}: the certificate may come from the imported {import}, which is not read",
+            site.line
+        )),
+    };
     Some(FrontSite {
         kind: Kind::Caddy,
         at: format!("{file}:{}", site.line),
         ignored,
         route: route(file, c, site),
+        certificate,
     })
 }
 

@@ -96,4 +96,25 @@ pub struct FrontSite {
     /// (`file:line: why`).
     pub ignored: Vec<String>,
     pub route: route::Route,
+    /// Where the site's certificate comes from.
+    pub certificate: SiteCertificate,
+}
+
+/// How a site in front gets its certificate (the TLS checks read the file when there is one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteCertificate {
+    /// A file the site names (`SSLCertificateFile`, Caddy's `tls CERT KEY`), and where.
+    File {
+        path: String,
+        key: Option<String>,
+        at: String,
+    },
+    /// The server obtains and renews it itself (Caddy's automatic HTTPS, or its local CA):
+    /// nothing on disk for dpwizard to judge; the live TLS probe checks what it serves.
+    ByServer(String),
+    /// None is configured (no `SSLCertificateFile`; Caddy with `auto_https off` and no
+    /// `tls CERT KEY`): why, with file:line.
+    Missing(String),
+    /// It cannot be told from here (an `import` of a file that is not read): why.
+    Unknown(String),
 }

@@ -95,8 +95,13 @@ pub fn make_cert(spec: CertSpec) -> (String, String, String) {
 /// A certbot lineage for DOMAIN with a CA-issued (or self-signed) certificate, its renewal
 /// configuration (with a deploy hook when `hook`) and Debian's certbot cron job.
 pub fn lineage(m: &FakeMachine, spec: CertSpec, hook: bool, cron: bool) {
+    lineage_for(m, DOMAIN, spec, hook, cron);
+}
+
+/// [`lineage`] for another domain (`spec.name` is what the certificate names).
+pub fn lineage_for(m: &FakeMachine, domain: &str, spec: CertSpec, hook: bool, cron: bool) {
     let (leaf, chain, key) = make_cert(spec);
-    let archive = format!("/etc/letsencrypt/archive/{DOMAIN}");
+    let archive = format!("/etc/letsencrypt/archive/{domain}");
     m.file(&format!("{archive}/cert1.pem"), &leaf)
         .file(&format!("{archive}/chain1.pem"), &chain)
         .file(
@@ -107,8 +112,8 @@ pub fn lineage(m: &FakeMachine, spec: CertSpec, hook: bool, cron: bool) {
         .chmod(&format!("{archive}/privkey1.pem"), 0o600);
     for f in ["cert", "chain", "fullchain", "privkey"] {
         m.symlink(
-            &format!("/etc/letsencrypt/live/{DOMAIN}/{f}.pem"),
-            &format!("../../archive/{DOMAIN}/{f}1.pem"),
+            &format!("/etc/letsencrypt/live/{domain}/{f}.pem"),
+            &format!("../../archive/{domain}/{f}1.pem"),
         );
     }
     let hook_line = if hook {
@@ -117,16 +122,16 @@ pub fn lineage(m: &FakeMachine, spec: CertSpec, hook: bool, cron: bool) {
         ""
     };
     m.file(
-        &format!("/etc/letsencrypt/renewal/{DOMAIN}.conf"),
+        &format!("/etc/letsencrypt/renewal/{domain}.conf"),
         format!(
-            "version = 2.1.0\narchive_dir = /etc/letsencrypt/archive/{DOMAIN}\n\
-             cert = /etc/letsencrypt/live/{DOMAIN}/cert.pem\n\
-             privkey = /etc/letsencrypt/live/{DOMAIN}/privkey.pem\n\
-             chain = /etc/letsencrypt/live/{DOMAIN}/chain.pem\n\
-             fullchain = /etc/letsencrypt/live/{DOMAIN}/fullchain.pem\n\n\
+            "version = 2.1.0\narchive_dir = /etc/letsencrypt/archive/{domain}\n\
+             cert = /etc/letsencrypt/live/{domain}/cert.pem\n\
+             privkey = /etc/letsencrypt/live/{domain}/privkey.pem\n\
+             chain = /etc/letsencrypt/live/{domain}/chain.pem\n\
+             fullchain = /etc/letsencrypt/live/{domain}/fullchain.pem\n\n\
              [renewalparams]\naccount = 0123456789abcdef\nauthenticator = webroot\n\
              webroot_path = /var/www/html,\nserver = https://acme-v02.api.letsencrypt.org/directory\n\
-             {hook_line}\n[[webroot_map]]\n{DOMAIN} = /var/www/html\n"
+             {hook_line}\n[[webroot_map]]\n{domain} = /var/www/html\n"
         ),
     )
     .file(

@@ -33,6 +33,18 @@ const MODULES: &[&str] = &[
 /// Apache with `vhost` as the domain's le-ssl file and `modules` enabled (as a2enmod links).
 fn apache(vhost: &str, modules: &[&str]) -> FakeMachine {
     let m = apache_machine(vhost);
+    // The certificate the vhost names: a CA-issued one in certbot's lineage, renewed by cron
+    // with a reload hook, so the TLS checks pass and each case fires only its own ids.
+    crate::audit::lineage_for(
+        &m,
+        DOMAIN,
+        crate::audit::CertSpec {
+            name: DOMAIN,
+            ..crate::audit::GOOD_CERT
+        },
+        true,
+        true,
+    );
     for module in modules {
         m.symlink(
             &format!("/etc/apache2/mods-enabled/{module}.load"),
@@ -730,4 +742,47 @@ fn caddy_origin_matchers_predict_the_real_caddys_answers() {
             "refused, in the order {origins:?}:\n{text}"
         );
     }
+}
+
+/// The TLS checks judge the certificate the site in front names, as they do nginx's.
+#[test]
+fn the_tls_checks_read_the_certificate_of_apaches_vhost_and_leave_caddys_own_to_caddy() {
+    // Apache's vhost names certbot's lineage: every TLS check passes with its path.
+    let m = apache(&le_ssl(HAND_APACHE), MODULES);
+    let v = assert_findings(&m, &[]);
+    let passed = v["passed"].to_string();
+    for id in ["DPW-TLS-001", "DPW-TLS-002", "DPW-TLS-003", "DPW-TLS-004"] {
+        assert!(passed.contains(id), "{id}: {v}");
+    }
+    // A certificate for another name: DPW-TLS-002, with the file the vhost names.
+    let m = apache(&le_ssl(HAND_APACHE), MODULES);
+    crate::audit::lineage_for(
+        &m,
+        DOMAIN,
+        crate::audit::CertSpec {
+            name: "other.example.test",
+            ..crate::audit::GOOD_CERT
+        },
+        true,
+        true,
+    );
+    let v = assert_findings(&m, &["DPW-TLS-002"]);
+    assert!(
+        evidence(&v, "DPW-TLS-002").contains("other.example.test"),
+        "{v}"
+    );
+    // Caddy's automatic HTTPS: present by Caddy's own word, the rest left to the live probe.
+    let m = caddy(HAND_CADDY);
+    let v = assert_findings(&m, &[]);
+    let present = v["passed_with"].to_string() + &v["passed"].to_string();
+    assert!(present.contains("DPW-TLS-001"), "{v}");
+    let skipped = v["skipped"].as_array().unwrap();
+    let name = skipped.iter().find(|s| s["id"] == "DPW-TLS-002").unwrap();
+    assert!(
+        name["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Caddy obtains and renews the certificate itself"),
+        "{name}"
+    );
 }
