@@ -231,6 +231,22 @@ pub fn touches(plan: &Plan, dir: &str) -> bool {
     plan.changes.iter().any(|c| c.path().starts_with(dir))
 }
 
+/// The validator of a web server in front (its kind's `validator()`): `commands` are the
+/// plan's for nginx in a container (`docker compose exec -T nginx nginx -t`).
+pub async fn validate(
+    host: &Host,
+    kind: crate::proxy::Kind,
+    commands: &[crate::plan::Action],
+) -> Validation {
+    use crate::proxy::Kind;
+    match kind {
+        Kind::HostNginx => validate_nginx(host).await,
+        Kind::ContainerNginx => session::validate_in_containers(host, commands).await,
+        Kind::Apache => validate_apache(host).await,
+        Kind::Caddy => validate_caddy(host).await,
+    }
+}
+
 /// `apache2ctl configtest` on the machine (it reads Debian's envvars itself, which a bare
 /// `apache2 -t` would not). Under another root it is not run: the tree's Apache
 /// configuration names the machine's own paths, so only the live machine can judge it.

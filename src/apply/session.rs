@@ -284,16 +284,22 @@ fn cancelled(host: &Host, id: Option<String>, on: &mut dyn FnMut(Event)) -> Resu
 /// The plan's own checks (nginx in its Compose container: `docker compose exec -T nginx
 /// nginx -t`), in order, the first refusal deciding. They reach a running container, so
 /// only on the machine itself: under another root they are listed, not run.
-async fn validate_in_containers(host: &Host, plan: &Plan) -> crate::apply::Validation {
+pub(crate) async fn validate_in_containers(
+    host: &Host,
+    commands: &[Action],
+) -> crate::apply::Validation {
     use crate::apply::Validation;
     if !host.is_live() {
         return Validation::Skipped(format!(
             "--root is not /: run `{}` on the machine",
-            crate::ui::shell::join(&plan.validate[0].argv)
+            commands
+                .first()
+                .map(|a| crate::ui::shell::join(&a.argv))
+                .unwrap_or_default()
         ));
     }
     let mut said = String::new();
-    for a in &plan.validate {
+    for a in commands {
         let Some(prog) = host.which(&a.argv[0]) else {
             return Validation::Skipped(format!("{} is not installed", a.argv[0]));
         };
@@ -360,13 +366,7 @@ pub async fn apply_once(
     };
     // Each web server whose configuration the plan changes is validated by its own tool.
     for kind in &plan.check {
-        use crate::proxy::Kind;
-        let v = match kind {
-            Kind::HostNginx => crate::apply::validate_nginx(host).await,
-            Kind::ContainerNginx => validate_in_containers(host, plan).await,
-            Kind::Apache => crate::apply::validate_apache(host).await,
-            Kind::Caddy => crate::apply::validate_caddy(host).await,
-        };
+        let v = crate::apply::validate(host, *kind, &plan.validate).await;
         checks.push((kind.validator(), v));
     }
     for (what, v) in checks {
@@ -495,8 +495,13 @@ pub async fn apply_once(
                 .map_err(|e| Exit::Internal(anyhow::anyhow!("writing the journal: {e}")))?;
             owned.push(n);
         }
-        let reloads_nginx = matches!(a.argv.as_slice(), [p, v, n] if p == "systemctl" && (v == "reload" || v == "start") && n == "nginx");
-        let before = reloads_nginx.then(crate::apply::settle::NginxProcs::read);
+        let waits = match a.argv.as_slice() {
+            [p, v, unit] if p == "systemctl" && (v == "reload" || v == "start") => {
+                crate::proxy::Kind::of_unit(unit).is_some_and(|k| k.waits_for_new_workers())
+            }
+            _ => false,
+        };
+        let before = waits.then(crate::apply::settle::NginxProcs::read);
         let out = host.run(cmd).await;
         if let (Some(before), true) = (&before, out.success()) {
             let (waited, seen) = crate::apply::settle::wait_for_nginx_reload(

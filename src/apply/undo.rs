@@ -46,15 +46,8 @@ fn systemctl(argv: &[String]) -> Option<(&str, &str)> {
 
 /// The web servers a run may reload, with the files that are theirs: each is reloaded (or
 /// stopped) by the same rule, validated first by the caller.
-const FRONTS: &[(&str, &[&str])] = &[
-    ("nginx", &["/etc/nginx/", "/etc/ssl/dpwizard/"]),
-    ("apache2", &["/etc/apache2/"]),
-    ("caddy", &["/etc/caddy/"]),
-];
-
 fn is_front(unit: &str) -> bool {
-    let name = unit.strip_suffix(".service").unwrap_or(unit);
-    FRONTS.iter().any(|(f, _)| *f == name)
+    crate::proxy::Kind::of_unit(unit).is_some()
 }
 
 fn is_unit(unit: &str, name: &str) -> bool {
@@ -162,7 +155,10 @@ pub fn reverse_commands(j: &JournalFile, files: &RollbackReport) -> (Vec<Action>
         ));
     }
     // 7. The web server serves the old files (validated first by the caller).
-    for (front, dirs) in FRONTS {
+    for kind in crate::proxy::Kind::ON_HOST {
+        let (Some(front), dirs) = (kind.unit(), kind.config_dirs()) else {
+            continue;
+        };
         let front_files = changed
             .iter()
             .any(|p| dirs.iter().any(|d| p.starts_with(d)));
@@ -246,17 +242,13 @@ pub async fn rollback(
     }
     for a in out.commands.clone() {
         let command = a.argv.join(" ");
-        let validation = match a.argv.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            ["systemctl", "reload", "nginx"] => {
-                Some(("nginx -t", super::validate_nginx(host).await))
-            }
-            ["systemctl", "reload", "apache2"] => {
-                Some(("apache2ctl configtest", super::validate_apache(host).await))
-            }
-            ["systemctl", "reload", "caddy"] => {
-                Some(("caddy validate", super::validate_caddy(host).await))
-            }
+        let reloads = match a.argv.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["systemctl", "reload", unit] => crate::proxy::Kind::of_unit(unit),
             _ => None,
+        };
+        let validation = match reloads {
+            Some(kind) => Some((kind.validator(), super::validate(host, kind, &[]).await)),
+            None => None,
         };
         if let Some((what, super::Validation::Failed(why))) = validation {
             out.ran.push((
@@ -272,8 +264,9 @@ pub async fn rollback(
                 .push((command, Some(format!("{} is not installed", a.argv[0]))));
             continue;
         };
-        let before =
-            (a.argv == ["systemctl", "reload", "nginx"]).then(super::settle::NginxProcs::read);
+        let before = reloads
+            .is_some_and(|k| k.waits_for_new_workers())
+            .then(super::settle::NginxProcs::read);
         let r = host
             .run(
                 host.command(prog)

@@ -60,6 +60,42 @@ impl Kind {
         }
     }
 
+    /// The web servers that run on the host as a systemd unit.
+    pub const ON_HOST: [Kind; 3] = [Kind::HostNginx, Kind::Apache, Kind::Caddy];
+
+    /// Its systemd unit on the host (Debian's names); None for nginx in a container.
+    pub fn unit(self) -> Option<&'static str> {
+        match self {
+            Kind::HostNginx => Some("nginx"),
+            Kind::Apache => Some("apache2"),
+            Kind::Caddy => Some("caddy"),
+            Kind::ContainerNginx => None,
+        }
+    }
+
+    /// The host web server a unit name (`nginx`, `apache2.service`) is, if any.
+    pub fn of_unit(unit: &str) -> Option<Kind> {
+        let name = unit.strip_suffix(".service").unwrap_or(unit);
+        Kind::ON_HOST.into_iter().find(|k| k.unit() == Some(name))
+    }
+
+    /// The directories whose files it serves from (a change there needs its reload);
+    /// nginx also serves dpwizard's self-signed certificates.
+    pub fn config_dirs(self) -> &'static [&'static str] {
+        match self {
+            Kind::HostNginx => &["/etc/nginx/", "/etc/ssl/dpwizard/"],
+            Kind::Apache => &["/etc/apache2/"],
+            Kind::Caddy => &["/etc/caddy/"],
+            Kind::ContainerNginx => &[],
+        }
+    }
+
+    /// Its reload returns before the new workers serve: apply waits for them by pid
+    /// (apply::settle). Apache's and Caddy's are retried briefly by verify instead.
+    pub fn waits_for_new_workers(self) -> bool {
+        self == Kind::HostNginx
+    }
+
     /// What its configuration calls the route: the word fixes use.
     pub fn route_word(self) -> &'static str {
         match self {
