@@ -175,3 +175,60 @@ fn the_same_inputs_give_the_same_plan_and_a_self_signed_key_comes_from_outside()
     ));
     insta::assert_snapshot!(review(&one));
 }
+
+/// `machine` without nginx: the web server in front is `server`, serving 443 by its config.
+fn fronted_by(server: &str) -> (Facts, Snapshot) {
+    let (mut f, _) = machine(&["paint.example.com"]);
+    f.nginx = Default::default();
+    f.web_servers = vec![crate::detect::webserver::WebServer {
+        name: server.into(),
+        listens_80: Some(true),
+        listens_443: Some(true),
+        serves_443_by_config: true,
+        ..Default::default()
+    }];
+    (f, Snapshot::default())
+}
+
+#[test]
+fn apache_in_front_gets_the_modules_and_a_marked_block_in_certbots_vhost() {
+    let (mut f, mut snap) = fronted_by("apache");
+    let vhost = "/etc/apache2/sites-available/paint-le-ssl.conf";
+    f.apache.config_root = Some("/etc/apache2".into());
+    f.apache.conf_path = Some("/etc/apache2/apache2.conf".into());
+    f.web_servers[0].version = Some("2.4.62".into());
+    f.apache.files = vec!["/etc/apache2/apache2.conf".into(), vhost.into()];
+    snap.files.insert(
+        vhost.into(),
+        b"<IfModule mod_ssl.c>\n<VirtualHost *:443>\n\tServerName paint.example.com\n\tDocumentRoot /var/www/paint\n\nSSLCertificateFile /etc/letsencrypt/live/paint.example.com/fullchain.pem\nSSLCertificateKeyFile /etc/letsencrypt/live/paint.example.com/privkey.pem\nInclude /etc/letsencrypt/options-ssl-apache.conf\nSSLEngine on\n</VirtualHost>\n</IfModule>\n"
+            .to_vec(),
+    );
+    for m in [
+        "proxy",
+        "proxy_http",
+        "proxy_wstunnel",
+        "headers",
+        "rewrite",
+    ] {
+        snap.files
+            .insert(format!("/etc/apache2/mods-available/{m}.load"), Vec::new());
+    }
+    let plan = make(&f, &answers(""), &snap, NOW).expect("a plan");
+    assert_eq!(plan.check, [crate::proxy::Kind::Apache]);
+    insta::assert_snapshot!(review(&plan));
+}
+
+#[test]
+fn caddy_in_front_gets_a_marked_handle_and_keeps_its_own_certificate() {
+    let (mut f, mut snap) = fronted_by("caddy");
+    f.caddy.caddyfile = Some("/etc/caddy/Caddyfile".into());
+    f.caddy.files = vec!["/etc/caddy/Caddyfile".into()];
+    snap.files.insert(
+        "/etc/caddy/Caddyfile".into(),
+        b"{\n\temail admin@example.com\n}\n\n# the painting site\npaint.example.com {\n\troot * /srv/www\n\tfile_server\n}\n"
+            .to_vec(),
+    );
+    let plan = make(&f, &answers(""), &snap, NOW).expect("a plan");
+    assert_eq!(plan.check, [crate::proxy::Kind::Caddy]);
+    insta::assert_snapshot!(review(&plan));
+}
