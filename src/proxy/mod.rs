@@ -1,12 +1,16 @@
 //! The web server in front of drawpile-srv, as one seam. Browsers reach drawpile-srv only
 //! through a TLS web server that proxies `/drawpile-web/ws`; this module is the one place
 //! that knows which kinds of web server dpwizard handles and answers, for each:
-//! - which site serves the domain ([`nginx::site_for`]),
+//! - which site serves the domain, as that server chooses it ([`nginx::site_for`] for nginx
+//!   on the host and in a container, [`apache::site`], [`caddy::site`]) and where its
+//!   certificate comes from ([`SiteCertificate`]),
 //! - which route serves `/drawpile-web/ws`, as a neutral judged [`route::Route`] (upstream,
 //!   Origin rule, headers, file:line) that the audit checks without knowing the format,
 //! - how the proxy reaches drawpile-srv: a host address and port, or a compose service's
 //!   name and container port ([`reach`]),
-//! - which server is in front at all, and whether a chosen one may be ([`front`]).
+//! - which server is in front at all, and whether a chosen one may be ([`front`]),
+//! - its unit, the directories it serves from, its validator and how its reload settles
+//!   ([`Kind`]): what apply and rollback run.
 //!
 //! The lossless editors live with their formats (`formats::nginx`, `formats::apache`,
 //! `formats::caddyfile`); the renderers of dpwizard's own blocks in `plan::{nginx, apache,
