@@ -265,9 +265,11 @@ pub fn run(args: Vec<std::ffi::OsString>) -> Result<i32, Exit> {
             let domain = checked_domain(domain)?;
             let facts = runtime.block_on(detect::detect(host.clone(), detect::Options::default()));
             let front_files = crate::audit::front::files(&host, &facts);
+            let web_client = crate::audit::web_client::find_block(&host, &facts);
             match crate::audit::export::answers_from_machine(
                 &facts,
                 &front_files,
+                web_client.as_ref(),
                 domain.as_deref(),
             ) {
                 Ok(text) => {

@@ -4,7 +4,7 @@
 
 use crate::answers::{
     Answers, DrawpileAnswers, ProxyAnswers, ProxyServer, Runtime, SiteAnswers, SiteFile,
-    TlsAnswers, TlsMode,
+    TlsAnswers, TlsMode, WebClientAnswers,
 };
 use crate::detect::Facts;
 use crate::detect::runtime::RuntimeKind;
@@ -13,10 +13,13 @@ use crate::model::*;
 use super::setup;
 
 /// The answers file text, or why none can be written. `front_files` are Apache's or
-/// Caddy's configuration files when one of them is in front (`audit::front::files`).
+/// Caddy's configuration files when one of them is in front (`audit::front::files`);
+/// `web_client` is dpwizard's browser-client block when a web server's files hold one
+/// (`audit::web_client::find_block`).
 pub fn answers_from_machine(
     facts: &Facts,
     front_files: &crate::proxy::Files,
+    web_client: Option<&super::web_client::Block>,
     domain: Option<&str>,
 ) -> Result<String, String> {
     let s = setup::read(facts, domain).with_front(facts, front_files);
@@ -160,6 +163,39 @@ pub fn answers_from_machine(
             );
         }
     }
+    // The browser client dpwizard set up to host: the same directory and host again.
+    let mut client = WebClientAnswers::default();
+    if let Some(b) = web_client
+        && let Some(dir) = b.directory().and_then(|d| ClientDir::parse(&d).ok())
+    {
+        let at = format!("{}:{}", b.file, b.line);
+        client.enabled = true;
+        client.directory = Some(dir);
+        // A site of its own when the block serves another host than the domain.
+        client.domain = b
+            .host()
+            .and_then(|h| DomainName::parse(&h).ok())
+            .filter(|h| *h != domain);
+        client.acknowledged = true;
+        note(
+            "web_client.enabled",
+            format!("dpwizard's browser-client block at {at}"),
+        );
+        if client.domain.is_some() {
+            note(
+                "web_client.domain",
+                format!("the site of its own that the block at {at} serves"),
+            );
+        }
+        note(
+            "web_client.acknowledged",
+            format!(
+                "acknowledged by the admin when the client was set up: dpwizard writes the\n\
+                 block at {at} only after that. The warning:\n{}",
+                crate::answers::WEB_CLIENT_WARNING.replace(". ", ".\n")
+            ),
+        );
+    }
     let answers = Answers {
         drawpile: d,
         site: SiteAnswers {
@@ -168,7 +204,7 @@ pub fn answers_from_machine(
         },
         tls,
         proxy,
-        web_client: Default::default(),
+        web_client: client,
     };
     let text = crate::answers::to_toml(
         &answers,

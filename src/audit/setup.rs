@@ -228,6 +228,13 @@ impl<'a> Setup<'a> {
         }
     }
 
+    /// A site serves the domain on 443, whichever web server is in front (nginx's server,
+    /// Apache's or Caddy's site): the machine is set up already, the wizard starts from the
+    /// audit.
+    pub fn has_site(&self) -> bool {
+        self.site.is_some() || self.front_site().is_some()
+    }
+
     /// Apache's or Caddy's site for the domain, when one of them is in front and has one.
     pub fn front_site(&self) -> Option<&crate::proxy::FrontSite> {
         self.front.as_ref()?.site.as_ref().ok()

@@ -67,8 +67,30 @@ fn served_host(block: &str) -> Option<String> {
         .map(|d| d.as_str().to_string())
 }
 
+/// dpwizard's client block, as found in a file a web server reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The file (its real path) and the line of the begin marker.
+    pub file: String,
+    pub line: usize,
+    /// The block's lines, from the begin marker to the line before the end marker.
+    pub text: String,
+}
+
+impl Block {
+    /// The directory it serves.
+    pub fn directory(&self) -> Option<String> {
+        served_directory(&self.text)
+    }
+
+    /// The host it serves (a site of its own, or the domain's), from its comment.
+    pub fn host(&self) -> Option<String> {
+        served_host(&self.text)
+    }
+}
+
 /// Finds dpwizard's client block in the files the web servers read (their real paths).
-fn find_block(host: &Host, facts: &Facts) -> Option<(String, usize, String)> {
+pub fn find_block(host: &Host, facts: &Facts) -> Option<Block> {
     let files = crate::plan::web_client::all_nginx_servers(facts)
         .map(|s| s.file.to_string())
         .chain(facts.apache.files.iter().cloned())
@@ -91,7 +113,11 @@ fn find_block(host: &Host, facts: &Facts) -> Option<(String, usize, String)> {
             .iter()
             .position(|l| l.trim() == END)
             .map_or(lines.len(), |i| b + i);
-        return Some((f, b + 1, lines[b..e].join("\n")));
+        return Some(Block {
+            file: f,
+            line: b + 1,
+            text: lines[b..e].join("\n"),
+        });
     }
     None
 }
@@ -104,10 +130,15 @@ pub async fn observe(
     probe: Result<(), String>,
     t: Duration,
 ) -> Option<Observed> {
-    let (file, line, block) = find_block(host, facts)?;
-    let directory = served_directory(&block).unwrap_or_default();
+    let found = find_block(host, facts)?;
+    let directory = found.directory().unwrap_or_default();
     // dpwizard's block names the host it serves (a site of its own, or the domain's).
-    let served = served_host(&block).unwrap_or_else(|| domain.to_string());
+    let served = found.host().unwrap_or_else(|| domain.to_string());
+    let Block {
+        file,
+        line,
+        text: block,
+    } = found;
     let files = host.list_dir(&directory).ok();
     let mut o = Observed {
         at: format!("{file}:{line}"),

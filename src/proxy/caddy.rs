@@ -291,26 +291,41 @@ pub fn site(files: &Files, domain: &str) -> Option<FrontSite> {
     })
 }
 
-/// The host name of the first site on 443 whose route serves the WebSocket path (or that
-/// names the path at all: the audit then says why it is not served), and where it was read:
-/// the domain when none was given.
+/// The host name of the first site on 443 that names the WebSocket path (whether or not
+/// its route serves it: the audit then says why not), else of the first whose route serves
+/// it anyway (a catch-all `reverse_proxy`), and where it was read: the domain when none was
+/// given. A site that only proxies everything to an app is the weaker guess, so a site with
+/// a route of its own for the path wins wherever it is in the files.
 pub fn domain_with_route(files: &Files) -> Option<(String, String)> {
-    files.0.iter().find_map(|(path, text)| {
-        let c = Caddyfile::parse(text).ok()?;
-        c.sites().find_map(|s| {
+    // (names the path, host, where), in the order the files hold them.
+    let mut found: Vec<(bool, String, String)> = Vec::new();
+    for (path, text) in &files.0 {
+        let Ok(c) = Caddyfile::parse(text) else {
+            continue;
+        };
+        for s in c.sites() {
             let r = route(path, &c, s);
             let names_path = with_snippets(&c, s)
                 .children()
                 .any(|d| text[d.span.clone()].contains(WS_PATH));
             if !(r.reached.is_ok() && r.target.is_some() || names_path) {
-                return None;
+                continue;
             }
-            s.addresses()
+            if let Some(a) = s
+                .addresses()
                 .into_iter()
                 .find(|a| a.https_on_443() && !a.host.is_empty() && !a.host.contains('*'))
-                .map(|a| (a.host, format!("the site at {path}:{}", s.line)))
-        })
-    })
+            {
+                found.push((names_path, a.host, format!("the site at {path}:{}", s.line)));
+            }
+        }
+    }
+    let pick = found
+        .iter()
+        .position(|(named, ..)| *named)
+        .or_else(|| (!found.is_empty()).then_some(0))?;
+    let (_, host, at) = found.swap_remove(pick);
+    Some((host, at))
 }
 
 /// The site with each `import NAME` of a snippet the same file defines replaced by the
@@ -614,6 +629,26 @@ mod tests {
 
     const MIRROR: &str = "https://web.foxdice.cn";
     const EVIL: &str = "https://evil.example";
+
+    #[test]
+    fn the_domain_is_the_site_that_names_the_path_before_one_that_proxies_everything() {
+        let files = |text: &str| Files(vec![("/etc/caddy/Caddyfile".into(), text.into())]);
+        let app = "app.example {\n\treverse_proxy 127.0.0.1:9000\n}\n";
+        let ws = "d.example {\n\treverse_proxy /drawpile-web/ws 127.0.0.1:27751\n}\n";
+        for text in [format!("{app}\n{ws}"), format!("{ws}\n{app}")] {
+            let (host, _) = domain_with_route(&files(&text)).unwrap();
+            assert_eq!(host, "d.example", "{text}");
+        }
+        // Only a catch-all: that site (its route does reach drawpile-srv's path).
+        assert_eq!(
+            domain_with_route(&files(app)),
+            Some((
+                "app.example".to_string(),
+                "the site at /etc/caddy/Caddyfile:1".to_string()
+            ))
+        );
+        assert_eq!(domain_with_route(&files("")), None);
+    }
 
     fn judge(site_body: &str) -> FrontSite {
         let text = format!(

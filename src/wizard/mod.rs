@@ -284,6 +284,10 @@ pub struct Wizard {
     pub audit: Option<crate::audit::Report>,
     /// How dpwizard was started: the commands the wizard prints repeat its `--root`.
     pub invocation: crate::ui::shell::Invocation,
+    /// Apache's or Caddy's configuration files when one of them is in front, read by the
+    /// caller (`audit::front::files`): their site and route are judged from these, as the
+    /// audit does, so the wizard reads no file itself.
+    pub front_files: crate::proxy::Files,
 }
 
 /// A runtime choice: what it records in the answers and whose options it keeps.
@@ -312,7 +316,14 @@ impl Wizard {
             save_to: None,
             audit: None,
             invocation: Default::default(),
+            front_files: Default::default(),
         }
+    }
+
+    /// The setup as the audit reads it, whichever web server is in front: nginx's from the
+    /// facts, Apache's or Caddy's from [`Wizard::front_files`].
+    fn setup(&self) -> crate::audit::setup::Setup<'_> {
+        crate::audit::setup::read(&self.facts, None).with_front(&self.facts, &self.front_files)
     }
 
     /// The problems that leave no way through the questions (no drawpile-srv that could
@@ -488,10 +499,24 @@ impl Wizard {
     fn domain(&self) -> Option<DomainName> {
         match self.raw(QId::Domain) {
             Some(d) => DomainName::parse(d).ok(),
-            None => detected_domains(&self.facts)
+            None => self
+                .detected_domains()
                 .first()
                 .and_then(|d| DomainName::parse(d).ok()),
         }
+    }
+
+    /// Host names already served with TLS (the likely answer for the domain): nginx's
+    /// servers, then the domain the audit finds served (nginx in a container, Apache or
+    /// Caddy in front).
+    fn detected_domains(&self) -> Vec<String> {
+        let mut out = nginx_domains(&self.facts);
+        if let Some(d) = self.setup().domain.and_then(|d| DomainName::parse(&d).ok())
+            && !out.contains(&d.to_string())
+        {
+            out.push(d.to_string());
+        }
+        out
     }
 
     fn runtime_options(&self) -> Vec<RuntimeOption> {
@@ -711,11 +736,19 @@ impl Wizard {
                 q.help = "A DNS name that points at this machine, e.g. draw.example.com. Not \
                           an IP address: browsers need a certificate for a host name."
                     .into();
-                q.default = detected_domains(f).into_iter().next();
-                q.context = detected_domains(f)
+                q.default = self.detected_domains().into_iter().next();
+                q.context = nginx_domains(f)
                     .iter()
                     .map(|d| format!("nginx serves {d} with TLS"))
                     .collect();
+                let setup = self.setup();
+                if let (Some(site), Some(d)) = (setup.front_site(), &setup.domain) {
+                    q.context.push(format!(
+                        "{} serves {d} with TLS ({})",
+                        site.kind.label(),
+                        site.at
+                    ));
+                }
                 if let Some((c, server)) = self.container_front() {
                     q.context.push(format!(
                         "nginx in compose service {} serves it ({}:{})",
@@ -842,8 +875,10 @@ impl Wizard {
                           pages are refused by the proxy's Origin check."
                     .into();
                 q.optional = true;
-                // The origins the current location already allows stay allowed.
-                let current = crate::audit::setup::read(f, None)
+                // The origins the current route already allows stay allowed, whichever web
+                // server is in front.
+                let current = self
+                    .setup()
                     .route(f)
                     .map(|r| r.origin.extra_origins())
                     .unwrap_or_default();
@@ -1428,8 +1463,8 @@ fn no_host_nginx(f: &Facts) -> Option<String> {
     }
 }
 
-/// Host names nginx already serves with TLS (the likely answer for the domain).
-fn detected_domains(f: &Facts) -> Vec<String> {
+/// Host names nginx on the host serves with TLS.
+fn nginx_domains(f: &Facts) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for s in f.nginx.servers.iter().filter(|s| s.ssl) {
         for n in &s.server_names {
@@ -1439,14 +1474,6 @@ fn detected_domains(f: &Facts) -> Vec<String> {
                 out.push(d.to_string());
             }
         }
-    }
-    // nginx in a container (dpserver): the domain the audit finds served.
-    if let Some(d) = crate::audit::setup::read(f, None)
-        .domain
-        .and_then(|d| DomainName::parse(&d).ok())
-        && !out.contains(&d.to_string())
-    {
-        out.push(d.to_string());
     }
     out
 }

@@ -42,10 +42,14 @@ pub fn main(host: Host, rt: &tokio::runtime::Runtime, opts: Options) -> Result<i
         ));
     }
     let facts = rt.block_on(detect::detect(host.clone(), detect::Options::default()));
-    // Already set up (a server serves /drawpile-web/ws): start from the audit.
+    // Apache's or Caddy's files when one of them is in front, read here at the edge: the
+    // wizard judges their site and route from them (nginx's are in the facts).
+    let front_files = crate::audit::front::files(&host, &facts);
+    // Already set up (a site serves /drawpile-web/ws, whichever web server is in front):
+    // start from the audit.
     let audit = crate::audit::setup::read(&facts, None)
-        .site
-        .is_some()
+        .with_front(&facts, &front_files)
+        .has_site()
         .then(|| {
             let opts = crate::audit::observe::Options {
                 offline: false,
@@ -60,6 +64,7 @@ pub fn main(host: Host, rt: &tokio::runtime::Runtime, opts: Options) -> Result<i
         });
     let mut wizard = Wizard::new(facts, host.is_live());
     wizard.audit = audit;
+    wizard.front_files = front_files;
     wizard.save_to = opts.save_answers.as_ref().map(|p| p.display().to_string());
     wizard.invocation =
         crate::ui::shell::Invocation::new(host.root(), opts.save_answers.as_deref());

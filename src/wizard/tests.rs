@@ -649,3 +649,42 @@ fn a_compose_image_too_old_for_websockets_stops_at_the_welcome_with_what_to_run(
     svc.drawpile.as_mut().unwrap().version = Some("2.3.0".into());
     assert!(Wizard::new(f, false).stopped().is_empty());
 }
+
+/// With Caddy in front, the domain and the extra origins default to its site's and its
+/// route's, judged from the files the caller passes in: the wizard reads none itself.
+#[test]
+fn with_caddy_in_front_the_defaults_come_from_its_site_in_the_files_passed_in() {
+    use crate::plan::front_caddy::CADDYFILE;
+    let mut f = facts();
+    f.nginx = Default::default();
+    f.web_servers.push(crate::detect::webserver::WebServer {
+        name: "caddy".into(),
+        serves_443_by_config: true,
+        ..Default::default()
+    });
+    f.caddy.caddyfile = Some(CADDYFILE.into());
+    f.caddy.files = vec![CADDYFILE.into()];
+    let caddyfile = "other.example.org {\n\treverse_proxy 127.0.0.1:9000\n}\n\n\
+draw.example.net {\n\t@bad {\n\t\theader Origin *\n\t\tnot {\n\
+\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\
+\t\t\theader Origin https://paint.example.org\n\t\t}\n\t}\n\
+\thandle /drawpile-web/ws {\n\t\trespond @bad 403\n\
+\t\treverse_proxy 127.0.0.1:27760 {\n\t\t\theader_up X-Real-IP {remote_host}\n\t\t}\n\t}\n}\n";
+    let mut w = Wizard::new(f, false);
+    // Without the files: nothing to default to.
+    assert_eq!(w.question(QId::Domain).default, None);
+    assert_eq!(w.question(QId::ExtraOrigins).default, None);
+    w.front_files = crate::proxy::Files(vec![(CADDYFILE.into(), caddyfile.into())]);
+    let domain = w.question(QId::Domain);
+    assert_eq!(domain.default.as_deref(), Some("draw.example.net"));
+    assert_eq!(
+        domain.context,
+        [format!(
+            "Caddy serves draw.example.net with TLS ({CADDYFILE}:5)"
+        )]
+    );
+    assert_eq!(
+        w.question(QId::ExtraOrigins).default.as_deref(),
+        Some("https://paint.example.org")
+    );
+}

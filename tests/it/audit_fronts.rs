@@ -22,7 +22,7 @@ fn with_port(m: &FakeMachine) {
     );
 }
 
-const MODULES: &[&str] = &[
+pub(crate) const MODULES: &[&str] = &[
     "proxy",
     "proxy_http",
     "proxy_wstunnel",
@@ -31,7 +31,7 @@ const MODULES: &[&str] = &[
 ];
 
 /// Apache with `vhost` as the domain's le-ssl file and `modules` enabled (as a2enmod links).
-fn apache(vhost: &str, modules: &[&str]) -> FakeMachine {
+pub(crate) fn apache(vhost: &str, modules: &[&str]) -> FakeMachine {
     let m = apache_machine(vhost);
     // The certificate the vhost names: a CA-issued one in certbot's lineage, renewed by cron
     // with a reload hook, so the TLS checks pass and each case fires only its own ids.
@@ -120,7 +120,7 @@ fn evidence(v: &serde_json::Value, id: &str) -> String {
 /// A route written by hand, in another style than dpwizard's: two Origin conditions
 /// AND'ed (`!^$`, then the official origins or the admin's own, case-insensitive), the
 /// proxy inside `<Location>` (tried before the host's `ProxyPass /`), the header there too.
-const HAND_APACHE: &str = "\tRewriteEngine on\n\
+pub(crate) const HAND_APACHE: &str = "\tRewriteEngine on\n\
 \tRewriteCond %{HTTP:Origin} !^$\n\
 \tRewriteCond %{HTTP:Origin} !^https://(web\\.drawpile\\.net|web\\.foxdice\\.cn|paint\\.example\\.org)$ [NC]\n\
 \tRewriteRule ^/drawpile-web/ws - [F]\n\
@@ -461,7 +461,7 @@ other.example.test {{\n\treverse_proxy 127.0.0.1:9000\n}}\n"
     )
 }
 
-fn caddy(body: &str) -> FakeMachine {
+pub(crate) fn caddy(body: &str) -> FakeMachine {
     let m = caddy_machine(&caddyfile(body));
     with_port(&m);
     m
@@ -470,7 +470,7 @@ fn caddy(body: &str) -> FakeMachine {
 /// Another style than dpwizard's: a named matcher for the upgrade, the foreign-Origin
 /// matcher at site level used inside the handle, the upstream as a URL, a longer
 /// placeholder for the client's address, and a catch-all `handle` for the files.
-const HAND_CADDY: &str = "\t@websocket {\n\t\tpath /drawpile-web/ws\n\t\theader Connection *Upgrade*\n\t\theader Upgrade websocket\n\t}\n\
+pub(crate) const HAND_CADDY: &str = "\t@websocket {\n\t\tpath /drawpile-web/ws\n\t\theader Connection *Upgrade*\n\t\theader Upgrade websocket\n\t}\n\
 \t@foreign {\n\t\theader Origin *\n\t\tnot {\n\t\t\theader Origin https://web.drawpile.net\n\t\t\theader Origin https://web.foxdice.cn\n\t\t\theader Origin https://paint.example.org\n\t\t}\n\t}\n\
 \thandle @websocket {\n\t\trespond @foreign \"Forbidden\" 403\n\t\treverse_proxy http://localhost:27751 {\n\t\t\theader_up X-Real-IP {http.request.remote.host}\n\t\t}\n\t}\n\
 \thandle {\n\t\troot * /srv/www\n\t\tfile_server\n\t}\n";

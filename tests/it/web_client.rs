@@ -172,3 +172,95 @@ fn under_root_the_audit_judges_the_block_and_names_a_missing_header() {
     // Not probed under --root: the redirect is skipped, with the reason.
     assert!(v["skipped"].to_string().contains("DPW-WEB-008"), "{v}");
 }
+
+/// `answers --from-machine` exported to a file; `plan --check` with it finds nothing to do.
+fn export_changes_nothing(m: &FakeMachine) -> String {
+    let run = m.dpwizard(["answers", "--from-machine"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let p = m.path("/exported.toml");
+    std::fs::write(&p, &run.stdout).unwrap();
+    let check = m.dpwizard(["plan", "--check", "--answers", p.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{check:?}\n{}", run.stdout);
+    run.stdout
+}
+
+/// The `[web_client]` section's keys and values (its comments left out), or none.
+fn web_client_section(text: &str) -> Vec<String> {
+    text.find("[web_client]")
+        .map(|i| {
+            text[i + "[web_client]".len()..]
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The section that hosts the client from DIR (on a site of its own for `own`).
+fn hosted(own: Option<&str>) -> Vec<String> {
+    let mut lines = vec![
+        "enabled = true".to_string(),
+        format!("directory = \"{DIR}\""),
+    ];
+    lines.extend(own.map(|d| format!("domain = \"{d}\"")));
+    lines.push("acknowledged = true".into());
+    lines
+}
+
+/// A client dpwizard set up is exported as `[web_client]` (on, its directory, the
+/// acknowledgement the admin gave then, said in a comment), so applying the export changes
+/// nothing: on dpserver with the client at the domain's root, and with nginx on the host
+/// serving it on a site of its own (`web_client.domain`). Without the block there is none.
+#[test]
+fn answers_from_machine_exports_the_hosted_client_and_applying_it_changes_nothing() {
+    let m = FakeMachine::debian12();
+    dpserver::current(&m);
+    m.file(&format!("{DIR}/index.html"), "<p>client</p>\n")
+        .file(&format!("{DIR}/client.wasm"), b"\0asm\x01\0\0\0");
+    assert!(web_client_section(&export_changes_nothing(&m)).is_empty());
+    let apply = m.dpwizard(["apply", "--yes", "--answers", &answers(&m)]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let text = export_changes_nothing(&m);
+    assert_eq!(web_client_section(&text), hosted(None), "{text}");
+    let line = m
+        .read(SITE)
+        .lines()
+        .position(|l| l.trim() == "# >>> dpwizard web client")
+        .unwrap()
+        + 1;
+    assert!(
+        text.contains(&format!(
+            "# acknowledged by the admin when the client was set up: dpwizard writes the\n\
+             # block at {SITE}:{line} only after that."
+        )),
+        "{text}"
+    );
+
+    // nginx on the host, the client on a site of its own with a certificate naming it.
+    let (m, answers, _dir) = crate::apply::plan_and_apply::machine();
+    let (domain, own) = ("paint.example.com", "web.paint.example.com");
+    let mut params =
+        rcgen::CertificateParams::new(vec![domain.to_string(), own.to_string()]).unwrap();
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(60);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap().pem();
+    let archive = format!("/etc/letsencrypt/archive/{domain}");
+    m.file(&format!("{archive}/cert1.pem"), &cert)
+        .file(&format!("{archive}/fullchain1.pem"), &cert)
+        .file(&format!("{archive}/privkey1.pem"), key.serialize_pem())
+        .file(&format!("{DIR}/index.html"), "<p>client</p>\n")
+        .file(&format!("{DIR}/client.wasm"), b"\0asm\x01\0\0\0");
+    let text = format!(
+        "{}[web_client]\nenabled = true\ndirectory = \"{DIR}\"\ndomain = \"{own}\"\n\
+         acknowledged = true\n",
+        std::fs::read_to_string(&answers).unwrap()
+    );
+    std::fs::write(&answers, text).unwrap();
+    let apply = m.dpwizard(["apply", "--yes", "--answers", answers.to_str().unwrap()]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let text = export_changes_nothing(&m);
+    assert_eq!(web_client_section(&text), hosted(Some(own)), "{text}");
+    assert!(text.contains(&format!("domain = \"{domain}\"")), "{text}");
+}

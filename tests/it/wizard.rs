@@ -963,6 +963,15 @@ fn plain_wizard(m: &FakeMachine) -> Tmux {
     )
 }
 
+/// Enter on each step, waiting for the next one's text; the whole scrollback, joined.
+fn enter_through(t: &Tmux, steps: &[&str]) -> String {
+    for next in steps {
+        t.keys(&["Enter"]);
+        t.wait_for(next);
+    }
+    t.capture(&["-J", "-S", "-"])
+}
+
 /// drawpile/dpserver cloned before 2026 (nginx in a container, the old Origin check): the
 /// wizard opens on the audit, asks only what applies to a project whose nginx container
 /// keeps its own site and certificate, and its review offers exactly the fix of what the
@@ -1050,24 +1059,84 @@ fn on_dpserver_the_wizard_opens_on_the_audit_and_offers_exactly_its_fixes() {
     let t = plain_wizard(&m);
     let s = t.wait_for("Already set up for");
     assert!(s.contains("Every check passes"), "{s}");
-    for next in [
-        "Which drawpile-srv should browsers reach?",
-        "WebSocket port for drawpile-srv (27751)",
-        &format!("Domain people use for your server ({domain})"),
-        "Other web client origins to allow",
-        "Also host the browser client",
-        "Nothing to change. Go on?",
-        "Save the answers to a file?",
-    ] {
-        t.keys(&["Enter"]);
-        t.wait_for(next);
-    }
-    let all = t.capture(&["-J", "-S", "-"]);
+    let all = enter_through(
+        &t,
+        &[
+            "Which drawpile-srv should browsers reach?",
+            "WebSocket port for drawpile-srv (27751)",
+            &format!("Domain people use for your server ({domain})"),
+            "Other web client origins to allow",
+            "Also host the browser client",
+            "Nothing to change. Go on?",
+            "Save the answers to a file?",
+        ],
+    );
     assert!(all.contains("Nothing to do"), "{all}");
     assert!(!all.lines().any(|l| l.starts_with("== ")), "{all}");
     t.keys(&["Enter"]);
     assert_eq!(t.exit_code(), 0, "{}", t.screen());
     assert!(audit_ids(&m).is_empty());
+}
+
+/// Apache, then Caddy, in front with a sound route written by hand (not by dpwizard): the
+/// wizard opens on the audit as it does with nginx in front, offers that web server and
+/// no other, its domain is the site's and its origins question defaults to the origin the
+/// route lets through, so taking every default plans nothing.
+#[test]
+fn with_apache_or_caddy_in_front_the_wizard_opens_on_the_audit_and_keeps_the_routes_origins() {
+    use crate::audit_fronts::{HAND_APACHE, HAND_CADDY, MODULES, apache, caddy};
+    // The fronts' domain, not this file's nginx fixture's.
+    use crate::plan_fronts::{DOMAIN, le_ssl};
+    if skip_unless_program("tmux") {
+        return;
+    }
+    // The origin the hand-written routes allow besides the official ones.
+    let extra = "https://paint.example.org";
+    for (m, label) in [
+        (apache(&le_ssl(HAND_APACHE), MODULES), "Apache"),
+        (caddy(HAND_CADDY), "Caddy"),
+    ] {
+        assert!(audit_ids(&m).is_empty(), "{label}: the fixture is sound");
+        let before = crate::readonly::snapshot(m.root());
+        let t = plain_wizard(&m);
+        let s = t.wait_for("Already set up for");
+        assert!(
+            s.contains(&format!("Already set up for {DOMAIN}")),
+            "{label}:\n{s}"
+        );
+        assert!(s.contains("Every check passes"), "{label}:\n{s}");
+        let all = enter_through(
+            &t,
+            &[
+                "Which drawpile-srv should browsers reach?",
+                "WebSocket port for drawpile-srv",
+                "Address the WebSocket listener",
+                &format!("Domain people use for your server ({DOMAIN})"),
+                "Reverse proxy",
+                &format!("Other web client origins to allow (optional) ({extra})"),
+                "Also host the browser client",
+                "Nothing to change. Go on?",
+                "Save the answers to a file?",
+            ],
+        );
+        assert!(
+            all.contains(&format!("{label} serves {DOMAIN} with TLS")),
+            "{label}:\n{all}"
+        );
+        assert!(all.contains("Nothing to do"), "{label}:\n{all}");
+        // The one serving 443 is the only reverse proxy offered.
+        let proxy = &all[all.find("Reverse proxy").unwrap()..];
+        let proxy = &proxy[..proxy.find("Other web client origins").unwrap()];
+        assert!(proxy.contains(&format!("1) {label}")), "{proxy}");
+        assert!(!proxy.contains("2) "), "{proxy}");
+        assert!(!all.contains("Certificate for TLS"), "{label}:\n{all}");
+        t.keys(&["Enter"]);
+        assert_eq!(t.exit_code(), 0, "{label}: {}", t.screen());
+        assert!(
+            crate::readonly::snapshot(m.root()) == before,
+            "{label}: the run changed a file"
+        );
+    }
 }
 
 /// The same in the full-screen wizard: the audit first, the container's questions only, and
