@@ -7,7 +7,7 @@ use super::apache::{BlockSpec, WS_PATH, WsMode, module_links, needed_modules, re
 use super::make::{PlanError, Snapshot};
 use super::{Action, Change, FileMode, Plan};
 use crate::detect::Facts;
-use crate::formats::apache::{Config, set_managed_block};
+use crate::formats::apache::{Config, set_managed_block_with};
 
 /// Debian's ServerRoot: the only layout planned (RHEL's httpd loads its modules from
 /// conf.modules.d and keeps sites in conf.d; not edited in this version).
@@ -105,7 +105,26 @@ pub fn plan(
         extra_origins: up.extra_origins.clone(),
         mode,
     };
-    let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let include = |p: &str| {
+        let p = p.trim_matches('"');
+        snap.get(p)
+            .or_else(|| snap.get(&format!("{root}/{p}")))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    // Every file Apache reads, for what the host includes and inherits from the main server.
+    let files = crate::proxy::Files(
+        facts
+            .apache
+            .files
+            .iter()
+            .filter_map(|f| {
+                let real = snap.real_paths.get(f).map_or(f.as_str(), String::as_str);
+                let b = snap.get(real)?;
+                Some((f.clone(), String::from_utf8_lossy(b).into_owned()))
+            })
+            .collect(),
+    );
+    let root_dir = Some(root);
     let config = Config::parse(&text).map_err(|e| PlanError::Conflict(format!("{file}: {e}")))?;
     let vhost = config
         .tls_vhost_for(domain, &include)
@@ -118,6 +137,8 @@ pub fn plan(
             &config,
             vhost,
             crate::proxy::apache::Server::of(facts),
+            &files,
+            root_dir,
         );
         let kept = up.served_by(&route, domain);
         if kept {
@@ -132,10 +153,11 @@ pub fn plan(
     let new = if keep {
         text.clone()
     } else {
-        set_managed_block(
+        set_managed_block_with(
             &text,
             vhost,
             &render_block(&spec, &vhost.child_indent(&text)),
+            &include,
         )
     };
     // Apache takes the first ProxyPass that matches: the block must be the route the
@@ -149,24 +171,46 @@ pub fn plan(
                 edited.line_col(r.end.saturating_sub(1)).0,
             )
         });
-        let route = crate::formats::apache::route_for(v, WS_PATH);
+        let route = crate::formats::apache::route_for(
+            &crate::proxy::apache::effective(v, &files, root_dir),
+            WS_PATH,
+        );
         if let (Some(w), Some((from, to))) = (&route.winner, ours)
-            && !(from..=to).contains(&w.line)
+            && (w.file.is_some() || !(from..=to).contains(&w.line))
         {
-            return Err(PlanError::Conflict(format!(
-                "{file}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \
-                 dpwizard's block can (Apache uses the first matching ProxyPass), and the block \
-                 cannot be placed before it; move dpwizard's block (or its own BEGIN/END \
-                 markers) above that line, or exclude the path there, then run again; nothing \
-                 was changed",
-                // The line in the file as it is now (the block shifts later lines).
-                line = crate::formats::apache::route_for(vhost, WS_PATH)
+            // The line in the file as it is now (the block shifts later lines of its own file).
+            let line = match &w.file {
+                Some(_) => w.line,
+                None => crate::formats::apache::route_for(vhost, WS_PATH)
                     .winner
                     .filter(|o| o.pattern == w.pattern && o.target == w.target)
                     .map_or(w.line, |o| o.line),
-                pattern = w.pattern,
-                target = w.target,
-            )));
+            };
+            let at = w.file.as_deref().unwrap_or(&file);
+            let own = crate::formats::apache::proxy_rules(&v.expanded(&include))
+                .iter()
+                .any(|o| o.file == w.file && o.line == w.line);
+            return Err(PlanError::Conflict(if own {
+                format!(
+                    "{at}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \
+                     dpwizard's block can (Apache uses the first matching ProxyPass), and the \
+                     block cannot be placed before it; move dpwizard's block (or its own \
+                     BEGIN/END markers) above that line, or exclude the path there, then run \
+                     again; nothing was changed",
+                    pattern = w.pattern,
+                    target = w.target,
+                )
+            } else {
+                format!(
+                    "{at}:{line}: this rule ({pattern} → {target}) is outside every \
+                     <VirtualHost> (the main server), and Apache tries the main server's \
+                     ProxyPass lines before each virtual host's own, so it takes {WS_PATH} \
+                     before dpwizard's block in {file} can; move it into the virtual hosts that \
+                     need it, then run again; nothing was changed",
+                    pattern = w.pattern,
+                    target = w.target,
+                )
+            }));
         }
     }
     let available = listed(snap, root, "mods-available");

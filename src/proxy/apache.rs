@@ -57,15 +57,80 @@ impl<'a> Server<'a> {
     }
 }
 
-/// Reads an `Include`d file from `files` by the path as written (relative to ServerRoot).
-fn includer<'a>(files: &'a Files, root: Option<&'a str>) -> impl Fn(&str) -> Option<String> + 'a {
+/// Reads an `Include`d file from `files` by the path as written (relative to ServerRoot):
+/// the path as `files` names it, and its text.
+fn includer<'a>(
+    files: &'a Files,
+    root: Option<&'a str>,
+) -> impl Fn(&str) -> Option<(String, String)> + 'a {
     move |p: &str| {
         let p = p.trim_matches('"');
-        files
-            .get(p)
-            .or_else(|| root.and_then(|r| files.get(&format!("{r}/{p}"))))
-            .map(str::to_string)
+        let at = |k: String| files.get(&k).map(|t| (k, t.to_string()));
+        at(p.to_string()).or_else(|| root.and_then(|r| at(format!("{r}/{p}"))))
     }
+}
+
+/// The paths of the files `Include`d from inside a `<VirtualHost>` (and what they include
+/// in turn): they belong to that host, not to the main server.
+fn vhost_includes(files: &Files, root: Option<&str>) -> Vec<String> {
+    let read = includer(files, root);
+    fn walk(
+        nodes: &[fmt::Node],
+        read: &dyn Fn(&str) -> Option<(String, String)>,
+        out: &mut Vec<String>,
+        depth: usize,
+    ) {
+        for n in nodes {
+            match n {
+                fmt::Node::Directive(d) if d.is("Include") || d.is("IncludeOptional") => {
+                    for a in &d.args {
+                        if let Some((path, text)) = read(&a.value)
+                            && !out.contains(&path)
+                            && depth < 8
+                        {
+                            out.push(path);
+                            if let Ok(c) = Config::parse(&text) {
+                                walk(&c.nodes, read, out, depth + 1);
+                            }
+                        }
+                    }
+                }
+                fmt::Node::Section(s) => walk(&s.children, read, out, depth),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (_, text) in &files.0 {
+        if let Ok(c) = Config::parse(text) {
+            for v in c.sections("VirtualHost") {
+                walk(&v.children, &read, &mut out, 0);
+            }
+        }
+    }
+    out
+}
+
+/// The main server's configuration (everything outside the `<VirtualHost>` sections): the
+/// nodes of every file read that is not included from inside a virtual host, in Apache's
+/// read order, each directive tagged with its file.
+fn main_server(files: &Files, root: Option<&str>) -> Vec<fmt::Node> {
+    let inside = vhost_includes(files, root);
+    files
+        .0
+        .iter()
+        .filter(|(p, _)| !inside.contains(p))
+        .filter_map(|(p, t)| fmt::nodes_from(p, t))
+        .flatten()
+        .collect()
+}
+
+/// The virtual host as Apache runs it: its `Include`s followed (the evidence names the
+/// included file) and what it inherits from the main server merged in
+/// ([`fmt::merged_with_server`]).
+pub fn effective(vhost: &Section, files: &Files, root: Option<&str>) -> Section {
+    let read = includer(files, root);
+    fmt::merged_with_server(&vhost.expanded_from(&read), &main_server(files, root))
 }
 
 /// The parsed files that have a TLS virtual host on 443 for `domain`, in Apache's read
@@ -90,7 +155,8 @@ pub fn site(
     server: Server<'_>,
 ) -> Option<FrontSite> {
     let read = includer(files, root);
-    let include: Includes<'_> = &read;
+    let text_of = |p: &str| read(p).map(|(_, t)| t);
+    let include: Includes<'_> = &text_of;
     let found = vhosts_for(files, domain, include);
     let (file, config) = found.first()?;
     let vhost = config.tls_vhost_for(domain, include)?;
@@ -132,7 +198,7 @@ pub fn site(
         kind: Kind::Apache,
         at: format!("{file}:{}", vhost.line),
         ignored,
-        route: route(file, config, vhost, server),
+        route: route(file, config, vhost, server, files, root),
         certificate,
     })
 }
@@ -142,12 +208,13 @@ pub fn site(
 /// none was given.
 pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, String)> {
     let read = includer(files, root);
+    let text_of = |p: &str| read(p).map(|(_, t)| t);
     files.0.iter().find_map(|(path, text)| {
         let c = Config::parse(text).ok()?;
         c.sections("VirtualHost").into_iter().find_map(|v| {
             let ours = v.listens_on(443)
-                && v.ssl_engine_on(&read)
-                && fmt::proxy_rules(v)
+                && v.ssl_engine_on(&text_of)
+                && fmt::proxy_rules(&v.expanded_from(&read))
                     .iter()
                     .any(|r| meant_for_path(r) && r.target != "!");
             let name = v.names().0.filter(|_| ours)?;
@@ -161,7 +228,7 @@ pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, S
 
 /// A directive as written, on one line.
 fn shown(c: &Config, d: &Directive) -> String {
-    c.text[d.span.clone()]
+    d.text(&c.text)
         .replace("\\\n", " ")
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -219,10 +286,36 @@ fn meant_for_path(r: &ProxyRule) -> bool {
 }
 
 /// The virtual host's route for the WebSocket path, judged.
-pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -> Route {
+/// `vhost` is the section as written in `file` (`config`); its `Include`s and what it
+/// inherits from the main server are read from `files` ([`effective`]).
+pub fn route(
+    file: &str,
+    config: &Config,
+    vhost: &Section,
+    server: Server<'_>,
+    files: &Files,
+    root: Option<&str>,
+) -> Route {
     let vhost_at = format!("{file}:{}", vhost.line);
+    let own = fmt::proxy_rules(&vhost.expanded_from(&includer(files, root)));
+    let effective = effective(vhost, files, root);
+    let vhost = &effective;
     let found = fmt::route_for(vhost, WS_PATH);
-    let at_rule = |r: &ProxyRule| format!("{file}:{}: {}", r.line, rule_shown(r));
+    // A rule the host has from the main server says so: it is not in the host's file.
+    let at_rule = |r: &ProxyRule| {
+        let inherited = if own.iter().any(|o| o.file == r.file && o.line == r.line) {
+            ""
+        } else {
+            " (main server, outside every <VirtualHost>: Apache puts it before the host's own)"
+        };
+        format!(
+            "{}:{}: {}{inherited}",
+            r.file.as_deref().unwrap_or(file),
+            r.line,
+            rule_shown(r)
+        )
+    };
+    let loc = |d: &Directive| format!("{}:{}", d.path().unwrap_or(file), d.line);
     let is_ours = |r: &ProxyRule| meant_for_path(r) && r.target != "!";
     let reached: Property = match &found.winner {
         Some(w) if is_ours(w) => Ok(()),
@@ -335,8 +428,8 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
         })
         .map(|d| {
             format!(
-                "{file}:{}: {} (Apache then speaks HTTP/1.0 to drawpile-srv: no upgrade)",
-                d.line,
+                "{}: {} (Apache then speaks HTTP/1.0 to drawpile-srv: no upgrade)",
+                loc(d),
                 shown(config, d)
             )
         })
@@ -349,7 +442,9 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
     let real_ip = real_ip(file, config, &applying, &vhost_at, server);
     Route {
         kind: Kind::Apache,
-        at: rule.map_or(vhost_at.clone(), |r| format!("{file}:{}", r.line)),
+        at: rule.map_or(vhost_at.clone(), |r| {
+            format!("{}:{}", r.file.as_deref().unwrap_or(file), r.line)
+        }),
         target,
         no_target,
         reached,
@@ -384,7 +479,12 @@ fn real_ip(
              (Apache sends X-Forwarded-For only)"
         )]);
     };
-    let at = format!("{file}:{}: {}", d.line, shown(config, d));
+    let at = format!(
+        "{}:{}: {}",
+        d.path().unwrap_or(file),
+        d.line,
+        shown(config, d)
+    );
     if let Some(why) = server.missing("headers") {
         return Err(vec![format!("{at}: {why}")]);
     }
@@ -417,31 +517,41 @@ fn origin(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -> O
         None
     };
     // Rewriting ends for the path at the first rule that takes it unconditionally with `[L]`,
-    // `[END]` or `[P]` (dpwizard's block ends so): rules after it never run for it.
+    // `[END]` or `[P]` (dpwizard's block ends so): rules after it never run for it. Rules may
+    // come from several files (includes, the main server): their order is their place in
+    // the merged host.
+    let place = |f: Option<&str>, line: usize| {
+        ds.iter()
+            .position(|d| d.path() == f && d.line == line)
+            .unwrap_or(usize::MAX)
+    };
     let stop = fmt::proxy_rules(vhost)
         .into_iter()
         .filter(|r| matches!(r.kind, RuleKind::RewriteStop | RuleKind::RewriteProxy))
         .filter(|r| !r.conditional && r.matches(WS_PATH) == Some(true))
-        .map(|r| r.line)
+        .map(|r| place(r.file.as_deref(), r.line))
         .min();
     let mut out = OriginRules::default();
     for r in fmt::origin_rules(vhost, WS_PATH)
         .into_iter()
-        .filter(|r| stop.is_none_or(|s| r.rule_line < s))
+        .filter(|r| stop.is_none_or(|s| place(r.file.as_deref(), r.rule_line) < s))
     {
-        let lines: Vec<usize> = r
+        let lines: Vec<(Option<&str>, usize)> = r
             .conds
             .iter()
-            .map(|c| c.line)
-            .chain([r.rule_line])
+            .map(|c| (c.file.as_deref(), c.line))
+            .chain([(r.file.as_deref(), r.rule_line)])
             .collect();
         let text = ds
             .iter()
-            .filter(|d| lines.contains(&d.line))
+            .filter(|d| lines.contains(&(d.path(), d.line)))
             .map(|d| shown(config, d))
             .collect::<Vec<_>>()
             .join(" + ");
-        let at = format!("{file}:{}", r.conds.first().map_or(r.rule_line, |c| c.line));
+        let at = match r.conds.first() {
+            Some(c) => format!("{}:{}", c.file.as_deref().unwrap_or(file), c.line),
+            None => format!("{}:{}", r.file.as_deref().unwrap_or(file), r.rule_line),
+        };
         if r.refuses("").is_none() {
             out.unreadable.push(format!("{at}: {text}"));
             continue;

@@ -511,6 +511,8 @@ fn the_audits_route_predicts_the_real_apaches_upgrade() {
                 modules: None,
                 version: version.as_deref(),
             },
+            &dpwizard::proxy::Files::default(),
+            None,
         );
         let judged = route.reached.is_ok() && route.http11.is_ok() && route.upgrade.is_ok();
         assert_eq!(judged, upgrades, "{route:?}\n{site}");

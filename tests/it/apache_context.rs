@@ -1,0 +1,194 @@
+//! Apache's route read as Apache reads it, on fake Debian machines (plan_fronts.rs's
+//! shapes): an `Include` inside the `<VirtualHost>` is followed (evidence points into the
+//! included file, the plan still edits the vhost's own file and keeps a sound included
+//! route), and what a virtual host inherits from the main server (outside every
+//! `<VirtualHost>`) is judged by Apache 2.4's merge rules: the main server's `ProxyPass`
+//! lines come before the host's own, its `RequestHeader` applies, its rewrite rules only
+//! with `RewriteOptions Inherit`.
+
+use crate::audit_fronts::{GOOD_WS, MODULES, apache, assert_findings, assert_plan_keeps, evidence};
+use crate::plan_fronts::{ENABLED, VHOST, answers, le_ssl, proxy_findings};
+use crate::support::*;
+
+/// The snippet an admin keeps the WebSocket lines in, included from the vhost.
+const SNIPPET: &str = "/etc/apache2/conf-available/drawpile.conf";
+
+/// GOOD_WS without its indentation, as a file of its own.
+fn snippet(body: &str) -> String {
+    body.replace('\t', "")
+}
+
+/// The le-ssl vhost including the snippet above the site's own `ProxyPass /`.
+fn including() -> String {
+    le_ssl(&format!("\tInclude {SNIPPET}\n"))
+}
+
+#[test]
+fn a_route_in_an_included_file_is_read_and_kept() {
+    let m = apache(&including(), MODULES);
+    m.file(SNIPPET, snippet(GOOD_WS));
+    // Sound: nothing fires, and the plan keeps it (no block, no duplicate route).
+    assert_findings(&m, &[]);
+    assert_plan_keeps(&m, &format!("{SNIPPET}:4: the virtual host's own route"));
+    let a = answers(&m, "");
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert_eq!(m.read(VHOST), including(), "the vhost is not touched");
+    assert_eq!(m.read(SNIPPET), snippet(GOOD_WS));
+}
+
+#[test]
+fn mistakes_in_an_included_file_are_shown_where_they_are() {
+    // The wrong port, the pre-2025 Origin rule, no X-Real-IP: each named at its line in
+    // the snippet.
+    let broken = snippet(GOOD_WS)
+        .replace("27751", "9999")
+        .replace(
+            r"!^(https://web\.(drawpile\.net|foxdice\.cn))?$",
+            r"!^https://web\.drawpile\.net$",
+        )
+        .replace("RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n", "");
+    let m = apache(&including(), MODULES);
+    m.file(SNIPPET, &broken);
+    let f = proxy_findings(&m);
+    let ids: Vec<&str> = f.iter().map(|x| &x[..13]).collect();
+    assert_eq!(
+        ids,
+        [
+            "DPW-PROXY-003",
+            "DPW-PROXY-005",
+            "DPW-PROXY-007",
+            "DPW-PROXY-010"
+        ],
+        "{f:#?}"
+    );
+    let all = f.join("\n");
+    for want in [
+        format!("{SNIPPET}:2: RewriteCond %{{HTTP:Origin}} !^https://web\\.drawpile\\.net$"),
+        format!("{SNIPPET}:4: ProxyPass /drawpile-web/ws ws://127.0.0.1:9999/drawpile-web/ws"),
+    ] {
+        assert!(all.contains(&want), "{want}\n{all}");
+    }
+
+    // The plan puts its block into the vhost's own file, above the Include (whose rules
+    // would otherwise come first), and leaves the snippet alone; then nothing fires.
+    let a = answers(&m, "");
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = m.read(VHOST);
+    assert!(
+        after.find("# END dpwizard").unwrap() < after.find(&format!("Include {SNIPPET}")).unwrap(),
+        "{after}"
+    );
+    assert_eq!(m.read(SNIPPET), broken);
+    assert_eq!(proxy_findings(&m), Vec::<String>::new());
+}
+
+/// Debian's apache2.conf order: modules, ports, conf-enabled, then the sites.
+fn with_conf_enabled(m: &FakeMachine, name: &str, text: &str) {
+    m.file(
+        "/etc/apache2/apache2.conf",
+        "ServerRoot \"/etc/apache2\"\nIncludeOptional mods-enabled/*.load\n\
+IncludeOptional mods-enabled/*.conf\nInclude ports.conf\nIncludeOptional conf-enabled/*.conf\n\
+IncludeOptional sites-enabled/*.conf\n",
+    );
+    m.file(&format!("/etc/apache2/conf-enabled/{name}"), text);
+}
+
+#[test]
+fn a_main_server_proxypass_comes_before_every_hosts_own() {
+    // mod_proxy merges the main server's ProxyPass list first: its `ProxyPass /` takes the
+    // path although the host's own rule is right.
+    let m = apache(&le_ssl(GOOD_WS), MODULES);
+    let app = "/etc/apache2/conf-enabled/app.conf";
+    with_conf_enabled(
+        &m,
+        "app.conf",
+        "# the app, for every site\nProxyPass / http://127.0.0.1:8080/\n",
+    );
+    let v = assert_findings(&m, &["DPW-PROXY-002"]);
+    let e = evidence(&v, "DPW-PROXY-002");
+    assert!(
+        e.contains(&format!(
+            "{app}:2: ProxyPass / http://127.0.0.1:8080/ (main server, outside every \
+             <VirtualHost>: Apache puts it before the host's own): takes /drawpile-web/ws first"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{ENABLED}:8: ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws: never reached"
+        )),
+        "{e}"
+    );
+    // The plan cannot place its block before it: refused by name, nothing written.
+    let a = answers(&m, "");
+    let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_ne!(run.code, 0, "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(&format!(
+            "{app}:2: this rule (/ → http://127.0.0.1:8080/) is outside every <VirtualHost>"
+        )) && all.contains("move it into the virtual hosts that need it"),
+        "{all}"
+    );
+    assert_eq!(m.read(VHOST), le_ssl(GOOD_WS));
+
+    // A main-server rule for another path changes nothing.
+    with_conf_enabled(&m, "app.conf", "ProxyPass /app http://127.0.0.1:8080/\n");
+    assert_findings(&m, &[]);
+}
+
+#[test]
+fn main_server_headers_apply_and_its_rewrite_rules_only_when_inherited() {
+    let header = "\tRequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n";
+    let no_header = GOOD_WS.replace(header, "");
+    // RequestHeader outside every vhost: mod_headers merges it into each.
+    let m = apache(&le_ssl(&no_header), MODULES);
+    with_conf_enabled(&m, "realip.conf", header.trim_start());
+    assert_findings(&m, &[]);
+
+    // The Origin rule outside every vhost: mod_rewrite does not inherit rules by default,
+    // so the host has none.
+    let origin = "RewriteEngine On\n\
+RewriteCond %{HTTP:Origin} !^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$\n\
+RewriteRule ^/drawpile-web/ws - [F]\n";
+    let proxy_only = "\tProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws\n\
+\tRequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n";
+    let m = apache(&le_ssl(proxy_only), MODULES);
+    with_conf_enabled(&m, "origin.conf", origin);
+    assert_findings(&m, &["DPW-PROXY-006"]);
+    // With `RewriteOptions Inherit` in the host they run (RewriteEngine comes from the main
+    // server when the host sets none), and the evidence names their file.
+    let inherit = format!("\tRewriteOptions Inherit\n{proxy_only}");
+    m.file(VHOST, le_ssl(&inherit));
+    assert_findings(&m, &[]);
+    // The same with `InheritDown` in the main server; `IgnoreInherit` in the host refuses it.
+    m.file(VHOST, le_ssl(proxy_only));
+    with_conf_enabled(
+        &m,
+        "origin.conf",
+        &format!("RewriteOptions InheritDown\n{origin}"),
+    );
+    assert_findings(&m, &[]);
+    m.file(
+        VHOST,
+        le_ssl(&format!("\tRewriteOptions IgnoreInherit\n{proxy_only}")),
+    );
+    assert_findings(&m, &["DPW-PROXY-006"]);
+    // A pre-2025 rule inherited is judged where it is written.
+    m.file(VHOST, le_ssl(proxy_only));
+    with_conf_enabled(
+        &m,
+        "origin.conf",
+        &format!("RewriteOptions InheritDown\n{origin}").replace(
+            r"!^(https://web\.(drawpile\.net|foxdice\.cn))?$",
+            r"!^https://web\.drawpile\.net$",
+        ),
+    );
+    let v = assert_findings(&m, &["DPW-PROXY-003", "DPW-PROXY-005"]);
+    assert!(
+        evidence(&v, "DPW-PROXY-003").contains("/etc/apache2/conf-enabled/origin.conf:3:"),
+        "{v}"
+    );
+}
