@@ -49,6 +49,79 @@ fn find_vhost(facts: &Facts, snap: &Snapshot, domain: &str) -> Option<(String, S
     })
 }
 
+/// Why a layout other than Debian's is not edited, and what to do by hand there (RHEL and
+/// Fedora's httpd: sites in conf.d, modules loaded by `LoadModule` lines in
+/// conf.modules.d, no a2enmod): the virtual host to edit, the block for it, the missing
+/// modules' lines, how to check and reload.
+fn by_hand(facts: &Facts, root: &str, domain: &str, up: &Upstream) -> String {
+    let a = &facts.apache;
+    // The version `apache2 -v` reported decides how the upgrade is proxied.
+    let mode = WsMode::for_version(crate::proxy::apache::Server::of(facts).version);
+    let main = a.conf_path.as_deref().unwrap_or(root);
+    let mut out = format!(
+        "Apache's configuration here is the RHEL/Fedora httpd layout ({main}: sites in \
+         {root}/conf.d, modules loaded by LoadModule lines in {root}/conf.modules.d), and \
+         dpwizard edits only Debian's /etc/apache2 in this version; nothing was changed. By hand:"
+    );
+    let serves = |v: &&crate::detect::apache::ApacheVhost| {
+        v.port == Some(443)
+            && v.ssl
+            && (v.server_name.as_deref().is_some_and(|n| {
+                let n = n.split_once("://").map_or(n, |(_, r)| r);
+                n.split(':')
+                    .next()
+                    .unwrap_or(n)
+                    .eq_ignore_ascii_case(domain)
+            }) || v
+                .server_aliases
+                .iter()
+                .any(|x| crate::formats::apache::wildcard_match(x, domain)))
+    };
+    match a.vhosts.iter().find(serves) {
+        Some(v) => {
+            let spec = BlockSpec {
+                upstream_host: up.host.clone(),
+                upstream_port: up.port,
+                extra_origins: up.extra_origins.clone(),
+                mode,
+            };
+            out.push_str(&format!(
+                "\n1. In the virtual host for {domain} on 443 ({}:{}), above its own ProxyPass \
+                 and RewriteRule lines, add:\n{}",
+                v.file,
+                v.line,
+                render_block(&spec, "    ").trim_end()
+            ));
+        }
+        None => out.push_str(&format!(
+            "\n1. Create the HTTPS virtual host for {domain} first (`certbot --apache -d \
+             {domain}` writes {root}/conf.d/*-le-ssl.conf), then add the WebSocket block from \
+             Drawpile's documentation to it."
+        )),
+    }
+    let missing: Vec<&str> = needed_modules(mode)
+        .into_iter()
+        .filter(|m| !a.modules.iter().any(|x| x == m))
+        .collect();
+    if missing.is_empty() {
+        out.push_str("\n2. The modules it needs are loaded already.");
+    } else {
+        out.push_str(&format!(
+            "\n2. Load the modules it needs that are not loaded, in {root}/conf.modules.d \
+             (httpd's package ships them in 00-proxy.conf and 00-base.conf, maybe commented \
+             out):"
+        ));
+        for m in missing {
+            out.push_str(&format!("\n    LoadModule {m}_module modules/mod_{m}.so"));
+        }
+    }
+    out.push_str(
+        "\n3. `apachectl configtest`, then `systemctl reload httpd`; `dpwizard audit` judges \
+         the result.",
+    );
+    out
+}
+
 /// The names in `{root}/{dir}/` the snapshot holds.
 fn listed(snap: &Snapshot, root: &str, dir: &str) -> Vec<String> {
     let prefix = format!("{root}/{dir}/");
@@ -70,13 +143,7 @@ pub fn plan(
 ) -> Result<Option<Action>, PlanError> {
     let root = match facts.apache.config_root.as_deref() {
         Some(DEBIAN_ROOT) => DEBIAN_ROOT,
-        Some(other) => {
-            return Err(PlanError::Unsupported(format!(
-                "Apache's configuration is in {other} (RHEL's httpd layout): dpwizard edits only \
-                 Debian's /etc/apache2 in this version; add the block from Drawpile's \
-                 documentation by hand; nothing was changed"
-            )));
-        }
+        Some(other) => return Err(PlanError::Unsupported(by_hand(facts, other, domain, up))),
         None => {
             return Err(PlanError::Missing(
                 "proxy.server = \"apache\" but no Apache configuration was found \
@@ -93,12 +160,8 @@ pub fn plan(
              nothing was changed"
         )));
     };
-    let version = facts
-        .web_servers
-        .iter()
-        .find(|w| w.name == "apache")
-        .and_then(|w| w.version.as_deref());
-    let mode = WsMode::for_version(version);
+    // The version `apache2 -v` reported decides how the upgrade is proxied.
+    let mode = WsMode::for_version(crate::proxy::apache::Server::of(facts).version);
     let spec = BlockSpec {
         upstream_host: up.host.clone(),
         upstream_port: up.port,
@@ -311,7 +374,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("/etc/httpd (RHEL's httpd layout): dpwizard edits only Debian's"),
+            e.starts_with(
+                "Apache's configuration here is the RHEL/Fedora httpd layout (/etc/httpd: sites \
+                 in /etc/httpd/conf.d, modules loaded by LoadModule lines in \
+                 /etc/httpd/conf.modules.d), and dpwizard edits only Debian's /etc/apache2"
+            ),
+            "{e}"
+        );
+        // No virtual host known: create it first; every module is missing.
+        assert!(
+            e.contains("1. Create the HTTPS virtual host for d.example first"),
+            "{e}"
+        );
+        assert!(
+            e.contains("\n    LoadModule proxy_wstunnel_module modules/mod_proxy_wstunnel.so"),
             "{e}"
         );
     }

@@ -18,6 +18,9 @@ use super::{Files, FrontSite, Kind, SiteCertificate, WS_PATH};
 pub struct Server<'a> {
     pub modules: Option<&'a [String]>,
     pub version: Option<&'a str>,
+    /// Modules are loaded by `LoadModule` lines (RHEL/Fedora's conf.modules.d), not by
+    /// Debian's `a2enmod` links: what the evidence tells the admin to do.
+    pub load_module_lines: bool,
 }
 
 impl<'a> Server<'a> {
@@ -35,6 +38,21 @@ impl<'a> Server<'a> {
                 .iter()
                 .find(|w| w.name == "apache")
                 .and_then(|w| w.version.as_deref()),
+            // Debian's ServerRoot has a2enmod; RHEL's /etc/httpd loads by LoadModule lines.
+            load_module_lines: facts
+                .apache
+                .config_root
+                .as_deref()
+                .is_some_and(|r| r != "/etc/apache2"),
+        }
+    }
+
+    /// How the admin turns `module` on here.
+    fn enable(&self, module: &str) -> String {
+        if self.load_module_lines {
+            format!("`LoadModule {module}_module modules/mod_{module}.so` in conf.modules.d")
+        } else {
+            format!("a2enmod {module}")
         }
     }
 
@@ -42,7 +60,7 @@ impl<'a> Server<'a> {
     fn missing(&self, module: &str) -> Option<String> {
         self.modules
             .filter(|m| !m.iter().any(|x| x == module))
-            .map(|_| format!("mod_{module} is not enabled (a2enmod {module})"))
+            .map(|_| format!("mod_{module} is not enabled ({})", self.enable(module)))
     }
 
     /// At least `2.4.47`, where mod_proxy_http passes the upgrade (`upgrade=websocket`).
@@ -386,9 +404,9 @@ pub fn route(
         (Some(r), Some((scheme, _, _))) if scheme.starts_with("ws") => {
             match server.missing("proxy_wstunnel") {
                 Some(_) => Err(vec![format!(
-                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled (a2enmod \
-                     proxy_wstunnel)",
-                    at_rule(r)
+                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled ({})",
+                    at_rule(r),
+                    server.enable("proxy_wstunnel")
                 )]),
                 None => Ok(()),
             }
@@ -596,6 +614,7 @@ mod tests {
             Server {
                 modules: Some(modules),
                 version,
+                load_module_lines: false,
             },
         )
         .expect("the vhost")

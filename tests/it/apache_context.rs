@@ -121,6 +121,10 @@ fn a_main_server_proxypass_comes_before_every_hosts_own() {
         )),
         "{e}"
     );
+    assert!(
+        e.contains("a ProxyPass outside every <VirtualHost> comes before each host's own"),
+        "{e}"
+    );
     // The plan cannot place its block before it: refused by name, nothing written.
     let a = answers(&m, "");
     let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
@@ -191,4 +195,101 @@ RewriteRule ^/drawpile-web/ws - [F]\n";
         evidence(&v, "DPW-PROXY-003").contains("/etc/apache2/conf-enabled/origin.conf:3:"),
         "{v}"
     );
+}
+
+/// RHEL/Fedora's httpd layout: httpd.conf, modules by LoadModule lines in conf.modules.d,
+/// sites (certbot's `-le-ssl.conf` too) in conf.d.
+const RHEL_SITE: &str = "/etc/httpd/conf.d/draw-le-ssl.conf";
+
+fn rhel(vhost: &str, modules: &[&str]) -> FakeMachine {
+    let m = crate::plan_fronts::with_drawpile();
+    m.file(
+        "/etc/httpd/conf/httpd.conf",
+        "ServerRoot \"/etc/httpd\"\nListen 80\nInclude conf.modules.d/*.conf\n\
+IncludeOptional conf.d/*.conf\n",
+    )
+    .file(
+        "/etc/httpd/conf.modules.d/00-base.conf",
+        "LoadModule headers_module modules/mod_headers.so\n\
+LoadModule rewrite_module modules/mod_rewrite.so\n",
+    )
+    .file(
+        "/etc/httpd/conf.modules.d/00-ssl.conf",
+        "LoadModule ssl_module modules/mod_ssl.so\n",
+    )
+    .file(
+        "/etc/httpd/conf.modules.d/00-proxy.conf",
+        modules
+            .iter()
+            .map(|m| format!("LoadModule {m}_module modules/mod_{m}.so\n"))
+            .collect::<String>(),
+    )
+    .file("/etc/httpd/conf.d/ssl.conf", "Listen 443 https\n")
+    .file(RHEL_SITE, vhost)
+    .file(
+        "/etc/letsencrypt/options-ssl-apache.conf",
+        "SSLEngine on\nSSLProtocol all -SSLv2 -SSLv3\n",
+    );
+    crate::audit::lineage_for(
+        &m,
+        crate::plan_fronts::DOMAIN,
+        crate::audit::CertSpec {
+            name: crate::plan_fronts::DOMAIN,
+            ..crate::audit::GOOD_CERT
+        },
+        true,
+        true,
+    );
+    crate::audit_fronts::with_port(&m);
+    m
+}
+
+#[test]
+fn rhel_layout_is_audited_from_conf_d_and_loadmodule_and_planned_by_hand() {
+    let proxy = ["proxy", "proxy_http", "proxy_wstunnel"];
+    let m = rhel(&le_ssl(GOOD_WS), &proxy);
+    let v = assert_findings(&m, &[]);
+    assert!(
+        v["notes"].to_string().contains(&format!("{RHEL_SITE}:2")),
+        "{}",
+        v["notes"]
+    );
+    // Without mod_proxy_wstunnel's LoadModule line the ws:// route cannot upgrade; the
+    // evidence says what to add on this layout (no a2enmod here).
+    let m = rhel(&le_ssl(GOOD_WS), &proxy[..2]);
+    let v = assert_findings(&m, &["DPW-PROXY-009"]);
+    let e = evidence(&v, "DPW-PROXY-009");
+    assert!(
+        e.contains(&format!(
+            "{RHEL_SITE}:8: ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws: \
+             ws:// needs mod_proxy_wstunnel, which is not enabled (`LoadModule \
+             proxy_wstunnel_module modules/mod_proxy_wstunnel.so` in conf.modules.d)"
+        )),
+        "{e}"
+    );
+
+    // The plan refuses, naming the vhost, the block, the missing lines and the commands.
+    let m = rhel(&le_ssl(""), &proxy[..1]);
+    let a = answers(&m, "[proxy]\nserver = \"apache\"\n");
+    let run = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_ne!(run.code, 0, "{run:?}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for want in [
+        "Apache's configuration here is the RHEL/Fedora httpd layout \
+         (/etc/httpd/conf/httpd.conf: sites in /etc/httpd/conf.d, modules loaded by LoadModule \
+         lines in /etc/httpd/conf.modules.d)",
+        &format!(
+            "1. In the virtual host for {} on 443 ({RHEL_SITE}:2)",
+            crate::plan_fronts::DOMAIN
+        ),
+        "    RewriteRule ^/drawpile-web/ws - [F]\n",
+        "    ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws\n",
+        "\n    LoadModule proxy_http_module modules/mod_proxy_http.so\n    LoadModule \
+         proxy_wstunnel_module modules/mod_proxy_wstunnel.so\n",
+        "3. `apachectl configtest`, then `systemctl reload httpd`",
+    ] {
+        assert!(all.contains(want), "{want}\n---\n{all}");
+    }
+    assert!(!all.contains("LoadModule proxy_module"), "{all}");
+    assert_eq!(m.read(RHEL_SITE), le_ssl(""));
 }

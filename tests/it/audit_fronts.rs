@@ -11,7 +11,7 @@ use crate::plan_fronts::{
 use crate::support::*;
 
 /// drawpile-srv's WebSocket port on loopback, as the route expects.
-fn with_port(m: &FakeMachine) {
+pub(crate) fn with_port(m: &FakeMachine) {
     // Where the answers files of these tests go.
     std::fs::create_dir_all(m.path("/root")).unwrap();
     m.dropin(

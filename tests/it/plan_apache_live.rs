@@ -510,6 +510,7 @@ fn the_audits_route_predicts_the_real_apaches_upgrade() {
             dpwizard::proxy::apache::Server {
                 modules: None,
                 version: version.as_deref(),
+                load_module_lines: false,
             },
             &dpwizard::proxy::Files::default(),
             None,
