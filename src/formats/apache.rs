@@ -530,23 +530,23 @@ impl Section {
     /// the path as written, their directives tagged with that file. An include that cannot
     /// be read or parsed stays as it is (nothing of it is judged); globs are not expanded.
     pub fn expanded(&self, include: Includes<'_>) -> Section {
-        self.expanded_from(&|p: &str| include(p).map(|t| (p.to_string(), t)))
+        self.expanded_from(&|p: &str| include(p).map(|t| (p.to_string(), t)).into_iter().collect())
     }
 
-    /// Like [`Section::expanded`], with a reader that also says where the file is (the path
-    /// the evidence names: relative paths resolved against ServerRoot).
-    pub fn expanded_from(&self, read: &dyn Fn(&str) -> Option<(String, String)>) -> Section {
+    /// Like [`Section::expanded`], with a reader that gives every file an include argument
+    /// names (a glob or a directory names several, in Apache's sorted order) and where each
+    /// is (the path the evidence names: relative paths resolved against ServerRoot).
+    pub fn expanded_from(&self, read: Reader<'_>) -> Section {
         let mut s = self.clone();
         s.children = expand_nodes(&self.children, read, 0);
         s
     }
 }
 
-fn expand_nodes(
-    nodes: &[Node],
-    read: &dyn Fn(&str) -> Option<(String, String)>,
-    depth: usize,
-) -> Vec<Node> {
+/// Reads the files an `Include` argument names: `(path, text)` each, in Apache's order.
+pub type Reader<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
+
+fn expand_nodes(nodes: &[Node], read: Reader<'_>, depth: usize) -> Vec<Node> {
     let mut out = Vec::new();
     for n in nodes {
         match n {
@@ -554,10 +554,7 @@ fn expand_nodes(
                 if (d.is("Include") || d.is("IncludeOptional")) && depth < MAX_INCLUDE_DEPTH =>
             {
                 let mut any = false;
-                for a in &d.args {
-                    let Some((path, text)) = read(&a.value) else {
-                        continue;
-                    };
+                for (path, text) in d.args.iter().flat_map(|a| read(&a.value)) {
                     let Ok(c) = Config::parse(&text) else {
                         continue;
                     };

@@ -75,16 +75,35 @@ impl<'a> Server<'a> {
     }
 }
 
-/// Reads an `Include`d file from `files` by the path as written (relative to ServerRoot):
-/// the path as `files` names it, and its text.
+/// Reads the files an `Include` argument names from `files`, by the path as written
+/// (relative to ServerRoot): a file, a glob on the last part (`conf-enabled/*.conf`) or a
+/// directory (every file in it), in `files`' order, which is Apache's. Each comes with the
+/// path as `files` names it.
 fn includer<'a>(
     files: &'a Files,
     root: Option<&'a str>,
-) -> impl Fn(&str) -> Option<(String, String)> + 'a {
+) -> impl Fn(&str) -> Vec<(String, String)> + 'a {
     move |p: &str| {
         let p = p.trim_matches('"');
-        let at = |k: String| files.get(&k).map(|t| (k, t.to_string()));
-        at(p.to_string()).or_else(|| root.and_then(|r| at(format!("{r}/{p}"))))
+        let full = match root {
+            Some(r) if !p.starts_with('/') => format!("{r}/{p}"),
+            _ => p.to_string(),
+        };
+        let (dir, name) = full.rsplit_once('/').unwrap_or(("", full.as_str()));
+        let globbed = name.contains(['*', '?', '[']);
+        files
+            .0
+            .iter()
+            .filter(|(k, _)| {
+                *k == full
+                    || match k.rsplit_once('/') {
+                        Some((d, n)) if d == dir && globbed => fmt::wildcard_match(name, n),
+                        Some((d, _)) => d == full.trim_end_matches('/'),
+                        None => false,
+                    }
+            })
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect()
     }
 }
 
@@ -92,20 +111,12 @@ fn includer<'a>(
 /// in turn): they belong to that host, not to the main server.
 fn vhost_includes(files: &Files, root: Option<&str>) -> Vec<String> {
     let read = includer(files, root);
-    fn walk(
-        nodes: &[fmt::Node],
-        read: &dyn Fn(&str) -> Option<(String, String)>,
-        out: &mut Vec<String>,
-        depth: usize,
-    ) {
+    fn walk(nodes: &[fmt::Node], read: fmt::Reader<'_>, out: &mut Vec<String>, depth: usize) {
         for n in nodes {
             match n {
                 fmt::Node::Directive(d) if d.is("Include") || d.is("IncludeOptional") => {
-                    for a in &d.args {
-                        if let Some((path, text)) = read(&a.value)
-                            && !out.contains(&path)
-                            && depth < 8
-                        {
+                    for (path, text) in d.args.iter().flat_map(|a| read(&a.value)) {
+                        if !out.contains(&path) && depth < 8 {
                             out.push(path);
                             if let Ok(c) = Config::parse(&text) {
                                 walk(&c.nodes, read, out, depth + 1);
@@ -173,7 +184,7 @@ pub fn site(
     server: Server<'_>,
 ) -> Option<FrontSite> {
     let read = includer(files, root);
-    let text_of = |p: &str| read(p).map(|(_, t)| t);
+    let text_of = |p: &str| read(p).into_iter().next().map(|(_, t)| t);
     let include: Includes<'_> = &text_of;
     let found = vhosts_for(files, domain, include);
     let (file, config) = found.first()?;
@@ -226,7 +237,7 @@ pub fn site(
 /// none was given.
 pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, String)> {
     let read = includer(files, root);
-    let text_of = |p: &str| read(p).map(|(_, t)| t);
+    let text_of = |p: &str| read(p).into_iter().next().map(|(_, t)| t);
     files.0.iter().find_map(|(path, text)| {
         let c = Config::parse(text).ok()?;
         c.sections("VirtualHost").into_iter().find_map(|v| {
@@ -768,6 +779,39 @@ mod tests {
         );
         let r = judge(&cond, &all_modules(), None).route;
         assert!(r.origin.refused_by("").is_some());
+    }
+
+    #[test]
+    fn globbed_includes_in_the_host_are_read_in_order_with_their_file() {
+        let v = "<VirtualHost *:443>\n\tServerName d.example\n\tSSLEngine on\n\tIncludeOptional snippets/*.conf\n</VirtualHost>\n";
+        let files = Files(vec![
+            ("/r/sites-enabled/d.conf".into(), v.to_string()),
+            ("/r/snippets/a.conf".into(), GOOD.replace('\t', "")),
+            (
+                "/r/snippets/b.conf".into(),
+                "ProxyPass /drawpile-web/ws ws://127.0.0.1:1/drawpile-web/ws\n".into(),
+            ),
+        ]);
+        let s = site(
+            &files,
+            Some("/r"),
+            "d.example",
+            Server {
+                modules: Some(&all_modules()),
+                version: Some("2.4.62"),
+                load_module_lines: false,
+            },
+        )
+        .unwrap();
+        let r = s.route;
+        // a.conf's rule comes first and wins; b.conf's (the same path) is never reached.
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert!(r.real_ip.is_ok());
+        assert_eq!(
+            r.target.unwrap().at,
+            "/r/snippets/a.conf:4: ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws"
+        );
+        assert!(r.origin.refused_by("https://evil.example").is_some());
     }
 
     #[test]
