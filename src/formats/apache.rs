@@ -492,12 +492,12 @@ impl Section {
     /// first matching `ProxyPass` and runs rewrite rules in order, so a `ProxyPass /` or a
     /// catch-all `[P]` rule above the block would take the WebSocket path; else at the end.
     pub fn insertion_point(&self, text: &str) -> usize {
-        self.insertion_point_with(text, &no_includes)
+        self.insertion_point_with(text, &|_| Vec::new())
     }
 
     /// Like [`Section::insertion_point`], where an `Include` line that brings such a rule
-    /// (read through `include`) counts as the rule.
-    pub fn insertion_point_with(&self, text: &str, include: Includes<'_>) -> usize {
+    /// (read through `read`) counts as the rule.
+    pub fn insertion_point_with(&self, text: &str, read: Reader<'_>) -> usize {
         const RULES: [&str; 4] = ["ProxyPass", "ProxyPassMatch", "RewriteCond", "RewriteRule"];
         let first_rule = self.directives().find(|d| {
             RULES.iter().any(|n| d.is(n))
@@ -506,7 +506,7 @@ impl Section {
                         children: vec![Node::Directive((*d).clone())],
                         ..self.clone()
                     };
-                    one.expanded(include)
+                    one.expanded_from(read)
                         .effective_directives()
                         .iter()
                         .any(|i| i.source.is_some() && RULES.iter().any(|n| i.is(n)))
@@ -740,7 +740,7 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 /// included, ending with a newline), or `block` inserted at [`Section::insertion_point`].
 /// Every other byte is kept.
 pub fn set_managed_block(text: &str, vhost: &Section, block: &str) -> String {
-    set_managed_block_with(text, vhost, block, &no_includes)
+    set_managed_block_with(text, vhost, block, &|_| Vec::new())
 }
 
 /// Like [`set_managed_block`], placing a new block above an `Include` that brings proxy or
@@ -749,10 +749,10 @@ pub fn set_managed_block_with(
     text: &str,
     vhost: &Section,
     block: &str,
-    include: Includes<'_>,
+    read: Reader<'_>,
 ) -> String {
     let range = vhost.managed_block(text).unwrap_or_else(|| {
-        let at = vhost.insertion_point_with(text, include);
+        let at = vhost.insertion_point_with(text, read);
         at..at
     });
     super::splice_block(text, range, block)
@@ -1419,7 +1419,9 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
         // A new block goes above the Include that brings a rule, not above the later one.
         let c0 = &c.sections("VirtualHost")[0];
         assert_eq!(
-            c0.insertion_point_with(text, &read),
+            c0.insertion_point_with(text, &|p: &str| {
+                read(p).map(|t| (p.to_string(), t)).into_iter().collect()
+            }),
             text.find("  Include").unwrap()
         );
         assert_eq!(c0.insertion_point(text), text.find("  ProxyPass").unwrap());

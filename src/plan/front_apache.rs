@@ -220,7 +220,7 @@ pub fn plan(
             &text,
             vhost,
             &render_block(&spec, &vhost.child_indent(&text)),
-            &include,
+            &crate::proxy::apache::includer(&files, root_dir),
         )
     };
     // Apache takes the first ProxyPass that matches: the block must be the route the
@@ -250,9 +250,11 @@ pub fn plan(
                     .map_or(w.line, |o| o.line),
             };
             let at = w.file.as_deref().unwrap_or(&file);
-            let own = crate::formats::apache::proxy_rules(&v.expanded(&include))
-                .iter()
-                .any(|o| o.file == w.file && o.line == w.line);
+            let own = crate::formats::apache::proxy_rules(
+                &v.expanded_from(&crate::proxy::apache::includer(&files, root_dir)),
+            )
+            .iter()
+            .any(|o| o.file == w.file && o.line == w.line);
             return Err(PlanError::Conflict(if own {
                 format!(
                     "{at}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \

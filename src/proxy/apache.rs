@@ -79,7 +79,7 @@ impl<'a> Server<'a> {
 /// (relative to ServerRoot): a file, a glob on the last part (`conf-enabled/*.conf`) or a
 /// directory (every file in it), in `files`' order, which is Apache's. Each comes with the
 /// path as `files` names it.
-fn includer<'a>(
+pub fn includer<'a>(
     files: &'a Files,
     root: Option<&'a str>,
 ) -> impl Fn(&str) -> Vec<(String, String)> + 'a {

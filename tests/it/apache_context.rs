@@ -82,6 +82,27 @@ fn mistakes_in_an_included_file_are_shown_where_they_are() {
     );
     assert_eq!(m.read(SNIPPET), broken);
     assert_eq!(proxy_findings(&m), Vec::<String>::new());
+
+    // The same through a glob relative to ServerRoot.
+    let glob = le_ssl("\tIncludeOptional conf-available/drawpile*.conf\n");
+    let m = apache(&glob, MODULES);
+    m.file(SNIPPET, &broken);
+    let f = proxy_findings(&m);
+    assert!(
+        f.iter()
+            .any(|x| x.starts_with(&format!("DPW-PROXY-007: {SNIPPET}:4: ProxyPass"))),
+        "{f:#?}"
+    );
+    let a = answers(&m, "");
+    let apply = m.dpwizard(["--color", "never", "apply", "--yes", "--answers", &a]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = m.read(VHOST);
+    assert!(
+        after.find("# END dpwizard").unwrap()
+            < after.find("IncludeOptional conf-available").unwrap(),
+        "{after}"
+    );
+    assert_eq!(proxy_findings(&m), Vec::<String>::new());
 }
 
 /// Debian's apache2.conf order: modules, ports, conf-enabled, then the sites.
