@@ -203,20 +203,26 @@ pub fn site(
             }
         }
     }
-    // The last SSLCertificateFile of the host is the one Apache uses.
+    // The last SSLCertificateFile of the host (its includes followed) is the one Apache uses.
+    let expanded = vhost.expanded_from(&read);
     let named = |name: &str| {
-        vhost
+        expanded
             .effective_directives()
             .into_iter()
             .rev()
             .find(|d| d.is(name))
-            .map(|d| (d.arg(0).unwrap_or("").to_string(), d.line))
+            .map(|d| {
+                (
+                    d.arg(0).unwrap_or("").to_string(),
+                    format!("{}:{}", d.path().unwrap_or(file), d.line),
+                )
+            })
     };
     let certificate = match named("SSLCertificateFile") {
-        Some((path, line)) => SiteCertificate::File {
+        Some((path, at)) => SiteCertificate::File {
             path,
             key: named("SSLCertificateKeyFile").map(|(k, _)| k),
-            at: format!("{file}:{line}"),
+            at,
         },
         None => SiteCertificate::Missing(format!(
             "{file}:{}: no SSLCertificateFile in the virtual host",
@@ -812,6 +818,28 @@ mod tests {
             "/r/snippets/a.conf:4: ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws"
         );
         assert!(r.origin.refused_by("https://evil.example").is_some());
+    }
+
+    #[test]
+    fn the_certificate_may_come_from_an_included_file() {
+        let v =
+            "<VirtualHost *:443>\n\tServerName d.example\n\tInclude /r/tls.conf\n</VirtualHost>\n";
+        let files = Files(vec![
+            ("/r/d.conf".into(), v.to_string()),
+            (
+                "/r/tls.conf".into(),
+                "SSLEngine on\nSSLCertificateFile /c.pem\nSSLCertificateKeyFile /k.pem\n".into(),
+            ),
+        ]);
+        let s = site(&files, None, "d.example", Server::default()).unwrap();
+        assert_eq!(
+            s.certificate,
+            SiteCertificate::File {
+                path: "/c.pem".into(),
+                key: Some("/k.pem".into()),
+                at: "/r/tls.conf:2".into()
+            }
+        );
     }
 
     #[test]
