@@ -3,7 +3,10 @@
 //! host's route for `/drawpile-web/ws` as a neutral [`Route`]: the winning `ProxyPass` or
 //! `RewriteRule [P]` (Apache's first-match order, `formats::apache::route_for`), the
 //! Origin rule of `RewriteCond %{HTTP:Origin}` + `RewriteRule … [F]` evaluated as
-//! mod_rewrite does, `RequestHeader set X-Real-IP`, and the modules each part needs.
+//! mod_rewrite does, `RequestHeader set X-Real-IP`, and the modules each part needs. The
+//! host is judged as Apache runs it: its `Include`s spliced in and what it inherits from the
+//! main server (the files' parts outside every `<VirtualHost>`) merged in
+//! ([`effective`]); evidence names the file each line is in.
 
 use crate::formats::apache::{
     self as fmt, Config, Directive, Includes, ProxyRule, RuleKind, Section,
