@@ -3,7 +3,9 @@
 //! (comments, blank lines, continuation lines, indentation, order). Any directive and section
 //! name is accepted: modules add their own. Also what the planner and the audit ask of a
 //! file: the TLS virtual host serving a domain, dpwizard's marked block in it, and the proxy
-//! rules that reach a path in the order Apache tries them.
+//! rules that reach a path in the order Apache tries them, on a section with its `Include`s
+//! spliced in ([`Section::expanded`]) and what it inherits from the main server merged in
+//! ([`merged_with_server`]), each directive knowing the file it came from.
 
 use std::ops::Range;
 
