@@ -782,7 +782,7 @@ fn front_fix(kind: crate::proxy::Kind, c: &'static CheckDef) -> Option<&'static 
     let fix = match (kind, c.id) {
         (Kind::HostNginx | Kind::ContainerNginx, _) => return None,
         (Kind::Apache, "DPW-PROXY-002") => {
-            "Put `ProxyPass /drawpile-web/ws ...` above the host's own `ProxyPass /` (Apache uses the first rule that matches), or exclude the path there; dpwizard inserts its block before the host's rules."
+            "Put `ProxyPass /drawpile-web/ws ...` above the host's own `ProxyPass /` (Apache uses the first rule that matches), or exclude the path there; a ProxyPass outside every <VirtualHost> comes before each host's own, so move such a rule into the hosts that need it; dpwizard inserts its block before the host's rules."
         }
         (Kind::Apache, "DPW-PROXY-003" | "DPW-PROXY-004" | "DPW-PROXY-005" | "DPW-PROXY-006") => {
             APACHE_ORIGIN

@@ -3,7 +3,9 @@
 //! (comments, blank lines, continuation lines, indentation, order). Any directive and section
 //! name is accepted: modules add their own. Also what the planner and the audit ask of a
 //! file: the TLS virtual host serving a domain, dpwizard's marked block in it, and the proxy
-//! rules that reach a path in the order Apache tries them.
+//! rules that reach a path in the order Apache tries them, on a section with its `Include`s
+//! spliced in ([`Section::expanded`]) and what it inherits from the main server merged in
+//! ([`merged_with_server`]), each directive knowing the file it came from.
 
 use std::ops::Range;
 
@@ -21,6 +23,17 @@ pub struct Directive {
     /// 1-based line and column of the name.
     pub line: usize,
     pub column: usize,
+    /// The file the directive was read from when it is not the one parsed: set on the
+    /// directives an `Include` brings into a section ([`Section::expanded`]) or that a virtual
+    /// host inherits from the main server ([`merged_with_server`]); `span` points into its text.
+    pub source: Option<std::sync::Arc<Source>>,
+}
+
+/// A file whose directives were spliced into another's section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: String,
+    pub text: String,
 }
 
 /// A section: `<Name args>` … `</Name>`.
@@ -263,6 +276,7 @@ impl Config {
                     span: body,
                     line,
                     column,
+                    source: None,
                 }),
             );
         }
@@ -323,6 +337,17 @@ impl std::fmt::Display for Config {
 impl Directive {
     pub fn arg(&self, i: usize) -> Option<&str> {
         self.args.get(i).map(|w| w.value.as_str())
+    }
+
+    /// The file it was read from when that is not the file parsed (see [`Directive::source`]).
+    pub fn path(&self) -> Option<&str> {
+        self.source.as_deref().map(|s| s.path.as_str())
+    }
+
+    /// Its text as written: from `own` (the parsed file's text) or from its source file.
+    pub fn text<'a>(&'a self, own: &'a str) -> &'a str {
+        let text = self.source.as_deref().map_or(own, |s| s.text.as_str());
+        text.get(self.span.clone()).unwrap_or("")
     }
 
     pub fn is(&self, name: &str) -> bool {
@@ -469,10 +494,25 @@ impl Section {
     /// first matching `ProxyPass` and runs rewrite rules in order, so a `ProxyPass /` or a
     /// catch-all `[P]` rule above the block would take the WebSocket path; else at the end.
     pub fn insertion_point(&self, text: &str) -> usize {
+        self.insertion_point_with(text, &|_| Vec::new())
+    }
+
+    /// Like [`Section::insertion_point`], where an `Include` line that brings such a rule
+    /// (read through `read`) counts as the rule.
+    pub fn insertion_point_with(&self, text: &str, read: Reader<'_>) -> usize {
+        const RULES: [&str; 4] = ["ProxyPass", "ProxyPassMatch", "RewriteCond", "RewriteRule"];
         let first_rule = self.directives().find(|d| {
-            ["ProxyPass", "ProxyPassMatch", "RewriteCond", "RewriteRule"]
-                .iter()
-                .any(|n| d.is(n))
+            RULES.iter().any(|n| d.is(n))
+                || ((d.is("Include") || d.is("IncludeOptional")) && {
+                    let one = Section {
+                        children: vec![Node::Directive((*d).clone())],
+                        ..self.clone()
+                    };
+                    one.expanded_from(read)
+                        .effective_directives()
+                        .iter()
+                        .any(|i| i.source.is_some() && RULES.iter().any(|n| i.is(n)))
+                })
         });
         match first_rule {
             Some(d) => line_start(text, d.span.start),
@@ -482,6 +522,186 @@ impl Section {
 }
 
 pub use super::{BEGIN_MARKER, END_MARKER};
+
+/// How deep `Include`s inside a section are followed (Apache stops at 128; a loop stops here).
+const MAX_INCLUDE_DEPTH: usize = 8;
+
+impl Section {
+    /// The section as Apache reads it: each `Include`/`IncludeOptional` inside it (nested
+    /// sections too) replaced by the nodes of the file it names, read through `include` by
+    /// the path as written, their directives tagged with that file. An include that cannot
+    /// be read or parsed stays as it is (nothing of it is judged); globs are not expanded.
+    pub fn expanded(&self, include: Includes<'_>) -> Section {
+        self.expanded_from(&|p: &str| include(p).map(|t| (p.to_string(), t)).into_iter().collect())
+    }
+
+    /// Like [`Section::expanded`], with a reader that gives every file an include argument
+    /// names (a glob or a directory names several, in Apache's sorted order) and where each
+    /// is (the path the evidence names: relative paths resolved against ServerRoot).
+    pub fn expanded_from(&self, read: Reader<'_>) -> Section {
+        let mut s = self.clone();
+        s.children = expand_nodes(&self.children, read, 0);
+        s
+    }
+}
+
+/// Reads the files an `Include` argument names: `(path, text)` each, in Apache's order.
+pub type Reader<'a> = &'a dyn Fn(&str) -> Vec<(String, String)>;
+
+fn expand_nodes(nodes: &[Node], read: Reader<'_>, depth: usize) -> Vec<Node> {
+    let mut out = Vec::new();
+    for n in nodes {
+        match n {
+            Node::Directive(d)
+                if (d.is("Include") || d.is("IncludeOptional")) && depth < MAX_INCLUDE_DEPTH =>
+            {
+                let mut any = false;
+                for (path, text) in d.args.iter().flat_map(|a| read(&a.value)) {
+                    let Ok(c) = Config::parse(&text) else {
+                        continue;
+                    };
+                    let source = std::sync::Arc::new(Source { path, text });
+                    let mut nodes = expand_nodes(&c.nodes, read, depth + 1);
+                    tag_source(&mut nodes, &source);
+                    out.extend(nodes);
+                    any = true;
+                }
+                if !any {
+                    out.push(n.clone());
+                }
+            }
+            Node::Section(s) => {
+                let mut s = s.clone();
+                s.children = expand_nodes(&s.children, read, depth);
+                out.push(Node::Section(s));
+            }
+            _ => out.push(n.clone()),
+        }
+    }
+    out
+}
+
+/// The nodes of `text` (the file at `path`) with every directive tagged with that file, as
+/// when they are spliced into another file's section; `None` when it does not parse.
+pub fn nodes_from(path: &str, text: &str) -> Option<Vec<Node>> {
+    let c = Config::parse(text).ok()?;
+    let source = std::sync::Arc::new(Source {
+        path: path.to_string(),
+        text: text.to_string(),
+    });
+    let mut nodes = c.nodes;
+    tag_source(&mut nodes, &source);
+    Some(nodes)
+}
+
+/// Tags the directives that have no file yet (those of deeper includes keep theirs).
+fn tag_source(nodes: &mut [Node], source: &std::sync::Arc<Source>) {
+    for n in nodes {
+        match n {
+            Node::Directive(d) if d.source.is_none() => d.source = Some(source.clone()),
+            Node::Section(s) => tag_source(&mut s.children, source),
+            _ => {}
+        }
+    }
+}
+
+/// The directives of a context, through `<IfModule>`/`<IfDefine>`/`<IfVersion>`, and its
+/// `<Location>`/`<LocationMatch>` sections, in order; `<VirtualHost>` and other sections
+/// are left out.
+fn flatten<'a>(nodes: &'a [Node], out: &mut Vec<&'a Node>) {
+    for n in nodes {
+        match n {
+            Node::Directive(_) => out.push(n),
+            Node::Section(s) if s.is("Location") || s.is("LocationMatch") => out.push(n),
+            Node::Section(s) if s.is("IfModule") || s.is("IfDefine") || s.is("IfVersion") => {
+                flatten(&s.children, out)
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The words of the last `RewriteOptions` line among `nodes`, lowercased; `None` without one.
+fn rewrite_options(nodes: &[&Node]) -> Option<Vec<String>> {
+    nodes.iter().rev().find_map(|n| match n {
+        Node::Directive(d) if d.is("RewriteOptions") => Some(
+            d.args
+                .iter()
+                .map(|a| a.value.to_ascii_lowercase())
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+/// A virtual host with what it inherits from the main server (`server`: the nodes outside
+/// every `<VirtualHost>`, their directives tagged with their file), placed where Apache
+/// 2.4's merge puts them, so that the readers below judge the merged host:
+/// - mod_proxy appends the host's `ProxyPass` list to the main server's, so the main
+///   server's lines come first (a `ProxyPass /` there takes the path before any host's own);
+/// - mod_headers and mod_env run the main server's `RequestHeader`/`SetEnv` before the host's;
+/// - mod_rewrite: `RewriteEngine` and `RewriteOptions` are the host's when it sets them,
+///   else the main server's; the main server's rules run only with `RewriteOptions
+///   Inherit` (after the host's), `InheritBefore` (before), or the main server's
+///   `InheritDown`/`InheritDownBefore` unless the host says `IgnoreInherit`;
+/// - the main server's `<Location>` sections merge before the host's, and a host's own
+///   `ProxyPass` in a `<Location>` for the path overrides theirs: they come after.
+pub fn merged_with_server(vhost: &Section, server: &[Node]) -> Section {
+    let mut flat = Vec::new();
+    flatten(server, &mut flat);
+    let mut own = Vec::new();
+    flatten(&vhost.children, &mut own);
+    let server_opts = rewrite_options(&flat).unwrap_or_default();
+    let opts = rewrite_options(&own).unwrap_or_else(|| server_opts.clone());
+    let has = |o: &[String], w: &str| o.iter().any(|x| x == w);
+    let ignore = has(&opts, "ignoreinherit");
+    let after = has(&opts, "inherit") || (has(&server_opts, "inheritdown") && !ignore);
+    let before = has(&opts, "inheritbefore") || (has(&server_opts, "inheritdownbefore") && !ignore);
+    let is_dir = |n: &Node, names: &[&str]| match n {
+        Node::Directive(d) => names.iter().any(|x| d.is(x)),
+        _ => false,
+    };
+    let head: Vec<Node> = flat
+        .iter()
+        .filter(|n| {
+            is_dir(
+                n,
+                &[
+                    "ProxyPass",
+                    "ProxyPassMatch",
+                    "RequestHeader",
+                    "SetEnv",
+                    "SetEnvIf",
+                    "SetEnvIfNoCase",
+                    "SetEnvIfExpr",
+                    "RewriteEngine",
+                ],
+            )
+        })
+        .map(|n| (*n).clone())
+        .collect();
+    let rewrites: Vec<Node> = flat
+        .iter()
+        .filter(|n| is_dir(n, &["RewriteCond", "RewriteRule"]))
+        .map(|n| (*n).clone())
+        .collect();
+    let locations = flat
+        .iter()
+        .filter(|n| matches!(n, Node::Section(_)))
+        .map(|n| (*n).clone());
+    let mut s = vhost.clone();
+    let mut children = head;
+    if before && !after {
+        children.extend(rewrites.iter().cloned());
+    }
+    children.extend(vhost.children.iter().cloned());
+    if after {
+        children.extend(rewrites);
+    }
+    children.extend(locations);
+    s.children = children;
+    s
+}
 
 /// `ServerName [scheme://]host[:port]` → host.
 fn strip_server_name(v: &str) -> String {
@@ -522,8 +742,19 @@ pub fn wildcard_match(pattern: &str, name: &str) -> bool {
 /// included, ending with a newline), or `block` inserted at [`Section::insertion_point`].
 /// Every other byte is kept.
 pub fn set_managed_block(text: &str, vhost: &Section, block: &str) -> String {
+    set_managed_block_with(text, vhost, block, &|_| Vec::new())
+}
+
+/// Like [`set_managed_block`], placing a new block above an `Include` that brings proxy or
+/// rewrite rules into the host ([`Section::insertion_point_with`]).
+pub fn set_managed_block_with(
+    text: &str,
+    vhost: &Section,
+    block: &str,
+    read: Reader<'_>,
+) -> String {
     let range = vhost.managed_block(text).unwrap_or_else(|| {
-        let at = vhost.insertion_point(text);
+        let at = vhost.insertion_point_with(text, read);
         at..at
     });
     super::splice_block(text, range, block)
@@ -558,6 +789,8 @@ pub struct ProxyRule {
     /// For `RewriteRule`: it has `RewriteCond` lines, so it may not apply to every request.
     pub conditional: bool,
     pub line: usize,
+    /// The file it is in when not the one parsed (an `Include`, the main server).
+    pub file: Option<String>,
 }
 
 impl ProxyRule {
@@ -629,6 +862,7 @@ pub fn proxy_rules(vhost: &Section) -> Vec<ProxyRule> {
                             location: None,
                             conditional: conds,
                             line: d.line,
+                            file: d.path().map(str::to_string),
                         });
                     }
                     conds = false;
@@ -659,6 +893,7 @@ pub fn proxy_rules(vhost: &Section) -> Vec<ProxyRule> {
                         location: location.map(str::to_string),
                         conditional: false,
                         line: d.line,
+                        file: d.path().map(str::to_string),
                     };
                     if location.is_some() {
                         located.push(rule);
@@ -691,6 +926,8 @@ pub fn proxy_rules(vhost: &Section) -> Vec<ProxyRule> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginCond {
     pub line: usize,
+    /// The file it is in when not the one parsed.
+    pub file: Option<String>,
     /// The pattern without its `!` (and `=`) prefix.
     pub pattern: String,
     pub negated: bool,
@@ -706,6 +943,8 @@ pub struct OriginCond {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginRule {
     pub rule_line: usize,
+    /// The file of the `RewriteRule` when not the one parsed.
+    pub file: Option<String>,
     pub conds: Vec<OriginCond>,
     /// Conditions on something else than the Origin header: the rule may not apply.
     pub other_conditions: bool,
@@ -782,6 +1021,7 @@ pub fn origin_rules(vhost: &Section, path: &str) -> Vec<OriginRule> {
                 };
                 conds.push(OriginCond {
                     line: d.line,
+                    file: d.path().map(str::to_string),
                     pattern: pattern.to_string(),
                     negated,
                     equality,
@@ -806,6 +1046,7 @@ pub fn origin_rules(vhost: &Section, path: &str) -> Vec<OriginRule> {
             if takes && forbids && !conds.is_empty() {
                 out.push(OriginRule {
                     rule_line: d.line,
+                    file: d.path().map(str::to_string),
                     conds: std::mem::take(&mut conds),
                     other_conditions: other,
                 });
@@ -1139,6 +1380,94 @@ ProxyPassMatch ^/api/(.*)$ http://127.0.0.1:9000/$1\n\
         let other = "<VirtualHost *:443>\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/api - [F]\nRewriteCond %{HTTP:Origin} !^$\nRewriteRule ^/drawpile-web/ws /x [L]\n</VirtualHost>\n";
         let c = parse(other);
         assert!(origin_rules(c.sections("VirtualHost")[0], "/drawpile-web/ws").is_empty());
+    }
+
+    #[test]
+    fn includes_inside_a_host_are_spliced_in_with_their_file() {
+        let text = "<VirtualHost *:443>\n  Include /a.conf\n  IncludeOptional /missing.conf\n  ProxyPass / http://127.0.0.1:8080/\n</VirtualHost>\n";
+        let read = |p: &str| match p {
+            "/a.conf" => {
+                Some("ProxyPass /drawpile-web/ws ws://127.0.0.1:1/\nInclude /b.conf\n".to_string())
+            }
+            "/b.conf" => Some("# b\nRequestHeader set X-Real-IP expr=%{REMOTE_ADDR}\n".to_string()),
+            _ => None,
+        };
+        let c = parse(text);
+        let v = c.sections("VirtualHost")[0].expanded(&read);
+        let seen: Vec<(Option<&str>, usize, &str)> = v
+            .effective_directives()
+            .into_iter()
+            .map(|d| (d.path(), d.line, d.text(text)))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    Some("/a.conf"),
+                    1,
+                    "ProxyPass /drawpile-web/ws ws://127.0.0.1:1/"
+                ),
+                (
+                    Some("/b.conf"),
+                    2,
+                    "RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}"
+                ),
+                (None, 3, "IncludeOptional /missing.conf"),
+                (None, 4, "ProxyPass / http://127.0.0.1:8080/"),
+            ]
+        );
+        let r = route_for(&v, "/drawpile-web/ws").winner.unwrap();
+        assert_eq!((r.file.as_deref(), r.line), (Some("/a.conf"), 1));
+        // A new block goes above the Include that brings a rule, not above the later one.
+        let c0 = &c.sections("VirtualHost")[0];
+        assert_eq!(
+            c0.insertion_point_with(text, &|p: &str| {
+                read(p).map(|t| (p.to_string(), t)).into_iter().collect()
+            }),
+            text.find("  Include").unwrap()
+        );
+        assert_eq!(c0.insertion_point(text), text.find("  ProxyPass").unwrap());
+    }
+
+    #[test]
+    fn a_host_inherits_from_the_main_server_as_apache_merges() {
+        let server = nodes_from(
+            "/main.conf",
+            "ProxyPass / http://127.0.0.1:8080/\nRewriteEngine On\nRewriteRule ^/drawpile-web/ws - [F]\n<VirtualHost *:443>\nProxyPass /x http://h/\n</VirtualHost>\n",
+        )
+        .unwrap();
+        let host = |body: &str| parse(&format!("<VirtualHost *:443>\n{body}</VirtualHost>\n"));
+        let c = host("ProxyPass /drawpile-web/ws ws://127.0.0.1:1/\n");
+        let m = merged_with_server(c.sections("VirtualHost")[0], &server);
+        // The main server's ProxyPass first; the other host's rules never.
+        let rules = proxy_rules(&m);
+        assert_eq!(
+            rules
+                .iter()
+                .map(|r| (r.file.as_deref(), r.pattern.as_str()))
+                .collect::<Vec<_>>(),
+            [(Some("/main.conf"), "/"), (None, "/drawpile-web/ws")]
+        );
+        // Rewrite rules only with Inherit (after the host's) or InheritBefore (before).
+        assert!(origin_rules(&m, "/drawpile-web/ws").is_empty());
+        let forbids = |body: &str| {
+            let c = host(body);
+            let m = merged_with_server(c.sections("VirtualHost")[0], &server);
+            m.effective_directives()
+                .iter()
+                .filter(|d| d.is("RewriteRule"))
+                .map(|d| d.path().unwrap_or("own").to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(forbids("RewriteRule ^/a - [L]\n"), ["own"]);
+        assert_eq!(
+            forbids("RewriteOptions Inherit\nRewriteRule ^/a - [L]\n"),
+            ["own", "/main.conf"]
+        );
+        assert_eq!(
+            forbids("RewriteOptions InheritBefore\nRewriteRule ^/a - [L]\n"),
+            ["/main.conf", "own"]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::apache::{BlockSpec, WS_PATH, WsMode, module_links, needed_modules, re
 use super::make::{PlanError, Snapshot};
 use super::{Action, Change, FileMode, Plan};
 use crate::detect::Facts;
-use crate::formats::apache::{Config, set_managed_block};
+use crate::formats::apache::{Config, set_managed_block_with};
 
 /// Debian's ServerRoot: the only layout planned (RHEL's httpd loads its modules from
 /// conf.modules.d and keeps sites in conf.d; not edited in this version).
@@ -49,6 +49,79 @@ fn find_vhost(facts: &Facts, snap: &Snapshot, domain: &str) -> Option<(String, S
     })
 }
 
+/// Why a layout other than Debian's is not edited, and what to do by hand there (RHEL and
+/// Fedora's httpd: sites in conf.d, modules loaded by `LoadModule` lines in
+/// conf.modules.d, no a2enmod): the virtual host to edit, the block for it, the missing
+/// modules' lines, how to check and reload.
+fn by_hand(facts: &Facts, root: &str, domain: &str, up: &Upstream) -> String {
+    let a = &facts.apache;
+    // The version `apache2 -v` reported decides how the upgrade is proxied.
+    let mode = WsMode::for_version(crate::proxy::apache::Server::of(facts).version);
+    let main = a.conf_path.as_deref().unwrap_or(root);
+    let mut out = format!(
+        "Apache's configuration here is the RHEL/Fedora httpd layout ({main}: sites in \
+         {root}/conf.d, modules loaded by LoadModule lines in {root}/conf.modules.d), and \
+         dpwizard edits only Debian's /etc/apache2 in this version; nothing was changed. By hand:"
+    );
+    let serves = |v: &&crate::detect::apache::ApacheVhost| {
+        v.port == Some(443)
+            && v.ssl
+            && (v.server_name.as_deref().is_some_and(|n| {
+                let n = n.split_once("://").map_or(n, |(_, r)| r);
+                n.split(':')
+                    .next()
+                    .unwrap_or(n)
+                    .eq_ignore_ascii_case(domain)
+            }) || v
+                .server_aliases
+                .iter()
+                .any(|x| crate::formats::apache::wildcard_match(x, domain)))
+    };
+    match a.vhosts.iter().find(serves) {
+        Some(v) => {
+            let spec = BlockSpec {
+                upstream_host: up.host.clone(),
+                upstream_port: up.port,
+                extra_origins: up.extra_origins.clone(),
+                mode,
+            };
+            out.push_str(&format!(
+                "\n1. In the virtual host for {domain} on 443 ({}:{}), above its own ProxyPass \
+                 and RewriteRule lines, add:\n{}",
+                v.file,
+                v.line,
+                render_block(&spec, "    ").trim_end()
+            ));
+        }
+        None => out.push_str(&format!(
+            "\n1. Create the HTTPS virtual host for {domain} first (`certbot --apache -d \
+             {domain}` writes {root}/conf.d/*-le-ssl.conf), then add the WebSocket block from \
+             Drawpile's documentation to it."
+        )),
+    }
+    let missing: Vec<&str> = needed_modules(mode)
+        .into_iter()
+        .filter(|m| !a.modules.iter().any(|x| x == m))
+        .collect();
+    if missing.is_empty() {
+        out.push_str("\n2. The modules it needs are loaded already.");
+    } else {
+        out.push_str(&format!(
+            "\n2. Load the modules it needs that are not loaded, in {root}/conf.modules.d \
+             (httpd's package ships them in 00-proxy.conf and 00-base.conf, maybe commented \
+             out):"
+        ));
+        for m in missing {
+            out.push_str(&format!("\n    LoadModule {m}_module modules/mod_{m}.so"));
+        }
+    }
+    out.push_str(
+        "\n3. `apachectl configtest`, then `systemctl reload httpd`; `dpwizard audit` judges \
+         the result.",
+    );
+    out
+}
+
 /// The names in `{root}/{dir}/` the snapshot holds.
 fn listed(snap: &Snapshot, root: &str, dir: &str) -> Vec<String> {
     let prefix = format!("{root}/{dir}/");
@@ -70,13 +143,7 @@ pub fn plan(
 ) -> Result<Option<Action>, PlanError> {
     let root = match facts.apache.config_root.as_deref() {
         Some(DEBIAN_ROOT) => DEBIAN_ROOT,
-        Some(other) => {
-            return Err(PlanError::Unsupported(format!(
-                "Apache's configuration is in {other} (RHEL's httpd layout): dpwizard edits only \
-                 Debian's /etc/apache2 in this version; add the block from Drawpile's \
-                 documentation by hand; nothing was changed"
-            )));
-        }
+        Some(other) => return Err(PlanError::Unsupported(by_hand(facts, other, domain, up))),
         None => {
             return Err(PlanError::Missing(
                 "proxy.server = \"apache\" but no Apache configuration was found \
@@ -93,19 +160,34 @@ pub fn plan(
              nothing was changed"
         )));
     };
-    let version = facts
-        .web_servers
-        .iter()
-        .find(|w| w.name == "apache")
-        .and_then(|w| w.version.as_deref());
-    let mode = WsMode::for_version(version);
+    // The version `apache2 -v` reported decides how the upgrade is proxied.
+    let mode = WsMode::for_version(crate::proxy::apache::Server::of(facts).version);
     let spec = BlockSpec {
         upstream_host: up.host.clone(),
         upstream_port: up.port,
         extra_origins: up.extra_origins.clone(),
         mode,
     };
-    let include = |p: &str| snap.get(p).map(|b| String::from_utf8_lossy(b).into_owned());
+    let include = |p: &str| {
+        let p = p.trim_matches('"');
+        snap.get(p)
+            .or_else(|| snap.get(&format!("{root}/{p}")))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    // Every file Apache reads, for what the host includes and inherits from the main server.
+    let files = crate::proxy::Files(
+        facts
+            .apache
+            .files
+            .iter()
+            .filter_map(|f| {
+                let real = snap.real_paths.get(f).map_or(f.as_str(), String::as_str);
+                let b = snap.get(real)?;
+                Some((f.clone(), String::from_utf8_lossy(b).into_owned()))
+            })
+            .collect(),
+    );
+    let root_dir = Some(root);
     let config = Config::parse(&text).map_err(|e| PlanError::Conflict(format!("{file}: {e}")))?;
     let vhost = config
         .tls_vhost_for(domain, &include)
@@ -118,6 +200,8 @@ pub fn plan(
             &config,
             vhost,
             crate::proxy::apache::Server::of(facts),
+            &files,
+            root_dir,
         );
         let kept = up.served_by(&route, domain);
         if kept {
@@ -132,10 +216,11 @@ pub fn plan(
     let new = if keep {
         text.clone()
     } else {
-        set_managed_block(
+        set_managed_block_with(
             &text,
             vhost,
             &render_block(&spec, &vhost.child_indent(&text)),
+            &crate::proxy::apache::includer(&files, root_dir),
         )
     };
     // Apache takes the first ProxyPass that matches: the block must be the route the
@@ -149,24 +234,48 @@ pub fn plan(
                 edited.line_col(r.end.saturating_sub(1)).0,
             )
         });
-        let route = crate::formats::apache::route_for(v, WS_PATH);
+        let route = crate::formats::apache::route_for(
+            &crate::proxy::apache::effective(v, &files, root_dir),
+            WS_PATH,
+        );
         if let (Some(w), Some((from, to))) = (&route.winner, ours)
-            && !(from..=to).contains(&w.line)
+            && (w.file.is_some() || !(from..=to).contains(&w.line))
         {
-            return Err(PlanError::Conflict(format!(
-                "{file}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \
-                 dpwizard's block can (Apache uses the first matching ProxyPass), and the block \
-                 cannot be placed before it; move dpwizard's block (or its own BEGIN/END \
-                 markers) above that line, or exclude the path there, then run again; nothing \
-                 was changed",
-                // The line in the file as it is now (the block shifts later lines).
-                line = crate::formats::apache::route_for(vhost, WS_PATH)
+            // The line in the file as it is now (the block shifts later lines of its own file).
+            let line = match &w.file {
+                Some(_) => w.line,
+                None => crate::formats::apache::route_for(vhost, WS_PATH)
                     .winner
                     .filter(|o| o.pattern == w.pattern && o.target == w.target)
                     .map_or(w.line, |o| o.line),
-                pattern = w.pattern,
-                target = w.target,
-            )));
+            };
+            let at = w.file.as_deref().unwrap_or(&file);
+            let own = crate::formats::apache::proxy_rules(
+                &v.expanded_from(&crate::proxy::apache::includer(&files, root_dir)),
+            )
+            .iter()
+            .any(|o| o.file == w.file && o.line == w.line);
+            return Err(PlanError::Conflict(if own {
+                format!(
+                    "{at}:{line}: this rule ({pattern} → {target}) takes {WS_PATH} before \
+                     dpwizard's block can (Apache uses the first matching ProxyPass), and the \
+                     block cannot be placed before it; move dpwizard's block (or its own \
+                     BEGIN/END markers) above that line, or exclude the path there, then run \
+                     again; nothing was changed",
+                    pattern = w.pattern,
+                    target = w.target,
+                )
+            } else {
+                format!(
+                    "{at}:{line}: this rule ({pattern} → {target}) is outside every \
+                     <VirtualHost> (the main server), and Apache tries the main server's \
+                     ProxyPass lines before each virtual host's own, so it takes {WS_PATH} \
+                     before dpwizard's block in {file} can; move it into the virtual hosts that \
+                     need it, then run again; nothing was changed",
+                    pattern = w.pattern,
+                    target = w.target,
+                )
+            }));
         }
     }
     let available = listed(snap, root, "mods-available");
@@ -267,7 +376,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            e.contains("/etc/httpd (RHEL's httpd layout): dpwizard edits only Debian's"),
+            e.starts_with(
+                "Apache's configuration here is the RHEL/Fedora httpd layout (/etc/httpd: sites \
+                 in /etc/httpd/conf.d, modules loaded by LoadModule lines in \
+                 /etc/httpd/conf.modules.d), and dpwizard edits only Debian's /etc/apache2"
+            ),
+            "{e}"
+        );
+        // No virtual host known: create it first; every module is missing.
+        assert!(
+            e.contains("1. Create the HTTPS virtual host for d.example first"),
+            "{e}"
+        );
+        assert!(
+            e.contains("\n    LoadModule proxy_wstunnel_module modules/mod_proxy_wstunnel.so"),
             "{e}"
         );
     }

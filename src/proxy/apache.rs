@@ -3,7 +3,10 @@
 //! host's route for `/drawpile-web/ws` as a neutral [`Route`]: the winning `ProxyPass` or
 //! `RewriteRule [P]` (Apache's first-match order, `formats::apache::route_for`), the
 //! Origin rule of `RewriteCond %{HTTP:Origin}` + `RewriteRule … [F]` evaluated as
-//! mod_rewrite does, `RequestHeader set X-Real-IP`, and the modules each part needs.
+//! mod_rewrite does, `RequestHeader set X-Real-IP`, and the modules each part needs. The
+//! host is judged as Apache runs it: its `Include`s spliced in and what it inherits from the
+//! main server (the files' parts outside every `<VirtualHost>`) merged in
+//! ([`effective`]); evidence names the file each line is in.
 
 use crate::formats::apache::{
     self as fmt, Config, Directive, Includes, ProxyRule, RuleKind, Section,
@@ -18,6 +21,9 @@ use super::{Files, FrontSite, Kind, SiteCertificate, WS_PATH};
 pub struct Server<'a> {
     pub modules: Option<&'a [String]>,
     pub version: Option<&'a str>,
+    /// Modules are loaded by `LoadModule` lines (RHEL/Fedora's conf.modules.d), not by
+    /// Debian's `a2enmod` links: what the evidence tells the admin to do.
+    pub load_module_lines: bool,
 }
 
 impl<'a> Server<'a> {
@@ -35,6 +41,21 @@ impl<'a> Server<'a> {
                 .iter()
                 .find(|w| w.name == "apache")
                 .and_then(|w| w.version.as_deref()),
+            // Debian's ServerRoot has a2enmod; RHEL's /etc/httpd loads by LoadModule lines.
+            load_module_lines: facts
+                .apache
+                .config_root
+                .as_deref()
+                .is_some_and(|r| r != "/etc/apache2"),
+        }
+    }
+
+    /// How the admin turns `module` on here.
+    fn enable(&self, module: &str) -> String {
+        if self.load_module_lines {
+            format!("`LoadModule {module}_module modules/mod_{module}.so` in conf.modules.d")
+        } else {
+            format!("a2enmod {module}")
         }
     }
 
@@ -42,7 +63,7 @@ impl<'a> Server<'a> {
     fn missing(&self, module: &str) -> Option<String> {
         self.modules
             .filter(|m| !m.iter().any(|x| x == module))
-            .map(|_| format!("mod_{module} is not enabled (a2enmod {module})"))
+            .map(|_| format!("mod_{module} is not enabled ({})", self.enable(module)))
     }
 
     /// At least `2.4.47`, where mod_proxy_http passes the upgrade (`upgrade=websocket`).
@@ -57,15 +78,91 @@ impl<'a> Server<'a> {
     }
 }
 
-/// Reads an `Include`d file from `files` by the path as written (relative to ServerRoot).
-fn includer<'a>(files: &'a Files, root: Option<&'a str>) -> impl Fn(&str) -> Option<String> + 'a {
+/// Reads the files an `Include` argument names from `files`, by the path as written
+/// (relative to ServerRoot): a file, a glob on the last part (`conf-enabled/*.conf`) or a
+/// directory (every file in it), in `files`' order, which is Apache's. Each comes with the
+/// path as `files` names it.
+pub fn includer<'a>(
+    files: &'a Files,
+    root: Option<&'a str>,
+) -> impl Fn(&str) -> Vec<(String, String)> + 'a {
     move |p: &str| {
         let p = p.trim_matches('"');
+        let full = match root {
+            Some(r) if !p.starts_with('/') => format!("{r}/{p}"),
+            _ => p.to_string(),
+        };
+        let (dir, name) = full.rsplit_once('/').unwrap_or(("", full.as_str()));
+        let globbed = name.contains(['*', '?', '[']);
         files
-            .get(p)
-            .or_else(|| root.and_then(|r| files.get(&format!("{r}/{p}"))))
-            .map(str::to_string)
+            .0
+            .iter()
+            .filter(|(k, _)| {
+                *k == full
+                    || match k.rsplit_once('/') {
+                        Some((d, n)) if d == dir && globbed => fmt::wildcard_match(name, n),
+                        Some((d, _)) => d == full.trim_end_matches('/'),
+                        None => false,
+                    }
+            })
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect()
     }
+}
+
+/// The paths of the files `Include`d from inside a `<VirtualHost>` (and what they include
+/// in turn): they belong to that host, not to the main server.
+fn vhost_includes(files: &Files, root: Option<&str>) -> Vec<String> {
+    let read = includer(files, root);
+    fn walk(nodes: &[fmt::Node], read: fmt::Reader<'_>, out: &mut Vec<String>, depth: usize) {
+        for n in nodes {
+            match n {
+                fmt::Node::Directive(d) if d.is("Include") || d.is("IncludeOptional") => {
+                    for (path, text) in d.args.iter().flat_map(|a| read(&a.value)) {
+                        if !out.contains(&path) && depth < 8 {
+                            out.push(path);
+                            if let Ok(c) = Config::parse(&text) {
+                                walk(&c.nodes, read, out, depth + 1);
+                            }
+                        }
+                    }
+                }
+                fmt::Node::Section(s) => walk(&s.children, read, out, depth),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (_, text) in &files.0 {
+        if let Ok(c) = Config::parse(text) {
+            for v in c.sections("VirtualHost") {
+                walk(&v.children, &read, &mut out, 0);
+            }
+        }
+    }
+    out
+}
+
+/// The main server's configuration (everything outside the `<VirtualHost>` sections): the
+/// nodes of every file read that is not included from inside a virtual host, in Apache's
+/// read order, each directive tagged with its file.
+fn main_server(files: &Files, root: Option<&str>) -> Vec<fmt::Node> {
+    let inside = vhost_includes(files, root);
+    files
+        .0
+        .iter()
+        .filter(|(p, _)| !inside.contains(p))
+        .filter_map(|(p, t)| fmt::nodes_from(p, t))
+        .flatten()
+        .collect()
+}
+
+/// The virtual host as Apache runs it: its `Include`s followed (the evidence names the
+/// included file) and what it inherits from the main server merged in
+/// ([`fmt::merged_with_server`]).
+pub fn effective(vhost: &Section, files: &Files, root: Option<&str>) -> Section {
+    let read = includer(files, root);
+    fmt::merged_with_server(&vhost.expanded_from(&read), &main_server(files, root))
 }
 
 /// The parsed files that have a TLS virtual host on 443 for `domain`, in Apache's read
@@ -90,7 +187,8 @@ pub fn site(
     server: Server<'_>,
 ) -> Option<FrontSite> {
     let read = includer(files, root);
-    let include: Includes<'_> = &read;
+    let text_of = |p: &str| read(p).into_iter().next().map(|(_, t)| t);
+    let include: Includes<'_> = &text_of;
     let found = vhosts_for(files, domain, include);
     let (file, config) = found.first()?;
     let vhost = config.tls_vhost_for(domain, include)?;
@@ -108,20 +206,26 @@ pub fn site(
             }
         }
     }
-    // The last SSLCertificateFile of the host is the one Apache uses.
+    // The last SSLCertificateFile of the host (its includes followed) is the one Apache uses.
+    let expanded = vhost.expanded_from(&read);
     let named = |name: &str| {
-        vhost
+        expanded
             .effective_directives()
             .into_iter()
             .rev()
             .find(|d| d.is(name))
-            .map(|d| (d.arg(0).unwrap_or("").to_string(), d.line))
+            .map(|d| {
+                (
+                    d.arg(0).unwrap_or("").to_string(),
+                    format!("{}:{}", d.path().unwrap_or(file), d.line),
+                )
+            })
     };
     let certificate = match named("SSLCertificateFile") {
-        Some((path, line)) => SiteCertificate::File {
+        Some((path, at)) => SiteCertificate::File {
             path,
             key: named("SSLCertificateKeyFile").map(|(k, _)| k),
-            at: format!("{file}:{line}"),
+            at,
         },
         None => SiteCertificate::Missing(format!(
             "{file}:{}: no SSLCertificateFile in the virtual host",
@@ -132,7 +236,7 @@ pub fn site(
         kind: Kind::Apache,
         at: format!("{file}:{}", vhost.line),
         ignored,
-        route: route(file, config, vhost, server),
+        route: route(file, config, vhost, server, files, root),
         certificate,
     })
 }
@@ -142,12 +246,13 @@ pub fn site(
 /// none was given.
 pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, String)> {
     let read = includer(files, root);
+    let text_of = |p: &str| read(p).into_iter().next().map(|(_, t)| t);
     files.0.iter().find_map(|(path, text)| {
         let c = Config::parse(text).ok()?;
         c.sections("VirtualHost").into_iter().find_map(|v| {
             let ours = v.listens_on(443)
-                && v.ssl_engine_on(&read)
-                && fmt::proxy_rules(v)
+                && v.ssl_engine_on(&text_of)
+                && fmt::proxy_rules(&v.expanded_from(&read))
                     .iter()
                     .any(|r| meant_for_path(r) && r.target != "!");
             let name = v.names().0.filter(|_| ours)?;
@@ -161,7 +266,7 @@ pub fn domain_with_route(files: &Files, root: Option<&str>) -> Option<(String, S
 
 /// A directive as written, on one line.
 fn shown(c: &Config, d: &Directive) -> String {
-    c.text[d.span.clone()]
+    d.text(&c.text)
         .replace("\\\n", " ")
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -219,10 +324,36 @@ fn meant_for_path(r: &ProxyRule) -> bool {
 }
 
 /// The virtual host's route for the WebSocket path, judged.
-pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -> Route {
+/// `vhost` is the section as written in `file` (`config`); its `Include`s and what it
+/// inherits from the main server are read from `files` ([`effective`]).
+pub fn route(
+    file: &str,
+    config: &Config,
+    vhost: &Section,
+    server: Server<'_>,
+    files: &Files,
+    root: Option<&str>,
+) -> Route {
     let vhost_at = format!("{file}:{}", vhost.line);
+    let own = fmt::proxy_rules(&vhost.expanded_from(&includer(files, root)));
+    let effective = effective(vhost, files, root);
+    let vhost = &effective;
     let found = fmt::route_for(vhost, WS_PATH);
-    let at_rule = |r: &ProxyRule| format!("{file}:{}: {}", r.line, rule_shown(r));
+    // A rule the host has from the main server says so: it is not in the host's file.
+    let at_rule = |r: &ProxyRule| {
+        let inherited = if own.iter().any(|o| o.file == r.file && o.line == r.line) {
+            ""
+        } else {
+            " (main server, outside every <VirtualHost>: Apache puts it before the host's own)"
+        };
+        format!(
+            "{}:{}: {}{inherited}",
+            r.file.as_deref().unwrap_or(file),
+            r.line,
+            rule_shown(r)
+        )
+    };
+    let loc = |d: &Directive| format!("{}:{}", d.path().unwrap_or(file), d.line);
     let is_ours = |r: &ProxyRule| meant_for_path(r) && r.target != "!";
     let reached: Property = match &found.winner {
         Some(w) if is_ours(w) => Ok(()),
@@ -293,9 +424,9 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
         (Some(r), Some((scheme, _, _))) if scheme.starts_with("ws") => {
             match server.missing("proxy_wstunnel") {
                 Some(_) => Err(vec![format!(
-                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled (a2enmod \
-                     proxy_wstunnel)",
-                    at_rule(r)
+                    "{}: {scheme}:// needs mod_proxy_wstunnel, which is not enabled ({})",
+                    at_rule(r),
+                    server.enable("proxy_wstunnel")
                 )]),
                 None => Ok(()),
             }
@@ -335,8 +466,8 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
         })
         .map(|d| {
             format!(
-                "{file}:{}: {} (Apache then speaks HTTP/1.0 to drawpile-srv: no upgrade)",
-                d.line,
+                "{}: {} (Apache then speaks HTTP/1.0 to drawpile-srv: no upgrade)",
+                loc(d),
                 shown(config, d)
             )
         })
@@ -349,7 +480,9 @@ pub fn route(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -
     let real_ip = real_ip(file, config, &applying, &vhost_at, server);
     Route {
         kind: Kind::Apache,
-        at: rule.map_or(vhost_at.clone(), |r| format!("{file}:{}", r.line)),
+        at: rule.map_or(vhost_at.clone(), |r| {
+            format!("{}:{}", r.file.as_deref().unwrap_or(file), r.line)
+        }),
         target,
         no_target,
         reached,
@@ -384,7 +517,12 @@ fn real_ip(
              (Apache sends X-Forwarded-For only)"
         )]);
     };
-    let at = format!("{file}:{}: {}", d.line, shown(config, d));
+    let at = format!(
+        "{}:{}: {}",
+        d.path().unwrap_or(file),
+        d.line,
+        shown(config, d)
+    );
     if let Some(why) = server.missing("headers") {
         return Err(vec![format!("{at}: {why}")]);
     }
@@ -417,31 +555,41 @@ fn origin(file: &str, config: &Config, vhost: &Section, server: Server<'_>) -> O
         None
     };
     // Rewriting ends for the path at the first rule that takes it unconditionally with `[L]`,
-    // `[END]` or `[P]` (dpwizard's block ends so): rules after it never run for it.
+    // `[END]` or `[P]` (dpwizard's block ends so): rules after it never run for it. Rules may
+    // come from several files (includes, the main server): their order is their place in
+    // the merged host.
+    let place = |f: Option<&str>, line: usize| {
+        ds.iter()
+            .position(|d| d.path() == f && d.line == line)
+            .unwrap_or(usize::MAX)
+    };
     let stop = fmt::proxy_rules(vhost)
         .into_iter()
         .filter(|r| matches!(r.kind, RuleKind::RewriteStop | RuleKind::RewriteProxy))
         .filter(|r| !r.conditional && r.matches(WS_PATH) == Some(true))
-        .map(|r| r.line)
+        .map(|r| place(r.file.as_deref(), r.line))
         .min();
     let mut out = OriginRules::default();
     for r in fmt::origin_rules(vhost, WS_PATH)
         .into_iter()
-        .filter(|r| stop.is_none_or(|s| r.rule_line < s))
+        .filter(|r| stop.is_none_or(|s| place(r.file.as_deref(), r.rule_line) < s))
     {
-        let lines: Vec<usize> = r
+        let lines: Vec<(Option<&str>, usize)> = r
             .conds
             .iter()
-            .map(|c| c.line)
-            .chain([r.rule_line])
+            .map(|c| (c.file.as_deref(), c.line))
+            .chain([(r.file.as_deref(), r.rule_line)])
             .collect();
         let text = ds
             .iter()
-            .filter(|d| lines.contains(&d.line))
+            .filter(|d| lines.contains(&(d.path(), d.line)))
             .map(|d| shown(config, d))
             .collect::<Vec<_>>()
             .join(" + ");
-        let at = format!("{file}:{}", r.conds.first().map_or(r.rule_line, |c| c.line));
+        let at = match r.conds.first() {
+            Some(c) => format!("{}:{}", c.file.as_deref().unwrap_or(file), c.line),
+            None => format!("{}:{}", r.file.as_deref().unwrap_or(file), r.rule_line),
+        };
         if r.refuses("").is_none() {
             out.unreadable.push(format!("{at}: {text}"));
             continue;
@@ -486,6 +634,7 @@ mod tests {
             Server {
                 modules: Some(modules),
                 version,
+                load_module_lines: false,
             },
         )
         .expect("the vhost")
@@ -639,6 +788,61 @@ mod tests {
         );
         let r = judge(&cond, &all_modules(), None).route;
         assert!(r.origin.refused_by("").is_some());
+    }
+
+    #[test]
+    fn globbed_includes_in_the_host_are_read_in_order_with_their_file() {
+        let v = "<VirtualHost *:443>\n\tServerName d.example\n\tSSLEngine on\n\tIncludeOptional snippets/*.conf\n</VirtualHost>\n";
+        let files = Files(vec![
+            ("/r/sites-enabled/d.conf".into(), v.to_string()),
+            ("/r/snippets/a.conf".into(), GOOD.replace('\t', "")),
+            (
+                "/r/snippets/b.conf".into(),
+                "ProxyPass /drawpile-web/ws ws://127.0.0.1:1/drawpile-web/ws\n".into(),
+            ),
+        ]);
+        let s = site(
+            &files,
+            Some("/r"),
+            "d.example",
+            Server {
+                modules: Some(&all_modules()),
+                version: Some("2.4.62"),
+                load_module_lines: false,
+            },
+        )
+        .unwrap();
+        let r = s.route;
+        // a.conf's rule comes first and wins; b.conf's (the same path) is never reached.
+        assert!(r.reached.is_ok(), "{:?}", r.reached);
+        assert!(r.real_ip.is_ok());
+        assert_eq!(
+            r.target.unwrap().at,
+            "/r/snippets/a.conf:4: ProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws"
+        );
+        assert!(r.origin.refused_by("https://evil.example").is_some());
+    }
+
+    #[test]
+    fn the_certificate_may_come_from_an_included_file() {
+        let v =
+            "<VirtualHost *:443>\n\tServerName d.example\n\tInclude /r/tls.conf\n</VirtualHost>\n";
+        let files = Files(vec![
+            ("/r/d.conf".into(), v.to_string()),
+            (
+                "/r/tls.conf".into(),
+                "SSLEngine on\nSSLCertificateFile /c.pem\nSSLCertificateKeyFile /k.pem\n".into(),
+            ),
+        ]);
+        let s = site(&files, None, "d.example", Server::default()).unwrap();
+        assert_eq!(
+            s.certificate,
+            SiteCertificate::File {
+                path: "/c.pem".into(),
+                key: Some("/k.pem".into()),
+                at: "/r/tls.conf:2".into()
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::plan_fronts::{
 use crate::support::*;
 
 /// drawpile-srv's WebSocket port on loopback, as the route expects.
-fn with_port(m: &FakeMachine) {
+pub(crate) fn with_port(m: &FakeMachine) {
     // Where the answers files of these tests go.
     std::fs::create_dir_all(m.path("/root")).unwrap();
     m.dropin(
@@ -77,7 +77,7 @@ fn audit(m: &FakeMachine) -> (Vec<String>, serde_json::Value) {
 }
 
 /// Asserts the exact ids, and returns the findings' evidence and fix by id.
-fn assert_findings(m: &FakeMachine, expected: &[&str]) -> serde_json::Value {
+pub(crate) fn assert_findings(m: &FakeMachine, expected: &[&str]) -> serde_json::Value {
     let (ids, v) = audit(m);
     assert_eq!(
         ids,
@@ -97,7 +97,7 @@ fn assert_findings(m: &FakeMachine, expected: &[&str]) -> serde_json::Value {
 }
 
 /// The evidence of finding `id`, joined.
-fn evidence(v: &serde_json::Value, id: &str) -> String {
+pub(crate) fn evidence(v: &serde_json::Value, id: &str) -> String {
     let f = v["findings"]
         .as_array()
         .unwrap()
@@ -187,7 +187,7 @@ fn apache_a_hand_written_route_raises_nothing_and_is_exported() {
 }
 
 /// `plan` with the exported answers says the hand-written route is kept.
-fn assert_plan_keeps(m: &FakeMachine, note: &str) {
+pub(crate) fn assert_plan_keeps(m: &FakeMachine, note: &str) {
     let run = m.dpwizard(["answers", "--from-machine", "--domain", DOMAIN]);
     let p = m.path("/root/kept.toml");
     std::fs::write(&p, &run.stdout).unwrap();
@@ -212,7 +212,7 @@ fn le_ssl_after_app(extra: &str) -> String {
     )
 }
 
-const GOOD_WS: &str = "\tRewriteEngine On\n\
+pub(crate) const GOOD_WS: &str = "\tRewriteEngine On\n\
 \tRewriteCond %{HTTP:Origin} !^(https://web\\.(drawpile\\.net|foxdice\\.cn))?$\n\
 \tRewriteRule ^/drawpile-web/ws - [F]\n\
 \tProxyPass /drawpile-web/ws ws://127.0.0.1:27751/drawpile-web/ws\n\

@@ -5,6 +5,7 @@ mod support;
 
 mod ansible;
 mod answers;
+mod apache_context;
 mod apply;
 mod audit;
 mod audit_fronts;

@@ -510,7 +510,10 @@ fn the_audits_route_predicts_the_real_apaches_upgrade() {
             dpwizard::proxy::apache::Server {
                 modules: None,
                 version: version.as_deref(),
+                load_module_lines: false,
             },
+            &dpwizard::proxy::Files::default(),
+            None,
         );
         let judged = route.reached.is_ok() && route.http11.is_ok() && route.upgrade.is_ok();
         assert_eq!(judged, upgrades, "{route:?}\n{site}");
@@ -522,6 +525,150 @@ fn the_audits_route_predicts_the_real_apaches_upgrade() {
             upgrades,
             "{}\n{site}\n{}",
             seen.official,
+            seen.front_log
+        );
+    }
+}
+
+/// What the real Apache does with a route an `Include` inside the vhost brings, and with
+/// what a vhost inherits from the main server (conf-enabled/, outside every
+/// `<VirtualHost>`), against what `proxy::apache::site` judges of the same files: the main
+/// server's `ProxyPass /` comes first, its rewrite rules run only with `RewriteOptions
+/// Inherit` (then with its `RewriteEngine On`, the host setting none).
+#[test]
+fn includes_and_the_main_servers_rules_are_judged_as_real_apache_runs_them() {
+    if skip_live() {
+        return;
+    }
+    let version = apache_version();
+    let mode = WsMode::for_version(version.as_deref());
+    let site_path = "/etc/apache2/sites-enabled/draw-le-ssl.conf";
+    let original = le_ssl_vhost("/etc/ssl/dpw");
+    let block = render_block(
+        &BlockSpec {
+            upstream_host: "127.0.0.1".into(),
+            upstream_port: 27751,
+            extra_origins: vec![],
+            mode,
+        },
+        "",
+    );
+    let judge = |site: &str, extra: &[(&str, &str)]| {
+        let mut files = vec![
+            (site_path.to_string(), site.to_string()),
+            (
+                "/etc/ssl/dpw/options-ssl-apache.conf".to_string(),
+                OPTIONS_SSL.to_string(),
+            ),
+        ];
+        files.extend(extra.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+        dpwizard::proxy::apache::site(
+            &dpwizard::proxy::Files(files),
+            Some("/etc/apache2"),
+            DOMAIN,
+            dpwizard::proxy::apache::Server {
+                modules: None,
+                version: version.as_deref(),
+                load_module_lines: false,
+            },
+        )
+        .expect("the vhost")
+        .route
+    };
+    let real = |site: &str, extra: &[(&str, &str)]| {
+        let vps = Vps::new();
+        for (p, t) in extra {
+            vps.file(p, t, 0o644);
+        }
+        let setup = stage_apache(&vps, site, mode)?;
+        Some(handshakes(
+            &vps,
+            &setup,
+            "apache2ctl start",
+            "/var/log/apache2/error.log",
+        ))
+    };
+
+    // 1. The block in a file the vhost includes: judged sound, and it is.
+    let snippet = "/etc/ssl/dpw/drawpile.conf";
+    let including = original.replace(
+        "\t# the app\n",
+        &format!("\t# the app\n\tInclude {snippet}\n"),
+    );
+    let extra = [(snippet, block.as_str())];
+    let r = judge(&including, &extra);
+    assert!(r.reached.is_ok() && r.upgrade.is_ok(), "{r:?}");
+    assert!(r.real_ip.is_ok(), "{r:?}");
+    assert!(r.origin.refused_by("").is_none());
+    assert!(r.origin.refused_by("https://evil.example.com").is_some());
+    assert!(r.at.starts_with(&format!("{snippet}:")), "{}", r.at);
+    let Some(seen) = real(&including, &extra) else {
+        return;
+    };
+    assert_eq!(
+        (
+            seen.official.as_str(),
+            seen.none.as_str(),
+            seen.foreign.as_str()
+        ),
+        ("101", "101", "403"),
+        "{}",
+        seen.front_log
+    );
+
+    // 2. A `ProxyPass /` outside every vhost takes the path before the host's own block.
+    let app = "/etc/apache2/conf-enabled/app.conf";
+    let sound = edited(&original, 27751, mode);
+    let extra = [(app, "ProxyPass / http://127.0.0.1:8080/\n")];
+    let r = judge(&sound, &extra);
+    assert!(r.reached.unwrap_err()[0].starts_with(&format!("{app}:1: ProxyPass / ")));
+    let seen = real(&sound, &extra).unwrap();
+    assert_eq!(seen.official, "503", "{}", seen.front_log);
+    assert_eq!(seen.foreign, "403", "{}", seen.front_log);
+
+    // 3. The Origin rule outside every vhost: not run for the host without `RewriteOptions
+    // Inherit`; with it, run (the engine on from the main server).
+    let origin = "/etc/apache2/conf-enabled/origin.conf";
+    let rule = block
+        .lines()
+        .filter(|l| {
+            l.starts_with("RewriteEngine") || l.contains("[F]") || l.starts_with("RewriteCond")
+        })
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    let proxy_only = original.replace(
+        "\t# the app\n",
+        &format!(
+            "\t# the app\n{}",
+            block
+                .lines()
+                .filter(|l| l.starts_with("ProxyPass")
+                    || l.contains("Location")
+                    || l.contains("RequestHeader"))
+                .map(|l| format!("\t{l}\n"))
+                .collect::<String>()
+        ),
+    );
+    let extra = [(origin, rule.as_str())];
+    for (site, refuses) in [
+        (proxy_only.clone(), false),
+        (
+            proxy_only.replace("\t# the app\n", "\t# the app\n\tRewriteOptions Inherit\n"),
+            true,
+        ),
+    ] {
+        let r = judge(&site, &extra);
+        assert_eq!(
+            r.origin.refused_by("https://evil.example.com").is_some(),
+            refuses,
+            "{r:?}\n{site}"
+        );
+        let seen = real(&site, &extra).unwrap();
+        assert_eq!(seen.official, "101", "{}", seen.front_log);
+        assert_eq!(
+            seen.foreign,
+            if refuses { "403" } else { "101" },
+            "{site}\n{}",
             seen.front_log
         );
     }

@@ -98,7 +98,7 @@ IncludeOptional mods-enabled/*.conf\nInclude ports.conf\nIncludeOptional sites-e
     m
 }
 
-fn answers(m: &FakeMachine, text: &str) -> String {
+pub(crate) fn answers(m: &FakeMachine, text: &str) -> String {
     let p = m.path("/root/answers.toml");
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, format!("[site]\ndomain = \"{DOMAIN}\"\n{text}")).unwrap();
@@ -107,7 +107,7 @@ fn answers(m: &FakeMachine, text: &str) -> String {
 
 /// The proxy findings of `audit --offline`, as `id: evidence; evidence`. DPW-PROXY-013
 /// passes: Apache and Caddy in front are audited like nginx.
-fn proxy_findings(m: &FakeMachine) -> Vec<String> {
+pub(crate) fn proxy_findings(m: &FakeMachine) -> Vec<String> {
     let run = m.dpwizard(["audit", "--offline", "--json", "--domain", DOMAIN]);
     let v: serde_json::Value =
         serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
