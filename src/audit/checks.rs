@@ -788,16 +788,16 @@ fn front_fix(kind: crate::proxy::Kind, c: &'static CheckDef) -> Option<&'static 
             APACHE_ORIGIN
         }
         (Kind::Apache, "DPW-PROXY-007") => {
-            "Point the ProxyPass at ws://127.0.0.1:PORT/drawpile-web/ws (PORT: drawpile-srv's --websocket-port), with `a2enmod proxy proxy_http proxy_wstunnel`."
+            "Point the ProxyPass at ws://127.0.0.1:PORT/drawpile-web/ws (PORT: drawpile-srv's --websocket-port), with the modules enabled (Debian: `a2enmod proxy proxy_http proxy_wstunnel`; RHEL: their LoadModule lines in conf.modules.d)."
         }
         (Kind::Apache, "DPW-PROXY-008") => {
             "Remove `force-proxy-request-1.0` for the path: mod_proxy speaks HTTP/1.1 by default."
         }
         (Kind::Apache, "DPW-PROXY-009") => {
-            "Apache 2.4.47+: `ProxyPass /drawpile-web/ws http://127.0.0.1:PORT/drawpile-web/ws upgrade=websocket`; older: ws://127.0.0.1:PORT/drawpile-web/ws with `a2enmod proxy_wstunnel`."
+            "Apache 2.4.47+: `ProxyPass /drawpile-web/ws http://127.0.0.1:PORT/drawpile-web/ws upgrade=websocket`; older: ws://127.0.0.1:PORT/drawpile-web/ws with mod_proxy_wstunnel (Debian: `a2enmod proxy_wstunnel`; RHEL: its LoadModule line)."
         }
         (Kind::Apache, "DPW-PROXY-010") => {
-            "Add `RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}` to the virtual host (`a2enmod headers`)."
+            "Add `RequestHeader set X-Real-IP expr=%{REMOTE_ADDR}` to the virtual host, with mod_headers enabled (Debian: `a2enmod headers`; RHEL: its LoadModule line)."
         }
         (Kind::Apache, "DPW-PROXY-014") => {
             "Keep one <VirtualHost *:443> for the name and move the ProxyPass for /drawpile-web/ws into it."

@@ -900,6 +900,11 @@ impl Wizard {
                 );
                 q.choices = vec![choice("no", "no"), choice("yes", "yes, host a copy")];
                 q.default = Some("no".into());
+                q.context.push(
+                    "no keeps a client dpwizard already serves here as it is (it is never \
+                     removed by a no)"
+                        .into(),
+                );
             }
             QId::WebClientDir => {
                 q.kind = Kind::Path;
