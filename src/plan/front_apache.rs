@@ -332,12 +332,11 @@ pub fn plan(
     if !changed {
         return Ok(None);
     }
-    Ok(Some(crate::proxy::front::reload_or_start(
+    Ok(crate::proxy::front::reload_or_start(
         facts,
-        crate::answers::ProxyServer::Apache,
-        "apache2",
+        crate::proxy::Kind::Apache,
         "Apache serves the new block (a graceful reload: open connections finish)",
-    )))
+    ))
 }
 
 #[cfg(test)]

@@ -206,12 +206,11 @@ pub fn plan(
             site.line
         ),
     });
-    Ok(Some(crate::proxy::front::reload_or_start(
+    Ok(crate::proxy::front::reload_or_start(
         facts,
-        crate::answers::ProxyServer::Caddy,
-        "caddy",
+        crate::proxy::Kind::Caddy,
         "Caddy loads the new Caddyfile (a graceful reload: open connections finish)",
-    )))
+    ))
 }
 
 #[cfg(test)]

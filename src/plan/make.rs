@@ -441,22 +441,11 @@ fn finish(
         plan.check.insert(0, Kind::HostNginx);
         // nginx installed but not running (nothing listens on 80 or 443): a reload would
         // fail, so it is started with the new configuration.
-        let stopped = facts
-            .web_servers
-            .iter()
-            .find(|w| w.name == "nginx")
-            .is_some_and(|w| w.listens_80 == Some(false) && w.listens_443 == Some(false));
-        plan.actions.push(if stopped {
-            Action {
-                argv: vec!["systemctl".into(), "start".into(), "nginx".into()],
-                why: "nginx is not running: it starts with the new configuration".into(),
-            }
-        } else {
-            Action {
-                argv: vec!["systemctl".into(), "reload".into(), "nginx".into()],
-                why: "nginx serves the new location (a reload drops no connection)".into(),
-            }
-        });
+        plan.actions.extend(crate::proxy::front::reload_or_start(
+            facts,
+            Kind::HostNginx,
+            "nginx serves the new location (a reload drops no connection)",
+        ));
     }
     plan.actions.extend(front_reload);
     // 5. The firewall the machine already uses lets browsers (80, 443) and the apps (the TCP

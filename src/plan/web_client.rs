@@ -925,11 +925,9 @@ fn check_certificate(
 
 /// The reload of the front end, when the plan has none yet.
 fn reload(plan: &mut Plan, facts: &Facts, front: Kind) {
-    let (server, unit) = match front {
-        Kind::HostNginx => (ProxyServer::Nginx, "nginx"),
-        Kind::Apache => (ProxyServer::Apache, "apache2"),
-        Kind::Caddy => (ProxyServer::Caddy, "caddy"),
-        Kind::ContainerNginx => return, // mount_into_container re-creates it
+    // nginx in a container has no unit: mount_into_container re-creates or reloads it.
+    let Some(unit) = front.unit() else {
+        return;
     };
     if !plan.check.contains(&front) {
         plan.check.push(front);
@@ -939,14 +937,12 @@ fn reload(plan: &mut Plan, facts: &Facts, front: Kind) {
     }) {
         return;
     }
-    let action = crate::proxy::front::reload_or_start(
-        facts,
-        server,
-        unit,
-        &format!("{unit} serves the browser client (a graceful reload: open connections finish)"),
-    );
     // Before certbot and the firewall's own commands is not needed: a reload is independent.
-    plan.actions.push(action);
+    plan.actions.extend(crate::proxy::front::reload_or_start(
+        facts,
+        front,
+        &format!("{unit} serves the browser client (a graceful reload: open connections finish)"),
+    ));
 }
 
 /// nginx in a container reads the client through a read-only bind mount at the same path

@@ -75,18 +75,24 @@ pub fn conflict(facts: &Facts, chosen: ProxyServer) -> Option<String> {
     })
 }
 
-/// `systemctl reload UNIT` for a running web server, `start` for one detection saw stopped
-/// (nothing on 80 or 443: a reload would fail).
+/// `systemctl reload UNIT` for a host web server that runs, `start` for one detection saw
+/// stopped (nothing on 80 or 443: a reload would fail). None for nginx in a container (it
+/// has no unit: its reload runs inside the container).
 pub fn reload_or_start(
     facts: &Facts,
-    server: ProxyServer,
-    unit: &str,
+    kind: super::Kind,
     reload_why: &str,
-) -> crate::plan::Action {
+) -> Option<crate::plan::Action> {
+    let unit = kind.unit()?;
+    let detected = match kind {
+        super::Kind::Apache => "apache",
+        super::Kind::Caddy => "caddy",
+        _ => "nginx",
+    };
     let stopped = facts
         .web_servers
         .iter()
-        .find(|w| w.name == detected_name(server))
+        .find(|w| w.name == detected)
         .is_some_and(|w| w.listens_80 == Some(false) && w.listens_443 == Some(false));
     let (verb, why) = if stopped {
         (
@@ -96,10 +102,10 @@ pub fn reload_or_start(
     } else {
         ("reload", reload_why.to_string())
     };
-    crate::plan::Action {
+    Some(crate::plan::Action {
         argv: vec!["systemctl".into(), verb.into(), unit.into()],
         why,
-    }
+    })
 }
 
 /// The front end a plan uses: `proxy.server`, else the one serving 443. Apache and Caddy
@@ -177,5 +183,26 @@ mod tests {
         assert_eq!(in_front(&f), ProxyServer::Caddy);
         let e = conflict(&with(&[]), ProxyServer::Apache).unwrap();
         assert!(e.contains("apache does not serve port 443"), "{e}");
+    }
+
+    #[test]
+    fn a_stopped_server_is_started_a_running_one_reloaded_and_a_container_has_no_unit() {
+        let mut f = with(&[("nginx", Some(false), true)]);
+        f.web_servers[0].listens_80 = Some(false);
+        let a = reload_or_start(&f, super::super::Kind::HostNginx, "w").unwrap();
+        assert_eq!(a.argv, ["systemctl", "start", "nginx"]);
+        f.web_servers[0].listens_443 = Some(true);
+        let a = reload_or_start(&f, super::super::Kind::HostNginx, "w").unwrap();
+        assert_eq!(
+            (a.argv.as_slice(), a.why.as_str()),
+            (
+                &["systemctl".to_string(), "reload".into(), "nginx".into()][..],
+                "w"
+            )
+        );
+        let f = with(&[("apache", Some(true), true)]);
+        let a = reload_or_start(&f, super::super::Kind::Apache, "w").unwrap();
+        assert_eq!(a.argv, ["systemctl", "reload", "apache2"]);
+        assert!(reload_or_start(&f, super::super::Kind::ContainerNginx, "w").is_none());
     }
 }

@@ -628,16 +628,10 @@ fn bad_compose_input_gives_clear_messages() {
     let run = m.dpwizard(["detect", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
     // Nothing written, not even a timestamp; the audit on the same tree neither.
-    assert!(
-        crate::readonly::snapshot(m.root()) == before,
-        "detect changed the tree"
-    );
+    assert_nothing_written(&m, &before);
     let audit = m.dpwizard(["audit", "--offline", "--json"]);
     assert!(audit.code == 0 || audit.code == 1, "{audit:?}");
-    assert!(
-        crate::readonly::snapshot(m.root()) == before,
-        "audit changed the tree"
-    );
+    assert_nothing_written(&m, &before);
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     let errors = compose_errors(&v);
     for expected in [
@@ -1259,10 +1253,7 @@ fn drawpiles_former_image_tagged_2_1_is_too_old_not_missing_and_not_replaced() {
         "{}",
         run.stderr
     );
-    assert!(
-        crate::readonly::snapshot(m.root()) == before,
-        "apply wrote something"
-    );
+    assert_nothing_written(&m, &before);
     // An image built FROM it: the same.
     let m = FakeMachine::debian12();
     dpserver::brushdojo(&m);
@@ -1325,10 +1316,7 @@ fn compose_files_that_cannot_be_read_are_named_by_plan_and_audit_and_nothing_is_
         let (_, v, code) = crate::audit::audit(&m, &[]);
         assert_eq!(code, 1);
         assert!(evidence(&v, "DPW-SRV-001").contains(expected), "{v}");
-        assert!(
-            crate::readonly::snapshot(m.root()) == before,
-            "something was written"
-        );
+        assert_nothing_written(&m, &before);
     }
 }
 
@@ -1417,10 +1405,7 @@ fn an_override_file_with_an_alias_for_the_service_is_refused_with_nothing_writte
         "{}",
         run.stderr
     );
-    assert!(
-        crate::readonly::snapshot(m.root()) == before,
-        "something was written"
-    );
+    assert_nothing_written(&m, &before);
 }
 
 #[test]
@@ -1475,5 +1460,16 @@ fn answers_from_machine_on_a_sound_own_web_server_variant_plan_nothing() {
         ),
         "{}",
         refused.stderr
+    );
+}
+
+/// The tree is byte for byte what it was before a refused run.
+fn assert_nothing_written(
+    m: &FakeMachine,
+    before: &std::collections::BTreeMap<String, (u32, i64, i64, Vec<u8>)>,
+) {
+    assert!(
+        crate::readonly::snapshot(m.root()) == *before,
+        "something was written"
     );
 }
